@@ -1,0 +1,127 @@
+"""Every setting of ConnectNow, read from `CONNECTNOW_*` environment variables or a `.env` file.
+
+The README's settings table mirrors this class; change both together.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "change-me-connectnow-dev-secret"  # noqa: S105 - refused outside development
+
+# OWASP password storage cheat sheet, argon2id minimum: m=19 MiB, t=2, p=1.
+OWASP_ARGON2_MEMORY_KIB = 19 * 1024
+OWASP_ARGON2_TIME_COST = 2
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class StorageKind(StrEnum):
+    SQLITE = "sqlite"
+    MONGODB = "mongodb"
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CONNECTNOW_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Environment = Environment.PRODUCTION
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    log_level: str = "info"
+    public_url: str | None = None
+
+    database_url: str | None = None
+    mongodb_database: str = "connectnow"
+    data_dir: Path = Path("data")
+
+    redis_url: str | None = None
+    redis_prefix: str = Field("connectnow", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_http_buffer_size: int = Field(64 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_request_body_bytes: int = Field(1024 * 1024, ge=1024)
+    ping_interval_seconds: float = Field(25.0, gt=0)
+    ping_timeout_seconds: float = Field(20.0, gt=0)
+    trust_proxy_headers: bool = False
+
+    access_token_ttl_seconds: int = Field(15 * 60, ge=30)
+    refresh_token_ttl_seconds: int = Field(30 * 24 * 3600, ge=60)
+    password_min_length: int = Field(8, ge=8)
+    password_max_length: int = Field(128, ge=16, le=1024)
+    argon2_memory_kib: int = Field(OWASP_ARGON2_MEMORY_KIB, ge=OWASP_ARGON2_MEMORY_KIB)
+    argon2_time_cost: int = Field(OWASP_ARGON2_TIME_COST, ge=OWASP_ARGON2_TIME_COST)
+    argon2_parallelism: int = Field(1, ge=1, le=16)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins_from_csv(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database_scheme(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite:///", "mongodb://", "mongodb+srv://")):
+            raise ValueError(
+                "CONNECTNOW_DATABASE_URL must start with sqlite:///, mongodb:// or mongodb+srv:// "
+                "(leave it unset for the embedded SQLite default)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.env is not Environment.DEVELOPMENT and (self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY):
+            raise ValueError(
+                "CONNECTNOW_SECRET_KEY still has its default value, which is only allowed with "
+                "CONNECTNOW_ENV=development. Set CONNECTNOW_SECRET_KEY to a long random value, e.g. "
+                "the output of: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        if len(self.secret_key.get_secret_value()) < 16:
+            raise ValueError("CONNECTNOW_SECRET_KEY must be at least 16 characters long")
+        if self.workers > 1 and not self.redis_url:
+            raise ValueError(
+                "CONNECTNOW_WORKERS > 1 needs CONNECTNOW_REDIS_URL: without Redis, events fan out "
+                "inside one process only"
+            )
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.env is Environment.DEVELOPMENT
+
+    @cached_property
+    def storage_kind(self) -> StorageKind:
+        if self.database_url and self.database_url.startswith("mongodb"):
+            return StorageKind.MONGODB
+        return StorageKind.SQLITE
+
+    @cached_property
+    def sqlite_path(self) -> Path:
+        if self.database_url and self.database_url.startswith("sqlite:///"):
+            return Path(self.database_url.removeprefix("sqlite:///"))
+        return self.data_dir / "connectnow.db"
+
+    @property
+    def secret_bytes(self) -> bytes:
+        return self.secret_key.get_secret_value().encode()

@@ -1,0 +1,105 @@
+"""The composition root: one Node per worker process owns every long-lived part and wires them together.
+
+Created with the app, started in its lifespan (open the store and run migrations, connect the broker,
+build the services), stopped on shutdown. Handlers reach the node, never a driver.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import socketio
+
+from connectnow.config import Settings
+from connectnow.realtime.broker import Broker, BrokerHealth
+from connectnow.realtime.broker_memory import MemoryBroker
+from connectnow.realtime.hub import Hub
+from connectnow.security import Secrets
+from connectnow.services.api_keys import ApiKeyService
+from connectnow.services.auth import AuthService
+from connectnow.services.users import UserService
+from connectnow.store import DocumentStore, StoreError, open_store
+
+log = logging.getLogger("connectnow")
+
+
+class BackgroundWorker(Protocol):
+    """A loop a service runs beside the server (schedulers, job runners); started and stopped by the node."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Services:
+    """The rules. Each service validates beyond shape, authorizes, writes, then emits."""
+
+    auth: AuthService
+    users: UserService
+    api_keys: ApiKeyService
+
+
+@dataclass
+class Node:
+    settings: Settings  # every setting, validated at start
+    sio: socketio.AsyncServer  # the Socket.IO server this worker runs
+    hub: Hub  # this worker's sockets and rooms; the one place events leave the server
+    store: DocumentStore | None = None  # the database behind the storage port (SQLite or MongoDB)
+    broker: Broker | None = None  # cross-worker fan-out (in-process or Redis pub/sub)
+    secrets: Secrets | None = None  # password hashing and token digests
+    services: Services | None = field(default=None)  # the rules, built once the store is open
+    background: list[BackgroundWorker] = field(default_factory=list)  # loops started after the services
+
+    async def start(self) -> None:
+        self.store = await open_store(self.settings)
+        self.secrets = Secrets(self.settings)
+        self.broker = self._make_broker()
+        await self.hub.attach(self.broker)
+        auth = AuthService(self.store, self.secrets, self.settings, self.hub)
+        self.services = Services(auth=auth, users=UserService(auth), api_keys=ApiKeyService(auth))
+        for worker in self.background:
+            await worker.start()
+        log.info(
+            "ConnectNow started: storage=%s broker=%s env=%s",
+            self.store.kind,
+            self.broker.name,
+            self.settings.env.value,
+        )
+
+    def _make_broker(self) -> Broker:
+        if self.settings.redis_url:
+            from connectnow.realtime.broker_redis import RedisBroker
+
+            return RedisBroker(self.settings.redis_url, self.settings.redis_prefix)
+        return MemoryBroker()
+
+    async def stop(self) -> None:
+        for worker in reversed(self.background):
+            await worker.stop()
+        if self.broker is not None:
+            await self.broker.stop()
+        if self.store is not None:
+            await self.store.close()
+
+    @property
+    def svc(self) -> Services:
+        if self.services is None:
+            raise RuntimeError("node not started")
+        return self.services
+
+    async def readiness(self) -> dict[str, str]:
+        """A line per dependency: 'ok' or what is wrong."""
+        status: dict[str, str] = {}
+        try:
+            if self.store is None:
+                raise StoreError("storage not opened")
+            await self.store.ping()
+            status["storage"] = "ok"
+        except StoreError as exc:
+            status["storage"] = f"down: {exc}"
+        health = await self.broker.check() if self.broker else BrokerHealth(False, "broker not started")
+        status["broker"] = "ok" if health.ok else f"down: {health.detail}"
+        return status

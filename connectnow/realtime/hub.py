@@ -1,0 +1,151 @@
+"""The hub: this worker's sockets, who they belong to, and the one place events leave the server.
+
+Services call `emit` after their write is stored. The hub sends the event through the broker, so every
+worker (this one included) delivers it once to its local sockets in the room. Room membership and
+disconnects travel the same way, so a ban on worker A closes the user's sockets on worker B.
+
+Rooms: `user:{id}` for each user's own sockets (joined on connect); later issues add workspace, channel and
+direct-conversation rooms. Only the server puts a socket in a room.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+from pydantic import BaseModel
+
+from connectnow.clock import utcnow
+from connectnow.realtime.broker import Broker
+from connectnow.services.auth import Principal
+
+log = logging.getLogger("connectnow.hub")
+
+
+def user_room(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+@dataclass
+class Connection:
+    sid: str
+    principal: Principal
+    connected_at: Any = field(default_factory=utcnow)
+
+    @property
+    def user_id(self) -> str:
+        return self.principal.user_id
+
+
+def to_wire(data: Any) -> Any:
+    if isinstance(data, BaseModel):
+        return data.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(data, list | tuple):
+        return [to_wire(item) for item in data]
+    if isinstance(data, dict):
+        return {key: to_wire(value) for key, value in data.items()}
+    return data
+
+
+class Hub:
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self.sio = sio
+        self.broker: Broker | None = None
+        self.connections: dict[str, Connection] = {}
+        self._by_user: dict[str, set[str]] = defaultdict(set)
+
+    async def attach(self, broker: Broker) -> None:
+        self.broker = broker
+        await broker.start(self._on_broker_message)
+
+    # --- this worker's sockets ---------------------------------------------------------------------------
+    async def register(self, sid: str, principal: Principal) -> Connection:
+        conn = Connection(sid=sid, principal=principal)
+        self.connections[sid] = conn
+        self._by_user[principal.user_id].add(sid)
+        await self.sio.enter_room(sid, user_room(principal.user_id))
+        return conn
+
+    def unregister(self, sid: str) -> Connection | None:
+        conn = self.connections.pop(sid, None)
+        if conn is not None:
+            sids = self._by_user.get(conn.user_id)
+            if sids is not None:
+                sids.discard(sid)
+                if not sids:
+                    del self._by_user[conn.user_id]
+        return conn
+
+    def connection(self, sid: str) -> Connection | None:
+        return self.connections.get(sid)
+
+    def local_sids(self, user_id: str) -> set[str]:
+        return set(self._by_user.get(user_id, ()))
+
+    # --- cluster-wide operations -------------------------------------------------------------------------
+    async def emit(self, event: str, data: Any, *, room: str, skip_sid: str | None = None) -> None:
+        await self._publish({"op": "emit", "event": event, "data": to_wire(data), "room": room, "skip": skip_sid})
+
+    async def join_user(self, user_id: str, room: str) -> None:
+        """Put every socket of a user, on every worker, into a room."""
+        await self._publish({"op": "join", "userId": user_id, "room": room})
+
+    async def leave_user(self, user_id: str, room: str) -> None:
+        await self._publish({"op": "leave", "userId": user_id, "room": room})
+
+    async def disconnect_user(self, user_id: str, reason: str) -> None:
+        await self._publish({"op": "disconnect", "by": "user", "id": user_id, "reason": reason})
+
+    async def disconnect_session(self, session_id: str, reason: str) -> None:
+        await self._publish({"op": "disconnect", "by": "session", "id": session_id, "reason": reason})
+
+    async def disconnect_api_key(self, api_key_id: str, reason: str) -> None:
+        await self._publish({"op": "disconnect", "by": "apiKey", "id": api_key_id, "reason": reason})
+
+    async def _publish(self, message: dict[str, Any]) -> None:
+        if self.broker is None:
+            raise RuntimeError("hub has no broker yet")
+        await self.broker.publish(message)
+
+    # --- delivery on this worker -------------------------------------------------------------------------
+    async def _on_broker_message(self, message: dict[str, Any]) -> None:
+        op = message.get("op")
+        handler = self._HANDLERS.get(op) if isinstance(op, str) else None
+        if handler is None:
+            log.error("unknown broker operation %r", op)
+            return
+        await handler(self, message)
+
+    async def _deliver_emit(self, message: dict[str, Any]) -> None:
+        await self.sio.emit(message["event"], message["data"], room=message["room"], skip_sid=message.get("skip"))
+
+    async def _deliver_join(self, message: dict[str, Any]) -> None:
+        for sid in self.local_sids(message["userId"]):
+            await self.sio.enter_room(sid, message["room"])
+
+    async def _deliver_leave(self, message: dict[str, Any]) -> None:
+        for sid in self.local_sids(message["userId"]):
+            await self.sio.leave_room(sid, message["room"])
+
+    async def _deliver_disconnect(self, message: dict[str, Any]) -> None:
+        by, target = message["by"], message["id"]
+        doomed = [
+            conn.sid
+            for conn in self.connections.values()
+            if (by == "user" and conn.user_id == target)
+            or (by == "session" and conn.principal.session_id == target)
+            or (by == "apiKey" and conn.principal.api_key_id == target)
+        ]
+        for sid in doomed:
+            await self.sio.emit("session:ended", {"reason": message.get("reason")}, to=sid)
+            await self.sio.disconnect(sid)
+
+    _HANDLERS = {
+        "emit": _deliver_emit,
+        "join": _deliver_join,
+        "leave": _deliver_leave,
+        "disconnect": _deliver_disconnect,
+    }

@@ -1,0 +1,18 @@
+"""Socket.IO: every event router gathered here and installed on the server."""
+
+from __future__ import annotations
+
+import socketio
+
+from connectnow.node import Node
+from handlers.socket import connection
+from handlers.socket.router import SocketRouter
+
+socket_router = SocketRouter()
+for module in (connection,):
+    socket_router.include(module.router)
+
+
+def install_socket_handlers(sio: socketio.AsyncServer, node: Node) -> None:
+    connection.install_connection_handlers(sio, node)
+    socket_router.install(sio, node)

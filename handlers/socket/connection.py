@@ -1,0 +1,52 @@
+"""Connection lifecycle: authenticate on connect, forget on disconnect, and `session:whoami`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+
+from connectnow import errors
+from connectnow.errors import AppError
+from connectnow.node import Node
+from handlers.socket.router import SocketContext, SocketRouter
+
+log = logging.getLogger("connectnow.socket")
+router = SocketRouter()
+
+
+def install_connection_handlers(sio: socketio.AsyncServer, node: Node) -> None:
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        try:
+            token = _token_from(auth)
+            principal = await node.svc.auth.authenticate(token)
+        except AppError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.code, exc.body()["error"]) from None
+        await node.hub.register(sid, principal)
+
+    async def disconnect(sid: str, reason: Any = None) -> None:
+        node.hub.unregister(sid)
+
+    sio.on("connect", handler=connect)
+    sio.on("disconnect", handler=disconnect)
+
+
+def _token_from(auth: Any) -> str:
+    # Only the Socket.IO auth payload is read; a token in the query string is ignored.
+    if auth is None:
+        raise AppError(errors.AUTH_REQUIRED, 'Send auth = {"token": "<access token or API key>"}')
+    if not isinstance(auth, dict) or not isinstance(auth.get("token"), str):
+        raise AppError(errors.AUTH_MALFORMED, 'auth must be {"token": "<string>"}')
+    token: str = auth["token"]
+    return token
+
+
+@router.event("session:whoami")
+async def whoami(ctx: SocketContext, _: None) -> dict[str, Any]:
+    return {
+        "sid": ctx.sid,
+        "user": ctx.svc.users.me(ctx.principal.user),
+        "sessionId": ctx.principal.session_id,
+        "apiKeyId": ctx.principal.api_key_id,
+    }

@@ -1,0 +1,1 @@
+"""Test support: real services (Redis, uvicorn) and the one MongoDB test shim."""

@@ -1,0 +1,90 @@
+"""Helpers to drive a live server as real clients do: httpx for REST, python-socketio for sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import httpx
+import socketio
+
+_counter = itertools.count(1)
+PASSWORD = "correct horse battery"
+
+
+def unique_name(prefix: str = "user") -> str:
+    return f"{prefix}{next(_counter)}x{id(_counter) % 10000}"
+
+
+async def register(http: httpx.AsyncClient, username: str | None = None, password: str = PASSWORD) -> dict[str, Any]:
+    username = username or unique_name()
+    response = await http.post(
+        "/api/v1/auth/register",
+        json={
+            "email": f"{username}@example.com",
+            "username": username,
+            "displayName": username.title(),
+            "password": password,
+        },
+    )
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class SocketClient:
+    """A python-socketio AsyncClient that records every event it receives."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: list[tuple[str, Any]] = []
+        self.connect_error: Any = None
+
+        @self.sio.on("*")
+        async def _any(event: str, data: Any = None) -> None:
+            self.events.append((event, data))
+
+        @self.sio.event
+        async def connect_error(data: Any) -> None:
+            self.connect_error = data
+
+    async def connect(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        headers: dict[str, str] | None = None,
+        transports: list[str] | None = None,
+        auth: Any = None,
+    ) -> None:
+        await self.sio.connect(
+            base_url,
+            auth=auth if auth is not None else ({"token": token} if token is not None else None),
+            headers=headers or {},
+            transports=transports or ["websocket"],
+            wait_timeout=5,
+        )
+
+    async def call(self, event: str, data: Any = None, timeout: float = 5.0) -> Any:
+        return await self.sio.call(event, data, timeout=timeout)
+
+    async def wait_for(self, event: str, predicate: Any = None, timeout: float = 5.0) -> Any:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            for name, data in self.events:
+                if name == event and (predicate is None or predicate(data)):
+                    return data
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no {event!r} event within {timeout}s; got {[e for e, _ in self.events]}")
+
+    def received(self, event: str) -> list[Any]:
+        return [data for name, data in self.events if name == event]
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()

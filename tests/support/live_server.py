@@ -1,0 +1,91 @@
+"""A real ConnectNow server: `connectnow serve` in a subprocess on a free port, stopped after the test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support.redis_server import env_without_connectnow, free_port
+
+START_TIMEOUT_SECS = 30.0
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    port: int
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, data_dir: Path, **settings: str) -> LiveServer:
+        port = free_port()
+        env = env_without_connectnow()
+        env.update(
+            {
+                "CONNECTNOW_ENV": "development",
+                "CONNECTNOW_DATA_DIR": str(data_dir),
+                "CONNECTNOW_LOG_LEVEL": "warning",
+                # The OWASP minimum stays in force: tests never weaken password hashing.
+            }
+        )
+        env.update({f"CONNECTNOW_{k.upper()}": v for k, v in settings.items()})
+        log_path = data_dir / f"server-{port}.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        log = log_path.open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "connectnow", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        server = cls(base_url=f"http://127.0.0.1:{port}", port=port, env=env, process=process, log_path=log_path)
+        server.wait_ready()
+        return server
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited at start:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}/readyz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server not ready within {START_TIMEOUT_SECS}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run a `connectnow` command against this server's configuration."""
+        return subprocess.run(
+            [sys.executable, "-m", "connectnow", *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
