@@ -85,11 +85,25 @@ class MongoCollection:
                 return DuplicateKeyError(self.name, index.name)
         return DuplicateKeyError(self.name, None)
 
+    async def _duplicate_of(self, exc: mongo_errors.DuplicateKeyError, doc: Document) -> DuplicateKeyError:
+        """Like `_duplicate`, and when the server names no key pattern, find which unique key collides."""
+        known = self._duplicate(exc)
+        if known.index is not None:
+            return known
+        if await self._coll.count_documents({"_id": doc["_id"]}, limit=1):
+            return DuplicateKeyError(self.name, "primary")
+        for index in unique_indexes(self.name):
+            probe = {f: doc.get(f) for f in index.fields}
+            if all(v is not None for v in probe.values()) and await self._coll.count_documents(probe, limit=1):
+                return DuplicateKeyError(self.name, index.name)
+        return known
+
     async def insert_one(self, doc: Document) -> None:
+        body = _to_mongo_doc(doc)
         try:
-            await self._coll.insert_one(_to_mongo_doc(doc))
+            await self._coll.insert_one(body)
         except mongo_errors.DuplicateKeyError as exc:
-            raise self._duplicate(exc) from exc
+            raise await self._duplicate_of(exc, body) from exc
 
     async def insert_many(self, docs: Sequence[Document]) -> None:
         if not docs:
@@ -144,7 +158,7 @@ class MongoCollection:
         check_filter(flt)
         key = "_id" if field == "id" else field
         pipeline = [
-            {"$match": {**_to_mongo_filter(flt), key: {"$ne": None}}},
+            {"$match": {"$and": [_to_mongo_filter(flt), {key: {"$ne": None}}]}},
             {"$group": {"_id": f"${key}", "n": {"$sum": 1}}},
         ]
         rows = await self._store.aggregate(self._coll, pipeline)
