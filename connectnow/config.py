@@ -72,6 +72,66 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(OWASP_ARGON2_TIME_COST, ge=OWASP_ARGON2_TIME_COST)
     argon2_parallelism: int = Field(1, ge=1, le=16)
 
+    # --- issue 3B: rate limits, attachments, typing (documented in docs/PROTOCOL.md) ---
+    rate_send_burst: int = Field(20, ge=1)  # messages a user may send at once
+    rate_send_per_second: float = Field(2.0, gt=0)  # messages per second after the burst
+    rate_react_burst: int = Field(30, ge=1)
+    rate_react_per_second: float = Field(5.0, gt=0)
+    rate_typing_burst: int = Field(10, ge=1)
+    rate_typing_per_second: float = Field(1.0, gt=0)
+    rate_upload_burst: int = Field(10, ge=1)
+    rate_upload_per_second: float = Field(0.5, gt=0)
+    attachment_max_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    attachment_allowed_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "application/pdf",
+            "application/zip",
+            "audio/mpeg",
+            "audio/ogg",
+            "audio/x-wav",
+            "video/mp4",
+            "video/webm",
+            "text/plain",
+        ]
+    )
+    attachment_thumbnail_px: int = Field(320, ge=16, le=2048)  # longest side of a thumbnail
+    attachment_max_image_pixels: int = Field(40_000_000, ge=10_000)  # width x height; more is a bomb
+    typing_expiry_seconds: float = Field(6.0, gt=0, le=60)  # a typing indicator ends by itself after this
+
+    @field_validator("attachment_allowed_types", mode="before")
+    @classmethod
+    def _attachment_types_from_csv(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    # --- issue 7: scheduling sidecar (documented in docs/SIDECAR-SCHEDULING.md) ---
+    encryption_keys: SecretStr | None = None  # "id:base64key,..." (32-byte AES-256 keys); required in production
+    encryption_active_key: str | None = None  # the id that encrypts new values (default: the first key)
+    summary_retention_days: int = Field(90, ge=1, le=3650)  # default when a user has no AI configuration
+    form_retention_days: int = Field(90, ge=1, le=3650)  # after a booking ends, its form data is purged
+    audit_retention_days: int = Field(365, ge=1, le=3650)
+    reminder_minutes_before: int = Field(60, ge=1, le=7 * 24 * 60)
+    reminder_webhook_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    scheduling_job_poll_seconds: float = Field(5.0, gt=0)
+    scheduling_job_lease_seconds: float = Field(120.0, ge=5)
+    scheduling_purge_interval_seconds: float = Field(3600.0, ge=10)
+
+    @model_validator(mode="after")
+    def _require_encryption_keys(self) -> Settings:
+        from connectnow.crypto import KeyConfigError, keyring_from_settings
+
+        try:
+            keyring_from_settings(self)
+        except KeyConfigError as exc:
+            raise ValueError(
+                f"{exc}. Set CONNECTNOW_ENCRYPTION_KEYS=main:<base64 of 32 random bytes>, e.g. the output of: "
+                "python -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
+            ) from None
+        return self
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _origins_from_csv(cls, value: Any) -> Any:

@@ -16,6 +16,7 @@ from connectnow.config import Settings
 from connectnow.realtime.broker import Broker, BrokerHealth
 from connectnow.realtime.broker_memory import MemoryBroker
 from connectnow.realtime.hub import Hub
+from connectnow.realtime.ratelimit import RateLimiter, make_rate_limiter
 from connectnow.security import Secrets
 from connectnow.services.api_keys import ApiKeyService
 from connectnow.services.auth import AuthService
@@ -52,12 +53,14 @@ class Node:
     secrets: Secrets | None = None  # password hashing and token digests
     services: Services | None = field(default=None)  # the rules, built once the store is open
     background: list[BackgroundWorker] = field(default_factory=list)  # loops started after the services
+    limiter: RateLimiter | None = None  # per-user token buckets (Redis when configured, else in-process)
 
     async def start(self) -> None:
         self.store = await open_store(self.settings)
         self.secrets = Secrets(self.settings)
         self.broker = self._make_broker()
         await self.hub.attach(self.broker)
+        self.limiter = make_rate_limiter(self.settings)
         auth = AuthService(self.store, self.secrets, self.settings, self.hub)
         self.services = Services(auth=auth, users=UserService(auth), api_keys=ApiKeyService(auth))
         for worker in self.background:
@@ -81,8 +84,17 @@ class Node:
             await worker.stop()
         if self.broker is not None:
             await self.broker.stop()
+        if self.limiter is not None:
+            await self.limiter.close()
         if self.store is not None:
             await self.store.close()
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """`await node.rate_limiter.hit(user_id, node.rate_limiter.rules.send)` raises RATE_LIMITED."""
+        if self.limiter is None:
+            raise RuntimeError("node not started")
+        return self.limiter
 
     @property
     def svc(self) -> Services:

@@ -89,6 +89,9 @@ class RedisServer:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        if self.process.stderr is not None:
+            # An unclosed pipe is a ResourceWarning, which pytest (warnings as errors) turns into a failure.
+            self.process.stderr.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def restart(self) -> None:
