@@ -105,3 +105,43 @@ class AppError(Exception):
         if details:
             err["details"] = details
         return {"ok": False, "error": err}
+
+# --- chat core: workspaces, channels, messages (issue 3A) --------------------------------------------
+VERSION_CONFLICT = _define(
+    "VERSION_CONFLICT", 409, False, "The resource changed since you read it; details.currentVersion has the new one"
+)
+SLUG_TAKEN = _define("SLUG_TAKEN", 409, False, "This workspace address is already taken")
+CHANNEL_NAME_TAKEN = _define("CHANNEL_NAME_TAKEN", 409, False, "A channel with this name exists in the workspace")
+CHANNEL_ARCHIVED = _define("CHANNEL_ARCHIVED", 403, False, "This channel is archived and read-only")
+NOT_A_MEMBER = _define("NOT_A_MEMBER", 403, False, "You are not a member of this workspace or channel")
+ALREADY_MEMBER = _define("ALREADY_MEMBER", 409, False, "Already a member")
+MEMBER_BANNED = _define("MEMBER_BANNED", 403, False, "You are banned from this workspace")
+INVITE_INVALID = _define("INVITE_INVALID", 404, False, "This invite code is unknown, expired, revoked or used up")
+WORKSPACE_PRIVATE = _define("WORKSPACE_PRIVATE", 403, False, "This workspace is private: join with an invite code")
+OWNER_CANNOT_LEAVE = _define("OWNER_CANNOT_LEAVE", 409, False, "Transfer ownership before leaving the workspace")
+ROLE_TOO_LOW = _define("ROLE_TOO_LOW", 403, False, "Your role in this workspace does not allow this")
+MESSAGE_DELETED = _define("MESSAGE_DELETED", 409, False, "This message was deleted")
+
+# --- scheduling sidecar: bookings, policies, forms, encryption (issue 7) -----------------------------
+SCHEDULING_POLICY_VIOLATION = _define(
+    "SCHEDULING_POLICY_VIOLATION", 409, False, "The meeting breaks a scheduling rule; details.rule names it"
+)
+BOOKING_TIME_INVALID = _define("BOOKING_TIME_INVALID", 422, False, "The meeting's start and end are not valid")
+TIMEZONE_UNKNOWN = _define("TIMEZONE_UNKNOWN", 422, False, "Unknown time zone: use an IANA name like Europe/Paris")
+BOOKING_STATUS_INVALID = _define(
+    "BOOKING_STATUS_INVALID", 409, False, "The booking's current status does not allow this change"
+)
+FORM_SCHEMA_INVALID = _define("FORM_SCHEMA_INVALID", 422, False, "The form's field schema or rules are not valid")
+FORM_RESPONSE_INVALID = _define(
+    "FORM_RESPONSE_INVALID", 422, False, "The answers do not satisfy the form; details.errors lists why"
+)
+FORM_BOOKING_MISMATCH = _define(
+    "FORM_BOOKING_MISMATCH", 422, False, "This form does not belong to the booking's host and event type"
+)
+FORM_INACTIVE = _define("FORM_INACTIVE", 409, False, "This form is not accepting responses")
+DECRYPTION_FAILED = _define(
+    "DECRYPTION_FAILED", 500, False, "A stored value failed to decrypt (tampered, or its key is missing)"
+)
+SCHEDULING_RANGE_INVALID = _define(
+    "SCHEDULING_RANGE_INVALID", 422, False, "The time range is empty, reversed or too long"
+)
