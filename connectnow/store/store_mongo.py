@@ -21,11 +21,13 @@ from connectnow.store.port import (
     StoreError,
     Update,
     check_filter,
+    check_near,
     check_update,
+    haversine_meters,
     normalize_update,
     strip_none,
 )
-from connectnow.store.schema import Migration, all_migrations, text_index_for, unique_indexes
+from connectnow.store.schema import Migration, all_migrations, geo_index_for, text_index_for, unique_indexes
 
 MIGRATIONS_COLLECTION = "_migrations"
 
@@ -157,7 +159,7 @@ class MongoCollection:
     async def count_by(self, flt: Filter, field: str) -> dict[Any, int]:
         check_filter(flt)
         key = "_id" if field == "id" else field
-        pipeline = [
+        pipeline: list[dict[str, Any]] = [
             {"$match": {"$and": [_to_mongo_filter(flt), {key: {"$ne": None}}]}},
             {"$group": {"_id": f"${key}", "n": {"$sum": 1}}},
         ]
@@ -232,6 +234,22 @@ class MongoCollection:
         docs = await self._store.text_find(self._coll, " ".join(words), _to_mongo_filter(flt), int(limit))
         return [d for d in (_from_mongo(doc) for doc in docs) if d is not None]
 
+    async def near(
+        self, field: str, lng: float, lat: float, *, max_meters: float, flt: Filter, limit: int = 50
+    ) -> list[tuple[Document, float]]:
+        check_filter(flt)
+        check_near(lng, lat, max_meters, limit)
+        if geo_index_for(self.name, field) is None:
+            raise StoreError(f"collection {self.name} has no geo index on {field}")
+        docs = await self._store.near_find(self._coll, field, lng, lat, max_meters, _to_mongo_filter(flt), limit)
+        out: list[tuple[Document, float]] = []
+        for raw in docs:
+            doc = _from_mongo(raw)
+            point = ((doc or {}).get(field) or {}).get("coordinates") or []
+            if doc is not None and len(point) == 2:
+                out.append((doc, haversine_meters(lng, lat, float(point[0]), float(point[1]))))
+        return out
+
 
 class MongoStore:
     kind = "mongodb"
@@ -257,6 +275,13 @@ class MongoStore:
             doc.pop("score", None)
         return list(docs)
 
+    async def near_find(
+        self, coll: Any, field: str, lng: float, lat: float, max_meters: float, flt: dict[str, Any], limit: int
+    ) -> list[dict[str, Any]]:
+        # $near on a 2dsphere index returns the documents nearest first (mongomock lacks it: see tests/support).
+        near = {"$near": {"$geometry": {"type": "Point", "coordinates": [lng, lat]}, "$maxDistance": max_meters}}
+        return list(await coll.find({**flt, field: near}).limit(limit).to_list(None))
+
     async def migrate(self) -> list[str]:
         done = {doc["_id"] async for doc in self.database[MIGRATIONS_COLLECTION].find({})}
         applied = []
@@ -277,6 +302,8 @@ class MongoStore:
             await self.database[text_index.collection].create_index(
                 [(f, "text") for f in text_index.fields], name=text_index.name
             )
+        for geo_index in migration.geo_indexes:
+            await self.database[geo_index.collection].create_index([(geo_index.field, "2dsphere")], name=geo_index.name)
         await self.database[MIGRATIONS_COLLECTION].insert_one(
             {"_id": migration.id, "description": migration.description, "appliedAt": utcnow()}
         )

@@ -73,7 +73,7 @@ class SocketClient:
     async def call(self, event: str, data: Any = None, timeout: float = 5.0) -> Any:
         return await self.sio.call(event, data, timeout=timeout)
 
-    async def wait_for(self, event: str, predicate: Any = None, timeout: float = 5.0) -> Any:
+    async def wait_for(self, event: str, predicate: Any = None, timeout: float = 10.0) -> Any:
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
             for name, data in self.events:
@@ -88,3 +88,7 @@ class SocketClient:
     async def close(self) -> None:
         if self.sio.connected:
             await self.sio.disconnect()
+        # A refused connect leaves Engine.IO's aiohttp session open; close it so nothing leaks.
+        http = getattr(self.sio.eio, "http", None)
+        if http is not None and not http.closed:
+            await http.close()

@@ -41,14 +41,14 @@ class LiveServer:
         env.update({f"CONNECTNOW_{k.upper()}": v for k, v in settings.items()})
         log_path = data_dir / f"server-{port}.log"
         data_dir.mkdir(parents=True, exist_ok=True)
-        log = log_path.open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "connectnow", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with log_path.open("wb") as log:  # the child keeps its own descriptor
+            process = subprocess.Popen(
+                [sys.executable, "-m", "connectnow", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         server = cls(base_url=f"http://127.0.0.1:{port}", port=port, env=env, process=process, log_path=log_path)
         server.wait_ready()
         return server

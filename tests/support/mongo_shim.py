@@ -4,6 +4,8 @@ Used only when CONNECTNOW_TEST_MONGODB_URL is not set (no MongoDB server can run
 - Motor's `aggregate()` returns a cursor directly; PyMongo async's must be awaited.
 - mongomock does not implement `$text`; here it is emulated with a case-insensitive any-word regex. With
   a real server the adapter's own `$text` query runs.
+- mongomock does not implement `$near` (nor 2dsphere indexes); `near_find` emulates it with the same
+  haversine distance, nearest first.
 """
 
 from __future__ import annotations
@@ -35,6 +37,19 @@ class MongomockStore(MongoStore):
 
         docs.sort(key=score, reverse=True)
         return list(docs[:limit])
+
+    async def near_find(
+        self, coll: Any, field: str, lng: float, lat: float, max_meters: float, flt: dict[str, Any], limit: int
+    ) -> list[dict[str, Any]]:
+        from connectnow.store.port import haversine_meters
+
+        def distance(doc: dict[str, Any]) -> float:
+            point = (doc.get(field) or {}).get("coordinates") or []
+            return haversine_meters(lng, lat, point[0], point[1]) if len(point) == 2 else float("inf")
+
+        docs = await coll.find({**flt, field: {"$exists": True}}).to_list(None)
+        near = sorted((d for d in docs if distance(d) <= max_meters), key=distance)
+        return near[:limit]
 
     async def close(self) -> None:
         self.client.close()
