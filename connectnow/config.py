@@ -99,7 +99,7 @@ class Settings(BaseSettings):
         ]
     )
     attachment_thumbnail_px: int = Field(320, ge=16, le=2048)  # longest side of a thumbnail
-    attachment_max_image_pixels: int = Field(40_000_000, ge=10_000)  # width x height; more is a bomb
+    attachment_max_image_pixels: int = Field(40_000_000, ge=10_000, le=89_000_000)  # w x h; more: a bomb
     typing_expiry_seconds: float = Field(6.0, gt=0, le=60)  # a typing indicator ends by itself after this
 
     @field_validator("attachment_allowed_types", mode="before")

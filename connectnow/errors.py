@@ -145,3 +145,19 @@ DECRYPTION_FAILED = _define(
 SCHEDULING_RANGE_INVALID = _define(
     "SCHEDULING_RANGE_INVALID", 422, False, "The time range is empty, reversed or too long"
 )
+
+# --- attachments, direct messages, typing (issue 3B) -------------------------------------------------
+ATTACHMENT_TYPE_NOT_ALLOWED = _define(
+    "ATTACHMENT_TYPE_NOT_ALLOWED", 415, False, "This kind of file is not allowed; details.detected names its type"
+)
+ATTACHMENT_INVALID = _define("ATTACHMENT_INVALID", 422, False, "The file is empty, damaged or not what it claims")
+ATTACHMENT_IMAGE_TOO_LARGE = _define(
+    "ATTACHMENT_IMAGE_TOO_LARGE", 422, False, "The image has too many pixels (a decompression bomb is refused)"
+)
+ATTACHMENT_ALREADY_ATTACHED = _define(
+    "ATTACHMENT_ALREADY_ATTACHED", 409, False, "This attachment already belongs to another message"
+)
+DM_SELF = _define("DM_SELF", 422, False, "You cannot start a direct conversation with yourself")
+DM_RECIPIENT_UNAVAILABLE = _define(
+    "DM_RECIPIENT_UNAVAILABLE", 403, False, "This user cannot receive direct messages (banned or disabled)"
+)

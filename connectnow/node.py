@@ -13,12 +13,14 @@ from typing import Protocol
 import socketio
 
 from connectnow.config import Settings
+from connectnow.files.storage import LocalFileStorage
 from connectnow.realtime.broker import Broker, BrokerHealth
 from connectnow.realtime.broker_memory import MemoryBroker
 from connectnow.realtime.hub import Hub
 from connectnow.realtime.ratelimit import RateLimiter, make_rate_limiter
 from connectnow.security import Secrets
 from connectnow.services.api_keys import ApiKeyService
+from connectnow.services.attachments import AttachmentJanitor, AttachmentService
 from connectnow.services.auth import AuthService
 from connectnow.services.users import UserService
 from connectnow.store import DocumentStore, StoreError, open_store
@@ -41,6 +43,7 @@ class Services:
     auth: AuthService
     users: UserService
     api_keys: ApiKeyService
+    attachments: AttachmentService
 
 
 @dataclass
@@ -62,7 +65,12 @@ class Node:
         await self.hub.attach(self.broker)
         self.limiter = make_rate_limiter(self.settings)
         auth = AuthService(self.store, self.secrets, self.settings, self.hub)
-        self.services = Services(auth=auth, users=UserService(auth), api_keys=ApiKeyService(auth))
+        files = LocalFileStorage(self.settings.data_dir / "files")
+        attachments = AttachmentService(self.store, files, self.settings, self.limiter)
+        self.services = Services(
+            auth=auth, users=UserService(auth), api_keys=ApiKeyService(auth), attachments=attachments
+        )
+        self.background.append(AttachmentJanitor(attachments))
         for worker in self.background:
             await worker.start()
         log.info(

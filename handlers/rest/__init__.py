@@ -5,14 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from connectnow.node import Node
-from handlers.rest import admin, api_keys, auth, health, users
+from handlers.rest import admin, api_keys, attachments, auth, health, users
 from handlers.rest.errors import install_error_handlers
 from handlers.rest.limits import BodyLimitMiddleware
 
 API_PREFIX = "/api/v1"
 
 api_router = APIRouter(prefix=API_PREFIX)
-for module in (auth, users, api_keys, admin):
+for module in (auth, users, api_keys, admin, attachments):
     api_router.include_router(module.router)
 
 
@@ -20,4 +20,9 @@ def install_rest(app: FastAPI, node: Node) -> None:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=node.settings.max_request_body_bytes)
+    upload_limit = node.settings.attachment_max_bytes + attachments.MULTIPART_OVERHEAD_BYTES
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=node.settings.max_request_body_bytes,
+        overrides={f"{API_PREFIX}/attachments": upload_limit},
+    )
