@@ -106,6 +106,7 @@ class AppError(Exception):
             err["details"] = details
         return {"ok": False, "error": err}
 
+
 # --- chat core: workspaces, channels, messages (issue 3A) --------------------------------------------
 VERSION_CONFLICT = _define(
     "VERSION_CONFLICT", 409, False, "The resource changed since you read it; details.currentVersion has the new one"
@@ -146,6 +147,54 @@ SCHEDULING_RANGE_INVALID = _define(
     "SCHEDULING_RANGE_INVALID", 422, False, "The time range is empty, reversed or too long"
 )
 
+# --- broadcasts sidecar: contacts, groups, templates, scheduled messages, study books (issue 6) --------
+PHONE_INVALID = _define("PHONE_INVALID", 422, False, "This is not a valid phone number")
+PHONE_AMBIGUOUS = _define(
+    "PHONE_AMBIGUOUS", 422, False, "The number has no country code: write it as +<country><number> or give a region"
+)
+CONTACT_DUPLICATE = _define(
+    "CONTACT_DUPLICATE", 409, False, "A contact with this phone number exists; details.contactId names it"
+)
+CSV_INVALID = _define("CSV_INVALID", 422, False, "The CSV file cannot be read: details say why")
+GROUP_EMPTY = _define("GROUP_EMPTY", 422, False, "This group has no contacts to send to")
+TEMPLATE_UNKNOWN_PLACEHOLDER = _define(
+    "TEMPLATE_UNKNOWN_PLACEHOLDER", 422, False, "The text uses a placeholder that does not exist"
+)
+PLACEHOLDER_NEEDS_CONTACT = _define(
+    "PLACEHOLDER_NEEDS_CONTACT", 422, False, "Placeholders are filled per contact: a channel target cannot use them"
+)
+BROADCAST_CONTENT_INVALID = _define(
+    "BROADCAST_CONTENT_INVALID", 422, False, "Give exactly one of the message text and a template"
+)
+SCHEDULE_TIME_ZONE_REQUIRED = _define(
+    "SCHEDULE_TIME_ZONE_REQUIRED", 422, False, "The time has no UTC offset: add one or give an IANA timeZone"
+)
+SCHEDULE_NONEXISTENT_TIME = _define(
+    "SCHEDULE_NONEXISTENT_TIME", 422, False, "This local time does not exist in the time zone (a DST gap)"
+)
+SCHEDULE_IN_PAST = _define("SCHEDULE_IN_PAST", 422, False, "The scheduled time is in the past")
+SCHEDULE_BEYOND_HORIZON = _define(
+    "SCHEDULE_BEYOND_HORIZON", 422, False, "The scheduled time is further ahead than the server allows"
+)
+SCHEDULE_QUOTA_EXCEEDED = _define(
+    "SCHEDULE_QUOTA_EXCEEDED", 409, False, "Too many pending scheduled messages for this target"
+)
+SCHEDULE_NOT_PENDING = _define(
+    "SCHEDULE_NOT_PENDING", 409, False, "Only a pending scheduled message can be edited; this one is not"
+)
+SCHEDULE_ALREADY_SENT = _define(
+    "SCHEDULE_ALREADY_SENT", 409, False, "This message is already being sent or was sent: it cannot be cancelled"
+)
+WEBHOOK_NOT_CONFIGURED = _define(
+    "WEBHOOK_NOT_CONFIGURED", 422, False, "Contacts are reached through a webhook: set one first"
+)
+WEBHOOK_URL_FORBIDDEN = _define(
+    "WEBHOOK_URL_FORBIDDEN", 422, False, "This webhook address points to a private or local network"
+)
+IN_APP_UNAVAILABLE = _define(
+    "IN_APP_UNAVAILABLE", 501, False, "In-app delivery into channels and conversations is not available"
+)
+
 # --- attachments, direct messages, typing (issue 3B) -------------------------------------------------
 ATTACHMENT_TYPE_NOT_ALLOWED = _define(
     "ATTACHMENT_TYPE_NOT_ALLOWED", 415, False, "This kind of file is not allowed; details.detected names its type"
@@ -161,3 +210,52 @@ DM_SELF = _define("DM_SELF", 422, False, "You cannot start a direct conversation
 DM_RECIPIENT_UNAVAILABLE = _define(
     "DM_RECIPIENT_UNAVAILABLE", 403, False, "This user cannot receive direct messages (banned or disabled)"
 )
+
+# --- calendars sidecar: events, recurrence, locations, ICS, exports (issue 8) ------------------------
+CALENDAR_READ_ONLY = _define("CALENDAR_READ_ONLY", 403, False, "This calendar is read-only (canEdit is false)")
+EVENT_TIME_INVALID = _define(
+    "EVENT_TIME_INVALID", 422, False, "The event's times are inconsistent (end before start, setup or teardown)"
+)
+RECURRENCE_INVALID = _define("RECURRENCE_INVALID", 422, False, "The recurrence rule is invalid or never occurs")
+INSTANCE_NOT_FOUND = _define("INSTANCE_NOT_FOUND", 404, False, "The series has no instance at that time")
+LOCATION_CAPACITY_EXCEEDED = _define("LOCATION_CAPACITY_EXCEEDED", 409, False, "More attendees than the location holds")
+CATEGORY_NAME_TAKEN = _define("CATEGORY_NAME_TAKEN", 409, False, "A category with this name already exists")
+LOCATION_NAME_TAKEN = _define("LOCATION_NAME_TAKEN", 409, False, "A location with this name already exists")
+CALENDAR_RANGE_INVALID = _define(
+    "CALENDAR_RANGE_INVALID", 422, False, "timeMin must be before timeMax, within the allowed span"
+)
+ICS_TOO_LARGE = _define("ICS_TOO_LARGE", 413, False, "The iCalendar file is larger than allowed")
+ICS_ENCODING = _define("ICS_ENCODING", 422, False, "The iCalendar file is not valid UTF-8")
+ICS_TOO_COMPLEX = _define(
+    "ICS_TOO_COMPLEX", 422, False, "The iCalendar file nests too deeply or holds too many components"
+)
+ICS_MALFORMED = _define("ICS_MALFORMED", 422, False, "The iCalendar file cannot be parsed")
+EXPORT_NOT_READY = _define("EXPORT_NOT_READY", 409, False, "This export has not completed")
+
+
+def catalogue_markdown() -> str:
+    """docs/ERRORS.md, generated from this module so it cannot drift (`python -m connectnow.errors`)."""
+    lines = [
+        "# Error codes",
+        "",
+        "Every refusal, over REST or in a Socket.IO acknowledgement, has this shape:",
+        "",
+        "```json",
+        '{"ok": false, "error": {"code": "AUTH_TOKEN_EXPIRED", "message": "...", "retryable": false, "details": {}}}',
+        "```",
+        "",
+        "`retryable` says whether sending the same request again can succeed (after `details.retryAfter` seconds",
+        "where given; REST also sets `Retry-After`). Codes are stable: clients switch on them.",
+        "Generated by `python -m connectnow.errors > docs/ERRORS.md`; a test keeps it in step.",
+        "",
+        "| code | HTTP | retryable | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for entry in _CATALOGUE.values():
+        retry = "yes" if entry.retryable else "no"
+        lines.append(f"| `{entry.code}` | {entry.http_status} | {retry} | {entry.default_message} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(catalogue_markdown(), end="")

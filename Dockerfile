@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY connectnow ./connectnow
+COPY handlers ./handlers
+COPY models ./models
+RUN pip install --no-cache-dir .
+ENV CONNECTNOW_HOST=0.0.0.0 CONNECTNOW_PORT=8000 CONNECTNOW_DATA_DIR=/data
+VOLUME /data
+EXPOSE 8000
+CMD ["connectnow", "serve"]
