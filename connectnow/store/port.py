@@ -14,6 +14,7 @@ from clients; `check_filter` and `check_update` refuse anything else (unknown `$
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
@@ -133,6 +134,31 @@ def normalize_update(update: Update) -> dict[str, dict[str, Any]]:
     return out
 
 
+EARTH_RADIUS_METERS = 6_378_100.0  # MongoDB's radius for spherical GeoJSON queries, so both adapters agree
+MAX_NEAR_METERS = 20_037_509.0  # half the Earth's circumference: every point is within it
+
+
+def haversine_meters(lng1: float, lat1: float, lng2: float, lat2: float) -> float:
+    """Great-circle distance between two points given in degrees."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_METERS * math.asin(min(1.0, math.sqrt(a)))
+
+
+def check_near(lng: float, lat: float, max_meters: float, limit: int) -> None:
+    """The arguments of `near`: coordinates in range, a positive finite distance, a positive limit."""
+    for value in (lng, lat, max_meters):
+        if not math.isfinite(value):
+            raise InvalidQueryError("near() needs finite numbers")
+    if not (-180 <= lng <= 180 and -90 <= lat <= 90):
+        raise InvalidQueryError("near(): longitude must be within [-180, 180] and latitude within [-90, 90]")
+    if not 0 < max_meters <= MAX_NEAR_METERS:
+        raise InvalidQueryError("near(): maxMeters must be positive and at most half the Earth's circumference")
+    if limit < 1:
+        raise InvalidQueryError("near(): limit must be positive")
+
+
 def strip_none(doc: Mapping[str, Any]) -> Document:
     return {k: v for k, v in doc.items() if v is not None}
 
@@ -185,6 +211,13 @@ class DocumentCollection(Protocol):
     async def delete_one(self, flt: Filter) -> bool: ...
 
     async def delete_many(self, flt: Filter) -> int: ...
+
+    async def near(
+        self, field: str, lng: float, lat: float, *, max_meters: float, flt: Filter, limit: int = 50
+    ) -> list[tuple[Document, float]]:
+        """Documents whose GeoJSON Point `field` lies within `max_meters` of (lng, lat), nearest first, with
+        their distance in meters. The field needs a GeoIndex (MongoDB 2dsphere `$near`; SQLite haversine)."""
+        ...
 
 
 class DocumentStore(Protocol):

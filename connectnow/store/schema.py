@@ -51,12 +51,29 @@ class TextIndex:
 
 
 @dataclass(frozen=True)
+class GeoIndex:
+    """A geospatial index over a GeoJSON Point field `{"type": "Point", "coordinates": [lng, lat]}`.
+
+    MongoDB: a 2dsphere index. SQLite: an expression index on (latitude, longitude), which the adapter's
+    `near` uses as a bounding-box prefilter before computing exact great-circle distances.
+    """
+
+    collection: str
+    name: str
+    field: str
+
+    def __post_init__(self) -> None:
+        check_field(self.field)
+
+
+@dataclass(frozen=True)
 class Migration:
     id: str
     description: str
     collections: tuple[str, ...] = ()
     indexes: tuple[Index, ...] = ()
     text_indexes: tuple[TextIndex, ...] = field(default=())
+    geo_indexes: tuple[GeoIndex, ...] = field(default=())
 
 
 def all_migrations() -> list[Migration]:
@@ -82,6 +99,14 @@ def unique_indexes(collection: str) -> list[Index]:
         for index in migration.indexes
         if index.collection == collection and index.unique
     ]
+
+
+def geo_index_for(collection: str, field_name: str) -> GeoIndex | None:
+    for migration in all_migrations():
+        for index in migration.geo_indexes:
+            if index.collection == collection and index.field == field_name:
+                return index
+    return None
 
 
 def text_index_for(collection: str) -> TextIndex | None:

@@ -9,6 +9,8 @@ full-text search. WAL mode; one writer connection (writes are serialized, compou
 from __future__ import annotations
 
 import asyncio
+import heapq
+import math
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -20,6 +22,7 @@ import aiosqlite
 from connectnow.clock import new_id, utcnow
 from connectnow.store import sqlite_sql as sql
 from connectnow.store.port import (
+    EARTH_RADIUS_METERS,
     Document,
     DuplicateKeyError,
     Filter,
@@ -28,11 +31,21 @@ from connectnow.store.port import (
     Update,
     check_field,
     check_filter,
+    check_near,
     check_update,
+    haversine_meters,
     normalize_update,
     strip_none,
 )
-from connectnow.store.schema import Index, Migration, TextIndex, all_migrations, text_index_for
+from connectnow.store.schema import (
+    GeoIndex,
+    Index,
+    Migration,
+    TextIndex,
+    all_migrations,
+    geo_index_for,
+    text_index_for,
+)
 
 BUSY_TIMEOUT_MS = 10_000
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -207,6 +220,63 @@ class SqliteCollection:
         params.append(int(limit))
         return [_decode(row) for row in await self._store.read(query, params)]
 
+    async def near(
+        self, field: str, lng: float, lat: float, *, max_meters: float, flt: Filter, limit: int = 50
+    ) -> list[tuple[Document, float]]:
+        """Bounding box on the indexed (lat, lng) expressions, then exact haversine distances."""
+        check_filter(flt)
+        check_near(lng, lat, max_meters, limit)
+        if geo_index_for(self.name, field) is None:
+            raise StoreError(f"collection {self.name} has no geo index on {field}")
+        lat_expr, lng_expr = _geo_exprs(field)
+        params: list[Any] = []
+        box = _bounding_box(lng, lat, max_meters, lat_expr, lng_expr, params)
+        query = f"SELECT id, doc FROM {self.name} WHERE {box} AND {sql.where(flt, params)}"
+        nearest: list[tuple[float, int, Document]] = []
+        seen = 0
+        async for row in self._store.stream(query, params, 500):
+            doc = _decode(row)
+            point = (doc.get(field) or {}).get("coordinates") or []
+            if len(point) != 2:
+                continue
+            distance = haversine_meters(lng, lat, float(point[0]), float(point[1]))
+            if distance <= max_meters:
+                seen += 1
+                # A bounded max-heap (negated distances) keeps only the `limit` nearest in memory.
+                heapq.heappush(nearest, (-distance, seen, doc))
+                if len(nearest) > limit:
+                    heapq.heappop(nearest)
+        return [(doc, -neg) for neg, _, doc in sorted(nearest, key=lambda item: (-item[0], item[1]))]
+
+
+def _geo_exprs(field: str) -> tuple[str, str]:
+    check_field(field)
+    return (
+        f"json_extract(doc, '$.{field}.coordinates[1]')",
+        f"json_extract(doc, '$.{field}.coordinates[0]')",
+    )
+
+
+def _bounding_box(lng: float, lat: float, meters: float, lat_expr: str, lng_expr: str, params: list[Any]) -> str:
+    """SQL for the latitude/longitude box around a circle (Jan Matuschek's bounding-coordinates method)."""
+    angular = meters / EARTH_RADIUS_METERS
+    lat_r, lng_r = math.radians(lat), math.radians(lng)
+    min_lat, max_lat = lat_r - angular, lat_r + angular
+    params += [math.degrees(max(min_lat, -math.pi / 2)), math.degrees(min(max_lat, math.pi / 2))]
+    clause = f"{lat_expr} BETWEEN ? AND ?"
+    if min_lat <= -math.pi / 2 or max_lat >= math.pi / 2:
+        return clause  # the circle covers a pole: every longitude is inside
+    delta = math.asin(min(1.0, math.sin(angular) / math.cos(lat_r)))
+    min_lng, max_lng = lng_r - delta, lng_r + delta
+    if min_lng < -math.pi or max_lng > math.pi:
+        # The box crosses the antimeridian: two longitude ranges.
+        low = math.degrees(min_lng + 2 * math.pi if min_lng < -math.pi else min_lng)
+        high = math.degrees(max_lng - 2 * math.pi if max_lng > math.pi else max_lng)
+        params += [low, high]
+        return f"{clause} AND ({lng_expr} >= ? OR {lng_expr} <= ?)"
+    params += [math.degrees(min_lng), math.degrees(max_lng)]
+    return f"{clause} AND {lng_expr} BETWEEN ? AND ?"
+
 
 async def _pragma(conn: aiosqlite.Connection, statement: str) -> None:
     # Step the statement to completion: an open cursor would keep a lock on the database.
@@ -358,6 +428,8 @@ class SqliteStore:
             for text_index in migration.text_indexes:
                 for statement in _fts_ddl(text_index):
                     await self.writer.execute(statement)
+            for geo_index in migration.geo_indexes:
+                await self.writer.execute(_geo_ddl(geo_index))
             await self.writer.execute(
                 "INSERT INTO schema_migrations (id, description, applied_at) VALUES (?, ?, ?)",
                 (migration.id, migration.description, sql.format_datetime(utcnow())),
@@ -399,6 +471,11 @@ def _index_ddl(index: Index) -> str:
     unique = "UNIQUE " if index.unique else ""
     partial = f" WHERE {sql.field_expr(index.keys[0][0])} IS NOT NULL" if index.sparse else ""
     return f"CREATE {unique}INDEX IF NOT EXISTS {_table(index.name)} ON {_table(index.collection)} ({columns}){partial}"
+
+
+def _geo_ddl(index: GeoIndex) -> str:
+    lat_expr, lng_expr = _geo_exprs(index.field)
+    return f"CREATE INDEX IF NOT EXISTS {_table(index.name)} ON {_table(index.collection)} ({lat_expr}, {lng_expr})"
 
 
 def _fts_ddl(index: TextIndex) -> list[str]:
