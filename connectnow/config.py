@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(OWASP_ARGON2_TIME_COST, ge=OWASP_ARGON2_TIME_COST)
     argon2_parallelism: int = Field(1, ge=1, le=16)
 
+    # --- issue 3A: chat core (documented in docs/PROTOCOL.md) ---
+    message_max_chars: int = Field(4000, ge=1, le=20_000)  # characters of one message's content
+
     # --- issue 3B: rate limits, attachments, typing (documented in docs/PROTOCOL.md) ---
     rate_send_burst: int = Field(20, ge=1)  # messages a user may send at once
     rate_send_per_second: float = Field(2.0, gt=0)  # messages per second after the burst
@@ -118,6 +121,23 @@ class Settings(BaseSettings):
     scheduling_job_poll_seconds: float = Field(5.0, gt=0)
     scheduling_job_lease_seconds: float = Field(120.0, ge=5)
     scheduling_purge_interval_seconds: float = Field(3600.0, ge=10)
+
+    # --- issue 6: broadcasts sidecar (documented in docs/SIDECAR-BROADCASTS.md) ---
+    phone_default_region: str | None = Field(None, pattern=r"^[A-Z]{2}$")  # reads numbers without +country
+    broadcast_horizon_days: int = Field(120, ge=1, le=3650)  # like Slack's chat.scheduleMessage limit
+    broadcast_target_quota: int = Field(100, ge=1, le=100_000)  # pending scheduled messages per target
+    broadcast_max_attempts: int = Field(5, ge=1, le=50)
+    broadcast_retry_base_seconds: float = Field(5.0, gt=0)
+    broadcast_retry_cap_seconds: float = Field(300.0, gt=0)
+    broadcast_lease_seconds: float = Field(60.0, ge=1)
+    broadcast_poll_seconds: float = Field(1.0, gt=0)
+    broadcast_late_flag_seconds: float = Field(60.0, ge=0)  # later than this: delivered with late=true
+    broadcast_late_grace_seconds: float = Field(6 * 3600.0, ge=1)  # later than this: failed, never sent
+    broadcast_webhook_url: str | None = Field(None, pattern=r"^https?://\S+$")  # fallback for every user
+    broadcast_webhook_secret: SecretStr | None = None  # the fallback webhook's HMAC key
+    broadcast_webhook_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    broadcast_webhook_allow_private: bool = False  # allow loopback/private webhook hosts (tests, LAN gateways)
+    broadcast_import_max_rows: int = Field(10_000, ge=1)
 
     @model_validator(mode="after")
     def _require_encryption_keys(self) -> Settings:

@@ -22,6 +22,15 @@ from connectnow.security import Secrets
 from connectnow.services.api_keys import ApiKeyService
 from connectnow.services.attachments import AttachmentJanitor, AttachmentService
 from connectnow.services.auth import AuthService
+from connectnow.services.channels import ChannelService
+from connectnow.services.chat_access import ChatAccess
+from connectnow.services.chat_wiring import wire_chat
+from connectnow.services.messages import MessageService
+from connectnow.services.reactions import ReactionService, SearchService
+from connectnow.services.read_state import ReadStateService
+from connectnow.services.workspaces import WorkspaceService
+from connectnow.services.broadcasts.wiring import Broadcasts, build_broadcasts
+from connectnow.services.scheduling import SchedulingServices, SchedulingWorker, build_scheduling
 from connectnow.services.users import UserService
 from connectnow.store import DocumentStore, StoreError, open_store
 
@@ -44,6 +53,16 @@ class Services:
     users: UserService
     api_keys: ApiKeyService
     attachments: AttachmentService
+    # issue 3A, chat core: built by wire_chat() right after the constructor (init=False keeps them out of it)
+    chat: ChatAccess = field(init=False)
+    workspaces: WorkspaceService = field(init=False)
+    channels: ChannelService = field(init=False)
+    messages: MessageService = field(init=False)
+    reactions: ReactionService = field(init=False)
+    search: SearchService = field(init=False)
+    read_state: ReadStateService = field(init=False)
+    broadcasts: Broadcasts  # issue 6: contacts, groups, templates, scheduled messages, study books
+    scheduling: SchedulingServices  # issue 7: bookings, policies, forms, summaries, audit, worker jobs
 
 
 @dataclass
@@ -67,10 +86,20 @@ class Node:
         auth = AuthService(self.store, self.secrets, self.settings, self.hub)
         files = LocalFileStorage(self.settings.data_dir / "files")
         attachments = AttachmentService(self.store, files, self.settings, self.limiter)
+        broadcasts = build_broadcasts(self.store, self.settings, self.hub)
+        scheduling = build_scheduling(self.store, self.settings)
         self.services = Services(
-            auth=auth, users=UserService(auth), api_keys=ApiKeyService(auth), attachments=attachments
+            auth=auth,
+            users=UserService(auth),
+            api_keys=ApiKeyService(auth),
+            attachments=attachments,
+            broadcasts=broadcasts,
+            scheduling=scheduling,
         )
+        self.background.append(broadcasts)  # the delivery scheduler (a LeaseWorker) and its HTTP client
         self.background.append(AttachmentJanitor(attachments))
+        wire_chat(self.services, self.store, self.settings, self.hub, self.limiter, attachments)
+        self.background.append(SchedulingWorker(scheduling))  # worker jobs on the shared lease queue
         for worker in self.background:
             await worker.start()
         log.info(

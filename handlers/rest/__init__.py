@@ -5,14 +5,36 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from connectnow.node import Node
-from handlers.rest import admin, api_keys, attachments, auth, health, users
+from handlers.rest import (
+    admin,
+    api_keys,
+    attachments,
+    audit,
+    auth,
+    bookings,
+    contacts,
+    forms,
+    groups,
+    health,
+    scheduled,
+    scheduling_admin,
+    studybooks,
+    templates,
+    users,
+)
+from handlers.rest import channels, messages, workspaces  # issue 3A: chat core
 from handlers.rest.errors import install_error_handlers
 from handlers.rest.limits import BodyLimitMiddleware
 
 API_PREFIX = "/api/v1"
 
 api_router = APIRouter(prefix=API_PREFIX)
-for module in (auth, users, api_keys, admin, attachments):
+for module in (auth, users, api_keys, admin, attachments, contacts, groups, templates, scheduled, studybooks):
+    api_router.include_router(module.router)
+for module in (bookings, forms, audit, scheduling_admin):  # issue 7: scheduling sidecar
+    api_router.include_router(module.router)
+
+for module in (workspaces, channels, messages):  # issue 3A: chat core
     api_router.include_router(module.router)
 
 
