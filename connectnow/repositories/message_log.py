@@ -113,14 +113,21 @@ class MessageLog(Generic[M]):
         except DuplicateKeyError as exc:
             if exc.index != "ux_messages_dedupe" and not (exc.index or "").endswith("_dedupe"):
                 raise
-            original = await self.repo.find_one({"dedupeKey": key})
-            if original is None:  # deleted between the two reads: treat as a conflict, nothing stored
-                raise AppError(errors.CONFLICT, "This clientMsgId was used for another message") from exc
-            return await self._settled(original), False
+            return await self._settled(await self._original(key)), False
         seq, event_seq = await self.counters.take(conversation_id, seq=True)
         stored = await self.repo.update({"id": record.id}, {"$set": {"seq": seq}, "$max": {"lastEventSeq": event_seq}})
         assert stored is not None
         return stored, True
+
+    async def _original(self, key: str) -> M:
+        """The winner of a dedupeKey race. A store may report the collision before its reads can see the
+        winner's row (a write still being committed), so look again for a moment."""
+        deadline = asyncio.get_running_loop().time() + SEQ_WAIT_SECONDS
+        while (original := await self.repo.find_one({"dedupeKey": key})) is None:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AppError(errors.UNAVAILABLE, "The original message is still being stored; retry")
+            await asyncio.sleep(SEQ_POLL_SECONDS)
+        return original
 
     async def _settled(self, record: M) -> M:
         """The original of a replay, once its winner has set its seq."""

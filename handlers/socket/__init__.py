@@ -5,11 +5,11 @@ from __future__ import annotations
 import socketio
 
 from connectnow.node import Node
-from handlers.socket import connection
+from handlers.socket import channels, connection, messages, workspaces
 from handlers.socket.router import SocketRouter
 
 socket_router = SocketRouter()
-for module in (connection,):
+for module in (connection, workspaces, channels, messages):
     socket_router.include(module.router)
 
 

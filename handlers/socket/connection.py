@@ -24,6 +24,9 @@ def install_connection_handlers(sio: socketio.AsyncServer, node: Node) -> None:
         except AppError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.code, exc.body()["error"]) from None
         await node.hub.register(sid, principal)
+        # Chat core: the workspace and channel rooms this user may see (a banned user is in none).
+        for room in await node.svc.chat.rooms_for(principal.user_id):
+            await sio.enter_room(sid, room)
 
     async def disconnect(sid: str, reason: Any = None) -> None:
         node.hub.unregister(sid)
