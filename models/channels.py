@@ -11,7 +11,7 @@ from models.base import IdStr, InputModel, StoredModel, Text, UtcDateTime, WireM
 
 # Lower-case words joined by - or _: what users type after '#'.
 ChannelName = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")
+    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 ]
 DEFAULT_CHANNEL = "general"
 
