@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     broadcast_webhook_allow_private: bool = False  # allow loopback/private webhook hosts (tests, LAN gateways)
     broadcast_import_max_rows: int = Field(10_000, ge=1)
 
+    # --- issue 8: calendar sidecar (documented in docs/SIDECAR-CALENDAR.md) ---
+    calendar_ics_max_bytes: int = Field(2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)  # one ICS import
+    calendar_poll_seconds: float = Field(1.0, gt=0, le=60)  # reminder and export workers look this often
+
     @model_validator(mode="after")
     def _require_encryption_keys(self) -> Settings:
         from connectnow.crypto import KeyConfigError, keyring_from_settings
@@ -151,6 +155,13 @@ class Settings(BaseSettings):
                 "python -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
             ) from None
         return self
+
+    # --- presence (issue 4) ---------------------------------------------------------------------------
+    presence_away_after_seconds: float = Field(300.0, ge=5)  # no activity on any socket this long: AWAY
+    presence_offline_grace_seconds: float = Field(5.0, ge=0, le=300)  # a reload within this stays ONLINE
+    presence_heartbeat_seconds: float = Field(10.0, ge=0.2)  # how often a worker renews its connections
+    presence_ttl_seconds: float = Field(30.0, ge=0.5)  # a connection not renewed this long has lapsed
+    presence_sweep_seconds: float = Field(2.0, ge=0.1)  # how often a worker looks for lapsed users
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

@@ -22,6 +22,8 @@ from connectnow.security import Secrets
 from connectnow.services.api_keys import ApiKeyService
 from connectnow.services.attachments import AttachmentJanitor, AttachmentService
 from connectnow.services.auth import AuthService
+from connectnow.services.direct import DirectService
+from connectnow.services.calendar import CalendarSuite, build_calendar, chat_poster
 from connectnow.services.channels import ChannelService
 from connectnow.services.chat_access import ChatAccess
 from connectnow.services.chat_wiring import wire_chat
@@ -31,6 +33,7 @@ from connectnow.services.read_state import ReadStateService
 from connectnow.services.workspaces import WorkspaceService
 from connectnow.services.broadcasts.wiring import Broadcasts, build_broadcasts
 from connectnow.services.scheduling import SchedulingServices, SchedulingWorker, build_scheduling
+from connectnow.services.typing import TypingService, channel_gate, direct_gate
 from connectnow.services.users import UserService
 from connectnow.store import DocumentStore, StoreError, open_store
 
@@ -61,8 +64,11 @@ class Services:
     reactions: ReactionService = field(init=False)
     search: SearchService = field(init=False)
     read_state: ReadStateService = field(init=False)
+    direct: DirectService = field(init=False)  # issue 3B: direct conversations and messages
+    typing: TypingService = field(init=False)  # issue 3B: typing indicators
     broadcasts: Broadcasts  # issue 6: contacts, groups, templates, scheduled messages, study books
     scheduling: SchedulingServices  # issue 7: bookings, policies, forms, summaries, audit, worker jobs
+    calendar: CalendarSuite = field(init=False)  # issue 8: built after the chat core (reminders post messages)
 
 
 @dataclass
@@ -99,7 +105,14 @@ class Node:
         self.background.append(broadcasts)  # the delivery scheduler (a LeaseWorker) and its HTTP client
         self.background.append(AttachmentJanitor(attachments))
         wire_chat(self.services, self.store, self.settings, self.hub, self.limiter, attachments)
+        self._wire_direct_and_typing(self.services, attachments)
         self.background.append(SchedulingWorker(scheduling))  # worker jobs on the shared lease queue
+        self.services.calendar = build_calendar(
+            self.store, self.secrets, self.hub, chat_poster(self.store, self.services.messages),
+            export_dir=self.settings.data_dir / "exports", public_url=self.settings.public_url,
+            max_ics_bytes=self.settings.calendar_ics_max_bytes, poll_seconds=self.settings.calendar_poll_seconds,
+        )  # fmt: skip
+        self.background.extend(self.services.calendar.workers)  # reminders and admin exports (lease queues)
         for worker in self.background:
             await worker.start()
         log.info(
@@ -108,6 +121,21 @@ class Node:
             self.broker.name,
             self.settings.env.value,
         )
+
+    def _wire_direct_and_typing(self, services: Services, attachments: AttachmentService) -> None:
+        """Issue 3B: direct messages (after the chat core, whose limits they share) and typing indicators."""
+        assert self.store is not None and self.limiter is not None
+        services.direct = DirectService(
+            self.store, self.hub, self.limiter, attachments, max_chars=self.settings.message_max_chars
+        )
+        services.typing = TypingService(
+            self.hub,
+            self.limiter,
+            channel_gate(services.chat, services.messages),
+            direct_gate(services.direct),
+            expiry_secs=self.settings.typing_expiry_seconds,
+        )
+        self.background.append(services.typing)
 
     def _make_broker(self) -> Broker:
         if self.settings.redis_url:

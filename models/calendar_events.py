@@ -75,9 +75,9 @@ class RecurrencePattern(InputModel):
         if self.month is not None and self.type is not RecurrenceType.YEARLY:
             raise ValueError("month is for yearly rules only")
         # February 30 never happens; February 29 does, in leap years (2000 is one).
-        if self.month is not None and self.day_of_month is not None:
-            if self.day_of_month > _calendar.monthrange(2000, self.month)[1]:
-                raise ValueError(f"day {self.day_of_month} never occurs in month {self.month}")
+        days_in_month = _calendar.monthrange(2000, self.month)[1] if self.month is not None else 31
+        if self.day_of_month is not None and self.day_of_month > days_in_month:
+            raise ValueError(f"day {self.day_of_month} never occurs in month {self.month}")
         return self
 
 

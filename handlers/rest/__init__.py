@@ -23,6 +23,8 @@ from handlers.rest import (
     users,
 )
 from handlers.rest import channels, messages, workspaces  # issue 3A: chat core
+from handlers.rest import direct  # issue 3B: direct messages
+from handlers.rest import calendars, categories, events, exports, ics, locations  # issue 8: calendar sidecar
 from handlers.rest.errors import install_error_handlers
 from handlers.rest.limits import BodyLimitMiddleware
 
@@ -36,6 +38,9 @@ for module in (bookings, forms, audit, scheduling_admin):  # issue 7: scheduling
 
 for module in (workspaces, channels, messages):  # issue 3A: chat core
     api_router.include_router(module.router)
+api_router.include_router(direct.router)  # issue 3B
+for module in (calendars, events, categories, locations, ics, exports):  # issue 8: calendar sidecar
+    api_router.include_router(module.router)
 
 
 def install_rest(app: FastAPI, node: Node) -> None:
@@ -46,5 +51,8 @@ def install_rest(app: FastAPI, node: Node) -> None:
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=node.settings.max_request_body_bytes,
-        overrides={f"{API_PREFIX}/attachments": upload_limit},
+        overrides={
+            f"{API_PREFIX}/attachments": upload_limit,
+            f"{API_PREFIX}/ics/import": node.settings.calendar_ics_max_bytes + 1,  # the service says ICS_TOO_LARGE
+        },
     )

@@ -21,7 +21,7 @@ from connectnow.services.auth import Principal
 from connectnow.store.port import DocumentStore
 from models.calendar import CalendarCreate, CalendarPublic, CalendarRecord, CalendarUpdate, FeedToken
 
-FEED_TOKEN_PREFIX = "cnf_"
+FEED_TOKEN_PREFIX = "cnf_"  # noqa: S105 - a prefix naming the token kind, not a secret
 MAX_CALENDARS_PER_USER = 100
 
 

@@ -186,7 +186,7 @@ class ExportService:
                     if progress is not None and writer.count % BATCH == 0:
                         progress(writer.count)
                 writer.end()
-            fields = {"status": "completed", "filePath": str(path), "fileSize": path.stat().st_size,
+            fields: dict[str, Any] = {"status": "completed", "filePath": str(path), "fileSize": path.stat().st_size,
                       "recordCount": writer.count, "completedAt": utcnow()}  # fmt: skip
         except (OSError, ValueError) as exc:
             path.unlink(missing_ok=True)
