@@ -91,7 +91,14 @@ def test_parse_keys_accepts_standard_and_urlsafe_base64() -> None:
 
 @pytest.mark.parametrize(
     "spec",
-    ["", "nokeyid", "bad id:AAAA", f"k:{base64.b64encode(b'short').decode()}", "k:not base64!!", "k:" + "A" * 44 + ",k:" + "A" * 44],
+    [
+        "",
+        "nokeyid",
+        "bad id:AAAA",
+        f"k:{base64.b64encode(b'short').decode()}",
+        "k:not base64!!",
+        "k:" + "A" * 44 + ",k:" + "A" * 44,
+    ],
 )
 def test_parse_keys_refuses_bad_configuration(spec: str) -> None:
     with pytest.raises(KeyConfigError):
@@ -120,6 +127,10 @@ def test_production_refuses_to_start_without_keys(tmp_path: Path) -> None:
         make_settings(tmp_path, env="production", secret_key="x" * 32, encryption_keys="main:AAAA")
     good = base64.b64encode(key()).decode()
     settings = make_settings(
-        tmp_path, env="production", secret_key="x" * 32, encryption_keys=f"old:{good},new:{good}", encryption_active_key="new"
+        tmp_path,
+        env="production",
+        secret_key="x" * 32,
+        encryption_keys=f"old:{good},new:{good}",
+        encryption_active_key="new",
     )
     assert keyring_from_settings(settings).active_id == "new"

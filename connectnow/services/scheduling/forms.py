@@ -101,6 +101,11 @@ def redacted_copy(form: FormRecord, answers: dict[str, Any]) -> dict[str, Any]:
     return {"answeredFields": sorted(k for k, v in answers.items() if v not in (None, "", [])), "analytics": safe}
 
 
+def form_public(record: FormRecord) -> FormPublic:
+    # By alias: `schema` would otherwise resolve to pydantic's BaseModel.schema method.
+    return FormPublic.model_validate(record.model_dump(by_alias=True))
+
+
 class FormService:
     def __init__(self, store: DocumentStore, ring: KeyRing, audit: AuditService, retention_days: int) -> None:
         self.forms = FormRepository(store)
@@ -128,7 +133,7 @@ class FormService:
         )
         await self.forms.insert(record)
         await self.audit.record(actor, "form.create", "form", record.id)
-        return FormPublic.model_validate(record, from_attributes=True)
+        return form_public(record)
 
     async def _owned(self, actor: Actor, form_id: str) -> FormRecord:
         form = await self.forms.get(form_id)
@@ -157,21 +162,21 @@ class FormService:
         if updated is None:
             raise AppError(errors.NOT_FOUND, "No such form")
         await self.audit.record(actor, "form.update", "form", form.id)
-        return FormPublic.model_validate(updated, from_attributes=True)
+        return form_public(updated)
 
     async def get(self, form_id: str) -> FormPublic:
         """Any signed-in user may read a form to fill it: it holds questions, not answers."""
         form = await self.forms.get(form_id)
         if form is None:
             raise AppError(errors.NOT_FOUND, "No such form")
-        return FormPublic.model_validate(form, from_attributes=True)
+        return form_public(form)
 
     async def list_for(self, user_id: str, event_type_id: int | None) -> list[FormPublic]:
         flt: dict[str, Any] = {"userId": user_id}
         if event_type_id is not None:
             flt["eventTypeId"] = event_type_id
         rows = await self.forms.find(flt, sort=[("createdAt", 1)], limit=200)
-        return [FormPublic.model_validate(f, from_attributes=True) for f in rows]
+        return [form_public(f) for f in rows]
 
     # --- responses ------------------------------------------------------------------------------------
     async def submit(self, actor: Actor, form_id: str, body: FormResponseCreate) -> FormResponsePublic:
