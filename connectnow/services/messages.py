@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
+from pydantic_core import to_jsonable_python
+
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
@@ -52,7 +54,8 @@ def envelope(record: MessageRecord, public: MessagePublic | None = None, **extra
     }
     if public is not None:
         body["message"] = public
-    body.update(extra)
+    # Extras may hold datetimes or models: make them JSON the way pydantic writes the message itself.
+    body.update({k: to_jsonable_python(v, by_alias=True) for k, v in extra.items()})
     return body
 
 

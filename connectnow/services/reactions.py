@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
@@ -31,13 +31,13 @@ class ReactionService:
             raise AppError(errors.MESSAGE_DELETED)
         return record
 
-    async def _announce(self, event: str, record: MessageRecord, emoji: str, user_id: str) -> dict[str, Any]:
+    async def _announce(self, event: str, record: MessageRecord, emoji: str, user_id: str) -> list[ReactionSummary]:
         stamped = await self.messages.log.mutate(record.id, record.channel_id, {"$set": {}})
         stamped = stamped or record
         summaries = (await self.repo.summaries([record.id])).get(record.id, [])
         body = envelope(stamped, emoji=emoji, userId=user_id, reactions=summaries)
         await self.messages.hub.emit(event, body, room=channel_room(record.channel_id))
-        return body
+        return summaries
 
     async def add(self, principal: Principal, data: ReactionIn) -> list[ReactionSummary]:
         record = await self._target(principal, data.message_id)
@@ -54,15 +54,13 @@ class ReactionService:
             await self.repo.insert(reaction)
         except DuplicateKeyError:  # already reacted: idempotent, no second event
             return (await self.repo.summaries([record.id])).get(record.id, [])
-        body = await self._announce("reaction:added", record, data.emoji, principal.user_id)
-        return cast(list[ReactionSummary], body["reactions"])
+        return await self._announce("reaction:added", record, data.emoji, principal.user_id)
 
     async def remove(self, principal: Principal, data: ReactionIn) -> list[ReactionSummary]:
         record = await self._target(principal, data.message_id)
         if not await self.repo.remove(record.id, principal.user_id, data.emoji):
             return (await self.repo.summaries([record.id])).get(record.id, [])
-        body = await self._announce("reaction:removed", record, data.emoji, principal.user_id)
-        return cast(list[ReactionSummary], body["reactions"])
+        return await self._announce("reaction:removed", record, data.emoji, principal.user_id)
 
     async def summary(self, principal: Principal, message_id: str) -> list[ReactionSummary]:
         record, _ = await self.messages.message_in_readable(principal, message_id)
