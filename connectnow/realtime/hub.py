@@ -86,8 +86,15 @@ class Hub:
         return set(self._by_user.get(user_id, ()))
 
     # --- cluster-wide operations -------------------------------------------------------------------------
-    async def emit(self, event: str, data: Any, *, room: str, skip_sid: str | None = None) -> None:
-        await self._publish({"op": "emit", "event": event, "data": to_wire(data), "room": room, "skip": skip_sid})
+    async def emit(
+        self, event: str, data: Any, *, room: str, skip_sid: str | None = None, skip_user: str | None = None
+    ) -> None:
+        """`skip_user` leaves out every socket of that user on every worker (typing indicators reach the others
+        in a conversation, never the typist's own devices)."""
+        message: dict[str, Any] = {"op": "emit", "event": event, "data": to_wire(data), "room": room, "skip": skip_sid}
+        if skip_user is not None:
+            message["skipUser"] = skip_user
+        await self._publish(message)
 
     async def join_user(self, user_id: str, room: str) -> None:
         """Put every socket of a user, on every worker, into a room."""
@@ -120,7 +127,11 @@ class Hub:
         await handler(self, message)
 
     async def _deliver_emit(self, message: dict[str, Any]) -> None:
-        await self.sio.emit(message["event"], message["data"], room=message["room"], skip_sid=message.get("skip"))
+        skip: str | list[str] | None = message.get("skip")
+        skip_user = message.get("skipUser")
+        if isinstance(skip_user, str):
+            skip = sorted(self.local_sids(skip_user) | ({skip} if isinstance(skip, str) else set()))
+        await self.sio.emit(message["event"], message["data"], room=message["room"], skip_sid=skip)
 
     async def _deliver_join(self, message: dict[str, Any]) -> None:
         for sid in self.local_sids(message["userId"]):

@@ -6,10 +6,13 @@ import socketio
 
 from connectnow.node import Node
 from handlers.socket import channels, connection, messages, workspaces
+from handlers.socket import direct, typing  # issue 3B: direct messages, typing
 from handlers.socket.router import SocketRouter
 
 socket_router = SocketRouter()
 for module in (connection, workspaces, channels, messages):
+    socket_router.include(module.router)
+for module in (direct, typing):  # issue 3B
     socket_router.include(module.router)
 
 

@@ -1,0 +1,65 @@
+"""Direct-message services on each storage adapter, with the real Hub (its emits also recorded).
+
+Import the `world` fixture where needed: `from tests.direct.world import world`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio
+
+from connectnow.files.storage import LocalFileStorage
+from connectnow.realtime.broker_memory import MemoryBroker
+from connectnow.realtime.hub import Hub, to_wire
+from connectnow.realtime.ratelimit import RateRules
+from connectnow.realtime.ratelimit_memory import MemoryRateLimiter
+from connectnow.services.attachments import AttachmentService
+from connectnow.services.direct import DirectService
+from connectnow.store.port import DocumentStore
+from tests.conftest import make_settings
+
+
+class RecordingHub(Hub):
+    """The real hub (a real Socket.IO server and the in-process broker) that remembers what it sent."""
+
+    def __init__(self) -> None:
+        super().__init__(socketio.AsyncServer(async_mode="asgi"))
+        self.sent: list[tuple[str, str, Any, str | None]] = []
+
+    async def emit(
+        self, event: str, data: Any, *, room: str, skip_sid: str | None = None, skip_user: str | None = None
+    ) -> None:
+        self.sent.append((event, room, to_wire(data), skip_user))
+        await super().emit(event, data, room=room, skip_sid=skip_sid, skip_user=skip_user)
+
+    def events(self, name: str, room: str | None = None) -> list[Any]:
+        return [d for e, r, d, _ in self.sent if e == name and (room is None or r == room)]
+
+
+@dataclass
+class DirectWorld:
+    store: DocumentStore
+    hub: RecordingHub
+    direct: DirectService
+    attachments: AttachmentService
+    limiter: MemoryRateLimiter
+
+
+@pytest.fixture
+async def world(store: DocumentStore, tmp_path: Path) -> AsyncIterator[DirectWorld]:
+    settings = make_settings(tmp_path, rate_send_burst=1000, rate_upload_burst=100)
+    limiter = MemoryRateLimiter(RateRules.from_settings(settings))
+    hub = RecordingHub()
+    broker = MemoryBroker()
+    await hub.attach(broker)
+    attachments = AttachmentService(store, LocalFileStorage(tmp_path / "files"), settings, limiter)
+    direct = DirectService(store, hub, limiter, attachments, max_chars=100)
+    try:
+        yield DirectWorld(store, hub, direct, attachments, limiter)
+    finally:
+        await broker.stop()
