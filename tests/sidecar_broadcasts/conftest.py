@@ -87,3 +87,15 @@ def make_user(store: DocumentStore) -> MakeUser:
         return Principal(user=record, session_id=new_id())
 
     return make
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Any]:
+    from tests.sidecar_broadcasts.receiver import Receiver
+
+    server = Receiver()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

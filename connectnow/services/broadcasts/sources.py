@@ -28,6 +28,8 @@ from models.studybooks import SelectionPublic
 
 EVENT_SCHEDULED = "broadcast:status"
 EVENT_SELECTION = "studybook:delivery"
+# A message that missed its window fails without ever starting, so it may finish straight from pending.
+ACTIVE = [ScheduleStatus.PENDING.value, ScheduleStatus.SENDING.value]
 
 
 class Emitter(Protocol):
@@ -117,7 +119,7 @@ class ScheduledSource:
             "updatedAt": utcnow(),
         }
         done = await self.scheduled.update(
-            {"id": delivery.source_id, "status": ScheduleStatus.SENDING.value}, {"$set": fields}
+            {"id": delivery.source_id, "status": {"$in": ACTIVE}}, {"$set": fields}
         )
         if done is not None:
             await self.hub.emit(EVENT_SCHEDULED, ScheduledPublic.model_validate(done), room=user_room(done.user_id))

@@ -21,7 +21,7 @@ from connectnow.config import Settings
 from connectnow.errors import AppError
 from connectnow.repositories.broadcasts import WebhookRepository
 from connectnow.services.auth import Principal
-from connectnow.store.port import DocumentStore
+from connectnow.store.port import DocumentStore, DuplicateKeyError
 from models.broadcasts import WebhookPublic, WebhookRecord, WebhookSet
 
 SIGNATURE_HEADER = "X-ConnectNow-Signature"
@@ -66,12 +66,23 @@ class WebhookService:
             raise AppError(errors.WEBHOOK_URL_FORBIDDEN, details={"url": data.url})
         now = utcnow()
         existing = await self.webhooks.of_user(principal.user_id)
-        nonce = secrets.token_hex(16) if existing is None or data.rotate_secret else existing.secret_nonce
-        update = {
-            "$set": {"url": data.url, "secretNonce": nonce, "updatedAt": now},
-            "$setOnInsert": {"id": new_id(), "userId": principal.user_id, "createdAt": now},
-        }
-        await self.webhooks.coll.update_one({"userId": principal.user_id}, update, upsert=True)
+        if existing is None:
+            fresh = WebhookRecord(
+                id=new_id(),
+                user_id=principal.user_id,
+                url=data.url,
+                secret_nonce=secrets.token_hex(16),
+                created_at=now,
+                updated_at=now,
+            )
+            try:
+                return self._public(await self.webhooks.insert(fresh))
+            except DuplicateKeyError:
+                pass  # set concurrently by another request: update it below
+        changes: dict[str, object] = {"url": data.url, "updatedAt": now}
+        if data.rotate_secret:
+            changes["secretNonce"] = secrets.token_hex(16)
+        await self.webhooks.update({"userId": principal.user_id}, {"$set": changes})
         record = await self.webhooks.of_user(principal.user_id)
         assert record is not None
         return self._public(record)
