@@ -124,7 +124,7 @@ class DirectService:
         record = await self.conversation(principal, conversation_id)
         return (await self._views(principal.user_id, [record]))[0]
 
-    async def list(self, principal: Principal, query: DirectList) -> list[DirectConversationPublic]:
+    async def list_conversations(self, principal: Principal, query: DirectList) -> list[DirectConversationPublic]:
         """The caller's conversations, most recent message first, each with its unread count."""
         records = await self.conversations.for_user(principal.user_id, limit=query.limit, before=query.before)
         return await self._views(principal.user_id, records)

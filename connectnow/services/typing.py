@@ -112,7 +112,11 @@ class TypingService:
 
     async def _expire(self, key: Key, live: _Indicator) -> None:
         loop = asyncio.get_running_loop()
-        while (remaining := live.deadline - loop.time()) > 0:
+        # Starts move the deadline forward while we sleep: sleep again until it stops moving.
+        while True:
+            remaining = live.deadline - loop.time()
+            if remaining <= 0:
+                break
             await asyncio.sleep(remaining)
         if self._live.get(key) is live:
             del self._live[key]

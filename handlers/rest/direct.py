@@ -28,7 +28,9 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 
 
 @router.post("/conversations", response_model=DirectConversationPublic, summary="Find or create the conversation")
-async def open_conversation(body: DirectOpen, principal: CurrentPrincipal, svc: ServicesDep) -> DirectConversationPublic:
+async def open_conversation(
+    body: DirectOpen, principal: CurrentPrincipal, svc: ServicesDep
+) -> DirectConversationPublic:
     return await svc.direct.open(principal, body.user_id)
 
 
@@ -36,7 +38,7 @@ async def open_conversation(body: DirectOpen, principal: CurrentPrincipal, svc: 
 async def list_conversations(
     principal: CurrentPrincipal, svc: ServicesDep, limit: Limit = 50, before: datetime | None = None
 ) -> list[DirectConversationPublic]:
-    return await svc.direct.list(principal, DirectList(limit=limit, before=before))
+    return await svc.direct.list_conversations(principal, DirectList(limit=limit, before=before))
 
 
 @router.get("/conversations/{conversation_id}", response_model=DirectConversationPublic)

@@ -26,7 +26,7 @@ async def open_conversation(ctx: SocketContext, data: DirectOpen) -> Any:
 
 @router.event("dm:list", DirectList)
 async def list_conversations(ctx: SocketContext, data: DirectList) -> Any:
-    return await ctx.svc.direct.list(ctx.principal, data)
+    return await ctx.svc.direct.list_conversations(ctx.principal, data)
 
 
 @router.event("dm:get", DirectConversationRef)

@@ -116,7 +116,7 @@ async def test_outsiders_see_nothing(world: DirectWorld) -> None:
         with pytest.raises(AppError) as info:
             await call
         assert info.value.error is errors.NOT_FOUND
-    assert await world.direct.list(eve, DirectList()) == []
+    assert await world.direct.list_conversations(eve, DirectList()) == []
     assert not await world.direct.can_read_message(eve.user_id, message.id)
     assert await world.direct.can_read_message(bob.user_id, message.id)
 
@@ -188,12 +188,12 @@ async def test_list_orders_by_last_message_with_unread_counts(world: DirectWorld
         await world.direct.send(friend, send(me.user_id, f"from {i}", f"c{i}"))
         await asyncio.sleep(0.005)  # distinct milliseconds
     await world.direct.send(friends[0], send(me.user_id, "again", "c9"))
-    listed = await world.direct.list(me, DirectList())
+    listed = await world.direct.list_conversations(me, DirectList())
     assert [c.other_user.id for c in listed] == [friends[0].user_id, friends[2].user_id, friends[1].user_id]
     assert [c.unread for c in listed] == [2, 1, 1]
-    page = await world.direct.list(me, DirectList.model_validate({"limit": 1}))
+    page = await world.direct.list_conversations(me, DirectList.model_validate({"limit": 1}))
     assert len(page) == 1
-    rest = await world.direct.list(me, DirectList.model_validate({"limit": 5, "before": page[0].last_message_at}))
+    rest = await world.direct.list_conversations(me, DirectList.model_validate({"limit": 5, "before": page[0].last_message_at}))
     assert [c.id for c in rest] == [c.id for c in listed[1:]]
 
 
