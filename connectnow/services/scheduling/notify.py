@@ -1,7 +1,8 @@
 """send-reminder: tell the participants a meeting is coming, through a `ReminderChannel`.
 
 The webhook channel POSTs a JSON body to CONNECTNOW_REMINDER_WEBHOOK_URL. The body carries only what may
-leave the participants: ids, times, the redacted description (never the description, intake or answers).
+leave the participants: ids and times, plus the redacted description of Low-sensitivity meetings (never
+the description, intake or answers).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import httpx
 from connectnow.repositories.scheduling import BookingRepository
 from connectnow.services.scheduling.audit import AuditService
 from connectnow.store.port import DocumentStore
-from models.scheduling import ACTIVE_STATUSES, BookingRecord
+from models.scheduling import ACTIVE_STATUSES, BookingRecord, Sensitivity
 from models.scheduling_ops import JobRecord
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
@@ -28,7 +29,8 @@ def reminder_body(booking: BookingRecord) -> dict[str, Any]:
         "startTime": booking.start_time.isoformat(),
         "endTime": booking.end_time.isoformat(),
         "timeZone": booking.time_zone,
-        "redactedDescription": booking.redacted_description,
+        # Even redacted, a description says what the meeting is about: only Low-sensitivity ones go out.
+        "redactedDescription": booking.redacted_description if booking.sensitivity is Sensitivity.LOW else None,
         "sensitivity": booking.sensitivity.value,
     }
 

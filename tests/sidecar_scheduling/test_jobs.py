@@ -1,0 +1,309 @@
+"""Worker jobs on the shared lease queue: summaries, reminders by webhook, retries, purge by retention."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from connectnow.clock import utcnow
+from connectnow.errors import AppError
+from connectnow.services.scheduling import SchedulingServices, build_scheduling
+from connectnow.services.scheduling.notify import WebhookChannel
+from connectnow.store.port import DocumentStore
+from models.scheduling import BookingCreate, BookingReschedule, PolicyUpdate
+from models.scheduling_forms import AiConfigUpdate, FormCreate, FormResponseCreate
+from models.scheduling_ops import JobStatus, JobType
+from tests.conftest import make_settings
+from tests.sidecar_scheduling.conftest import MakeActor, at, booking_body
+
+
+class Receiver:
+    """A real HTTP server that records webhook calls and answers with `status`."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.status = 200
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.calls.append(await request.json())
+        return web.Response(status=self.status)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    rec = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", rec.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    rec.url = f"http://127.0.0.1:{port}/hook"
+    try:
+        yield rec
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+def hooked(store: DocumentStore, tmp_path: Path, receiver: Receiver) -> SchedulingServices:
+    return build_scheduling(store, make_settings(tmp_path), channels=[WebhookChannel(receiver.url)])
+
+
+async def make_due(store: DocumentStore, job_id: str) -> None:
+    """Let time pass for one job: it becomes due now."""
+    await store.collection("worker_jobs").update_one(
+        {"id": job_id}, {"$set": {"scheduledFor": utcnow() - timedelta(seconds=1)}}
+    )
+
+
+async def jobs_of(sch: SchedulingServices, booking_id: str, job_type: JobType) -> list[Any]:
+    return [j for j in await sch.jobs.list_for_booking(booking_id) if j.job_type is job_type]
+
+
+async def new_booking(sch: SchedulingServices, guest: Any, host: Any, start: str, end: str, **extra: Any) -> str:
+    return (await sch.bookings.create(guest, BookingCreate.model_validate(booking_body(host, start, end, **extra)))).id
+
+
+async def test_summary_generated_encrypted_with_retention(
+    sch: SchedulingServices, make_actor: MakeActor, store: DocumentStore
+) -> None:
+    host, guest = await make_actor(), await make_actor()
+    booking = await new_booking(
+        sch,
+        guest,
+        host,
+        "2027-01-05 09:00",
+        "2027-01-05 09:30",
+        attendees=[{"name": "Ruth Miller", "email": "ruth@example.org"}],
+        location="Chapel",
+        sensitivity="High",
+    )
+    with pytest.raises(AppError):
+        await sch.summaries.latest(host, booking)  # not made yet
+    assert await sch.jobs.run_due() == 1
+    summary = await sch.summaries.latest(host, booking)
+    content = summary.summary
+    assert content.method == "rule-based" and content.participants == ["Ruth Miller"] and content.duration == 30
+    assert content.topic == "Pastoral conversation" and content.sensitivity == "High" and content.location == "Chapel"
+    assert "Ruth Miller" in content.plain_text and content.plain_text.count(".") <= 2
+    assert summary.expires_at is not None
+    assert abs((summary.expires_at - summary.created_at) - timedelta(days=90)) < timedelta(seconds=1)
+    raw = await store.collection("context_summaries").find_one({"id": summary.id})
+    assert raw is not None and "Ruth" not in str(raw) and raw["metadata"]["method"] == "rule-based"
+    job = (await jobs_of(sch, booking, JobType.GENERATE_SUMMARY))[0]
+    assert (
+        job.status is JobStatus.COMPLETED
+        and job.attempts == 1
+        and job.result == {"summaryId": summary.id, "retentionDays": 90}
+    )
+    assert job.started_at is not None and job.completed_at is not None
+
+
+async def test_per_user_retention_and_global_config(sch: SchedulingServices, make_actor: MakeActor) -> None:
+    host, guest, admin = await make_actor(), await make_actor(), await make_actor(admin=True)
+    await sch.summaries.put_config(admin, AiConfigUpdate.model_validate({"retentionDays": 30}), global_scope=True)
+    first = await new_booking(sch, guest, host, "2027-01-05 09:00", "2027-01-05 09:30")
+    await sch.jobs.run_due()
+    got = await sch.summaries.latest(host, first)
+    assert got.expires_at is not None and (got.expires_at - got.created_at).days == 30
+    config = await sch.summaries.put_config(
+        host,
+        AiConfigUpdate.model_validate({"provider": "openai", "model": "gpt-x", "retentionDays": 7}),
+        global_scope=False,
+    )
+    assert config.provider.value == "openai" and config.effective_provider.value == "local"
+    second = await new_booking(sch, guest, host, "2027-01-06 09:00", "2027-01-06 09:30")
+    await sch.jobs.run_due()
+    got = await sch.summaries.latest(host, second)
+    assert got.expires_at is not None and (got.expires_at - got.created_at).days == 7
+    assert got.summary.method == "rule-based"  # only the local provider runs
+    with pytest.raises(AppError) as info:
+        await sch.summaries.put_config(host, AiConfigUpdate.model_validate({}), global_scope=True)
+    assert info.value.code == "ADMIN_REQUIRED"
+
+
+async def test_reminder_webhook_moves_and_cancels_with_the_booking(
+    hooked: SchedulingServices, make_actor: MakeActor, store: DocumentStore, receiver: Receiver
+) -> None:
+    sch = hooked
+    host, guest = await make_actor(), await make_actor()
+    await sch.policies.update(host, PolicyUpdate.model_validate({"bufferTimeMinutes": 0}))
+    booking = await new_booking(
+        sch,
+        guest,
+        host,
+        "2027-01-05 09:00",
+        "2027-01-05 09:30",
+        description="my son's addiction",
+        intakeData={"secret": "relapse"},
+    )
+    [reminder] = await jobs_of(sch, booking, JobType.SEND_REMINDER)
+    assert reminder.scheduled_for == at("2027-01-05 08:00") and reminder.status is JobStatus.PENDING
+    await sch.jobs.run_due()  # the summary only: the reminder is not due
+    assert receiver.calls == []
+
+    body = BookingReschedule.model_validate(
+        {"startTime": at("2027-01-06 09:00"), "endTime": at("2027-01-06 09:30"), "reason": "ill"}
+    )
+    await sch.bookings.reschedule(guest, booking, body)
+    reminders = await jobs_of(sch, booking, JobType.SEND_REMINDER)
+    assert [(j.status, j.scheduled_for) for j in reminders] == [
+        (JobStatus.CANCELLED, at("2027-01-05 08:00")),
+        (JobStatus.PENDING, at("2027-01-06 08:00")),
+    ]
+    await make_due(store, reminders[1].id)
+    await sch.jobs.run_due()
+    assert len(receiver.calls) == 1
+    sent = receiver.calls[0]
+    assert sent["bookingId"] == booking and sent["startTime"].startswith("2027-01-06T09:00")
+    assert "addiction" not in str(sent) and "relapse" not in str(sent)
+    done = (await jobs_of(sch, booking, JobType.SEND_REMINDER))[1]
+    assert done.status is JobStatus.COMPLETED and done.result == {"sent": [{"channel": "webhook", "status": 200}]}
+
+    other = await new_booking(sch, guest, host, "2027-01-07 09:00", "2027-01-07 09:30")
+    await sch.bookings.transition(host, other, "cancel", "away")
+    assert [j.status for j in await jobs_of(sch, other, JobType.SEND_REMINDER)] == [JobStatus.CANCELLED]
+
+
+async def test_failing_webhook_retries_then_fails(
+    hooked: SchedulingServices, make_actor: MakeActor, store: DocumentStore, receiver: Receiver
+) -> None:
+    sch = hooked
+    receiver.status = 500
+    host, guest = await make_actor(), await make_actor()
+    booking = await new_booking(sch, guest, host, "2027-01-05 09:00", "2027-01-05 09:30")
+    [job] = await jobs_of(sch, booking, JobType.SEND_REMINDER)
+    for attempt in (1, 2, 3):
+        await make_due(store, job.id)
+        await sch.jobs.run_due()
+        [job] = await jobs_of(sch, booking, JobType.SEND_REMINDER)
+        assert job.attempts == attempt and job.error and "500" in job.error
+        if attempt < 3:
+            assert job.status is JobStatus.PENDING and job.scheduled_for > utcnow()
+    assert job.status is JobStatus.FAILED and job.completed_at is not None
+    assert len(receiver.calls) == 3
+    await make_due(store, job.id)
+    assert await sch.jobs.run_due() == 0  # a failed job is never claimed again
+
+
+async def test_two_workers_never_run_the_same_job(store: DocumentStore, tmp_path: Path, make_actor: MakeActor) -> None:
+    one = build_scheduling(store, make_settings(tmp_path), channels=[])
+    two = build_scheduling(store, make_settings(tmp_path), channels=[])
+    assert one.worker.worker_id != two.worker.worker_id
+    host, guest = await make_actor(), await make_actor()
+    await one.policies.update(host, PolicyUpdate.model_validate({"bufferTimeMinutes": 0, "maxMeetingsPerDay": 50}))
+    ids = [
+        await new_booking(one, guest, host, f"2027-01-05 {h:02d}:00", f"2027-01-05 {h:02d}:30") for h in range(8, 16)
+    ]
+    handled = await asyncio.gather(one.jobs.run_due(), two.jobs.run_due(), one.jobs.run_due())
+    assert sum(handled) == len(ids)
+    for booking_id in ids:
+        assert await store.collection("context_summaries").count({"bookingId": booking_id}) == 1
+
+
+async def test_purge_removes_exactly_what_retention_says(
+    sch: SchedulingServices, make_actor: MakeActor, store: DocumentStore
+) -> None:
+    host, guest = await make_actor(), await make_actor()
+    await sch.policies.update(host, PolicyUpdate.model_validate({"bufferTimeMinutes": 0}))
+    form = await sch.forms.create(
+        host,
+        FormCreate.model_validate(
+            {"name": "F", "eventTypeId": 7, "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}
+        ),
+    )
+    old = await new_booking(sch, guest, host, "2027-01-05 09:00", "2027-01-05 09:30", intakeData={"k": "old"})
+    fresh = await new_booking(sch, guest, host, "2027-01-06 09:00", "2027-01-06 09:30", intakeData={"k": "fresh"})
+    for b in (old, fresh):
+        await sch.forms.submit(guest, form.id, FormResponseCreate.model_validate({"bookingId": b, "answers": {"a": b}}))
+    await sch.jobs.run_due()  # one summary per booking
+    now = utcnow()
+    bookings, summaries = store.collection("bookings"), store.collection("context_summaries")
+    # The old meeting ended 91 days ago (retention 90): its form data goes; the fresh one stays.
+    await bookings.update_one(
+        {"id": old}, {"$set": {"startTime": now - timedelta(days=91, minutes=30), "endTime": now - timedelta(days=91)}}
+    )
+    await store.collection("form_responses").update_one(
+        {"bookingId": old}, {"$set": {"retainUntil": now - timedelta(days=1)}}
+    )
+    await summaries.update_one({"bookingId": old}, {"$set": {"expiresAt": now - timedelta(seconds=1)}})
+    await store.collection("audit_logs").insert_one(
+        {"id": "a" * 24, "action": "booking.read", "resource": "booking", "createdAt": now - timedelta(days=366)}
+    )
+    audit_before = await store.collection("audit_logs").count({})
+
+    counts = await sch.purge.purge()
+    assert counts == {"summaries": 1, "formResponses": 1, "intakeData": 1, "auditLogs": 1}
+    assert await summaries.count({}) == 1 and await summaries.count({"bookingId": fresh}) == 1
+    assert await store.collection("form_responses").count({"bookingId": fresh}) == 1
+    assert await store.collection("form_responses").count({}) == 1
+    old_doc, fresh_doc = await bookings.find_one({"id": old}), await bookings.find_one({"id": fresh})
+    assert old_doc is not None and "encryptedIntakeData" not in old_doc and "intakePurgedAt" in old_doc
+    assert fresh_doc is not None and "encryptedIntakeData" in fresh_doc
+    # Exactly one audit line went (the old one); the purge itself is audited.
+    assert await store.collection("audit_logs").count({}) == audit_before - 1 + 1
+    assert await sch.purge.purge() == {"summaries": 0, "formResponses": 0, "intakeData": 0, "auditLogs": 0}
+
+
+async def test_cancelled_booking_form_data_follows_retention(
+    sch: SchedulingServices, make_actor: MakeActor, store: DocumentStore
+) -> None:
+    host, guest = await make_actor(), await make_actor()
+    form = await sch.forms.create(
+        host,
+        FormCreate.model_validate(
+            {"name": "F", "eventTypeId": 7, "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}
+        ),
+    )
+    booking = await new_booking(sch, guest, host, "2027-06-05 09:00", "2027-06-05 09:30")
+    response = await sch.forms.submit(
+        guest, form.id, FormResponseCreate.model_validate({"bookingId": booking, "answers": {"a": "x"}})
+    )
+    stored = await sch.forms.responses.get(response.id)
+    assert stored is not None and stored.retain_until == at("2027-06-05 09:30") + timedelta(days=90)
+    await sch.bookings.transition(guest, booking, "cancel", "moved away")
+    stored = await sch.forms.responses.get(response.id)
+    assert stored is not None and stored.retain_until < utcnow() + timedelta(days=91)
+
+
+async def test_purge_job_is_scheduled_and_reschedules_itself(sch: SchedulingServices, store: DocumentStore) -> None:
+    await sch.jobs.ensure_purge_scheduled()
+    await sch.jobs.ensure_purge_scheduled()  # idempotent
+    jobs = store.collection("worker_jobs")
+    assert await jobs.count({"jobType": "purge-sensitive"}) == 1
+    assert await sch.jobs.run_due() == 1
+    done = await jobs.find_one({"jobType": "purge-sensitive", "status": "completed"})
+    assert done is not None and done["result"]["summaries"] == 0
+    following = await sch.jobs.repo.find_one({"jobType": "purge-sensitive", "status": "pending"})
+    assert following is not None and following.scheduled_for > utcnow() + timedelta(minutes=50)
+
+
+async def test_purge_racing_reads(sch: SchedulingServices, make_actor: MakeActor, store: DocumentStore) -> None:
+    host, guest = await make_actor(), await make_actor()
+    await sch.policies.update(host, PolicyUpdate.model_validate({"bufferTimeMinutes": 0}))
+    live = await new_booking(sch, guest, host, "2027-01-05 09:00", "2027-01-05 09:30")
+    dying = await new_booking(sch, guest, host, "2027-01-05 10:00", "2027-01-05 10:30")
+    await sch.jobs.run_due()
+    await store.collection("context_summaries").update_one({"bookingId": dying}, {"$set": {"expiresAt": utcnow()}})
+
+    async def read(booking_id: str) -> str:
+        try:
+            return (await sch.summaries.latest(host, booking_id)).summary.plain_text
+        except AppError as exc:
+            return exc.code
+
+    results = await asyncio.gather(*(read(b) for _ in range(10) for b in (live, dying)), sch.purge.purge())
+    texts = results[:-1]
+    # The expired summary is never shown, whether the purge ran before or after the read; the live one always is.
+    assert all(t == "NOT_FOUND" for t in texts[1::2])
+    assert all(isinstance(t, str) and t.startswith("Pastoral conversation") for t in texts[0::2])
+    assert await store.collection("context_summaries").count({"bookingId": dying}) == 0
