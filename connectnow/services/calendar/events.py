@@ -51,9 +51,11 @@ def public(event: EventRecord) -> EventPublic:
     return EventPublic.model_validate(event, from_attributes=True)
 
 
-def field_values(fields: EventFields, zone: str, *, exclude: set[str] | None = None) -> dict[str, Any]:
-    """The fields a client set, times in UTC, as python names ready for `EventRecord(**...)`."""
-    values = fields.model_dump(exclude_unset=True, exclude=exclude or set())
+def field_values(
+    fields: EventFields, zone: str, *, exclude: set[str] | None = None, only_set: bool = True
+) -> dict[str, Any]:
+    """The fields a client set (or all, with defaults), times in UTC, as python names for `EventRecord`."""
+    values = fields.model_dump(exclude_unset=only_set, exclude=exclude or set(), by_alias=False)
     values = {k: v for k, v in values.items() if v is not None}
     return convert_times(values, zone)
 
@@ -118,7 +120,7 @@ class EventService:
     async def create(self, principal: Principal, data: EventCreate) -> EventSaved:
         await self.calendars.owned(principal, data.calendar_id, for_write=True)
         now = utcnow()
-        values = field_values(data, data.time_zone, exclude={"recurrence_pattern"})
+        values = field_values(data, data.time_zone, exclude={"recurrence_pattern"}, only_set=False)
         pattern = data.recurrence_pattern.model_dump() if data.recurrence_pattern else None
         event_id = new_id()
         record = EventRecord(
@@ -174,7 +176,7 @@ class EventService:
             raise AppError(errors.VALIDATION_FAILED, f"These fields cannot be cleared: {sorted(bad)}")
         zone = data.time_zone or current.time_zone
         values = field_values(data, zone, exclude={"recurrence_pattern", "clear_recurrence", "clear_fields"})
-        merged = current.model_dump()
+        merged = current.model_dump(by_alias=False)
         merged.update(values)
         for name in data.clear_fields:
             merged[_snake(name)] = None

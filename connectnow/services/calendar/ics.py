@@ -17,7 +17,7 @@ from connectnow.errors import AppError
 from connectnow.services.auth import Principal
 from connectnow.services.calendar.events import EventService
 from connectnow.services.calendar.ics_codec import ParsedEvent, build_calendar, decode_bounded, parse_calendar
-from connectnow.services.calendar.series import original_key
+from connectnow.services.calendar.series import add_exdate, original_key
 from models.calendar import CalendarRecord, SyncError, SyncLogPublic, SyncLogRecord
 from models.calendar_events import EventRecord, RecurrencePattern
 
@@ -134,7 +134,7 @@ class IcsService:
     ) -> EventRecord:
         now = utcnow()
         if existing is not None:
-            merged = existing.model_dump()
+            merged = existing.model_dump(by_alias=False)
             merged.update(values)
             merged.update(updated_at=now, last_modified_by=principal.user_id, version=existing.version + 1)
             return EventRecord.model_validate(merged)
@@ -152,7 +152,7 @@ class IcsService:
         if master is None or master.recurrence_pattern is None:
             raise AppError(errors.INSTANCE_NOT_FOUND, "RECURRENCE-ID for a series that is not in this calendar")
         if item.cancelled:
-            await self.events.update({"id": master.id}, {"$addToSet": {"exdates": item.recurrence_id}})
+            await add_exdate(self.events, master, item.recurrence_id)
             counts.updated += 1
             return
         key = original_key(item.recurrence_id)

@@ -78,7 +78,7 @@ class EventQueries:
         if not windows:
             return []
         low, high = windows[0][0], windows[-1][1]
-        own = {event.id, event.recurrence_master_id}
+        own: set[str | None] = {x for x in (event.id, event.recurrence_master_id) if x}
         found: list[Conflict] = []
         for inst in await self.expand([event.calendar_id], low, high):
             if inst.event_id in own or (inst.master_id and inst.master_id in own):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from connectnow import errors
 from connectnow.clock import new_id, to_millis, utcnow
 from connectnow.errors import AppError
+from connectnow.repositories.calendar import EventRepository
 from connectnow.services.auth import Principal
 from connectnow.services.calendar import recurrence
 from connectnow.services.calendar.events import EventService, field_values, public
@@ -16,6 +18,18 @@ from models.calendar_events import EventFields, EventRecord, EventSaved, SplitRe
 
 def original_key(original_start: datetime) -> str:
     return to_millis(original_start).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+async def add_exdate(events: EventRepository, master: EventRecord, original: datetime) -> EventRecord | None:
+    """Cancel one instance. Datetimes are not scalars for $addToSet: write the list under the version lock."""
+    exdates = sorted({*master.exdates, original})
+    updated = await events.update(
+        {"id": master.id, "version": master.version},
+        {"$set": {"exdates": exdates, "updatedAt": utcnow()}, "$inc": {"version": 1, "sequence": 1}},
+    )
+    if updated is None:
+        raise AppError(errors.CONFLICT, "The series changed meanwhile; retry")
+    return updated
 
 
 class SeriesService:
@@ -43,7 +57,7 @@ class SeriesService:
         key = original_key(original)
         existing = await self.events.by_uid(master.calendar_id, master.uid, key)
         base = existing or self._exception_of(master, original)
-        merged = base.model_dump()
+        merged = base.model_dump(by_alias=False)
         merged.update(field_values(data, data.time_zone or base.time_zone))
         merged.update(updated_at=utcnow(), last_modified_by=principal.user_id)
         record = await self.svc.validate(principal, EventRecord.model_validate(merged))
@@ -91,9 +105,7 @@ class SeriesService:
         if exception is not None:
             await self.events.delete({"id": exception.id})
             await self.svc.reminders.cancel(exception.id)
-        updated = await self.events.update(
-            {"id": master.id}, {"$addToSet": {"exdates": original}, "$inc": {"version": 1, "sequence": 1}}
-        )
+        updated = await add_exdate(self.events, master, original)
         if updated is not None:
             await self.svc.reminders.schedule(updated)
             await self.svc._announce("updated", updated)
@@ -131,11 +143,14 @@ class SeriesService:
                 "google_event_id": None,
             }
         )
-        merged = base.model_dump()
+        merged = base.model_dump(by_alias=False)
         merged.update(field_values(data, data.time_zone or master.time_zone, exclude={"from_original_start"}))
         if data.recurrence_pattern is not None:
             merged["recurrence_pattern"] = data.recurrence_pattern.model_dump()
-        record = await self.svc.validate(principal, EventRecord.model_validate(merged))
+        record = EventRecord.model_validate(merged)
+        moved = _shifter(master.time_zone, original, record)
+        record.exdates = [moved(d) for d in record.exdates]
+        record = await self.svc.validate(principal, record)
         conflicts = await self.svc.queries.conflicts(record, principal.user_id)
         old = master.model_copy(
             update={
@@ -151,15 +166,29 @@ class SeriesService:
         await self.events.insert(record)
         await self.svc.save(master, old)
         await self.svc._adjust_usage(None, record)
+        moved = _shifter(master.time_zone, original, record)
         for exception in exceptions:
             if exception.original_start_time and exception.original_start_time >= original:
-                # Later exceptions follow their instances into the new series.
+                # Later exceptions follow their instances into the new series (shifted if its time changed).
+                new_original = moved(exception.original_start_time)
                 await self.events.update(
-                    {"id": exception.id}, {"$set": {"recurrenceMasterId": record.id, "uid": record.uid}}
-                )
+                    {"id": exception.id},
+                    {"$set": {"recurrenceMasterId": record.id, "uid": record.uid,
+                              "originalStartTime": new_original, "originalKey": original_key(new_original)}},
+                )  # fmt: skip
         await self.svc.reminders.schedule(record)
         await self.svc._announce("created", record)
         return EventSaved(event=public(record), conflicts=conflicts)
+
+
+def _shifter(zone: str, original: datetime, record: EventRecord) -> Callable[[datetime], datetime]:
+    """Map an old instance start to the new series' one: the same wall-clock shift as its first instance."""
+    delta = recurrence.local_naive(record.start_time, zone) - recurrence.local_naive(original, zone)
+
+    def shift(value: datetime) -> datetime:
+        return recurrence.to_utc(recurrence.local_naive(value, zone) + delta, zone)
+
+    return shift
 
 
 _PREP = ("setup_start_time", "setup_end_time", "teardown_start_time", "teardown_end_time")
