@@ -309,7 +309,7 @@ async def test_rest_bad_input_is_refused_and_stores_nothing(
     http: httpx.AsyncClient, server: LiveServer, body: dict[str, Any]
 ) -> None:
     owner = Person(await register(http, unique_name("p")))
-    ws_id, general = await workspace(owner, http)
+    _, general = await workspace(owner, http)
     before = await http.get(f"/api/v1/channels/{general}/messages", headers=owner.auth)
     answer = await http.post(f"/api/v1/channels/{general}/messages", json=body, headers=owner.auth)
     assert answer.status_code in (413, 422), answer.text
