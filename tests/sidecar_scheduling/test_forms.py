@@ -136,7 +136,7 @@ async def test_form_for_another_event_type_or_inactive(sch: SchedulingServices, 
 
 
 async def test_strangers_cannot_answer_or_read(sch: SchedulingServices, make_actor: MakeActor) -> None:
-    host, guest, form_id, booking_id = await setup(sch, make_actor)
+    _host, guest, form_id, booking_id = await setup(sch, make_actor)
     stranger = await make_actor()
     with pytest.raises(AppError) as info:
         await submit(sch, stranger, form_id, booking_id, {"reason": "x", "urgency": "low"})
