@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AfterValidator, EmailStr, Field, model_validator
+from pydantic import AfterValidator, EmailStr, Field, PlainSerializer, model_validator
 
 from models.base import IdStr, InputModel, StoredModel, Text, UtcDateTime, WireModel
 from models.calendar import ShortList
@@ -126,13 +126,17 @@ class ReminderIn(InputModel):
     minutes_before: int = Field(15, ge=0, le=7 * 24 * 60)
 
 
+# BSON has no date type: the end date is kept as ISO text ("2026-12-31") on both adapters.
+IsoDate = Annotated[date, PlainSerializer(lambda d: d.isoformat(), return_type=str)]
+
+
 class StoredPattern(WireModel):
     type: RecurrenceType
     interval: int = 1
     days_of_week: list[Weekday] = Field(default_factory=list)
     day_of_month: int | None = None
     month: int | None = None
-    end_date: date | None = None
+    end_date: IsoDate | None = None
     occurrence_count: int | None = None
 
 
