@@ -22,19 +22,22 @@ from connectnow.security import Secrets
 from connectnow.services.api_keys import ApiKeyService
 from connectnow.services.attachments import AttachmentJanitor, AttachmentService
 from connectnow.services.auth import AuthService
-from connectnow.services.direct import DirectService
+from connectnow.services.broadcasts.in_app import ChatCorePoster
+from connectnow.services.broadcasts.wiring import Broadcasts, build_broadcasts
 from connectnow.services.calendar import CalendarSuite, build_calendar, chat_poster
 from connectnow.services.channels import ChannelService
 from connectnow.services.chat_access import ChatAccess
 from connectnow.services.chat_wiring import wire_chat
+from connectnow.services.direct import DirectService
 from connectnow.services.messages import MessageService
+from connectnow.services.presence import PresenceService
+from connectnow.services.sync import SyncService
 from connectnow.services.reactions import ReactionService, SearchService
 from connectnow.services.read_state import ReadStateService
-from connectnow.services.workspaces import WorkspaceService
-from connectnow.services.broadcasts.wiring import Broadcasts, build_broadcasts
 from connectnow.services.scheduling import SchedulingServices, SchedulingWorker, build_scheduling
 from connectnow.services.typing import TypingService, channel_gate, direct_gate
 from connectnow.services.users import UserService
+from connectnow.services.workspaces import WorkspaceService
 from connectnow.store import DocumentStore, StoreError, open_store
 
 log = logging.getLogger("connectnow")
@@ -69,6 +72,8 @@ class Services:
     broadcasts: Broadcasts  # issue 6: contacts, groups, templates, scheduled messages, study books
     scheduling: SchedulingServices  # issue 7: bookings, policies, forms, summaries, audit, worker jobs
     calendar: CalendarSuite = field(init=False)  # issue 8: built after the chat core (reminders post messages)
+    presence: PresenceService = field(init=False)  # issue 4: aggregate status over every socket on every worker
+    sync: SyncService = field(init=False)  # issue 4: gap-free recovery from the database after a reconnect
 
 
 @dataclass
@@ -106,6 +111,8 @@ class Node:
         self.background.append(AttachmentJanitor(attachments))
         wire_chat(self.services, self.store, self.settings, self.hub, self.limiter, attachments)
         self._wire_direct_and_typing(self.services, attachments)
+        # issue 6: scheduled messages reach channels and direct conversations through the chat core
+        broadcasts.attach_chat(ChatCorePoster(self.store, self.services.messages, self.services.direct))
         self.background.append(SchedulingWorker(scheduling))  # worker jobs on the shared lease queue
         self.services.calendar = build_calendar(
             self.store, self.secrets, self.hub, chat_poster(self.store, self.services.messages),
@@ -113,6 +120,11 @@ class Node:
             max_ics_bytes=self.settings.calendar_ics_max_bytes, poll_seconds=self.settings.calendar_poll_seconds,
         )  # fmt: skip
         self.background.extend(self.services.calendar.workers)  # reminders and admin exports (lease queues)
+        self.services.presence = self._make_presence()
+        self.background.append(self.services.presence)  # heartbeats and the sweeper
+        svc = self.services
+        svc.sync = SyncService(svc.chat, svc.messages, svc.direct, self.hub.metrics, self.settings.sync_max_messages)
+        self._watch_metrics()
         for worker in self.background:
             await worker.start()
         log.info(
@@ -136,6 +148,39 @@ class Node:
             expiry_secs=self.settings.typing_expiry_seconds,
         )
         self.background.append(services.typing)
+
+    def _make_presence(self) -> PresenceService:
+        from connectnow.realtime.presence import PresenceBackend
+        from connectnow.repositories.workspaces import WorkspaceMemberRepository
+
+        backend: PresenceBackend
+        if self.settings.redis_url:
+            from connectnow.realtime.presence_redis import RedisPresence
+
+            backend = RedisPresence(self.settings.redis_url, self.settings.redis_prefix)
+        else:
+            from connectnow.realtime.presence_memory import MemoryPresence
+
+            backend = MemoryPresence()
+        members = WorkspaceMemberRepository(self.store_)
+
+        async def workspaces_of(user_id: str) -> list[str]:
+            return [m.workspace_id for m in await members.for_user(user_id)]
+
+        return PresenceService(backend, self.hub, self.settings, workspaces_of)
+
+    def _watch_metrics(self) -> None:
+        metrics = self.hub.metrics
+        metrics.watch(metrics.connected_sockets, lambda: len(self.hub.connections))
+        broker = self.broker
+        metrics.watch(metrics.listener_restarts, lambda: getattr(broker, "listener_restarts", 0))
+        metrics.watch(metrics.publish_failures, lambda: getattr(broker, "publish_failures", 0))
+
+    @property
+    def store_(self) -> DocumentStore:
+        if self.store is None:
+            raise RuntimeError("node not started")
+        return self.store
 
     def _make_broker(self) -> Broker:
         if self.settings.redis_url:

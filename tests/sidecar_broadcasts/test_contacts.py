@@ -61,7 +61,9 @@ async def test_create_normalizes_and_refuses_or_merges_duplicates(bx: Broadcasts
     assert caught.value.code == "CONTACT_DUPLICATE"
     assert caught.value.details == {"contactId": created.contact.id, "phoneNumber": "+12025550143"}
 
-    merged = await bx.contacts.create(alice, contact("Bobby", "+12025550143", notes="met at work"), DuplicatePolicy.MERGE)
+    merged = await bx.contacts.create(
+        alice, contact("Bobby", "+12025550143", notes="met at work"), DuplicatePolicy.MERGE
+    )
     assert merged.merged and merged.contact.id == created.contact.id
     assert (merged.contact.name, merged.contact.email, merged.contact.notes) == (
         "Bobby",
@@ -137,7 +139,9 @@ async def test_update_renormalizes_and_refuses_a_duplicate(bx: Broadcasts, make_
     alice = await make_user()
     a = (await bx.contacts.create(alice, contact("A", "+12025550140"))).contact
     b = (await bx.contacts.create(alice, contact("B", "+12025550141"))).contact
-    moved = await bx.contacts.update(alice, a.id, ContactUpdate.model_validate({"phoneNumber": "202 555 0149", "region": "US"}))
+    moved = await bx.contacts.update(
+        alice, a.id, ContactUpdate.model_validate({"phoneNumber": "202 555 0149", "region": "US"})
+    )
     assert moved.phone_number == "+12025550149"
     with pytest.raises(AppError) as caught:
         await bx.contacts.update(alice, a.id, ContactUpdate.model_validate({"phoneNumber": "+12025550141"}))
@@ -172,9 +176,7 @@ async def test_csv_import_reports_every_row(bx: Broadcasts, make_user: MakeUser)
     alice = await make_user()
     bx.contacts.settings.phone_default_region = "US"
     ticks: list[int] = []
-    report = await import_contacts(
-        bx.contacts, alice, CSV, DuplicatePolicy.MERGE, max_rows=100, progress=ticks.append
-    )
+    report = await import_contacts(bx.contacts, alice, CSV, DuplicatePolicy.MERGE, max_rows=100, progress=ticks.append)
     outcomes = [(r.row, r.outcome, r.code) for r in report.rows]
     assert outcomes == [
         (2, "created", None),
@@ -217,7 +219,7 @@ async def test_csv_row_limit_and_formula_neutralized(bx: Broadcasts, make_user: 
         await import_contacts(bx.contacts, alice, many, DuplicatePolicy.REFUSE, max_rows=10)
     assert caught.value.code == "CSV_INVALID"
     assert await bx.contacts.contacts.count({}) == 0
-    await bx.contacts.create(alice, contact("=HYPERLINK(\"http://evil\")", "+12025550143", notes="@SUM(A1)"))
+    await bx.contacts.create(alice, contact('=HYPERLINK("http://evil")', "+12025550143", notes="@SUM(A1)"))
     lines = [line async for line in export_contacts(bx.contacts, alice)]
     row = next(csv.reader(io.StringIO(lines[1])))
-    assert row[0] == "'=HYPERLINK(\"http://evil\")" and row[3] == "'@SUM(A1)"
+    assert row[0] == '\'=HYPERLINK("http://evil")' and row[3] == "'@SUM(A1)"

@@ -21,7 +21,9 @@ async def test_group_message_is_rendered_signed_and_tracked(
     ids = [await add_contact(bx, alice, name, f"+1202555014{i}") for i, name in enumerate(["Ann Lee", "Bo Chen"])]
     gid = await add_group(bx, alice, ids)
     secret = await set_webhook(bx, alice, receiver.url("/ok"))
-    created = await bx.schedule.create(alice, schedule_input({"kind": "group", "groupId": gid}, message="Hi {{firstName}}"))
+    created = await bx.schedule.create(
+        alice, schedule_input({"kind": "group", "groupId": gid}, message="Hi {{firstName}}")
+    )
     await make_due(bx, created.id)
     done = await drain(bx, alice, created.id)
     assert done.status is ScheduleStatus.SENT and (done.delivered, done.failed) == (2, 0)

@@ -27,13 +27,9 @@ from tests.sidecar_broadcasts.helpers import (
 
 def test_local_times_resolve_with_their_zone() -> None:
     assert resolve_instant(datetime(2026, 7, 1, 9, 0), "Europe/Paris") == datetime(2026, 7, 1, 7, 0, tzinfo=UTC)
-    assert resolve_instant(datetime(2026, 12, 1, 9, 0), "America/New_York") == datetime(
-        2026, 12, 1, 14, 0, tzinfo=UTC
-    )
+    assert resolve_instant(datetime(2026, 12, 1, 9, 0), "America/New_York") == datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
     # The autumn overlap: 02:30 happens twice in Paris on 2026-10-25; the first one (CEST, UTC+2) is meant.
-    assert resolve_instant(datetime(2026, 10, 25, 2, 30), "Europe/Paris") == datetime(
-        2026, 10, 25, 0, 30, tzinfo=UTC
-    )
+    assert resolve_instant(datetime(2026, 10, 25, 2, 30), "Europe/Paris") == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
     aware = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
     assert resolve_instant(aware, None) == aware
 
@@ -172,9 +168,7 @@ async def test_edit_and_cancel_while_pending(bx: Broadcasts, make_user: MakeUser
     assert await bx.engine.worker.run_once() == 0  # nothing is sent for a cancelled message
 
 
-async def test_cancelling_a_sent_message_is_refused(
-    bx: Broadcasts, make_user: MakeUser, receiver: object
-) -> None:
+async def test_cancelling_a_sent_message_is_refused(bx: Broadcasts, make_user: MakeUser, receiver: object) -> None:
     from tests.sidecar_broadcasts.receiver import Receiver
 
     assert isinstance(receiver, Receiver)

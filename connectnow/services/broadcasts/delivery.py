@@ -55,7 +55,7 @@ class DeliveryEngine:
         settings: Settings,
         hub: Emitter,
         sources: Mapping[SourceKind, Source],
-        transports: Mapping[TargetKind, Transport],
+        transports: dict[TargetKind, Transport],
     ) -> None:
         self.deliveries = deliveries
         self.settings = settings

@@ -118,9 +118,7 @@ class ScheduledSource:
             "deliveryError": delivery.delivery_error if failed else None,
             "updatedAt": utcnow(),
         }
-        done = await self.scheduled.update(
-            {"id": delivery.source_id, "status": {"$in": ACTIVE}}, {"$set": fields}
-        )
+        done = await self.scheduled.update({"id": delivery.source_id, "status": {"$in": ACTIVE}}, {"$set": fields})
         if done is not None:
             await self.hub.emit(EVENT_SCHEDULED, ScheduledPublic.model_validate(done), room=user_room(done.user_id))
 

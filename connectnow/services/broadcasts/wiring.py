@@ -40,6 +40,13 @@ class Broadcasts:
     engine: DeliveryEngine
     client: httpx.AsyncClient
 
+    def attach_chat(self, poster: ChatPoster) -> None:
+        """In-app delivery, once the chat core is built (it is wired after this sidecar in Node.start)."""
+        self.schedule.resolver.poster = poster
+        in_app = InAppTransport(poster)
+        self.engine.transports[TargetKind.CHANNEL] = in_app
+        self.engine.transports[TargetKind.DIRECT] = in_app
+
     async def start(self) -> None:
         await self.engine.worker.start()
 
