@@ -153,6 +153,7 @@ class DirectService:
     # --- messages ----------------------------------------------------------------------------------------
     async def send(self, principal: Principal, data: DirectSend) -> tuple[DirectMessagePublic, bool]:
         """Store a message once per clientMsgId and notify both members. Returns (message, created)."""
+        self._check_content(data)  # before find-or-create: a refused message leaves no empty conversation
         if data.conversation_id is not None:
             conversation = await self.conversation(principal, data.conversation_id)
         else:

@@ -193,7 +193,9 @@ async def test_list_orders_by_last_message_with_unread_counts(world: DirectWorld
     assert [c.unread for c in listed] == [2, 1, 1]
     page = await world.direct.list_conversations(me, DirectList.model_validate({"limit": 1}))
     assert len(page) == 1
-    rest = await world.direct.list_conversations(me, DirectList.model_validate({"limit": 5, "before": page[0].last_message_at}))
+    rest = await world.direct.list_conversations(
+        me, DirectList.model_validate({"limit": 5, "before": page[0].last_message_at})
+    )
     assert [c.id for c in rest] == [c.id for c in listed[1:]]
 
 
@@ -225,6 +227,7 @@ async def test_bad_content_is_refused_and_nothing_stored(world: DirectWorld) -> 
     with pytest.raises(AppError):
         await world.direct.send(alice, send(bob.user_id, "sys", type="SYSTEM"))
     assert await world.store.collection("direct_messages").count({}) == 0
+    assert await world.store.collection("direct_conversations").count({}) == 0  # no empty conversation either
     bad_payloads: list[dict[str, object]] = [
         {"userId": {"$ne": None}, "content": "x", "clientMsgId": "a"},
         {"userId": bob.user_id, "content": {"$ne": None}, "clientMsgId": "a"},
