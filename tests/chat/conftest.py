@@ -28,9 +28,12 @@ class RecordingHub(Hub):
         self.sent: list[tuple[str, str, Any]] = []
         self.moves: list[tuple[str, str, str]] = []
 
-    async def emit(self, event: str, data: Any, *, room: str, skip_sid: str | None = None) -> None:
-        self.sent.append((event, room, to_wire(data)))
-        await super().emit(event, data, room=room, skip_sid=skip_sid)
+    async def emit(
+        self, event: str, data: Any, *, room: str | list[str], skip_sid: str | None = None, skip_user: str | None = None
+    ) -> None:
+        for one in [room] if isinstance(room, str) else room:
+            self.sent.append((event, one, to_wire(data)))
+        await super().emit(event, data, room=room, skip_sid=skip_sid, skip_user=skip_user)
 
     async def join_user(self, user_id: str, room: str) -> None:
         self.moves.append(("join", user_id, room))
