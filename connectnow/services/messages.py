@@ -39,6 +39,10 @@ MAX_MENTIONS = 50  # per message: more is a mass-ping, not a conversation
 
 
 class AttachmentClaimer(Protocol):
+    """What messages need from the attachments area (connectnow/services/attachments.py)."""
+
+    async def get(self, principal: Principal, attachment_id: str) -> Any: ...
+
     async def claim(
         self, principal: Principal, attachment_ids: list[str], *, message_id: str, conversation_id: str
     ) -> list[Any]: ...
@@ -155,6 +159,7 @@ class MessageService:
         self._check_content(data)
         await self._hit(principal, "send")
         parent = await self._thread_parent(data)
+        await self._check_attachments(principal, data.attachment_ids)
         mentions = await self.mentioned_users(data.content, data.channel_id, principal.user_id)
 
         def build(seq: int, event_seq: int, key: str) -> MessageRecord:
@@ -187,6 +192,20 @@ class MessageService:
         for user in mentions:
             await self.hub.emit("message:mention", envelope(record, public), room=f"user:{user.id}")
         return public, True
+
+    async def _check_attachments(self, principal: Principal, ids: list[str]) -> None:
+        """Refuse unusable attachments before anything is stored (the claim after the insert can then
+        fail only on a race with another message claiming the same upload)."""
+        if not ids:
+            return
+        if self.attachments is None:
+            raise AppError(errors.VALIDATION_FAILED, "Attachments are not available on this server")
+        for attachment_id in dict.fromkeys(ids):
+            found = await self.attachments.get(principal, attachment_id)
+            if getattr(found, "uploader_id", None) != principal.user_id:
+                raise AppError(errors.NOT_FOUND, "No such attachment", details={"attachmentId": attachment_id})
+            if getattr(found, "message_id", None) or getattr(found, "direct_message_id", None):
+                raise AppError(errors.ATTACHMENT_ALREADY_ATTACHED, details={"attachmentId": attachment_id})
 
     async def _attach(self, principal: Principal, record: MessageRecord, ids: list[str]) -> MessageRecord:
         if not ids:

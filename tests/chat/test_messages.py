@@ -306,3 +306,23 @@ async def test_bad_content_and_ids_store_nothing(chat: Chat, settings: Any) -> N
     foreign, _ = await chat.svc.messages.send(other_owner, send_in(other_general, "theirs"))
     await refused(errors.NOT_FOUND, chat.svc.messages.send(alice, send_in(general, "x", parentId=foreign.id)))
     assert await chat.count("messages") == before + 1  # only mallory's own message
+
+
+async def test_sends_and_reactions_are_rate_limited(chat: Chat) -> None:
+    from connectnow.realtime.ratelimit import RateRule, RateRules
+    from connectnow.realtime.ratelimit_memory import MemoryRateLimiter
+
+    rules = RateRules(*(RateRule(name, 2, 0.01) for name in ("send", "react", "typing", "upload")))
+    chat.svc.messages.limiter = MemoryRateLimiter(rules)
+    alice, _, _, _, general = await setup(chat)
+    msg, _ = await chat.svc.messages.send(alice, send_in(general, "1"))
+    await chat.svc.messages.send(alice, send_in(general, "2"))
+    limited = await refused(errors.RATE_LIMITED, chat.svc.messages.send(alice, send_in(general, "3")))
+    assert limited.retry_after is not None and limited.retry_after > 0
+    await chat.svc.reactions.add(alice, ReactionIn.model_validate({"messageId": msg.id, "emoji": "a"}))
+    await chat.svc.reactions.add(alice, ReactionIn.model_validate({"messageId": msg.id, "emoji": "b"}))
+    await refused(
+        errors.RATE_LIMITED,
+        chat.svc.reactions.add(alice, ReactionIn.model_validate({"messageId": msg.id, "emoji": "c"})),
+    )
+    assert await chat.store.collection("messages").count({"content": "3"}) == 0

@@ -318,3 +318,36 @@ async def test_rest_bad_input_is_refused_and_stores_nothing(
     assert after.json() == before.json()
     bad_ids = await http.get("/api/v1/channels/not-an-id/messages", headers=owner.auth)
     assert bad_ids.status_code == 422
+
+
+async def test_message_with_attachment_readers_only(http: httpx.AsyncClient, server: LiveServer) -> None:
+    import io
+
+    from PIL import Image
+
+    alice, bob, carol = await people(http, server, 3)
+    try:
+        ws_id, general = await workspace(alice, http, public=True)
+        await bob.ok("workspace:join", {"workspaceId": ws_id})
+        buf = io.BytesIO()
+        Image.new("RGB", (40, 30), (200, 10, 10)).save(buf, format="PNG")
+        files = {"file": ("red.png", buf.getvalue(), "application/octet-stream")}
+        up = await http.post("/api/v1/attachments", files=files, headers=alice.auth)
+        assert up.status_code == 201, up.text
+        att = up.json()["id"]
+        # Someone else's upload, or an unknown id, is refused before anything is stored.
+        stolen = await bob.call("message:send", send(general, "mine now", attachmentIds=[att]))
+        assert stolen["error"]["code"] == "NOT_FOUND"
+        sent = await alice.ok("message:send", send(general, "a red square", type="IMAGE", attachmentIds=[att]))
+        attached = sent["message"]["attachments"]
+        assert [a["id"] for a in attached] == [att] and attached[0]["width"] == 40
+        got = await bob.sock.wait_for("message:new", lambda d: d["messageId"] == sent["message"]["id"])
+        assert got["message"]["attachments"][0]["id"] == att
+        assert (await http.get(f"/api/v1/attachments/{att}/content", headers=bob.auth)).status_code == 200
+        assert (await http.get(f"/api/v1/attachments/{att}/content", headers=carol.auth)).status_code == 404
+        reused = await alice.call("message:send", send(general, "again", attachmentIds=[att]))
+        assert reused["error"]["code"] == "ATTACHMENT_ALREADY_ATTACHED"
+        history = await alice.ok("message:history", {"channelId": general})
+        assert [m["content"] for m in history if m["type"] != "SYSTEM"] == ["a red square"]
+    finally:
+        await close_all([alice, bob, carol])
