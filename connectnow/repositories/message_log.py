@@ -55,6 +55,21 @@ def dedupe_key(conversation_id: str, sender_id: str, client_msg_id: str) -> str:
     return f"{conversation_id}:{sender_id}:{client_msg_id}"
 
 
+def contiguous(rows: list[M], after: int) -> list[M]:
+    """The run of rows numbered after+1, after+2, ... up to the first hole.
+
+    Two concurrent senders may set their seqs out of order (6 stored before 5): a catch-up page that handed
+    out 6 would make the client skip 5 for ever. A hole is always a send in flight, so stop before it."""
+    out: list[M] = []
+    expected = after + 1
+    for row in rows:
+        if getattr(row, "seq", None) != expected:
+            break
+        out.append(row)
+        expected += 1
+    return out
+
+
 class Counters:
     """Per-conversation counters: `seq` (messages) and `eventSeq` (every mutation)."""
 
@@ -205,7 +220,8 @@ class MessageLog(Generic[M]):
             newer = await self.repo.find({**base, "seq": {"$gte": around}}, sort=[("seq", 1)], limit=limit - len(older))
             return [*reversed(older), *newer]
         if after is not None:
-            return await self.repo.find({**base, "seq": {"$gt": after}}, sort=[("seq", 1)], limit=limit)
+            rows = await self.repo.find({**base, "seq": {"$gt": after}}, sort=[("seq", 1)], limit=limit)
+            return rows if extra else contiguous(rows, after)
         cond: dict[str, Any] = {"$exists": True} if before is None else {"$lt": before}
         rows = await self.repo.find({**base, "seq": cond}, sort=[("seq", -1)], limit=limit)
         return list(reversed(rows))

@@ -89,3 +89,17 @@ async def test_history_cursors(store: DocumentStore) -> None:
     assert [m.seq for m in await log.page(channel, after=10)] == [11, 12]
     assert [m.seq for m in await log.page(channel, around=6, limit=5)] == [4, 5, 6, 7, 8]
     assert await log.page(new_id()) == []
+
+
+async def test_catch_up_page_stops_before_a_send_in_flight(store: DocumentStore) -> None:
+    log = make_log(store)
+    channel = new_id()
+    for i in range(3):
+        await log.append(channel, "u", f"m{i}", builder(channel, "u", f"m{i}", str(i)))
+    # Simulate two senders racing: seq 5 is set while seq 4 is still being written (hidden for a moment).
+    await log.append(channel, "u", "m3", builder(channel, "u", "m3", "3"))
+    await log.append(channel, "u", "m4", builder(channel, "u", "m4", "4"))
+    await log.repo.coll.update_one({"channelId": channel, "seq": 4}, {"$unset": {"seq": ""}})
+    assert [m.seq for m in await log.page(channel, after=2)] == [3]
+    await log.repo.coll.update_one({"channelId": channel, "clientMsgId": "m3"}, {"$set": {"seq": 4}})
+    assert [m.seq for m in await log.page(channel, after=2)] == [3, 4, 5]
