@@ -84,4 +84,3 @@ class ChatCorePoster:
         except AppError as exc:
             # Rate limits and outages pass; a lost membership or a deleted channel will not.
             raise DeliveryFailed(f"{exc.code}: {exc.message}", retryable=exc.error.retryable) from None
-

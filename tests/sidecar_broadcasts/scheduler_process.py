@@ -1,0 +1,54 @@
+"""One scheduler process for the crash test: the real broadcasts LeaseWorker on a shared SQLite file.
+
+Usage: python -m tests.sidecar_broadcasts.scheduler_process DB_PATH DATA_DIR WEBHOOK_TIMEOUT_SECONDS
+Runs until it is killed (SIGKILL, as a crash) or terminated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import socketio
+
+from connectnow.config import Settings
+from connectnow.realtime.broker_memory import MemoryBroker
+from connectnow.realtime.hub import Hub
+from connectnow.services.broadcasts.wiring import build_broadcasts
+from connectnow.store.store_sqlite import SqliteStore
+
+LEASE_SECONDS = 1.5
+
+
+def settings(data_dir: Path, webhook_timeout: float) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        env="development",
+        data_dir=data_dir,
+        broadcast_webhook_allow_private=True,
+        broadcast_webhook_timeout_seconds=webhook_timeout,
+        broadcast_lease_seconds=LEASE_SECONDS,
+        broadcast_poll_seconds=0.05,
+        broadcast_retry_base_seconds=0.05,
+        broadcast_retry_cap_seconds=0.2,
+    )
+
+
+async def main(db: Path, data_dir: Path, webhook_timeout: float) -> None:
+    store = SqliteStore(db)
+    await store.open()
+    hub = Hub(socketio.AsyncServer(async_mode="asgi"))
+    await hub.attach(MemoryBroker())
+    broadcasts = build_broadcasts(store, settings(data_dir, webhook_timeout), hub)
+    await broadcasts.start()
+    print("ready", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await broadcasts.stop()
+        await store.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])))

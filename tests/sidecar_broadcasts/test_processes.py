@@ -1,0 +1,122 @@
+"""Two scheduler processes and one killed mid-lease, on one SQLite file, against a real HTTP server:
+every due delivery is made exactly once; the killed worker's delivery is taken over after its lease expires,
+and its attempt is recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from connectnow.clock import new_id, utcnow
+from connectnow.repositories.accounts import UserRepository
+from connectnow.services.auth import Principal
+from connectnow.services.broadcasts.wiring import build_broadcasts
+from connectnow.store.store_sqlite import SqliteStore
+from models.users import UserRecord
+from tests.conftest import make_settings
+from tests.sidecar_broadcasts.conftest import RecordingHub
+from tests.sidecar_broadcasts.helpers import add_contact, add_group, make_due, schedule_input, set_webhook
+from tests.sidecar_broadcasts.receiver import Receiver
+
+RECIPIENTS = 10
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def spawn(db: Path, data_dir: Path, webhook_timeout: float) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTNOW_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.sidecar_broadcasts.scheduler_process",
+            str(db),
+            str(data_dir),
+            str(webhook_timeout),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def wait_until(predicate: object, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if await predicate():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+async def test_two_processes_and_a_killed_one_deliver_each_message_once(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    store = SqliteStore(db)
+    await store.open()
+    await store.migrate()
+    receiver = Receiver()
+    await receiver.start()
+    hub = RecordingHub()
+    from connectnow.realtime.broker_memory import MemoryBroker
+
+    await hub.attach(MemoryBroker())
+    bx = build_broadcasts(store, make_settings(tmp_path, broadcast_webhook_allow_private=True), hub)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        now = utcnow()
+        record = UserRecord(
+            id=new_id(), email="p@example.com", email_lower="p@example.com", username="p", username_lower="p",
+            display_name="P", created_at=now, updated_at=now,
+        )  # fmt: skip
+        await UserRepository(store).insert(record)
+        alice = Principal(user=record)
+        ids = [await add_contact(bx, alice, f"P{i}", f"+1202555{i:04d}") for i in range(RECIPIENTS)]
+        gid = await add_group(bx, alice, ids)
+        await set_webhook(bx, alice, receiver.url("/hang-first"))
+        created = await bx.schedule.create(alice, schedule_input({"kind": "group", "groupId": gid}))
+        await make_due(bx, created.id)
+
+        doomed = spawn(db, tmp_path, webhook_timeout=30.0)  # would wait 30 s on the hung request
+        procs.append(doomed)
+        await asyncio.wait_for(receiver.hung.wait(), timeout=30)
+        doomed.send_signal(signal.SIGKILL)  # a crash while holding the lease on one delivery
+        doomed.wait(timeout=10)
+        hung_id = receiver.requests[0].delivery_id
+
+        procs += [spawn(db, tmp_path, webhook_timeout=5.0), spawn(db, tmp_path, webhook_timeout=5.0)]
+
+        async def all_final() -> bool:
+            return await bx.schedule.deliveries.count({"sourceId": created.id, "status": "sent"}) == RECIPIENTS
+
+        await wait_until(all_final, timeout=60)
+        answered = [r.delivery_id for r in receiver.answered]
+        assert len(answered) == RECIPIENTS and len(set(answered)) == RECIPIENTS
+        assert [r.delivery_id for r in receiver.requests].count(hung_id) == 2  # the crash, then the takeover
+        deliveries = await bx.schedule.deliveries_of(alice, created.id)
+        attempts = {d.id: d.delivery_attempts for d in deliveries}
+        assert attempts.pop(hung_id) == 2 and set(attempts.values()) == {1}
+
+        async def parent_sent() -> bool:
+            return (await bx.schedule.get(alice, created.id)).status.value == "sent"
+
+        await wait_until(parent_sent, timeout=10)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        await bx.client.aclose()
+        await receiver.stop()
+        await store.close()
