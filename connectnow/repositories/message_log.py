@@ -226,6 +226,11 @@ class MessageLog(Generic[M]):
         rows = await self.repo.find({**base, "seq": cond}, sort=[("seq", -1)], limit=limit)
         return list(reversed(rows))
 
+    async def purge(self, conversation_ids: list[str]) -> int:
+        """Hard-delete whole conversations (their container was deleted) and their counters."""
+        await self.counters.coll.delete_many({"id": {"$in": [self.counters._id(c) for c in conversation_ids]}})
+        return await self.repo.delete({self.field: {"$in": conversation_ids}})
+
     async def changed_since(self, conversation_id: str, event_seq: int, *, limit: int = MAX_PAGE) -> list[M]:
         """Messages created or changed after event `event_seq`, oldest change first (for sync)."""
         return await self.repo.find(

@@ -149,8 +149,9 @@ class WorkspaceService:
         for m in members:
             await self.channels.forget_member(ws.id, m.user_id)
         channel_ids = [c.id for c in await self.access.channels.in_workspace(ws.id)]
-        await self.channels.messages.log.repo.delete({"channelId": {"$in": channel_ids}}) if channel_ids else None
-        await self.channels.messages.reactions.delete({"channelId": {"$in": channel_ids}}) if channel_ids else None
+        if channel_ids:
+            await self.channels.messages.log.purge(channel_ids)
+            await self.channels.messages.reactions.delete({"channelId": {"$in": channel_ids}})
         await self.access.channels.delete({"workspaceId": ws.id})
         await self.access.invites.delete({"workspaceId": ws.id})
         await self.access.bans.delete({"workspaceId": ws.id})

@@ -159,6 +159,7 @@ async def test_roles_kick_ban_and_transfer(chat: Chat) -> None:
     await chat.svc.workspaces.delete(admin, ws.id)
     assert await chat.count("workspaces") == 0 and await chat.count("channels") == 0
     assert await chat.count("messages") == 0 and await chat.count("workspace_members") == 0
+    assert await chat.count("conversation_counters") == 0 and await chat.count("channel_members") == 0
 
 
 async def test_update_and_bad_input(chat: Chat) -> None:
