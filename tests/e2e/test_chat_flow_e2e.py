@@ -351,3 +351,49 @@ async def test_message_with_attachment_readers_only(http: httpx.AsyncClient, ser
         assert [m["content"] for m in history if m["type"] != "SYSTEM"] == ["a red square"]
     finally:
         await close_all([alice, bob, carol])
+
+
+BAD_SOCKET_CALLS: list[tuple[str, dict[str, Any]]] = [
+    ("workspace:create", {"name": {"$ne": None}}),
+    ("workspace:create", {"name": "ok", "isPublic": "true"}),
+    ("workspace:get", {"workspaceId": {"$ne": None}}),
+    ("workspace:joinByCode", {"code": {"$gt": ""}}),
+    ("channel:create", {"workspaceId": "WS", "name": {"$ne": None}}),
+    ("channel:create", {"workspaceId": "WS", "name": "bad name"}),
+    ("channel:create", {"workspaceId": "WS", "name": "ok", "type": "PHONE"}),
+    ("channel:create", {"workspaceId": "WS", "name": "x" * 81}),
+    ("channel:update", {"channelId": "CH", "topic": "a\u202eb"}),
+    ("member:update", {"workspaceId": "WS", "userId": {"$ne": None}, "role": "ADMIN"}),
+    ("member:update", {"workspaceId": "WS", "userId": "0" * 24, "role": "KING"}),
+    ("message:send", {"channelId": "CH", "content": "a\x00b", "clientMsgId": "z1"}),
+    ("message:send", {"channelId": "CH", "content": "\ud800", "clientMsgId": "z2"}),
+    ("message:send", {"channelId": "CH", "content": "x", "clientMsgId": "z3", "isBot": True}),
+    ("message:history", {"channelId": "CH", "limit": 1000}),
+    ("message:history", {"channelId": "CH", "before": "5"}),
+    ("message:edit", {"messageId": {"$ne": None}, "content": "x", "version": 1}),
+    ("message:edit", {"messageId": "0" * 24, "content": "x", "version": "1"}),
+    ("reaction:add", {"messageId": "0" * 24, "emoji": {"$ne": None}}),
+    ("channel:markRead", {"channelId": "CH", "messageId": ["a"]}),
+]
+
+
+async def test_socket_bad_input_is_refused_and_stores_nothing(http: httpx.AsyncClient, server: LiveServer) -> None:
+    owner, other, third = await people(http, server, 3)
+    try:
+        ws_id, general = await workspace(owner, http)
+        before = await owner.ok("message:history", {"channelId": general})
+        channels_before = await owner.ok("channel:list", {"workspaceId": ws_id})
+        for event, payload in BAD_SOCKET_CALLS:
+            filled = {k: (ws_id if v == "WS" else general if v == "CH" else v) for k, v in payload.items()}
+            answer = await owner.call(event, filled)
+            assert not answer["ok"] and answer["error"]["code"] == "VALIDATION_FAILED", (event, payload, answer)
+        for not_an_object in ("text", 5, [1, 2]):
+            answer = await owner.call("message:send", not_an_object)
+            assert answer["error"]["code"] == "VALIDATION_FAILED"
+        assert await owner.ok("message:history", {"channelId": general}) == before
+        assert await owner.ok("channel:list", {"workspaceId": ws_id}) == channels_before
+        assert await owner.ok("workspace:list") and len(await owner.ok("workspace:list")) == 1
+        await asyncio.sleep(QUIET_SECS)
+        assert other.sock.received("message:new") == [] and third.sock.received("message:new") == []
+    finally:
+        await close_all([owner, other, third])
