@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +36,9 @@ class DirectConversationRepository(Repository[DirectConversationRecord]):
         if before is not None:
             flt["lastMessageAt"] = {"$lt": before}
         return await self.find(flt, sort=[("lastMessageAt", -1), ("id", -1)], limit=limit)
+
+    def iterate_for(self, user_id: str) -> AsyncIterator[DirectConversationRecord]:
+        return self.iterate({"$or": [{"userAId": user_id}, {"userBId": user_id}]})
 
     async def touch(self, conversation_id: str, seq: int, at: datetime) -> DirectConversationRecord | None:
         """A new message: move lastMessageAt/lastMessageSeq forward (never back, whatever the order)."""

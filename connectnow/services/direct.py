@@ -4,8 +4,9 @@ Rules: only the two members of a conversation see it or anything in it; everyone
 so conversation ids cannot be probed. Nobody opens a conversation with themself, or with a banned or
 disabled user. Only the sender edits or deletes a message; only the recipient marks it read.
 
-Events go to the `user:{id}` rooms of both members (a conversation has exactly two, and their user rooms
-always hold exactly their sockets, on every worker, with no room bookkeeping to get wrong).
+Events go to the conversation's room `dm:{id}`. Both members' sockets are put in it on connect
+(`rooms_for`) and, for a new conversation, right after it is stored (`join_user`, every worker). A socket
+registers with the hub before its rooms are looked up, so a conversation created meanwhile is never missed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
-from connectnow.realtime.hub import user_room
 from connectnow.realtime.ratelimit import RateLimiter
 from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.direct import (
@@ -47,6 +47,10 @@ from models.messages import MessageType
 from models.users import UserPublic, UserRecord
 
 DEFAULT_MAX_CHARS = 4000
+
+
+def dm_room(conversation_id: str) -> str:
+    return f"dm:{conversation_id}"
 
 
 def dm_envelope(record: DirectMessageRecord, **extra: Any) -> dict[str, Any]:
@@ -97,13 +101,16 @@ class DirectService:
         now = utcnow()
         record = DirectConversationRecord(id=new_id(), user_a_id=a, user_b_id=b, created_at=now, updated_at=now)
         try:
-            return await self.conversations.insert(record)
+            await self.conversations.insert(record)
         except DuplicateKeyError:
             # A concurrent open of the same pair won the unique index: use its conversation.
             winner = await self.conversations.of_pair(a, b)
             if winner is None:
                 raise
             return winner
+        for user_id in (a, b):
+            await self.hub.join_user(user_id, dm_room(record.id))
+        return record
 
     async def _recipient(self, user_id: str) -> UserRecord:
         user = await self.users.get(user_id)
@@ -295,5 +302,8 @@ class DirectService:
 
     # --- events --------------------------------------------------------------------------------------------
     async def _emit(self, event: str, conversation: DirectConversationRecord, data: object) -> None:
-        for user_id in (conversation.user_a_id, conversation.user_b_id):
-            await self.hub.emit(event, data, room=user_room(user_id))
+        await self.hub.emit(event, data, room=dm_room(conversation.id))
+
+    async def rooms_for(self, user_id: str) -> list[str]:
+        """The `dm:{id}` room of every conversation of a user (joined on connect)."""
+        return [dm_room(c.id) async for c in self.conversations.iterate_for(user_id)]

@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from connectnow.realtime.hub import user_room
 from connectnow.realtime.ratelimit import RateLimiter
 from connectnow.services.auth import Principal
 from models.direct import TypingEvent, TypingIn
@@ -38,7 +37,7 @@ class TypingEmitter(Protocol):
 
 # (principal, channel id) -> the channel room; raises AppError when the caller may not post there.
 ChannelGate = Callable[[Principal, str], Awaitable[str]]
-# (principal, conversation id) -> the other member's id; raises AppError when not a member.
+# (principal, conversation id) -> the conversation's room; raises AppError when not a member.
 DirectGate = Callable[[Principal, str], Awaitable[str]]
 
 Key = tuple[str, str, str]  # (kind, conversation id, user id)
@@ -133,9 +132,9 @@ class TypingService:
             event = TypingEvent(channel_id=data.channel_id, user_id=user.id, username=user.username)
             return _Target(("channel", data.channel_id, user.id), room, event)
         assert data.conversation_id is not None
-        other = await self.direct_gate(principal, data.conversation_id)
+        room = await self.direct_gate(principal, data.conversation_id)
         event = TypingEvent(conversation_id=data.conversation_id, user_id=user.id, username=user.username)
-        return _Target(("direct", data.conversation_id, user.id), user_room(other), event)
+        return _Target(("direct", data.conversation_id, user.id), room, event)
 
     def live_count(self) -> int:
         return len(self._live)
@@ -169,9 +168,10 @@ def channel_gate(chat: ChatAccess, messages: MessageService) -> ChannelGate:
 
 def direct_gate(direct: DirectService) -> DirectGate:
     """Typing in a direct conversation needs membership of it; the indicator goes to the other member."""
+    from connectnow.services.direct import dm_room
 
     async def gate(principal: Principal, conversation_id: str) -> str:
         conversation = await direct.conversation(principal, conversation_id)
-        return conversation.other(principal.user_id)
+        return dm_room(conversation.id)
 
     return gate

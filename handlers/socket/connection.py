@@ -27,6 +27,9 @@ def install_connection_handlers(sio: socketio.AsyncServer, node: Node) -> None:
         # Chat core: the workspace and channel rooms this user may see (a banned user is in none).
         for room in await node.svc.chat.rooms_for(principal.user_id):
             await sio.enter_room(sid, room)
+        # Direct messages (issue 3B): the `dm:{id}` room of each of the user's conversations.
+        for room in await node.svc.direct.rooms_for(principal.user_id):
+            await sio.enter_room(sid, room)
 
     async def disconnect(sid: str, reason: Any = None) -> None:
         node.hub.unregister(sid)

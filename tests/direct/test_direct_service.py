@@ -21,6 +21,18 @@ def send(to: str | None = None, content: str = "hi", cid: str = "c1", **kw: obje
     return DirectSend.model_validate(payload)
 
 
+async def test_rooms_for_lists_each_conversation_of_a_user(world: DirectWorld) -> None:
+    alice, bob, carol = [await make_user(world.store) for _ in range(3)]
+    ab = await world.direct.open(alice, bob.user_id)
+    ac = await world.direct.open(carol, alice.user_id)
+    assert sorted(await world.direct.rooms_for(alice.user_id)) == sorted([f"dm:{ab.id}", f"dm:{ac.id}"])
+    assert await world.direct.rooms_for(bob.user_id) == [f"dm:{ab.id}"]
+    # Opening an existing conversation moves nobody again.
+    moves = len(world.hub.moves)
+    await world.direct.open(bob, alice.user_id)
+    assert len(world.hub.moves) == moves
+
+
 async def test_find_or_create_orders_the_pair_and_is_unique(world: DirectWorld) -> None:
     alice, bob = await make_user(world.store), await make_user(world.store)
     first = await world.direct.open(alice, bob.user_id)
@@ -64,10 +76,12 @@ async def test_send_notifies_both_members_and_keeps_last_message_at(world: Direc
     message, created = await world.direct.send(alice, send(bob.user_id, "hello bob"))
     assert created and message.seq == 1 and message.sender_id == alice.user_id
     assert message.recipient_id == bob.user_id and not message.is_read
-    for user in (alice, bob):
-        [event] = world.hub.events("dm:message", f"user:{user.user_id}")
-        assert event["message"]["content"] == "hello bob" and event["seq"] == 1
-        assert event["conversationId"] == message.conversation_id
+    room = f"dm:{message.conversation_id}"
+    [event] = world.hub.events("dm:message", room)
+    assert event["message"]["content"] == "hello bob" and event["seq"] == 1
+    assert event["conversationId"] == message.conversation_id
+    # Both members' sockets were moved into the new conversation's room before the first event.
+    assert sorted(world.hub.moves) == sorted([("join", alice.user_id, room), ("join", bob.user_id, room)])
     second, _ = await world.direct.send(bob, send(content="hi alice", cid="x", conversationId=message.conversation_id))
     assert second.seq == 2
     convo = await world.direct.get(alice, message.conversation_id)
@@ -81,7 +95,7 @@ async def test_client_msg_id_replays_store_one_message(world: DirectWorld) -> No
     assert sum(created for _, created in results) == 1
     assert len({m.id for m, _ in results}) == 1
     assert await world.store.collection("direct_messages").count({}) == 1
-    assert len(world.hub.events("dm:message", f"user:{bob.user_id}")) == 1
+    assert len(world.hub.events("dm:message", f"dm:{results[0][0].conversation_id}")) == 1
     # The same clientMsgId from the other member is a different message.
     convo_id = results[0][0].conversation_id
     other, created = await world.direct.send(bob, send(content="mine", cid="same", conversationId=convo_id))
@@ -134,7 +148,7 @@ async def test_edit_needs_sender_and_current_version(world: DirectWorld) -> None
         await world.direct.edit(alice, edit)  # version 1 is stale now
     assert info.value.error is errors.VERSION_CONFLICT
     assert info.value.details == {"currentVersion": 2}
-    assert world.hub.events("dm:message:updated", f"user:{bob.user_id}")[0]["message"]["content"] == "final"
+    assert world.hub.events("dm:message:updated", f"dm:{message.conversation_id}")[0]["message"]["content"] == "final"
 
 
 async def test_delete_is_a_tombstone_for_both(world: DirectWorld) -> None:
@@ -152,7 +166,7 @@ async def test_delete_is_a_tombstone_for_both(world: DirectWorld) -> None:
         bob, DirectHistory.model_validate({"conversationId": message.conversation_id})
     )
     assert history.is_deleted and history.content == ""
-    assert world.hub.events("dm:message:deleted", f"user:{bob.user_id}")
+    assert world.hub.events("dm:message:deleted", f"dm:{message.conversation_id}")
 
 
 async def test_mark_read_sets_is_read_read_at_and_unread_counts(world: DirectWorld) -> None:
@@ -168,7 +182,7 @@ async def test_mark_read_sets_is_read_read_at_and_unread_counts(world: DirectWor
     history = await world.direct.history(alice, DirectHistory.model_validate({"conversationId": cid}))
     assert [m.is_read for m in history] == [True, True, False]
     assert history[0].read_at is not None and history[2].read_at is None
-    [receipt] = world.hub.events("dm:read", f"user:{alice.user_id}")
+    [receipt] = world.hub.events("dm:read", f"dm:{cid}")
     assert receipt["readerId"] == bob.user_id and receipt["upToSeq"] == 2
     assert (await world.direct.get(alice, cid)).other_last_read_seq == 2
     # Alice "reading" her own messages changes nothing and sends no receipt.
@@ -176,7 +190,7 @@ async def test_mark_read_sets_is_read_read_at_and_unread_counts(world: DirectWor
     assert (await world.direct.history(alice, DirectHistory.model_validate({"conversationId": cid})))[
         2
     ].is_read is False
-    assert len(world.hub.events("dm:read")) == 2  # one receipt, to both members
+    assert len(world.hub.events("dm:read")) == 1  # one receipt, none for alice's no-op
     await world.direct.mark_read(bob, DirectMarkRead.model_validate({"conversationId": cid}))
     assert (await world.direct.get(bob, cid)).unread == 0
 

@@ -30,12 +30,17 @@ class RecordingHub(Hub):
     def __init__(self) -> None:
         super().__init__(socketio.AsyncServer(async_mode="asgi"))
         self.sent: list[tuple[str, str, Any, str | None]] = []
+        self.moves: list[tuple[str, str, str]] = []
 
     async def emit(
         self, event: str, data: Any, *, room: str, skip_sid: str | None = None, skip_user: str | None = None
     ) -> None:
         self.sent.append((event, room, to_wire(data), skip_user))
         await super().emit(event, data, room=room, skip_sid=skip_sid, skip_user=skip_user)
+
+    async def join_user(self, user_id: str, room: str) -> None:
+        self.moves.append(("join", user_id, room))
+        await super().join_user(user_id, room)
 
     def events(self, name: str, room: str | None = None) -> list[Any]:
         return [d for e, r, d, _ in self.sent if e == name and (room is None or r == room)]

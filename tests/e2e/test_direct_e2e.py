@@ -112,14 +112,22 @@ async def test_direct_message_seed_flow(http: httpx.AsyncClient, server: LiveSer
         assert reply["message"]["seq"] == 2
         await alice.sock.wait_for("dm:message", lambda d: d["messageId"] == reply["message"]["id"])
 
+        # A socket that connects later is put in the conversation's room on connect.
+        bob_tablet = await second_socket(server, bob)
+        later = await alice.ok("dm:send", dm("still there?", conversationId=convo["id"]))
+        await bob_tablet.wait_for("dm:message", lambda d: d["messageId"] == later["message"]["id"])
+        await bob_tablet.close()
+        reply = await bob.ok("dm:send", dm("yes", conversationId=convo["id"]))
+        assert reply["message"]["seq"] == 4
+
         listed = await bob.ok("dm:list", {})
-        assert [c["id"] for c in listed] == [convo["id"]] and listed[0]["unread"] == 1
+        assert [c["id"] for c in listed] == [convo["id"]] and listed[0]["unread"] == 2
         read = await bob.ok("dm:markRead", {"conversationId": convo["id"]})
-        assert read["unread"] == 0 and read["lastReadSeq"] == 2
-        receipt = await alice.sock.wait_for("dm:read", lambda d: d["conversationId"] == convo["id"])
-        assert receipt["readerId"] == bob.id and receipt["upToSeq"] == 2
+        assert read["unread"] == 0 and read["lastReadSeq"] == 4
+        receipt = await alice.sock.wait_for("dm:read", lambda d: d["upToSeq"] == 4)
+        assert receipt["readerId"] == bob.id and receipt["conversationId"] == convo["id"]
         history = await alice.ok("dm:history", {"conversationId": convo["id"]})
-        assert [(m["seq"], m["isRead"]) for m in history] == [(1, True), (2, False)]
+        assert [(m["seq"], m["isRead"]) for m in history] == [(1, True), (2, False), (3, True), (4, False)]
         assert history[0]["readAt"] is not None
 
         edited = await alice.ok("dm:edit", {"messageId": message["id"], "content": "hi Bob!", "version": 1})

@@ -61,9 +61,12 @@ async def test_direct_typing_goes_to_the_other_member_only(typing: Typing) -> No
         "username": alice.user.username,
         "expiresIn": EXPIRY_SECS,
     }
-    assert [r for e, r, _, _ in world.hub.sent if e == "typing:started"] == [f"user:{bob.user_id}"]
+    # To the conversation's room without any socket of the typist: only bob's sockets remain.
+    assert [(r, skip) for e, r, _, skip in world.hub.sent if e == "typing:started"] == [
+        (f"dm:{convo.id}", alice.user_id)
+    ]
     assert await typing.service.stop_typing(alice, dm(convo.id)) == {"stopped": True}
-    [stopped] = world.hub.events("typing:stopped", f"user:{bob.user_id}")
+    [stopped] = world.hub.events("typing:stopped", f"dm:{convo.id}")
     assert stopped["reason"] == "stopped"
     assert await typing.service.stop_typing(alice, dm(convo.id)) == {"stopped": False}
     assert len(world.hub.events("typing:stopped")) == 1
@@ -82,7 +85,7 @@ async def test_repeated_starts_are_throttled_and_expiry_is_automatic(typing: Typ
     await asyncio.sleep(EXPIRY_SECS * 0.6)  # extended: not expired yet
     assert world.hub.events("typing:stopped") == []
     await asyncio.sleep(EXPIRY_SECS * 0.8)
-    [stopped] = world.hub.events("typing:stopped", f"user:{bob.user_id}")
+    [stopped] = world.hub.events("typing:stopped", f"dm:{convo.id}")
     assert stopped["reason"] == "expired" and stopped["userId"] == alice.user_id
     assert typing.service.live_count() == 0
 
