@@ -96,6 +96,7 @@ class DirectConversationPublic(WireModel):
     last_read_seq: int  # the caller's own read pointer
     other_last_read_seq: int  # how far the other member has read (read receipts)
     unread: int  # messages from the other member the caller has not read
+    last_message: DirectMessagePublic | None = None  # for previews (a tombstone when it was deleted)
     created_at: UtcDateTime
     updated_at: UtcDateTime
 

@@ -68,6 +68,13 @@ class DirectMessageRepository(Repository[DirectMessageRecord]):
             {"$set": {"isRead": True, "readAt": at}},
         )
 
+    async def last_messages(self, conversations: list[DirectConversationRecord]) -> dict[str, DirectMessageRecord]:
+        """The latest message of each conversation, in one query."""
+        wanted = [{"conversationId": c.id, "seq": c.last_message_seq} for c in conversations if c.last_message_seq]
+        if not wanted:
+            return {}
+        return {m.conversation_id: m for m in await self.find({"$or": wanted})}
+
     async def unread_counts(self, conversation_ids: list[str], reader_id: str) -> dict[str, int]:
         if not conversation_ids:
             return {}

@@ -139,6 +139,7 @@ class DirectService:
     async def _views(self, me: str, records: list[DirectConversationRecord]) -> list[DirectConversationPublic]:
         others = {u.id: u for u in await self.users.by_ids([r.other(me) for r in records])}
         unread = await self.messages.unread_counts([r.id for r in records], me)
+        latest = await self.messages.last_messages(records)
         return [
             DirectConversationPublic(
                 id=r.id,
@@ -150,6 +151,7 @@ class DirectService:
                 last_read_seq=r.last_read_seq(me),
                 other_last_read_seq=r.last_read_seq(r.other(me)),
                 unread=unread.get(r.id, 0),
+                last_message=_public(latest[r.id]) if r.id in latest else None,
                 created_at=r.created_at,
                 updated_at=r.updated_at,
             )
@@ -307,3 +309,7 @@ class DirectService:
     async def rooms_for(self, user_id: str) -> list[str]:
         """The `dm:{id}` room of every conversation of a user (joined on connect)."""
         return [dm_room(c.id) async for c in self.conversations.iterate_for(user_id)]
+
+
+def _public(record: DirectMessageRecord) -> DirectMessagePublic:
+    return DirectMessagePublic.model_validate(record, from_attributes=True)

@@ -205,6 +205,10 @@ async def test_list_orders_by_last_message_with_unread_counts(world: DirectWorld
     listed = await world.direct.list_conversations(me, DirectList())
     assert [c.other_user.id for c in listed] == [friends[0].user_id, friends[2].user_id, friends[1].user_id]
     assert [c.unread for c in listed] == [2, 1, 1]
+    previews = [c.last_message.content if c.last_message else None for c in listed]
+    assert previews == ["again", "from 2", "from 1"]
+    empty = await world.direct.open(me, (await make_user(world.store)).user_id)
+    assert empty.last_message is None
     page = await world.direct.list_conversations(me, DirectList.model_validate({"limit": 1}))
     assert len(page) == 1
     rest = await world.direct.list_conversations(
