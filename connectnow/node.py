@@ -113,6 +113,7 @@ class Node:
         self._wire_direct_and_typing(self.services, attachments)
         # issue 6: scheduled messages reach channels and direct conversations through the chat core
         broadcasts.attach_chat(ChatCorePoster(self.store, self.services.messages, self.services.direct))
+        scheduling.attach_chat(self.store, self.services.direct)  # issue 7: reminders as direct messages
         self.background.append(SchedulingWorker(scheduling))  # worker jobs on the shared lease queue
         self.services.calendar = build_calendar(
             self.store, self.secrets, self.hub, chat_poster(self.store, self.services.messages),

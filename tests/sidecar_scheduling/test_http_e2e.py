@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +204,30 @@ async def test_forms_admin_audit_and_key_rotation(server: LiveServer, client: ht
             assert read.status_code == 200 and read.json()["answers"] == {"why": "RotationMarker"}
     finally:
         rotated.stop()
+
+
+async def test_reminder_arrives_as_a_direct_message(server: LiveServer, client: httpx.AsyncClient) -> None:
+    host, guest = await register(client), await register(client)
+    g = bearer(guest["accessToken"])
+    soon = (datetime.now(UTC) + timedelta(minutes=40)).replace(second=0, microsecond=0)
+    body = booking(
+        host["user"]["id"], soon.isoformat(), (soon + timedelta(minutes=30)).isoformat(), timeZone="Europe/Oslo"
+    )
+    made = await client.post(f"{API}/bookings", json=body, headers=g)
+    assert made.status_code == 201, made.text
+    # Booked inside the 60-minute lead time: the reminder is due at once and the server's worker posts it.
+    messages: list[dict[str, Any]] = []
+    for _ in range(60):
+        conversations = (await client.get("/api/v1/direct/conversations", headers=g)).json()
+        if conversations:
+            url = f"/api/v1/direct/conversations/{conversations[0]['id']}/messages"
+            messages = (await client.get(url, headers=g)).json()
+            if messages:
+                break
+        await asyncio.sleep(0.1)
+    [message] = messages
+    assert message["senderId"] == host["user"]["id"] and message["recipientId"] == guest["user"]["id"]
+    assert message["content"].startswith("Reminder: \u201cVisit\u201d starts ") and "Europe/Oslo" in message["content"]
+    jobs = (await client.get(f"{API}/bookings/{made.json()['id']}/jobs", headers=g)).json()
+    reminder = next(j for j in jobs if j["jobType"] == "send-reminder")
+    assert reminder["status"] == "completed" and reminder["result"]["sent"][0]["channel"] == "chat"

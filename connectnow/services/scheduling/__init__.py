@@ -18,7 +18,13 @@ from connectnow.services.scheduling.audit import AuditService
 from connectnow.services.scheduling.bookings import BookingService
 from connectnow.services.scheduling.forms import FormService
 from connectnow.services.scheduling.jobs import JobService
-from connectnow.services.scheduling.notify import ReminderChannel, ReminderService, WebhookChannel
+from connectnow.services.scheduling.notify import (
+    ChatReminderChannel,
+    DirectMessenger,
+    ReminderChannel,
+    ReminderService,
+    WebhookChannel,
+)
 from connectnow.services.scheduling.policies import PolicyService
 from connectnow.services.scheduling.purge import PurgeService
 from connectnow.services.scheduling.summaries import SummaryService
@@ -42,6 +48,10 @@ class SchedulingServices:
     @property
     def worker(self) -> LeaseWorker:
         return self.jobs.worker
+
+    def attach_chat(self, store: DocumentStore, direct: DirectMessenger) -> None:
+        """Reminders also go out as direct messages, once the chat core is wired."""
+        self.reminders.channels.append(ChatReminderChannel(store, direct))
 
 
 def build_scheduling(

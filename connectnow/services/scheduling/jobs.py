@@ -83,9 +83,9 @@ class JobService:
         """A new or moved meeting: a fresh summary now, and its reminder moved to the new time."""
         await self.cancel_pending(booking.id, JobType.SEND_REMINDER)
         await self.enqueue(JobType.GENERATE_SUMMARY, {"bookingId": booking.id}, booking_id=booking.id)
-        remind_at = booking.start_time - self.reminder_before
-        if remind_at > utcnow():
-            await self.enqueue(JobType.SEND_REMINDER, {"bookingId": booking.id}, remind_at, booking_id=booking.id)
+        # A meeting booked closer than the reminder lead time is reminded of at once.
+        remind_at = max(booking.start_time - self.reminder_before, utcnow())
+        await self.enqueue(JobType.SEND_REMINDER, {"bookingId": booking.id}, remind_at, booking_id=booking.id)
 
     async def on_booking_closed(self, booking: BookingRecord) -> None:
         await self.cancel_pending(booking.id, JobType.SEND_REMINDER)

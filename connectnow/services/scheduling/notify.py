@@ -1,5 +1,8 @@
 """send-reminder: tell the participants a meeting is coming, through a `ReminderChannel`.
 
+The chat channel posts a direct message from the host to the booker through the chat core's direct
+message service (idempotent per booking version, so a retried job never posts twice).
+
 The webhook channel POSTs a JSON body to CONNECTNOW_REMINDER_WEBHOOK_URL. The body carries only what may
 leave the participants: ids and times, plus the redacted description of Low-sensitivity meetings (never
 the description, intake or answers).
@@ -8,10 +11,13 @@ the description, intake or answers).
 from __future__ import annotations
 
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import httpx
 
+from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.scheduling import BookingRepository
+from connectnow.services.auth import Principal, ensure_user_allowed
 from connectnow.services.scheduling.audit import AuditService
 from connectnow.store.port import DocumentStore
 from models.scheduling import ACTIVE_STATUSES, BookingRecord, Sensitivity
@@ -53,6 +59,48 @@ class WebhookChannel:
         # A non-2xx answer raises, so the job is retried with backoff up to its maxAttempts.
         response.raise_for_status()
         return {"channel": self.name, "status": response.status_code}
+
+
+class DirectMessenger(Protocol):
+    """What the chat channel needs of the chat core's direct messages (connectnow/services/direct.py)."""
+
+    async def send(self, principal: Principal, data: Any) -> tuple[Any, bool]: ...
+
+
+def reminder_text(booking: BookingRecord) -> str:
+    when = booking.start_time.strftime("%Y-%m-%d %H:%M UTC")
+    if booking.time_zone:
+        local = booking.start_time.astimezone(ZoneInfo(booking.time_zone)).strftime("%H:%M")
+        when += f" ({local} {booking.time_zone})"
+    what = "your meeting" if booking.sensitivity is Sensitivity.HIGH else f"\u201c{booking.title}\u201d"
+    return f"Reminder: {what} starts {when}."
+
+
+class ChatReminderChannel:
+    name = "chat"
+
+    def __init__(self, store: DocumentStore, direct: DirectMessenger) -> None:
+        self.users = UserRepository(store)
+        self.direct = direct
+
+    async def send(self, booking: BookingRecord) -> dict[str, Any]:
+        from models.direct import DirectSend
+
+        if booking.user_id == booking.created_by:
+            return {"channel": self.name, "skipped": "the host booked for themselves"}
+        host = await self.users.get(booking.user_id)
+        if host is None:
+            raise RuntimeError("the host no longer exists")
+        ensure_user_allowed(host)
+        data = DirectSend.model_validate(
+            {
+                "userId": booking.created_by,
+                "content": reminder_text(booking),
+                "clientMsgId": f"reminder-{booking.id}-{booking.version}",
+            }
+        )
+        message, created = await self.direct.send(Principal(user=host), data)
+        return {"channel": self.name, "messageId": message.id, "created": created}
 
 
 class ReminderService:
