@@ -29,7 +29,9 @@ def test_import_with_progress_and_report_then_export(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTNOW_")}
     env.update({"CONNECTNOW_ENV": "development", "CONNECTNOW_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "120"})
     env["CONNECTNOW_PHONE_DEFAULT_REGION"] = "GB"
-    made = run(env, "create-admin", "--email", "op@example.com", "--username", "operator", "--password-stdin", stdin=PASSWORD)
+    made = run(
+        env, "create-admin", "--email", "op@example.com", "--username", "operator", "--password-stdin", stdin=PASSWORD
+    )
     assert made.returncode == 0, made.stderr
     book = tmp_path / "book.csv"
     book.write_text("name,phone,email\nAnn,020 7946 0958,ann@example.com\nBob,+1 202 555 0143,\nBad,123,\n")
