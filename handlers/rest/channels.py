@@ -82,6 +82,6 @@ async def remove_member(channel_id: IdStr, user_id: IdStr, principal: CurrentPri
 
 @router.put("/channels/{channel_id}/mute", response_model=ChannelMemberPublic)
 async def mute(
-    channel_id: IdStr, body: OptionalBody, principal: CurrentPrincipal, svc: ServicesDep
+    channel_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep, body: OptionalBody = None
 ) -> ChannelMemberPublic:
     return await svc.channels.set_muted(principal, with_path(ChannelMute, body, channelId=channel_id))

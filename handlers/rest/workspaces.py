@@ -97,14 +97,14 @@ async def transfer(
 
 @router.post("/{workspace_id}/invites", status_code=status.HTTP_201_CREATED, response_model=InviteCreated)
 async def create_invite(
-    workspace_id: IdStr, body: OptionalBody, principal: CurrentPrincipal, svc: ServicesDep
+    workspace_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep, body: OptionalBody = None
 ) -> InviteCreated:
     return await svc.workspaces.create_invite(principal, with_path(InviteCreate, body, workspaceId=workspace_id))
 
 
 @router.post("/{workspace_id}/invites/rotate", status_code=status.HTTP_201_CREATED, response_model=InviteCreated)
 async def rotate_invites(
-    workspace_id: IdStr, body: OptionalBody, principal: CurrentPrincipal, svc: ServicesDep
+    workspace_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep, body: OptionalBody = None
 ) -> InviteCreated:
     return await svc.workspaces.rotate_invites(principal, with_path(InviteCreate, body, workspaceId=workspace_id))
 

@@ -397,3 +397,75 @@ async def test_socket_bad_input_is_refused_and_stores_nothing(http: httpx.AsyncC
         assert other.sock.received("message:new") == [] and third.sock.received("message:new") == []
     finally:
         await close_all([owner, other, third])
+
+
+async def test_rest_mirrors_for_workspaces_and_channels(http: httpx.AsyncClient, server: LiveServer) -> None:
+    owner, bob, carol = await people(http, server, 3)
+    try:
+        ws_id, general = await workspace(owner, http)
+        api = "/api/v1"
+        patched = await http.patch(f"{api}/workspaces/{ws_id}", json={"description": "ours"}, headers=owner.auth)
+        assert patched.status_code == 200 and patched.json()["description"] == "ours"
+        code = (await http.post(f"{api}/workspaces/{ws_id}/invites", json={"maxUses": 2}, headers=owner.auth)).json()[
+            "code"
+        ]
+        assert (await http.post(f"{api}/workspaces/join", json={"code": code}, headers=bob.auth)).status_code == 200
+        assert len((await http.get(f"{api}/workspaces/{ws_id}/invites", headers=owner.auth)).json()) == 1
+        rotated = await http.post(f"{api}/workspaces/{ws_id}/invites/rotate", headers=owner.auth)
+        assert rotated.status_code == 201
+        assert (await http.post(f"{api}/workspaces/join", json={"code": code}, headers=carol.auth)).status_code == 404
+        assert (
+            await http.post(f"{api}/workspaces/join", json={"code": rotated.json()["code"]}, headers=carol.auth)
+        ).status_code == 200
+        members = (await http.get(f"{api}/workspaces/{ws_id}/members", headers=owner.auth)).json()
+        assert {m["userId"] for m in members} == {owner.id, bob.id, carol.id}
+        role = await http.patch(
+            f"{api}/workspaces/{ws_id}/members/{bob.id}", json={"role": "MODERATOR"}, headers=owner.auth
+        )
+        assert role.json()["role"] == "MODERATOR"
+        made = await http.post(
+            f"{api}/workspaces/{ws_id}/channels", json={"name": "Ops", "topic": "on call"}, headers=bob.auth
+        )
+        assert made.status_code == 201 and made.json()["name"] == "ops"
+        ops = made.json()["id"]
+        dup = await http.post(f"{api}/workspaces/{ws_id}/channels", json={"name": "ops"}, headers=owner.auth)
+        assert dup.status_code == 409 and dup.json()["error"]["code"] == "CHANNEL_NAME_TAKEN"
+        assert (await http.post(f"{api}/channels/{ops}/join", headers=carol.auth)).status_code == 200
+        assert len((await http.get(f"{api}/channels/{ops}/members", headers=owner.auth)).json()) == 2
+        assert (await http.put(f"{api}/channels/{ops}/mute", json={"isMuted": True}, headers=carol.auth)).json()[
+            "isMuted"
+        ]
+        assert (await http.delete(f"{api}/channels/{ops}/members/{carol.id}", headers=bob.auth)).status_code == 204
+        assert (await http.post(f"{api}/channels/{ops}/archive", headers=owner.auth)).json()["isArchived"]
+        archived = await http.post(f"{api}/channels/{ops}/messages", json={"content": "x"}, headers=bob.auth)
+        assert archived.status_code == 403 and archived.json()["error"]["code"] == "CHANNEL_ARCHIVED"
+        assert not (await http.post(f"{api}/channels/{ops}/unarchive", headers=owner.auth)).json()["isArchived"]
+        msg = (
+            await http.post(f"{api}/channels/{general}/messages", json={"content": "pin me"}, headers=carol.auth)
+        ).json()
+        assert (await http.put(f"{api}/messages/{msg['id']}/pin", headers=bob.auth)).json()["isPinned"]
+        assert [m["id"] for m in (await http.get(f"{api}/channels/{general}/pins", headers=owner.auth)).json()] == [
+            msg["id"]
+        ]
+        read = await http.post(f"{api}/channels/{general}/read", json={"messageId": msg["id"]}, headers=owner.auth)
+        assert read.json()["lastReadSeq"] == msg["seq"]
+        receipts = (await http.get(f"{api}/messages/{msg['id']}/receipts", headers=carol.auth)).json()
+        assert owner.id in [r["userId"] for r in receipts]
+        unread = (await http.get(f"{api}/workspaces/{ws_id}/unread", headers=owner.auth)).json()
+        assert {u["channelId"]: u["unread"] for u in unread}[general] == 0
+        assert (await http.delete(f"{api}/workspaces/{ws_id}/members/{carol.id}", headers=bob.auth)).status_code == 204
+        ban = await http.post(
+            f"{api}/workspaces/{ws_id}/bans", json={"userId": carol.id, "reason": "spam"}, headers=owner.auth
+        )
+        assert ban.status_code == 201
+        assert [b["userId"] for b in (await http.get(f"{api}/workspaces/{ws_id}/bans", headers=owner.auth)).json()] == [
+            carol.id
+        ]
+        assert (await http.delete(f"{api}/workspaces/{ws_id}/bans/{carol.id}", headers=owner.auth)).status_code == 204
+        moved = await http.post(f"{api}/workspaces/{ws_id}/transfer", json={"userId": bob.id}, headers=owner.auth)
+        assert moved.json()["ownerId"] == bob.id and moved.json()["myRole"] == "ADMIN"
+        assert (await http.post(f"{api}/workspaces/{ws_id}/leave", headers=owner.auth)).status_code == 204
+        assert (await http.delete(f"{api}/workspaces/{ws_id}", headers=bob.auth)).status_code == 204
+        assert (await http.get(f"{api}/workspaces/{ws_id}", headers=bob.auth)).status_code == 404
+    finally:
+        await close_all([owner, bob, carol])
