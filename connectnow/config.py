@@ -96,9 +96,21 @@ class Settings(BaseSettings):
             "audio/mpeg",
             "audio/ogg",
             "audio/x-wav",
+            "audio/mp4",
             "video/mp4",
             "video/webm",
+            "video/quicktime",
             "text/plain",
+            # Office documents (detected as such from their ZIP or OLE structure).
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            "application/vnd.oasis.opendocument.text",
+            "application/vnd.oasis.opendocument.spreadsheet",
+            "application/vnd.oasis.opendocument.presentation",
+            "application/msword",
+            "application/vnd.ms-excel",
+            "application/vnd.ms-powerpoint",
         ]
     )
     attachment_thumbnail_px: int = Field(320, ge=16, le=2048)  # longest side of a thumbnail

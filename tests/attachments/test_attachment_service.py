@@ -238,3 +238,23 @@ async def test_uploads_are_rate_limited(store: DocumentStore, tmp_path: Path) ->
     with pytest.raises(AppError) as info:
         await service.upload(alice, "a.txt", b"3")
     assert info.value.error is errors.RATE_LIMITED and info.value.retry_after
+
+
+async def test_office_documents_and_zip_are_told_apart_by_their_content(
+    service: AttachmentService, store: DocumentStore
+) -> None:
+    import io
+    import zipfile
+
+    def archive(*names: str) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as zf:
+            for name in names:
+                zf.writestr(name, "<x/>")
+        return out.getvalue()
+
+    alice = await make_user(store)
+    docx = await service.upload(alice, "report.zip", archive("[Content_Types].xml", "word/document.xml"))
+    assert docx.mime_type == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    plain = await service.upload(alice, "report.docx", archive("notes.txt"))
+    assert plain.mime_type == "application/zip"
