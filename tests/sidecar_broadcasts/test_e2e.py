@@ -107,6 +107,26 @@ async def test_rest_contacts_groups_templates_and_refusals(http: httpx.AsyncClie
     assert (await http.get(f"/contacts/{bob_id}/groups", headers=alice["auth"])).json() == []
 
 
+async def test_openapi_documents_the_sidecar(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as root:
+        spec = (await root.get("/openapi.json")).json()
+    paths = spec["paths"]
+    for path in (
+        "/api/v1/contacts",
+        "/api/v1/contacts/import",
+        "/api/v1/contacts/export",
+        "/api/v1/groups/{group_id}/members",
+        "/api/v1/templates",
+        "/api/v1/scheduled",
+        "/api/v1/scheduled/{scheduled_id}/cancel",
+        "/api/v1/broadcasts/webhook",
+        "/api/v1/studybooks",
+        "/api/v1/studybook-selections",
+    ):
+        assert path in paths, path
+    assert "text/csv" in paths["/api/v1/contacts/import"]["post"]["requestBody"]["content"]
+
+
 async def test_rest_csv_import_and_export(http: httpx.AsyncClient) -> None:
     alice = await user(http)
     text = "name,phoneNumber,email\nAnn,+12025550140,ann@example.com\nBad,12,\nAnn dup,+1 202 555 0140,\n"

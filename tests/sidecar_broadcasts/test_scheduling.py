@@ -149,6 +149,9 @@ async def test_edit_and_cancel_while_pending(bx: Broadcasts, make_user: MakeUser
             alice, created.id, ScheduledUpdate.model_validate({"scheduledFor": utcnow().isoformat()})
         )
     assert caught.value.code == "SCHEDULE_IN_PAST"
+    with pytest.raises(AppError) as caught:
+        await bx.schedule.update(alice, created.id, ScheduledUpdate.model_validate({"timeZone": "Europe/Paris"}))
+    assert caught.value.code == "VALIDATION_FAILED"
     for attempt in (
         bx.schedule.cancel(mallory, created.id),
         bx.schedule.update(mallory, created.id, ScheduledUpdate.model_validate({"message": "x"})),

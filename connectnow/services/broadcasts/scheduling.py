@@ -227,6 +227,8 @@ class ScheduleService:
         current = await self.get_owned(principal, scheduled_id)
         if current.status is not ScheduleStatus.PENDING:
             raise AppError(errors.SCHEDULE_NOT_PENDING, details={"status": current.status.value})
+        if data.time_zone is not None and data.scheduled_for is None:
+            raise AppError(errors.VALIDATION_FAILED, "A new timeZone needs the scheduledFor it applies to")
         changes: dict[str, Any] = {"updatedAt": utcnow()}
         if data.scheduled_for is not None:
             changes["scheduledFor"] = self.when(data.scheduled_for, data.time_zone)
