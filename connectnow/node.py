@@ -98,7 +98,7 @@ class Node:
         files = LocalFileStorage(self.settings.data_dir / "files")
         attachments = AttachmentService(self.store, files, self.settings, self.limiter)
         broadcasts = build_broadcasts(self.store, self.settings, self.hub)
-        scheduling = build_scheduling(self.store, self.settings)
+        scheduling = build_scheduling(self.store, self.settings, hub=self.hub)
         self.services = Services(
             auth=auth,
             users=UserService(auth),

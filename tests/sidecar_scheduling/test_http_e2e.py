@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.clients import PASSWORD, bearer, register, unique_name
+from tests.support.clients import PASSWORD, SocketClient, bearer, register, unique_name
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -231,3 +231,28 @@ async def test_reminder_arrives_as_a_direct_message(server: LiveServer, client: 
     jobs = (await client.get(f"{API}/bookings/{made.json()['id']}/jobs", headers=g)).json()
     reminder = next(j for j in jobs if j["jobType"] == "send-reminder")
     assert reminder["status"] == "completed" and reminder["result"]["sent"][0]["channel"] == "chat"
+
+
+async def test_booking_events_reach_only_the_participants(server: LiveServer, client: httpx.AsyncClient) -> None:
+    host, guest, stranger = await register(client), await register(client), await register(client)
+    sockets = {name: SocketClient() for name in ("host", "guest", "stranger")}
+    for name, who in (("host", host), ("guest", guest), ("stranger", stranger)):
+        await sockets[name].connect(server.base_url, who["accessToken"])
+    try:
+        body = booking(
+            host["user"]["id"], "2027-04-01T10:00:00Z", "2027-04-01T11:00:00Z", intakeData={"q": "SocketSecret"}
+        )
+        made = await client.post(f"{API}/bookings", json=body, headers=bearer(guest["accessToken"]))
+        assert made.status_code == 201
+        seen = await sockets["host"].wait_for("scheduling:booking")
+        assert seen["action"] == "create" and seen["booking"]["id"] == made.json()["id"]
+        assert "intakeData" not in seen["booking"] and "SocketSecret" not in str(seen)
+        await sockets["guest"].wait_for("scheduling:booking")
+        accept = await client.post(f"{API}/bookings/{made.json()['id']}/accept", headers=bearer(host["accessToken"]))
+        assert accept.status_code == 200
+        await sockets["guest"].wait_for("scheduling:booking", lambda d: d["action"] == "accept")
+        await asyncio.sleep(0.3)
+        assert sockets["stranger"].received("scheduling:booking") == []
+    finally:
+        for sock in sockets.values():
+            await sock.close()

@@ -15,7 +15,7 @@ from connectnow.crypto import KeyRing, keyring_from_settings
 from connectnow.services.leases import LeaseWorker
 from connectnow.services.scheduling.admin import SchedulingAdminService
 from connectnow.services.scheduling.audit import AuditService
-from connectnow.services.scheduling.bookings import BookingService
+from connectnow.services.scheduling.bookings import BookingService, EventSink
 from connectnow.services.scheduling.forms import FormService
 from connectnow.services.scheduling.jobs import JobService
 from connectnow.services.scheduling.notify import (
@@ -55,7 +55,11 @@ class SchedulingServices:
 
 
 def build_scheduling(
-    store: DocumentStore, settings: Settings, *, channels: list[ReminderChannel] | None = None
+    store: DocumentStore,
+    settings: Settings,
+    *,
+    channels: list[ReminderChannel] | None = None,
+    hub: EventSink | None = None,
 ) -> SchedulingServices:
     ring = keyring_from_settings(settings)
     audit = AuditService(store, settings.audit_retention_days)
@@ -68,7 +72,7 @@ def build_scheduling(
         purge_interval=timedelta(seconds=settings.scheduling_purge_interval_seconds),
     )
     forms = FormService(store, ring, audit, settings.form_retention_days)
-    bookings = BookingService(store, ring, policies, audit, jobs, forms)
+    bookings = BookingService(store, ring, policies, audit, jobs, forms, hub)
     summaries = SummaryService(store, ring, audit, settings.summary_retention_days)
     if channels is None:
         channels = [WebhookChannel(settings.reminder_webhook_url)] if settings.reminder_webhook_url else []

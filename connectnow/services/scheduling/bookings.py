@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
@@ -64,6 +64,15 @@ def redact(description: str | None, sensitivity: Sensitivity, anonymous: bool) -
     return masked[:REDACTED_LENGTH]
 
 
+class EventSink(Protocol):
+    """The hub's one emit (connectnow/realtime/hub.py)."""
+
+    async def emit(self, event: str, data: Any, *, room: str | list[str]) -> None: ...
+
+
+BOOKING_EVENT = "scheduling:booking"
+
+
 class BookingService:
     def __init__(
         self,
@@ -73,6 +82,7 @@ class BookingService:
         audit: AuditService,
         jobs: JobService,
         forms: FormService,
+        events: EventSink | None = None,
     ) -> None:
         self.repo = BookingRepository(store)
         self.users = UserRepository(store)
@@ -81,6 +91,7 @@ class BookingService:
         self.audit = audit
         self.jobs = jobs
         self.forms = forms
+        self.events = events
 
     # --- views ----------------------------------------------------------------------------------------
     def public(self, booking: BookingRecord, *, with_intake: bool) -> BookingPublic:
@@ -90,6 +101,13 @@ class BookingService:
                 self.ring, booking.encrypted_intake_data, "bookings", booking.id, "encryptedIntakeData"
             )
         return view
+
+    async def notify(self, booking: BookingRecord, action: str) -> None:
+        """Tell the host's and the booker's sockets, after the write; intake data never rides along."""
+        if self.events is not None:
+            rooms = sorted({f"user:{booking.user_id}", f"user:{booking.created_by}"})
+            view = self.public(booking, with_intake=False)
+            await self.events.emit(BOOKING_EVENT, {"action": action, "booking": view}, room=rooms)
 
     async def load(self, actor: Actor, booking_id: str) -> BookingRecord:
         return require_visible(actor, await self.repo.get(booking_id))
@@ -125,6 +143,7 @@ class BookingService:
         booking = await self.policies.guarded_write(host.id, start, end, record.buffer_minutes, write, undo)
         await self.audit.record(actor, "booking.create", "booking", booking.id, booking_id=booking.id)
         await self.jobs.on_booking_scheduled(booking)
+        await self.notify(booking, "create")
         return self.public(booking, with_intake=True)
 
     def _record(
@@ -229,6 +248,7 @@ class BookingService:
         if target in (S.CANCELLED, S.REJECTED):
             await self.jobs.on_booking_closed(updated)
             await self.forms.follow_booking(updated)
+        await self.notify(updated, action)
         return self.public(updated, with_intake=True)
 
     async def reschedule(self, actor: Actor, booking_id: str, body: BookingReschedule) -> BookingPublic:
@@ -272,6 +292,7 @@ class BookingService:
         )
         await self.jobs.on_booking_scheduled(updated)
         await self.forms.follow_booking(updated)
+        await self.notify(updated, "reschedule")
         return self.public(updated, with_intake=True)
 
     def _check_status(self, booking: BookingRecord, action: str) -> None:
