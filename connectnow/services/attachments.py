@@ -248,9 +248,15 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
 class AttachmentJanitor:
     """Deletes abandoned uploads now and then. Safe on several workers: each delete is conditional."""
 
-    def __init__(self, service: AttachmentService, interval_secs: float = JANITOR_INTERVAL_SECS) -> None:
+    def __init__(
+        self,
+        service: AttachmentService,
+        interval_secs: float = JANITOR_INTERVAL_SECS,
+        max_age: timedelta = UNATTACHED_TTL,
+    ) -> None:
         self.service = service
         self.interval_secs = interval_secs
+        self.max_age = max_age
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -261,7 +267,7 @@ class AttachmentJanitor:
         while True:
             await asyncio.sleep(self.interval_secs)
             try:
-                removed = await self.service.purge_unattached()
+                removed = await self.service.purge_unattached(older_than=self.max_age)
                 if removed:
                     log.info("deleted %d abandoned uploads", removed)
             except Exception:

@@ -258,3 +258,22 @@ async def test_office_documents_and_zip_are_told_apart_by_their_content(
     assert docx.mime_type == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     plain = await service.upload(alice, "report.docx", archive("notes.txt"))
     assert plain.mime_type == "application/zip"
+
+
+async def test_janitor_purges_in_the_background(service: AttachmentService, store: DocumentStore) -> None:
+    from datetime import timedelta
+
+    from connectnow.services.attachments import AttachmentJanitor
+
+    alice = await make_user(store)
+    upload = await service.upload(alice, "a.txt", b"abandoned")
+    janitor = AttachmentJanitor(service, interval_secs=0.05, max_age=timedelta(seconds=-1))
+    await janitor.start()
+    try:
+        for _ in range(100):
+            if await service.repo.get(upload.id) is None:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await janitor.stop()
+    assert await service.repo.get(upload.id) is None
