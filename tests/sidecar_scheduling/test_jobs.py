@@ -307,3 +307,46 @@ async def test_purge_racing_reads(sch: SchedulingServices, make_actor: MakeActor
     assert all(t == "NOT_FOUND" for t in texts[1::2])
     assert all(isinstance(t, str) and t.startswith("Pastoral conversation") for t in texts[0::2])
     assert await store.collection("context_summaries").count({"bookingId": dying}) == 0
+
+
+async def test_form_response_reads_racing_the_purge(
+    sch: SchedulingServices, make_actor: MakeActor, store: DocumentStore
+) -> None:
+    host, guest = await make_actor(), await make_actor()
+    await sch.policies.update(host, PolicyUpdate.model_validate({"bufferTimeMinutes": 0}))
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    form = await sch.forms.create(host, FormCreate.model_validate({"name": "F", "eventTypeId": 7, "schema": schema}))
+    kept, expired = [
+        await sch.forms.submit(
+            guest,
+            form.id,
+            FormResponseCreate.model_validate(
+                {
+                    "bookingId": await new_booking(sch, guest, host, f"2027-01-05 {h}:00", f"2027-01-05 {h}:30"),
+                    "answers": {"a": h},
+                }
+            ),
+        )
+        for h in ("09", "10")
+    ]
+    await store.collection("form_responses").update_one({"id": expired.id}, {"$set": {"retainUntil": utcnow()}})
+
+    async def read(response_id: str) -> Any:
+        try:
+            return (await sch.forms.read_response(host, response_id)).answers
+        except AppError as exc:
+            return exc.code
+
+    results = await asyncio.gather(*(read(r.id) for _ in range(10) for r in (kept, expired)), sch.purge.purge())
+    assert all(r == {"a": "09"} for r in results[0:-1:2])
+    assert all(r == "NOT_FOUND" for r in results[1:-1:2])
+    assert [r.id for r in await sch.forms.list_responses(host, form.id)] == [kept.id]
+
+
+async def test_availability_of_an_unknown_host_stores_nothing(sch: SchedulingServices, store: DocumentStore) -> None:
+    with pytest.raises(AppError) as info:
+        await sch.policies.availability(
+            "ffffffffffffffffffffffff", at("2027-01-05 00:00"), at("2027-01-06 00:00"), 30, 30
+        )
+    assert info.value.code == "NOT_FOUND"
+    assert await store.collection("scheduling_policies").count({}) == 0

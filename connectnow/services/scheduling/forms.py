@@ -237,7 +237,10 @@ class FormService:
 
     async def read_response(self, actor: Actor, response_id: str) -> FormResponsePublic:
         record = await self.responses.get(response_id)
-        if record is None or (actor.user_id not in (record.host_id, record.submitted_by) and not actor.is_admin):
+        # Past its retention a response is gone, whether or not the purge job has run yet.
+        if record is None or record.retain_until <= utcnow():
+            raise AppError(errors.NOT_FOUND, "No such form response")
+        if actor.user_id not in (record.host_id, record.submitted_by) and not actor.is_admin:
             raise AppError(errors.NOT_FOUND, "No such form response")
         answers = unseal(self.ring, record.encrypted_data, "form_responses", record.id, "encryptedData")
         await self.audit.record(actor, "formResponse.read", "formResponse", record.id, booking_id=record.booking_id)
@@ -246,7 +249,8 @@ class FormService:
     async def list_responses(self, actor: Actor, form_id: str, *, limit: int = 50) -> list[FormResponsePublic]:
         form = await self._owned(actor, form_id)
         out: list[FormResponsePublic] = []
-        for record in await self.responses.find({"formId": form.id}, sort=[("createdAt", -1)], limit=limit):
+        live = {"formId": form.id, "retainUntil": {"$gt": utcnow()}}
+        for record in await self.responses.find(live, sort=[("createdAt", -1)], limit=limit):
             answers = unseal(self.ring, record.encrypted_data, "form_responses", record.id, "encryptedData")
             await self.audit.record(actor, "formResponse.read", "formResponse", record.id, booking_id=record.booking_id)
             out.append(self._public(record, answers))

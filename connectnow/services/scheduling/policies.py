@@ -15,6 +15,7 @@ from typing import TypeVar
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
+from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.scheduling import BookingRepository, PolicyRepository
 from connectnow.services.scheduling import rules
 from connectnow.services.scheduling.access import Actor
@@ -31,6 +32,7 @@ class PolicyService:
     def __init__(self, store: DocumentStore) -> None:
         self.policies = PolicyRepository(store)
         self.bookings = BookingRepository(store)
+        self.users = UserRepository(store)
 
     async def policy_for(self, user_id: str) -> PolicyRecord:
         """The user's policy; created with the seed's defaults on first use (it carries the calendar version)."""
@@ -102,6 +104,10 @@ class PolicyService:
             raise AppError(
                 errors.SCHEDULING_RANGE_INVALID, f"The range must be non-empty and at most {MAX_AVAILABILITY_DAYS} days"
             )
+        host = await self.users.get(host_id)
+        if host is None or not host.is_active or host.is_banned:
+            # Checked before policy_for, which would otherwise store a policy for any id a caller invents.
+            raise AppError(errors.NOT_FOUND, "No such host")
         policy = await self.policy_for(host_id)
         existing = await self.context(host_id, start, end, None)
         slots: list[Slot] = []
