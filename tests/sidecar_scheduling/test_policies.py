@@ -292,3 +292,23 @@ async def test_availability_range_limits(sch: SchedulingServices, make_actor: Ma
         with pytest.raises(AppError) as info:
             await sch.policies.availability(host.user_id, at(start), at(end), 30, 30)
         assert info.value.code == "SCHEDULING_RANGE_INVALID"
+
+
+async def test_concurrent_reschedules_into_one_slot(sch: SchedulingServices, make_actor: MakeActor) -> None:
+    host, guest = await make_actor(), await make_actor()
+    await set_policy(sch, host)
+    ids = [await book(sch, guest, host, f"2027-01-05 {h}:00", f"2027-01-05 {h}:30") for h in ("09", "11", "13", "15")]
+    body = BookingReschedule.model_validate(
+        {"startTime": at("2027-01-06 10:00"), "endTime": at("2027-01-06 10:30"), "reason": "all want Wednesday"}
+    )
+    results = await asyncio.gather(*(sch.bookings.reschedule(guest, b, body) for b in ids), return_exceptions=True)
+    moved = [r for r in results if not isinstance(r, BaseException)]
+    assert len(moved) == 1
+    assert all(isinstance(r, AppError) for r in results if r not in moved)
+    on_wednesday = await sch.bookings.repo.count({"startTime": at("2027-01-06 10:00")})
+    assert on_wednesday == 1
+    # The losers kept (or got back) their old slot and status.
+    for booking_id in ids:
+        current = await sch.bookings.get(guest, booking_id)
+        if booking_id != moved[0].id:
+            assert current.start_time.date().isoformat() == "2027-01-05" and current.status.value == "pending"
