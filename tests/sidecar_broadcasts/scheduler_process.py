@@ -1,4 +1,5 @@
-"""One scheduler process for the crash test: the real broadcasts LeaseWorker on a shared SQLite file.
+"""One scheduler process for the crash test: the real broadcasts LeaseWorker (webhook and in-app transports,
+the chat core included) on a shared SQLite file.
 
 Usage: python -m tests.sidecar_broadcasts.scheduler_process DB_PATH DATA_DIR WEBHOOK_TIMEOUT_SECONDS
 Runs until it is killed (SIGKILL, as a crash) or terminated.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import types
 from pathlib import Path
 
 import socketio
@@ -15,7 +17,9 @@ import socketio
 from connectnow.config import Settings
 from connectnow.realtime.broker_memory import MemoryBroker
 from connectnow.realtime.hub import Hub
+from connectnow.services.broadcasts.in_app import ChatCorePoster
 from connectnow.services.broadcasts.wiring import build_broadcasts
+from connectnow.services.chat_wiring import wire_chat
 from connectnow.store.store_sqlite import SqliteStore
 
 LEASE_SECONDS = 1.5
@@ -40,7 +44,11 @@ async def main(db: Path, data_dir: Path, webhook_timeout: float) -> None:
     await store.open()
     hub = Hub(socketio.AsyncServer(async_mode="asgi"))
     await hub.attach(MemoryBroker())
-    broadcasts = build_broadcasts(store, settings(data_dir, webhook_timeout), hub)
+    config = settings(data_dir, webhook_timeout)
+    chat = types.SimpleNamespace()
+    wire_chat(chat, store, config, hub, None)  # type: ignore[arg-type]
+    broadcasts = build_broadcasts(store, config, hub)
+    broadcasts.attach_chat(ChatCorePoster(store, chat.messages, None))
     await broadcasts.start()
     print("ready", flush=True)
     try:
