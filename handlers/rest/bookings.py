@@ -55,10 +55,12 @@ async def list_bookings(
     until: Annotated[datetime | None, Query(alias="to")] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    user_id: Annotated[str | None, Query(alias="userId", max_length=64)] = None,
 ) -> list[BookingPublic]:
-    """Bookings you host or booked: scope upcoming, past, cancelled or all; status; start time range."""
+    """Bookings you host or booked: scope upcoming, past, cancelled or all; status; start time range.
+    Administrators may pass userId to list another user's."""
     return await sch.bookings.list(
-        actor, scope=scope, status=status_, since=since, until=until, offset=offset, limit=limit
+        actor, scope=scope, status=status_, since=since, until=until, offset=offset, limit=limit, for_user=user_id
     )
 
 

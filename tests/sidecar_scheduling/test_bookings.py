@@ -196,6 +196,11 @@ async def test_list_filters(sch: SchedulingServices, make_actor: MakeActor, stor
     assert ids(await sch.bookings.list(host, since=at("2027-01-05 12:00"), until=at("2027-01-07 00:00"))) == [b]
     assert ids(await sch.bookings.list(host, offset=1, limit=2)) == [a, b]
     assert all(r.intake_data is None for r in await sch.bookings.list(host))
+    admin = await make_actor(admin=True)
+    assert ids(await sch.bookings.list(admin, for_user=other.user_id)) == [c]
+    with pytest.raises(AppError) as info:
+        await sch.bookings.list(guest, for_user=host.user_id)
+    assert info.value.code == "ADMIN_REQUIRED"
 
 
 @pytest.mark.parametrize(

@@ -202,7 +202,11 @@ class BookingService:
         until: datetime | None = None,
         offset: int = 0,
         limit: int = 50,
+        for_user: str | None = None,
     ) -> list[BookingPublic]:
+        """Bookings the caller hosts or booked; administrators may name another user (`for_user`)."""
+        if for_user is not None and for_user != actor.user_id and not actor.is_admin:
+            raise AppError(errors.ADMIN_REQUIRED, "Only administrators list other users' bookings")
         now = utcnow()
         flt: dict[str, Any] = {}
         span: dict[str, datetime] = {}
@@ -227,7 +231,7 @@ class BookingService:
         if span:
             flt["startTime"] = span
         rows = await self.repo.visible_to(
-            actor.user_id, flt, limit=limit, skip=offset, sort=-1 if scope == "past" else 1
+            for_user or actor.user_id, flt, limit=limit, skip=offset, sort=-1 if scope == "past" else 1
         )
         await self.audit.record(actor, "booking.list", "booking", metadata={"ids": [b.id for b in rows][:100]})
         return [self.public(b, with_intake=False) for b in rows]
