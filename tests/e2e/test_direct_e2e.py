@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
 import pytest
 
 from tests.attachments.helpers import png_bytes
+from tests.conftest import MONGO_ID
+from tests.direct.inprocess import mongo_server
 from tests.support.clients import PASSWORD, SocketClient, bearer, register, unique_name
 from tests.support.live_server import LiveServer
 
@@ -21,22 +25,59 @@ SEND_BURST = 30
 _cmid = itertools.count(1)
 
 
+SETTINGS = {
+    "typing_expiry_seconds": str(TYPING_EXPIRY_SECS),
+    "rate_send_burst": str(SEND_BURST),
+    "rate_send_per_second": "0.05",
+}
+
+
+class Server(Protocol):
+    base_url: str
+
+    async def create_admin(self) -> str: ...
+
+
+@dataclass
+class SubprocessServer:
+    """`connectnow serve` in a subprocess, on SQLite."""
+
+    live: LiveServer
+
+    @property
+    def base_url(self) -> str:
+        return self.live.base_url
+
+    async def create_admin(self) -> str:
+        name = unique_name("admin")
+        made = self.live.cli(
+            "create-admin", "--email", f"{name}@example.com", "--username", name, "--password-stdin", stdin=PASSWORD
+        )
+        assert made.returncode == 0, made.stderr
+        return name
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer.start(
-        tmp_path_factory.mktemp("direct"),
-        typing_expiry_seconds=str(TYPING_EXPIRY_SECS),
-        rate_send_burst=str(SEND_BURST),
-        rate_send_per_second="0.05",
-    )
+def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer.start(tmp_path_factory.mktemp("direct"), **SETTINGS)
     try:
         yield live
     finally:
         live.stop()
 
 
+@pytest.fixture(params=["sqlite", MONGO_ID])
+async def server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Server]:
+    """Every scenario on both storage adapters: SQLite in a subprocess, MongoDB in process."""
+    if request.param == "sqlite":
+        yield SubprocessServer(request.getfixturevalue("sqlite_server"))
+        return
+    async with mongo_server(tmp_path, **SETTINGS) as in_process:
+        yield in_process
+
+
 @pytest.fixture
-async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=15.0) as client:
         yield client
 
@@ -64,14 +105,14 @@ class Person:
         return [e for e, _ in self.sock.events if e.startswith(prefix)]
 
 
-async def people(http: httpx.AsyncClient, server: LiveServer, n: int) -> list[Person]:
+async def people(http: httpx.AsyncClient, server: Server, n: int) -> list[Person]:
     out = [Person(await register(http, unique_name("d"))) for _ in range(n)]
     for p in out:
         await p.sock.connect(server.base_url, p.token)
     return out
 
 
-async def second_socket(server: LiveServer, person: Person) -> SocketClient:
+async def second_socket(server: Server, person: Person) -> SocketClient:
     sock = SocketClient()
     await sock.connect(server.base_url, person.token)
     return sock
@@ -86,7 +127,7 @@ def dm(content: str, **target: Any) -> dict[str, Any]:
     return {"content": content, "clientMsgId": f"dm{next(_cmid)}", **target}
 
 
-async def test_direct_message_seed_flow(http: httpx.AsyncClient, server: LiveServer) -> None:
+async def test_direct_message_seed_flow(http: httpx.AsyncClient, server: Server) -> None:
     """Seed 002 "Direct Message Flow": find or create (a < b), create, lastMessageAt, notify, mark read."""
     alice, bob, carol = await people(http, server, 3)
     alice_laptop = await second_socket(server, alice)
@@ -160,7 +201,7 @@ async def test_direct_message_seed_flow(http: httpx.AsyncClient, server: LiveSer
         await close_all(alice.sock, bob.sock, carol.sock, alice_laptop)
 
 
-async def test_typing_reaches_the_other_member_only_and_expires(http: httpx.AsyncClient, server: LiveServer) -> None:
+async def test_typing_reaches_the_other_member_only_and_expires(http: httpx.AsyncClient, server: Server) -> None:
     alice, bob, carol = await people(http, server, 3)
     alice_laptop = await second_socket(server, alice)
     try:
@@ -193,7 +234,7 @@ async def workspace(owner: Person, http: httpx.AsyncClient) -> tuple[str, str]:
     return ws_id, channels.json()[0]["id"]
 
 
-async def test_channel_typing_and_channel_attachments(http: httpx.AsyncClient, server: LiveServer) -> None:
+async def test_channel_typing_and_channel_attachments(http: httpx.AsyncClient, server: Server) -> None:
     owner, member, outsider = await people(http, server, 3)
     owner_phone = await second_socket(server, owner)
     try:
@@ -252,7 +293,7 @@ async def test_channel_typing_and_channel_attachments(http: httpx.AsyncClient, s
         await close_all(owner.sock, member.sock, outsider.sock, owner_phone)
 
 
-async def test_direct_attachments_are_for_the_pair_only(http: httpx.AsyncClient, server: LiveServer) -> None:
+async def test_direct_attachments_are_for_the_pair_only(http: httpx.AsyncClient, server: Server) -> None:
     alice, bob, eve = await people(http, server, 3)
     try:
         upload = await http.post(
@@ -270,7 +311,7 @@ async def test_direct_attachments_are_for_the_pair_only(http: httpx.AsyncClient,
         await close_all(alice.sock, bob.sock, eve.sock)
 
 
-async def test_bad_direct_input_is_refused_and_stores_nothing(http: httpx.AsyncClient, server: LiveServer) -> None:
+async def test_bad_direct_input_is_refused_and_stores_nothing(http: httpx.AsyncClient, server: Server) -> None:
     alice, bob, carol = await people(http, server, 3)
     try:
         operator = {"$ne": None}
@@ -306,12 +347,7 @@ async def test_bad_direct_input_is_refused_and_stores_nothing(http: httpx.AsyncC
         assert bob.got("dm:") == []
 
         # A banned user cannot be written to.
-        admin_name = unique_name("admin")
-        made = server.cli(
-            "create-admin", "--email", f"{admin_name}@example.com", "--username", admin_name, "--password-stdin",
-            stdin=PASSWORD,
-        )  # fmt: skip
-        assert made.returncode == 0, made.stderr
+        admin_name = await server.create_admin()
         admin = (await http.post("/api/v1/auth/login", json={"login": admin_name, "password": PASSWORD})).json()
         ban = await http.post(f"/api/v1/admin/users/{carol.id}/ban", json={}, headers=bearer(admin["accessToken"]))
         assert ban.status_code == 200, ban.text
@@ -322,7 +358,7 @@ async def test_bad_direct_input_is_refused_and_stores_nothing(http: httpx.AsyncC
         await close_all(alice.sock, bob.sock, carol.sock)
 
 
-async def test_rest_mirrors_for_bots(http: httpx.AsyncClient, server: LiveServer) -> None:
+async def test_rest_mirrors_for_bots(http: httpx.AsyncClient, server: Server) -> None:
     alice, bob, carol = await people(http, server, 3)
     try:
         key = await http.post("/api/v1/api-keys", json={"name": "bot"}, headers=alice.auth)
@@ -368,7 +404,7 @@ async def test_rest_mirrors_for_bots(http: httpx.AsyncClient, server: LiveServer
         await close_all(alice.sock, bob.sock, carol.sock)
 
 
-async def test_sends_are_rate_limited_with_retry_after(http: httpx.AsyncClient, server: LiveServer) -> None:
+async def test_sends_are_rate_limited_with_retry_after(http: httpx.AsyncClient, server: Server) -> None:
     alice, bob, carol = await people(http, server, 3)
     try:
         convo = await alice.ok("dm:open", {"userId": bob.id})
