@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from handlers.rest.bookings import ActorDep, SchedulingDep
+from handlers.rest.bookings import ERROR_RESPONSES, ActorDep, SchedulingDep
 from models.scheduling_ops import AuditPublic, AuditQuery
 
-router = APIRouter(prefix="/admin/audit-logs", tags=["admin", "scheduling"])
+router = APIRouter(prefix="/admin/audit-logs", tags=["admin", "scheduling"], responses=ERROR_RESPONSES)
 
 
 @router.get("", response_model=list[AuditPublic])

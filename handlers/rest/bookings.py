@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 
@@ -11,6 +11,7 @@ from connectnow.services.scheduling import SchedulingServices
 from connectnow.services.scheduling.access import Actor
 from connectnow.services.scheduling.bookings import Scope
 from handlers.rest.deps import ClientDep, CurrentPrincipal, ServicesDep
+from models.common import ErrorResponse
 from models.scheduling import (
     Availability,
     BookingCreate,
@@ -24,7 +25,20 @@ from models.scheduling import (
 from models.scheduling_forms import AiConfigPublic, AiConfigUpdate, SummaryPublic
 from models.scheduling_ops import JobPublic
 
-router = APIRouter(prefix="/scheduling", tags=["scheduling"])
+# Every refusal has the catalogue's shape (docs/ERRORS.md); listed so the OpenAPI document shows it.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status_code: {"model": ErrorResponse, "description": meaning}
+    for status_code, meaning in (
+        (401, "AUTH_REQUIRED and other authentication failures"),
+        (403, "FORBIDDEN, ADMIN_REQUIRED"),
+        (404, "NOT_FOUND: unknown, or not yours to see"),
+        (409, "SCHEDULING_POLICY_VIOLATION (details.rule), BOOKING_STATUS_INVALID, CONFLICT, FORM_INACTIVE"),
+        (413, "PAYLOAD_TOO_LARGE"),
+        (422, "VALIDATION_FAILED, BOOKING_TIME_INVALID, TIMEZONE_UNKNOWN, FORM_* codes"),
+        (500, "DECRYPTION_FAILED, INTERNAL"),
+    )
+}
+router = APIRouter(prefix="/scheduling", tags=["scheduling"], responses=ERROR_RESPONSES)
 
 
 def get_actor(principal: CurrentPrincipal, client: ClientDep) -> Actor:

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
-from handlers.rest.bookings import ActorDep, SchedulingDep
+from handlers.rest.bookings import ERROR_RESPONSES, ActorDep, SchedulingDep
 from models.scheduling_forms import FormCreate, FormPublic, FormResponseCreate, FormResponsePublic, FormUpdate
 
-router = APIRouter(prefix="/scheduling", tags=["scheduling forms"])
+router = APIRouter(prefix="/scheduling", tags=["scheduling forms"], responses=ERROR_RESPONSES)
 
 
 @router.post("/forms", status_code=status.HTTP_201_CREATED, response_model=FormPublic)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from connectnow.services.scheduling.access import require_admin
-from handlers.rest.bookings import ActorDep, SchedulingDep
+from handlers.rest.bookings import ERROR_RESPONSES, ActorDep, SchedulingDep
 from models.scheduling_forms import AiConfigPublic, AiConfigUpdate
 from models.scheduling_ops import (
     CalendarConnectionCreate,
@@ -19,7 +19,7 @@ from models.scheduling_ops import (
     SystemSettingUpdate,
 )
 
-router = APIRouter(prefix="/admin/scheduling", tags=["admin", "scheduling"])
+router = APIRouter(prefix="/admin/scheduling", tags=["admin", "scheduling"], responses=ERROR_RESPONSES)
 SettingKeyPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
 
 
