@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from pydantic import TypeAdapter
 
-from connectnow.clock import new_id, utcnow
+from connectnow.clock import utcnow
 from connectnow.errors import AppError
 from connectnow.repositories.accounts import UserRepository
 from connectnow.services.auth import Principal
@@ -82,7 +82,8 @@ class ReminderService:
             return
         now = now or utcnow()
         lead = timedelta(minutes=event.reminder.minutes_before)
-        start = next_instance(event, now + lead)
+        # The next instance that has not started: a reminder whose moment has passed is posted at once.
+        start = next_instance(event, now)
         if start is None:
             await self.cancel(event.id)
             return
@@ -92,7 +93,6 @@ class ReminderService:
                 "$set": {"status": "pending", "scheduledFor": start - lead, "occurrenceStart": start,
                          "channelId": event.reminder.channel_id, "userId": event.user_id, "attempts": 0},
                 "$unset": {"leaseOwner": "", "leaseUntil": "", "lastError": ""},
-                "$setOnInsert": {"id": new_id()},
             },
             upsert=True,
         )  # fmt: skip

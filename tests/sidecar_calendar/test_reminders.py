@@ -1,0 +1,81 @@
+"""Reminders through the shared lease queue, posted into a real channel by the real chat core."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from connectnow.clock import utcnow
+from connectnow.services.leases import LeaseWorker
+from models.calendar_events import EventCreate, EventUpdate
+from models.channels import ChannelCreate
+from models.messages import HistoryQuery
+from models.workspaces import WorkspaceCreate
+from tests.sidecar_calendar.conftest import Cal
+
+
+async def channel_for(cal: Cal, owner: Any) -> str:
+    ws = await cal.chat.workspaces.create(owner, WorkspaceCreate.model_validate({"name": "Acme"}))
+    room = await cal.chat.channels.create(owner, ChannelCreate.model_validate({"workspaceId": ws.id, "name": "events"}))
+    return str(room.id)
+
+
+def worker(cal: Cal) -> LeaseWorker:
+    return LeaseWorker("test-reminders", cal.suite.reminders.queue, cal.suite.reminders.handle)
+
+
+async def history(cal: Cal, who: Any, channel_id: str) -> list[str]:
+    return [m.content for m in await cal.chat.messages.history(who, HistoryQuery.model_validate({"channelId": channel_id}))]
+
+
+def event_body(calendar_id: str, start: Any, **extra: Any) -> EventCreate:
+    return EventCreate.model_validate({
+        "calendarId": calendar_id, "title": "Board meeting", "startTime": start.isoformat(),
+        "endTime": (start + timedelta(minutes=30)).isoformat(), "timeZone": "Europe/Berlin", "location": "Room 1",
+        **extra})  # fmt: skip
+
+
+async def test_reminder_posts_into_the_channel_before_the_event(cal: Cal) -> None:
+    alice = await cal.user()
+    channel = await channel_for(cal, alice)
+    cid = await cal.calendar(alice)
+    soon = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=10)
+    later = await cal.suite.events.create(alice, event_body(cid, soon + timedelta(days=2), reminder={"channelId": channel}))
+    await cal.suite.events.create(alice, event_body(cid, soon, reminder={"channelId": channel, "minutesBefore": 15}))
+    assert await worker(cal).run_once() == 1  # only the one whose reminder time has come
+    posted = await history(cal, alice, channel)
+    assert len(posted) == 1 and "Board meeting" in posted[0] and "Europe/Berlin" in posted[0]
+    assert await worker(cal).run_once() == 0  # sent once, never again
+    assert await cal.count("calendar_reminders", {"status": "sent"}) == 1
+    # Removing the reminder (or the event) removes its queue item.
+    await cal.suite.events.update(alice, later.event.id, EventUpdate.model_validate({"clearFields": ["reminder"]}))
+    assert await cal.count("calendar_reminders", {"eventId": later.event.id}) == 0
+
+
+async def test_a_series_reminder_moves_to_the_next_instance(cal: Cal) -> None:
+    alice = await cal.user()
+    channel = await channel_for(cal, alice)
+    cid = await cal.calendar(alice)
+    soon = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=5)
+    saved = await cal.suite.events.create(
+        alice, event_body(cid, soon, reminder={"channelId": channel, "minutesBefore": 30},
+                          recurrencePattern={"type": "daily", "occurrenceCount": 3}),
+    )  # fmt: skip
+    assert await worker(cal).run_once() == 1
+    item = await cal.store.collection("calendar_reminders").find_one({"eventId": saved.event.id})
+    assert item is not None and item["status"] == "pending"
+    next_start = item["occurrenceStart"]
+    assert str(next_start)[:10] == (soon + timedelta(days=1)).strftime("%Y-%m-%d")
+    assert len(await history(cal, alice, channel)) == 1
+
+
+async def test_a_reminder_into_a_channel_the_owner_cannot_post_in_is_recorded_as_an_error(cal: Cal) -> None:
+    alice, mallory = await cal.user(), await cal.user()
+    channel = await channel_for(cal, alice)
+    cid = await cal.calendar(mallory)
+    soon = utcnow() + timedelta(minutes=1)
+    await cal.suite.events.create(mallory, event_body(cid, soon, reminder={"channelId": channel}))
+    assert await worker(cal).run_once() == 1
+    item = await cal.store.collection("calendar_reminders").find_one({})
+    assert item is not None and item["status"] == "error" and item["lastError"]
+    assert await history(cal, alice, channel) == []
