@@ -169,11 +169,13 @@ class Settings(BaseSettings):
         return self
 
     # --- presence (issue 4) ---------------------------------------------------------------------------
-    presence_away_after_seconds: float = Field(300.0, ge=5)  # no activity on any socket this long: AWAY
+    presence_away_after_seconds: float = Field(300.0, ge=0.2)  # no activity on any socket this long: AWAY
     presence_offline_grace_seconds: float = Field(5.0, ge=0, le=300)  # a reload within this stays ONLINE
-    presence_heartbeat_seconds: float = Field(10.0, ge=0.2)  # how often a worker renews its connections
-    presence_ttl_seconds: float = Field(30.0, ge=0.5)  # a connection not renewed this long has lapsed
-    presence_sweep_seconds: float = Field(2.0, ge=0.1)  # how often a worker looks for lapsed users
+    presence_heartbeat_seconds: float = Field(10.0, ge=0.05)  # how often a worker renews its connections
+    presence_ttl_seconds: float = Field(30.0, ge=0.2)  # a connection not renewed this long has lapsed
+    presence_sweep_seconds: float = Field(2.0, ge=0.05)  # how often a worker looks for lapsed users
+    metrics_token: SecretStr | None = None  # /metrics answers loopback clients, or this bearer token
+    sync_max_messages: int = Field(500, ge=1, le=10_000)  # past this many changes, sync answers recovered=false
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

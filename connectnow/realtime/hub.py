@@ -11,6 +11,7 @@ direct-conversation rooms. Only the server puts a socket in a room.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ import socketio
 from pydantic import BaseModel
 
 from connectnow.clock import utcnow
+from connectnow.metrics import MESSAGE_EVENTS, Metrics
 from connectnow.realtime.broker import Broker
 from connectnow.services.auth import Principal
 
@@ -50,9 +52,13 @@ def to_wire(data: Any) -> Any:
     return data
 
 
+Room = str | list[str]
+
+
 class Hub:
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    def __init__(self, sio: socketio.AsyncServer, metrics: Metrics | None = None) -> None:
         self.sio = sio
+        self.metrics = metrics or Metrics()
         self.broker: Broker | None = None
         self.connections: dict[str, Connection] = {}
         self._by_user: dict[str, set[str]] = defaultdict(set)
@@ -87,10 +93,13 @@ class Hub:
 
     # --- cluster-wide operations -------------------------------------------------------------------------
     async def emit(
-        self, event: str, data: Any, *, room: str, skip_sid: str | None = None, skip_user: str | None = None
+        self, event: str, data: Any, *, room: Room, skip_sid: str | None = None, skip_user: str | None = None
     ) -> None:
-        """`skip_user` leaves out every socket of that user on every worker (typing indicators reach the others
+        """Deliver to every socket in the room(s), on every worker; a socket in several rooms gets it once.
+
+        `skip_user` leaves out every socket of that user on every worker (typing indicators reach the others
         in a conversation, never the typist's own devices)."""
+        self.metrics.events.labels(event).inc()
         message: dict[str, Any] = {"op": "emit", "event": event, "data": to_wire(data), "room": room, "skip": skip_sid}
         if skip_user is not None:
             message["skipUser"] = skip_user
@@ -115,6 +124,7 @@ class Hub:
     async def _publish(self, message: dict[str, Any]) -> None:
         if self.broker is None:
             raise RuntimeError("hub has no broker yet")
+        message["ts"] = time.time()
         await self.broker.publish(message)
 
     # --- delivery on this worker -------------------------------------------------------------------------
@@ -132,6 +142,10 @@ class Hub:
         if isinstance(skip_user, str):
             skip = sorted(self.local_sids(skip_user) | ({skip} if isinstance(skip, str) else set()))
         await self.sio.emit(message["event"], message["data"], room=message["room"], skip_sid=skip)
+        if "ts" in message:
+            self.metrics.fanout_latency.observe(max(0.0, time.time() - message["ts"]))
+        if message["event"] in MESSAGE_EVENTS:
+            self.metrics.messages.inc()
 
     async def _deliver_join(self, message: dict[str, Any]) -> None:
         for sid in self.local_sids(message["userId"]):

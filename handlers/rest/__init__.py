@@ -24,6 +24,7 @@ from handlers.rest import (
 )
 from handlers.rest import channels, messages, workspaces  # issue 3A: chat core
 from handlers.rest import direct  # issue 3B: direct messages
+from handlers.rest import sync  # issue 4: paging through a gap sync did not recover
 from handlers.rest import calendars, categories, events, exports, ics, locations  # issue 8: calendar sidecar
 from handlers.rest.errors import install_error_handlers
 from handlers.rest.limits import BodyLimitMiddleware
@@ -38,6 +39,7 @@ for module in (bookings, forms, audit, scheduling_admin):  # issue 7: scheduling
 
 for module in (workspaces, channels, messages):  # issue 3A: chat core
     api_router.include_router(module.router)
+api_router.include_router(sync.router)  # issue 4
 api_router.include_router(direct.router)  # issue 3B
 for module in (calendars, events, categories, locations, ics, exports):  # issue 8: calendar sidecar
     api_router.include_router(module.router)

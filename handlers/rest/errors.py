@@ -35,7 +35,10 @@ def validation_details(errs: list[Any]) -> dict[str, Any]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        node = getattr(request.app.state, "node", None)
+        if node is not None:
+            node.hub.metrics.refused(exc.code)
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)

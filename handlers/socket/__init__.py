@@ -7,6 +7,7 @@ import socketio
 from connectnow.node import Node
 from handlers.socket import channels, connection, messages, workspaces
 from handlers.socket import direct, typing  # issue 3B: direct messages, typing
+from handlers.socket import presence, sync  # issue 4: presence, gap-free recovery
 from handlers.socket.router import SocketRouter
 
 socket_router = SocketRouter()
@@ -14,6 +15,8 @@ for module in (connection, workspaces, channels, messages):
     socket_router.include(module.router)
 for module in (direct, typing):  # issue 3B
     socket_router.include(module.router)
+socket_router.include(presence.router)  # issue 4
+socket_router.include(sync.router)  # issue 4
 
 
 def install_socket_handlers(sio: socketio.AsyncServer, node: Node) -> None:

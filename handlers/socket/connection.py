@@ -30,9 +30,14 @@ def install_connection_handlers(sio: socketio.AsyncServer, node: Node) -> None:
         # Direct messages (issue 3B): the `dm:{id}` room of each of the user's conversations.
         for room in await node.svc.direct.rooms_for(principal.user_id):
             await sio.enter_room(sid, room)
+        node.hub.metrics.connects.inc()
+        await node.svc.presence.connected(principal.user_id, sid)
 
     async def disconnect(sid: str, reason: Any = None) -> None:
-        node.hub.unregister(sid)
+        conn = node.hub.unregister(sid)
+        if conn is not None:
+            node.hub.metrics.disconnects.inc()
+            await node.svc.presence.disconnected(conn.user_id, sid)
 
     sio.on("connect", handler=connect)
     sio.on("disconnect", handler=disconnect)

@@ -89,10 +89,12 @@ def _wrap(spec: EventSpec, node: Node) -> Callable[..., Awaitable[dict[str, Any]
         conn = node.hub.connection(sid)
         if conn is None:
             return AppError(errors.AUTH_REQUIRED, "This socket is not authenticated").body()
+        node.svc.presence.touch(conn.user_id, sid)  # any event a socket sends is activity
         try:
             payload = _validate(spec.model, data)
             result = await spec.handler(SocketContext(sid=sid, conn=conn, node=node), payload)
         except AppError as exc:
+            node.hub.metrics.refused(exc.code)
             return exc.body()
         except Exception:
             log.exception("socket event %s failed", spec.name)
