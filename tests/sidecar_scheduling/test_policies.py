@@ -312,3 +312,12 @@ async def test_concurrent_reschedules_into_one_slot(sch: SchedulingServices, mak
         current = await sch.bookings.get(guest, booking_id)
         if booking_id != moved[0].id:
             assert current.start_time.date().isoformat() == "2027-01-05" and current.status.value == "pending"
+
+
+async def test_first_use_creates_one_policy_even_concurrently(sch: SchedulingServices, make_actor: MakeActor) -> None:
+    host = await make_actor()
+    made = await asyncio.gather(*(sch.policies.policy_for(host.user_id) for _ in range(5)))
+    assert len({p.id for p in made}) == 1
+    assert await sch.policies.policies.count({"userId": host.user_id}) == 1
+    defaults = await sch.policies.get(host.user_id)
+    assert (defaults.max_meetings_per_day, defaults.max_meetings_per_week, defaults.buffer_time_minutes) == (8, 40, 15)
