@@ -31,10 +31,10 @@ from connectnow.services.chat_wiring import wire_chat
 from connectnow.services.direct import DirectService
 from connectnow.services.messages import MessageService
 from connectnow.services.presence import PresenceService
-from connectnow.services.sync import SyncService
 from connectnow.services.reactions import ReactionService, SearchService
 from connectnow.services.read_state import ReadStateService
 from connectnow.services.scheduling import SchedulingServices, SchedulingWorker, build_scheduling
+from connectnow.services.sync import SyncService
 from connectnow.services.typing import TypingService, channel_gate, direct_gate
 from connectnow.services.users import UserService
 from connectnow.services.workspaces import WorkspaceService

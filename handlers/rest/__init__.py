@@ -5,27 +5,34 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from connectnow.node import Node
-from handlers.rest import (
+from handlers.rest import (  # issue 3A: chat core  # issue 8: calendar sidecar
     admin,
     api_keys,
     attachments,
     audit,
     auth,
     bookings,
+    calendars,
+    categories,
+    channels,
     contacts,
+    direct,  # issue 3B: direct messages
+    events,
+    exports,
     forms,
     groups,
     health,
+    ics,
+    locations,
+    messages,
     scheduled,
     scheduling_admin,
     studybooks,
+    sync,  # issue 4: paging through a gap sync did not recover
     templates,
     users,
+    workspaces,
 )
-from handlers.rest import channels, messages, workspaces  # issue 3A: chat core
-from handlers.rest import direct  # issue 3B: direct messages
-from handlers.rest import sync  # issue 4: paging through a gap sync did not recover
-from handlers.rest import calendars, categories, events, exports, ics, locations  # issue 8: calendar sidecar
 from handlers.rest.errors import install_error_handlers
 from handlers.rest.limits import BodyLimitMiddleware
 

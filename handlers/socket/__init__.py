@@ -5,9 +5,16 @@ from __future__ import annotations
 import socketio
 
 from connectnow.node import Node
-from handlers.socket import channels, connection, messages, workspaces
-from handlers.socket import direct, typing  # issue 3B: direct messages, typing
-from handlers.socket import presence, sync  # issue 4: presence, gap-free recovery
+from handlers.socket import (  # issue 3B: direct messages, typing  # issue 4: presence, gap-free recovery
+    channels,
+    connection,
+    direct,
+    messages,
+    presence,
+    sync,
+    typing,
+    workspaces,
+)
 from handlers.socket.router import SocketRouter
 
 socket_router = SocketRouter()
