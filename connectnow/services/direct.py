@@ -4,9 +4,11 @@ Rules: only the two members of a conversation see it or anything in it; everyone
 so conversation ids cannot be probed. Nobody opens a conversation with themself, or with a banned or
 disabled user. Only the sender edits or deletes a message; only the recipient marks it read.
 
-Events go to the conversation's room `dm:{id}`. Both members' sockets are put in it on connect
+Message events go to the conversation's room `dm:{id}`. Both members' sockets are put in it on connect
 (`rooms_for`) and, for a new conversation, right after it is stored (`join_user`, every worker). A socket
 registers with the hub before its rooms are looked up, so a conversation created meanwhile is never missed.
+Each member's own view of the conversation (unread count, order, preview) goes to their `user:{id}` room as
+`dm:conversation`, so badges stay in step on every device.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
+from connectnow.realtime.hub import user_room
 from connectnow.realtime.ratelimit import RateLimiter
 from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.direct import (
@@ -110,6 +113,7 @@ class DirectService:
             return winner
         for user_id in (a, b):
             await self.hub.join_user(user_id, dm_room(record.id))
+        await self._announce(record, (a, b))
         return record
 
     async def _recipient(self, user_id: str) -> UserRecord:
@@ -206,6 +210,7 @@ class DirectService:
         assert record.seq is not None
         await self.conversations.touch(conversation.id, record.seq, record.created_at)
         await self._emit("dm:message", conversation, dm_envelope(record))
+        await self._announce(conversation, (conversation.user_a_id, conversation.user_b_id))
         return DirectMessagePublic.model_validate(record, from_attributes=True), True
 
     def _check_content(self, data: DirectPost) -> None:
@@ -300,11 +305,20 @@ class DirectService:
                 conversation_id=conversation.id, reader_id=principal.user_id, up_to_seq=up_to, read_at=now
             )
             await self._emit("dm:read", conversation, receipt)
+            await self._announce(conversation, (principal.user_id,))
         return await self.get(principal, conversation.id)
 
     # --- events --------------------------------------------------------------------------------------------
     async def _emit(self, event: str, conversation: DirectConversationRecord, data: object) -> None:
         await self.hub.emit(event, data, room=dm_room(conversation.id))
+
+    async def _announce(self, conversation: DirectConversationRecord, user_ids: tuple[str, ...]) -> None:
+        """Each member's own view (unread badge, order, preview) to all of their sockets, e.g. other devices."""
+        fresh = await self.conversations.get(conversation.id) or conversation
+        for user_id in user_ids:
+            views = await self._views(user_id, [fresh])
+            if views:
+                await self.hub.emit("dm:conversation", {"conversation": views[0]}, room=user_room(user_id))
 
     async def rooms_for(self, user_id: str) -> list[str]:
         """The `dm:{id}` room of every conversation of a user (joined on connect)."""

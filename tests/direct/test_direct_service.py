@@ -82,6 +82,11 @@ async def test_send_notifies_both_members_and_keeps_last_message_at(world: Direc
     assert event["conversationId"] == message.conversation_id
     # Both members' sockets were moved into the new conversation's room before the first event.
     assert sorted(world.hub.moves) == sorted([("join", alice.user_id, room), ("join", bob.user_id, room)])
+    # Each member's own view (badge, preview) went to their user room: bob has one unread, alice none.
+    bob_view = world.hub.events("dm:conversation", f"user:{bob.user_id}")[-1]["conversation"]
+    alice_view = world.hub.events("dm:conversation", f"user:{alice.user_id}")[-1]["conversation"]
+    assert (bob_view["unread"], alice_view["unread"]) == (1, 0)
+    assert bob_view["otherUser"]["id"] == alice.user_id and bob_view["lastMessage"]["content"] == "hello bob"
     second, _ = await world.direct.send(bob, send(content="hi alice", cid="x", conversationId=message.conversation_id))
     assert second.seq == 2
     convo = await world.direct.get(alice, message.conversation_id)
@@ -183,6 +188,8 @@ async def test_mark_read_sets_is_read_read_at_and_unread_counts(world: DirectWor
     assert [m.is_read for m in history] == [True, True, False]
     assert history[0].read_at is not None and history[2].read_at is None
     [receipt] = world.hub.events("dm:read", f"dm:{cid}")
+    # bob's other devices learn his badge went down.
+    assert world.hub.events("dm:conversation", f"user:{bob.user_id}")[-1]["conversation"]["unread"] == 1
     assert receipt["readerId"] == bob.user_id and receipt["upToSeq"] == 2
     assert (await world.direct.get(alice, cid)).other_last_read_seq == 2
     # Alice "reading" her own messages changes nothing and sends no receipt.

@@ -139,6 +139,8 @@ async def test_direct_message_seed_flow(http: httpx.AsyncClient, server: Server)
         got = await bob.sock.wait_for("dm:message", lambda d: d["messageId"] == message["id"])
         assert got["message"]["content"] == "hi bob" and got["conversationId"] == message["conversationId"]
         await alice_laptop.wait_for("dm:message", lambda d: d["messageId"] == message["id"])
+        badge = await bob.sock.wait_for("dm:conversation", lambda d: d["conversation"]["unread"] == 1)
+        assert badge["conversation"]["otherUser"]["id"] == alice.id
 
         convo = await bob.ok("dm:get", {"conversationId": message["conversationId"]})
         assert convo["userAId"] < convo["userBId"] and {convo["userAId"], convo["userBId"]} == {alice.id, bob.id}
