@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import httpx
+
 from connectnow.clock import utcnow
 from connectnow.services.broadcasts.wiring import Broadcasts
 from connectnow.services.leases import worker_identity
@@ -179,3 +181,26 @@ async def test_edit_to_later_after_claim_gives_the_delivery_back(
     [delivery] = await bx.schedule.deliveries_of(alice, sid)  # type: ignore[arg-type]
     assert delivery.status.value == "pending" and delivery.due_at == later and delivery.delivery_attempts == 0
     assert receiver.requests == []
+
+
+async def test_a_slow_send_keeps_its_lease(
+    bx: Broadcasts, make_user: MakeUser, receiver: Receiver, store: object, bx_settings: object, hub: RecordingHub
+) -> None:
+    from connectnow.services.broadcasts.wiring import build_broadcasts
+
+    receiver.slow_seconds = 2.5  # longer than the 1 s lease: the sending worker must renew it
+    bx.engine.settings.broadcast_webhook_timeout_seconds = 5.0
+    alice, sid = await _one(bx, make_user, receiver.url("/slow"))
+    bx.client.timeout = httpx.Timeout(5.0)
+    second = build_broadcasts(store, bx_settings, hub)  # type: ignore[arg-type]
+    try:
+        first = asyncio.create_task(bx.engine.worker.run_once())
+        await asyncio.sleep(1.6)  # past the original lease
+        assert await second.engine.worker.run_once() == 0  # still held: renewed while sending
+        assert await first == 1
+    finally:
+        await second.client.aclose()
+    done = await bx.schedule.get(alice, sid)  # type: ignore[arg-type]
+    assert done.status is ScheduleStatus.SENT and len(receiver.requests) == 1
+    [delivery] = await bx.schedule.deliveries_of(alice, sid)  # type: ignore[arg-type]
+    assert delivery.delivery_attempts == 1

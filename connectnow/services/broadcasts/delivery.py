@@ -16,6 +16,8 @@ Policies (documented in docs/SIDECAR-BROADCASTS.md):
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -33,6 +35,7 @@ from models.broadcasts import DeliveryPublic, DeliveryRecord, DeliveryStatus, So
 log = logging.getLogger("connectnow.broadcasts")
 
 EVENT_DELIVERY = "broadcast:delivery"
+RENEWALS_PER_LEASE = 3  # renew a held lease three times per lease period while a send is in flight
 DELIVERY_SPEC = LeaseSpec(
     status_field="status",
     ready_statuses=(DeliveryStatus.PENDING.value,),
@@ -106,13 +109,31 @@ class DeliveryEngine:
         try:
             if transport is None:
                 raise DeliveryFailed(f"no transport for {delivery.target.kind.value} targets", retryable=False)
-            await transport.send(outgoing)
+            await self._send_renewing(transport, outgoing, worker_id)
         except DeliveryFailed as failure:
             await self._failed(delivery, worker_id, source, failure, now)
             return
         sent_at = utcnow()
         fields = {"actualDeliveryTime": sent_at, "late": late, "deliveryError": None}
         await self._finish(delivery, worker_id, source, DeliveryStatus.SENT, now, None, fields)
+
+    async def _send_renewing(self, transport: Transport, outgoing: Outgoing, worker_id: str) -> None:
+        """Send, renewing the lease while the transport works, so a slow (but alive) send is never taken
+        over and sent twice. A worker that dies stops renewing, and its lease expires as usual."""
+        interval = self.settings.broadcast_lease_seconds / RENEWALS_PER_LEASE
+        sending = asyncio.create_task(transport.send(outgoing))
+        try:
+            while True:
+                done, _ = await asyncio.wait({sending}, timeout=interval)
+                if done:
+                    return sending.result()
+                if not await self.queue.renew(outgoing.delivery_id, worker_id):
+                    log.warning("delivery %s: lease lost while sending", outgoing.delivery_id)
+        finally:
+            if not sending.done():
+                sending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, DeliveryFailed):
+                    await sending
 
     async def _failed(
         self, delivery: DeliveryRecord, worker_id: str, source: Source, failure: DeliveryFailed, now: datetime
