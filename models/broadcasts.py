@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints
 from models.base import IdStr, InputModel, StoredModel, Text, UtcDateTime, WireModel
 
 TimeZoneName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 WebhookUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^https?://\S+$")]
 
 
@@ -64,6 +65,8 @@ class ScheduledCreate(ScheduleTime):
     message: Annotated[str, Text(1, 4000, strip=False)] | None = None
     template_id: IdStr | None = None
     category: Annotated[str, Text(1, 60)] | None = None
+    # Sending the same request again (after a lost answer) returns the message created the first time.
+    client_request_id: RequestId | None = None
 
 
 class ScheduledUpdate(InputModel):
@@ -85,6 +88,7 @@ class ScheduledRecord(StoredModel):
     user_id: str
     target: TargetRef
     target_key: str  # "kind:id": the quota and the target filter use it
+    request_key: str | None = None  # "{userId}:{clientRequestId}" (unique): replays find the first one
     message: str
     template_id: str | None = None
     category: str | None = None

@@ -224,3 +224,24 @@ async def test_list_filters(bx: Broadcasts, make_user: MakeUser) -> None:
     paged = await bx.schedule.list_scheduled(alice, limit=2)
     assert paged.next_offset == 2 and len(paged.items) == 2
     assert (await bx.schedule.list_scheduled(mallory)).total == 0
+
+
+async def test_replayed_schedule_request_creates_one_message(bx: Broadcasts, make_user: MakeUser) -> None:
+    alice, bob = await make_user(), await make_user()
+    for who in (alice, bob):
+        await set_webhook(bx, who, "http://127.0.0.1:9/hook")
+    a = await add_contact(bx, alice, "A", "+12025550140")
+    b = await add_contact(bx, bob, "B", "+12025550140")
+    data = schedule_input({"kind": "contact", "contactId": a}, clientRequestId="req-1")
+    first = await bx.schedule.create(alice, data)
+    again = await bx.schedule.create(alice, data)
+    assert again.id == first.id
+    assert await bx.schedule.scheduled.count({"userId": alice.user_id}) == 1
+    assert await bx.schedule.deliveries.count({"sourceId": first.id}) == 1
+    # Keys are per user: bob's "req-1" is his own request.
+    theirs = await bx.schedule.create(bob, schedule_input({"kind": "contact", "contactId": b}, clientRequestId="req-1"))
+    assert theirs.id != first.id
+    plain = [await bx.schedule.create(alice, schedule_input({"kind": "contact", "contactId": a})) for _ in range(2)]
+    assert plain[0].id != plain[1].id  # without a key, every request is a new message
+    with pytest.raises(ValidationError):
+        schedule_input({"kind": "contact", "contactId": a}, clientRequestId="has spaces")

@@ -26,7 +26,7 @@ from connectnow.services.broadcasts.timing import check_window, resolve_instant
 from connectnow.services.broadcasts.transports import ChatPoster
 from connectnow.services.broadcasts.webhooks import WebhookService
 from connectnow.services.contacts import ContactService
-from connectnow.store.port import DocumentStore
+from connectnow.store.port import DocumentStore, DuplicateKeyError
 from models.broadcasts import (
     DeliveryPublic,
     DeliveryRecord,
@@ -130,6 +130,11 @@ class ScheduleService:
             )
 
     async def create(self, principal: Principal, data: ScheduledCreate) -> ScheduledPublic:
+        request_key = f"{principal.user_id}:{data.client_request_id}" if data.client_request_id else None
+        if request_key is not None:
+            replayed = await self.scheduled.find_one({"requestKey": request_key})
+            if replayed is not None:
+                return to_public(replayed)
         when = self.when(data.scheduled_for, data.time_zone)
         text = await self._text(principal, data.message, data.template_id)
         target = target_ref(data.target)
@@ -142,6 +147,7 @@ class ScheduleService:
             user_id=principal.user_id,
             target=target,
             target_key=f"{target.kind.value}:{target.id}",
+            request_key=request_key,
             message=text,
             template_id=data.template_id,
             category=data.category,
@@ -152,7 +158,14 @@ class ScheduleService:
             created_at=now,
             updated_at=now,
         )
-        await self.scheduled.insert(record)
+        try:
+            await self.scheduled.insert(record)
+        except DuplicateKeyError:
+            # The same request raced itself: answer with the one that won.
+            replayed = await self.scheduled.find_one({"requestKey": request_key})
+            if replayed is None:
+                raise
+            return to_public(replayed)
         try:
             await self.enqueue(principal.user_id, SourceKind.SCHEDULED, record.id, recipients, when)
         except Exception:
