@@ -130,6 +130,7 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(365, ge=1, le=3650)
     reminder_minutes_before: int = Field(60, ge=1, le=7 * 24 * 60)
     reminder_webhook_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    reminder_webhook_secret: SecretStr | None = None  # signs reminder webhooks (X-ConnectNow-Signature)
     scheduling_job_poll_seconds: float = Field(5.0, gt=0)
     scheduling_job_lease_seconds: float = Field(120.0, ge=5)
     scheduling_purge_interval_seconds: float = Field(3600.0, ge=10)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,17 +25,23 @@ from models.scheduling_ops import JobStatus, JobType
 from tests.conftest import make_settings
 from tests.sidecar_scheduling.conftest import MakeActor, at, booking_body
 
+WEBHOOK_SECRET = b"reminder-webhook-secret"
+
 
 class Receiver:
     """A real HTTP server that records webhook calls and answers with `status`."""
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.raw: list[bytes] = []
         self.status = 200
         self.url = ""
 
     async def handle(self, request: web.Request) -> web.Response:
+        self.raw.append(await request.read())
         self.calls.append(await request.json())
+        self.headers.append(dict(request.headers))
         return web.Response(status=self.status)
 
 
@@ -55,7 +64,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 def hooked(store: DocumentStore, tmp_path: Path, receiver: Receiver) -> SchedulingServices:
-    return build_scheduling(store, make_settings(tmp_path), channels=[WebhookChannel(receiver.url)])
+    return build_scheduling(store, make_settings(tmp_path), channels=[WebhookChannel(receiver.url, WEBHOOK_SECRET)])
 
 
 async def make_due(store: DocumentStore, job_id: str) -> None:
@@ -166,6 +175,12 @@ async def test_reminder_webhook_moves_and_cancels_with_the_booking(
     sent = receiver.calls[0]
     assert sent["bookingId"] == booking and sent["startTime"].startswith("2027-01-06T09:00")
     assert "addiction" not in str(sent) and "relapse" not in str(sent)
+    # Signed like broadcast webhooks: t=<unix>,v1=HMAC-SHA256("<t>.<body>"); a stable delivery id.
+    signature = dict(part.split("=", 1) for part in receiver.headers[0]["X-ConnectNow-Signature"].split(","))
+    expected = hmac.new(WEBHOOK_SECRET, f"{signature['t']}.".encode() + receiver.raw[0], hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(signature["v1"], expected)
+    assert abs(int(signature["t"]) - time.time()) < 60
+    assert receiver.headers[0]["X-ConnectNow-Delivery"].startswith(f"reminder-{booking}-")
     done = (await jobs_of(sch, booking, JobType.SEND_REMINDER))[1]
     assert done.status is JobStatus.COMPLETED and done.result == {"sent": [{"channel": "webhook", "status": 200}]}
 

@@ -75,7 +75,10 @@ def build_scheduling(
     bookings = BookingService(store, ring, policies, audit, jobs, forms, hub)
     summaries = SummaryService(store, ring, audit, settings.summary_retention_days)
     if channels is None:
-        channels = [WebhookChannel(settings.reminder_webhook_url)] if settings.reminder_webhook_url else []
+        secret = (
+            settings.reminder_webhook_secret.get_secret_value().encode() if settings.reminder_webhook_secret else None
+        )
+        channels = [WebhookChannel(settings.reminder_webhook_url, secret)] if settings.reminder_webhook_url else []
     reminders = ReminderService(store, audit, channels)
     purge = PurgeService(store, audit, settings.form_retention_days)
     jobs.register(JobType.GENERATE_SUMMARY, summaries.job)

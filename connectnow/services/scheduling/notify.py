@@ -10,10 +10,14 @@ the description, intake or answers).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
+import orjson
 
 from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.scheduling import BookingRepository
@@ -47,15 +51,32 @@ class ReminderChannel(Protocol):
     async def send(self, booking: BookingRecord) -> dict[str, Any]: ...
 
 
+def sign(secret: bytes, body: bytes, timestamp: int) -> str:
+    """`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`: the same scheme as broadcast webhooks, so
+    one receiver can verify both; the timestamp lets it refuse replays."""
+    mac = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def delivery_id(booking: BookingRecord) -> str:
+    """Stable across retries of one reminder: receivers drop duplicates by it."""
+    return f"reminder-{booking.id}-{booking.version}"
+
+
 class WebhookChannel:
     name = "webhook"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, secret: bytes | None = None) -> None:
         self.url = url
+        self.secret = secret
 
     async def send(self, booking: BookingRecord) -> dict[str, Any]:
+        body = orjson.dumps(reminder_body(booking))
+        headers = {"Content-Type": "application/json", "X-ConnectNow-Delivery": delivery_id(booking)}
+        if self.secret:
+            headers["X-ConnectNow-Signature"] = sign(self.secret, body, int(time.time()))
         async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_SECONDS) as client:
-            response = await client.post(self.url, json=reminder_body(booking))
+            response = await client.post(self.url, content=body, headers=headers)
         # A non-2xx answer raises, so the job is retried with backoff up to its maxAttempts.
         response.raise_for_status()
         return {"channel": self.name, "status": response.status_code}
@@ -96,7 +117,7 @@ class ChatReminderChannel:
             {
                 "userId": booking.created_by,
                 "content": reminder_text(booking),
-                "clientMsgId": f"reminder-{booking.id}-{booking.version}",
+                "clientMsgId": delivery_id(booking),
             }
         )
         message, created = await self.direct.send(Principal(user=host), data)
