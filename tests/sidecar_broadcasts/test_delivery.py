@@ -204,3 +204,16 @@ async def test_a_slow_send_keeps_its_lease(
     assert done.status is ScheduleStatus.SENT and len(receiver.requests) == 1
     [delivery] = await bx.schedule.deliveries_of(alice, sid)  # type: ignore[arg-type]
     assert delivery.delivery_attempts == 1
+
+
+async def test_a_banned_senders_messages_are_not_sent(bx: Broadcasts, make_user: MakeUser, receiver: Receiver) -> None:
+    from connectnow.repositories.accounts import UserRepository
+
+    alice, sid = await _one(bx, make_user, receiver.url("/ok"))
+    await UserRepository(bx.contacts.contacts.store).update(
+        {"id": alice.user_id},  # type: ignore[attr-defined]
+        {"$set": {"isBanned": True}},
+    )
+    done = await drain(bx, alice, sid)  # type: ignore[arg-type]
+    assert done.status is ScheduleStatus.FAILED and done.delivery_error == "the sender's account is disabled"
+    assert receiver.requests == []

@@ -26,6 +26,7 @@ from typing import Any
 from connectnow.clock import utcnow
 from connectnow.config import Settings
 from connectnow.realtime.hub import user_room
+from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.broadcasts import DeliveryRepository
 from connectnow.services.broadcasts.sources import Emitter, Go, Skip, Source
 from connectnow.services.broadcasts.transports import DeliveryFailed, Outgoing, Transport
@@ -61,6 +62,7 @@ class DeliveryEngine:
         transports: dict[TargetKind, Transport],
     ) -> None:
         self.deliveries = deliveries
+        self.users = UserRepository(deliveries.store)
         self.settings = settings
         self.hub = hub
         self.sources = sources
@@ -80,6 +82,13 @@ class DeliveryEngine:
         if lateness > self.settings.broadcast_late_grace_seconds:
             reason = f"missed its delivery window ({round(lateness)} s late)"
             await self._finish(delivery, worker_id, source, DeliveryStatus.FAILED, now, reason)
+            return
+        owner = await self.users.get(delivery.user_id)
+        if owner is None or owner.is_banned or not owner.is_active:
+            # A banned, disabled or deleted account sends nothing more, by any transport.
+            await self._finish(
+                delivery, worker_id, source, DeliveryStatus.FAILED, now, "the sender's account is disabled"
+            )
             return
         decision = await source.begin(delivery, now)
         if isinstance(decision, Skip):
