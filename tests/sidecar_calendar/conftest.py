@@ -49,9 +49,16 @@ class Cal:
         name = name or f"u{new_id()[-8:]}"
         now = utcnow()
         record = UserRecord(
-            id=new_id(), email=f"{name}@example.com", email_lower=f"{name}@example.com", username=name,
-            username_lower=name, display_name=name.title(), is_admin=admin, created_at=now, updated_at=now,
-        )  # fmt: skip
+            id=new_id(),
+            email=f"{name}@example.com",
+            email_lower=f"{name}@example.com",
+            username=name,
+            username_lower=name,
+            display_name=name.title(),
+            is_admin=admin,
+            created_at=now,
+            updated_at=now,
+        )
         await UserRepository(self.store).insert(record)
         return Principal(user=record, session_id=new_id())
 
@@ -71,9 +78,15 @@ async def cal(store: DocumentStore, settings: Settings, tmp_path: Path) -> Async
     chat = types.SimpleNamespace()
     wire_chat(chat, store, settings, hub, None)  # type: ignore[arg-type]
     suite = build_calendar(
-        store, Secrets(settings), hub, chat_poster(store, chat.messages), export_dir=tmp_path / "exports",
-        public_url="https://cn.example", max_ics_bytes=64 * 1024, poll_seconds=0.05,
-    )  # fmt: skip
+        store,
+        Secrets(settings),
+        hub,
+        chat_poster(store, chat.messages),
+        export_dir=tmp_path / "exports",
+        public_url="https://cn.example",
+        max_ics_bytes=64 * 1024,
+        poll_seconds=0.05,
+    )
     try:
         yield Cal(store=store, hub=hub, suite=suite, chat=chat, export_dir=tmp_path / "exports")
     finally:

@@ -25,9 +25,14 @@ async def login(http: httpx.AsyncClient, login_name: str) -> str:
 
 def cli(server: LiveServer, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "connectnow", *args], env=server.env, input=stdin, capture_output=True, text=True,
-        timeout=120, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", "connectnow", *args],
+        env=server.env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 async def test_calendar_rest_end_to_end(live_server: LiveServer, http: httpx.AsyncClient) -> None:
@@ -36,20 +41,39 @@ async def test_calendar_rest_end_to_end(live_server: LiveServer, http: httpx.Asy
     created = await http.post(f"{API}/calendars", json={"name": "Team", "color": "#112233"}, headers=alice)
     assert created.status_code == 201 and created.json()["isPrimary"] is True
     cid = created.json()["id"]
-    event = {"calendarId": cid, "title": "Weekly sync", "startTime": "2026-03-02T09:00:00", "endTime": "2026-03-02T10:00:00",
-             "timeZone": "America/New_York", "recurrencePattern": {"type": "weekly", "daysOfWeek": ["monday"], "occurrenceCount": 4}}  # fmt: skip
+    event = {
+        "calendarId": cid,
+        "title": "Weekly sync",
+        "startTime": "2026-03-02T09:00:00",
+        "endTime": "2026-03-02T10:00:00",
+        "timeZone": "America/New_York",
+        "recurrencePattern": {"type": "weekly", "daysOfWeek": ["monday"], "occurrenceCount": 4},
+    }
     saved = await http.post(f"{API}/calendar-events", json=event, headers=alice)
     assert saved.status_code == 201, saved.text
     master = saved.json()["event"]["id"]
-    listing = await http.get(f"{API}/calendar-events", params={"timeMin": "2026-03-01T00:00:00Z", "timeMax": "2026-04-01T00:00:00Z"}, headers=alice)
+    listing = await http.get(
+        f"{API}/calendar-events",
+        params={"timeMin": "2026-03-01T00:00:00Z", "timeMax": "2026-04-01T00:00:00Z"},
+        headers=alice,
+    )
     assert [i["startTime"] for i in listing.json()] == [
-        "2026-03-02T14:00:00Z", "2026-03-09T13:00:00Z", "2026-03-16T13:00:00Z", "2026-03-23T13:00:00Z",
-    ]  # fmt: skip
-    moved = await http.patch(f"{API}/calendar-events/{master}/instances/2026-03-09T13:00:00Z", json={"title": "Moved"}, headers=alice)
+        "2026-03-02T14:00:00Z",
+        "2026-03-09T13:00:00Z",
+        "2026-03-16T13:00:00Z",
+        "2026-03-23T13:00:00Z",
+    ]
+    moved = await http.patch(
+        f"{API}/calendar-events/{master}/instances/2026-03-09T13:00:00Z", json={"title": "Moved"}, headers=alice
+    )
     assert moved.status_code == 200, moved.text
     cancelled = await http.delete(f"{API}/calendar-events/{master}/instances/2026-03-16T13:00:00Z", headers=alice)
     assert cancelled.status_code == 204
-    listing = await http.get(f"{API}/calendar-events", params={"timeMin": "2026-03-01T00:00:00Z", "timeMax": "2026-04-01T00:00:00Z"}, headers=alice)
+    listing = await http.get(
+        f"{API}/calendar-events",
+        params={"timeMin": "2026-03-01T00:00:00Z", "timeMax": "2026-04-01T00:00:00Z"},
+        headers=alice,
+    )
     assert [i["title"] for i in listing.json()] == ["Weekly sync", "Moved", "Weekly sync"]
 
     # Bad input gets a code and stores nothing; other users see nothing.
@@ -62,8 +86,12 @@ async def test_calendar_rest_end_to_end(live_server: LiveServer, http: httpx.Asy
     ):
         response = await http.post(f"{API}/calendar-events", json=bad, headers=alice)
         assert response.json()["error"]["code"] == code, response.text
-    for method, url in (("GET", f"/calendars/{cid}"), ("GET", f"/calendar-events/{master}"),
-                        ("DELETE", f"/calendar-events/{master}"), ("GET", f"/ics/calendars/{cid}/export")):  # fmt: skip
+    for method, url in (
+        ("GET", f"/calendars/{cid}"),
+        ("GET", f"/calendar-events/{master}"),
+        ("DELETE", f"/calendar-events/{master}"),
+        ("GET", f"/ics/calendars/{cid}/export"),
+    ):
         response = await http.request(method, f"{API}{url}", headers=mallory)
         assert response.status_code == 404 and response.json()["error"]["code"] == "NOT_FOUND"
     foreign = await http.post(f"{API}/calendar-events", json=event, headers=mallory)
@@ -89,7 +117,9 @@ async def test_calendar_rest_end_to_end(live_server: LiveServer, http: httpx.Asy
     # Import: the exported calendar into a second one, then a hostile file.
     copy = (await http.post(f"{API}/calendars", json={"name": "Copy"}, headers=alice)).json()["id"]
     exported = await http.get(f"{API}/ics/calendars/{cid}/export", headers=alice)
-    imported = await http.post(f"{API}/ics/import/{copy}", content=exported.content, headers={**alice, "Content-Type": "text/calendar"})
+    imported = await http.post(
+        f"{API}/ics/import/{copy}", content=exported.content, headers={**alice, "Content-Type": "text/calendar"}
+    )
     assert imported.status_code == 200 and imported.json()["eventsCreated"] == 2, imported.text
     hostile = b"BEGIN:VCALENDAR\r\n" + b"BEGIN:VEVENT\r\n" * 10 + b"END:VEVENT\r\n" * 10 + b"END:VCALENDAR\r\n"
     refused = await http.post(f"{API}/ics/import/{copy}", content=hostile, headers=alice)
@@ -100,15 +130,28 @@ async def test_calendar_rest_end_to_end(live_server: LiveServer, http: httpx.Asy
     assert logs[0]["syncType"] == "ics_import" and logs[0]["eventsCreated"] == 2
 
     # Locations and categories.
-    loc = await http.post(f"{API}/calendar-locations", json={"name": "Hall", "capacity": 1,
-                                                             "coordinates": {"latitude": 40.7, "longitude": -74.0}}, headers=alice)  # fmt: skip
+    loc = await http.post(
+        f"{API}/calendar-locations",
+        json={"name": "Hall", "capacity": 1, "coordinates": {"latitude": 40.7, "longitude": -74.0}},
+        headers=alice,
+    )
     assert loc.status_code == 201
-    near = await http.get(f"{API}/calendar-locations/nearby", params={"lat": 40.71, "lng": -74.0, "maxMeters": 5000}, headers=alice)
+    near = await http.get(
+        f"{API}/calendar-locations/nearby", params={"lat": 40.71, "lng": -74.0, "maxMeters": 5000}, headers=alice
+    )
     assert [x["name"] for x in near.json()] == ["Hall"] and near.json()[0]["distanceMeters"] > 0
     bad_coords = await http.get(f"{API}/calendar-locations/nearby", params={"lat": 95, "lng": 0}, headers=alice)
     assert bad_coords.json()["error"]["code"] == "VALIDATION_FAILED"
-    full = await http.post(f"{API}/calendar-events", headers=alice, json={**event, "recurrencePattern": None,
-                           "locationId": loc.json()["id"], "attendees": [{"email": "a@x.example"}, {"email": "b@x.example"}]})  # fmt: skip
+    full = await http.post(
+        f"{API}/calendar-events",
+        headers=alice,
+        json={
+            **event,
+            "recurrencePattern": None,
+            "locationId": loc.json()["id"],
+            "attendees": [{"email": "a@x.example"}, {"email": "b@x.example"}],
+        },
+    )
     assert full.status_code == 409 and full.json()["error"]["code"] == "LOCATION_CAPACITY_EXCEEDED"
     cat = await http.post(f"{API}/calendar-categories", json={"name": "Ops"}, headers=alice)
     dup = await http.post(f"{API}/calendar-categories", json={"name": "ops"}, headers=alice)
@@ -120,14 +163,27 @@ async def test_calendar_rest_end_to_end(live_server: LiveServer, http: httpx.Asy
 
 
 async def test_admin_export_rest_and_cli(live_server: LiveServer, http: httpx.AsyncClient) -> None:
-    made = cli(live_server, "create-admin", "--email", "root@example.com", "--username", "rootadmin", "--password-stdin",
-               stdin=PASSWORD + "\n")  # fmt: skip
+    made = cli(
+        live_server,
+        "create-admin",
+        "--email",
+        "root@example.com",
+        "--username",
+        "rootadmin",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
     assert made.returncode == 0, made.stderr
     admin = bearer(await login(http, "rootadmin"))
     user = bearer((await register(http))["accessToken"])
     cid = (await http.post(f"{API}/calendars", json={"name": "Ops"}, headers=user)).json()["id"]
     for day in range(1, 4):
-        body = {"calendarId": cid, "title": f"Shift {day}", "startTime": f"2026-05-0{day}T08:00:00Z", "endTime": f"2026-05-0{day}T16:00:00Z"}
+        body = {
+            "calendarId": cid,
+            "title": f"Shift {day}",
+            "startTime": f"2026-05-0{day}T08:00:00Z",
+            "endTime": f"2026-05-0{day}T16:00:00Z",
+        }
         assert (await http.post(f"{API}/calendar-events", json=body, headers=user)).status_code == 201
     refused = await http.post(f"{API}/admin/calendar-exports", json={}, headers=user)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "ADMIN_REQUIRED"
@@ -146,7 +202,9 @@ async def test_admin_export_rest_and_cli(live_server: LiveServer, http: httpx.As
     assert len(download.content) == status["fileSize"]
     assert (await http.get(f"{API}/admin/calendar-exports/{export_id}/download", headers=user)).status_code == 403
 
-    ran = cli(live_server, "calendar", "export", "--admin", "rootadmin", "--format", "ics", "--start-date", "2026-05-02")
+    ran = cli(
+        live_server, "calendar", "export", "--admin", "rootadmin", "--format", "ics", "--start-date", "2026-05-02"
+    )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip().splitlines()[-1].startswith("2 records")
     assert cli(live_server, "calendar", "export", "--admin", "nobody").returncode == 2

@@ -32,7 +32,9 @@ async def test_global_categories_need_an_admin_and_are_shared(cal: Cal) -> None:
     with pytest.raises(AppError) as err:
         await cal.suite.catalog.create_category(alice, CategoryCreate.model_validate({"name": "All", "isGlobal": True}))
     assert err.value.error is errors.ADMIN_REQUIRED
-    shared = await cal.suite.catalog.create_category(admin, CategoryCreate.model_validate({"name": "All", "isGlobal": True, "type": "system"}))
+    shared = await cal.suite.catalog.create_category(
+        admin, CategoryCreate.model_validate({"name": "All", "isGlobal": True, "type": "system"})
+    )
     assert [c.id for c in await cal.suite.catalog.list_categories(alice)] == [shared.id]
     with pytest.raises(AppError) as err:
         await cal.suite.catalog.update_category(alice, shared.id, CategoryUpdate.model_validate({"color": "#000000"}))
@@ -97,8 +99,17 @@ async def test_location_names_unique_and_deleting_unlinks_events(cal: Cal) -> No
     from models.calendar_events import EventCreate
 
     cid = await cal.calendar(alice)
-    saved = await cal.suite.events.create(alice, EventCreate.model_validate({
-        "calendarId": cid, "title": "T", "startTime": "2026-06-01T10:00:00Z", "endTime": "2026-06-01T11:00:00Z",
-        "locationId": loc.id}))  # fmt: skip
+    saved = await cal.suite.events.create(
+        alice,
+        EventCreate.model_validate(
+            {
+                "calendarId": cid,
+                "title": "T",
+                "startTime": "2026-06-01T10:00:00Z",
+                "endTime": "2026-06-01T11:00:00Z",
+                "locationId": loc.id,
+            }
+        ),
+    )
     await cal.suite.catalog.delete_location(alice, loc.id)
     assert (await cal.suite.events.get(alice, saved.event.id)).location_id is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -26,8 +26,13 @@ def utc(*args: int) -> datetime:
 
 
 def body(calendar_id: str, **extra: Any) -> EventCreate:
-    data = {"calendarId": calendar_id, "title": "Launch", "startTime": "2026-06-01T10:00:00Z",
-            "endTime": "2026-06-01T11:00:00Z", **extra}  # fmt: skip
+    data = {
+        "calendarId": calendar_id,
+        "title": "Launch",
+        "startTime": "2026-06-01T10:00:00Z",
+        "endTime": "2026-06-01T11:00:00Z",
+        **extra,
+    }
     return EventCreate.model_validate(data)
 
 
@@ -37,16 +42,28 @@ async def test_every_seed_field_is_stored_and_read_back(cal: Cal) -> None:
     saved = await cal.suite.events.create(
         alice,
         body(
-            cid, description="Product launch", allDay=False, location="Hall A", category="Marketing",
-            setupStartTime="2026-06-01T08:00:00Z", setupEndTime="2026-06-01T09:30:00Z",
-            teardownStartTime="2026-06-01T11:00:00Z", teardownEndTime="2026-06-01T12:00:00Z",
-            internalNotes="VIP list at the door", equipmentRequired=["projector", "mics"], staffAssigned=["sam"],
-            budgetAllocated=12500.5, clientContact="jo@client.example", internalCategory="launch",
+            cid,
+            description="Product launch",
+            allDay=False,
+            location="Hall A",
+            category="Marketing",
+            setupStartTime="2026-06-01T08:00:00Z",
+            setupEndTime="2026-06-01T09:30:00Z",
+            teardownStartTime="2026-06-01T11:00:00Z",
+            teardownEndTime="2026-06-01T12:00:00Z",
+            internalNotes="VIP list at the door",
+            equipmentRequired=["projector", "mics"],
+            staffAssigned=["sam"],
+            budgetAllocated=12500.5,
+            clientContact="jo@client.example",
+            internalCategory="launch",
             priorityLevel="critical",
-            attendees=[{"email": "a@x.example", "name": "A", "isOrganizer": True, "responseStatus": "accepted"},
-                       {"email": "b@x.example"}],
+            attendees=[
+                {"email": "a@x.example", "name": "A", "isOrganizer": True, "responseStatus": "accepted"},
+                {"email": "b@x.example"},
+            ],
         ),
-    )  # fmt: skip
+    )
     got = await cal.suite.events.get(alice, saved.event.id)
     assert got.internal_notes == "VIP list at the door" and got.budget_allocated == 12500.5
     assert got.equipment_required == ["projector", "mics"] and got.priority_level == "critical"
@@ -63,7 +80,10 @@ async def test_every_seed_field_is_stored_and_read_back(cal: Cal) -> None:
         ({"endTime": "2026-06-01T10:00:00Z"}, "EVENT_TIME_INVALID"),  # zero length
         ({"setupStartTime": "2026-06-01T10:30:00Z", "setupEndTime": "2026-06-01T10:45:00Z"}, "EVENT_TIME_INVALID"),
         ({"setupStartTime": "2026-06-01T09:00:00Z"}, "EVENT_TIME_INVALID"),  # half a pair
-        ({"teardownStartTime": "2026-06-01T10:30:00Z", "teardownEndTime": "2026-06-01T12:00:00Z"}, "EVENT_TIME_INVALID"),
+        (
+            {"teardownStartTime": "2026-06-01T10:30:00Z", "teardownEndTime": "2026-06-01T12:00:00Z"},
+            "EVENT_TIME_INVALID",
+        ),
         ({"setupStartTime": "2026-05-29T09:00:00Z", "setupEndTime": "2026-06-01T09:00:00Z"}, "EVENT_TIME_INVALID"),
         ({"recurrencePattern": {"type": "daily", "endDate": "2026-05-01"}}, "RECURRENCE_INVALID"),
     ],
@@ -131,17 +151,25 @@ async def test_overlap_on_the_same_calendar_is_a_warning(cal: Cal) -> None:
     alice = await cal.user()
     cid, other = await cal.calendar(alice), await cal.calendar(alice, "Home")
     first = await cal.suite.events.create(alice, body(cid))
-    second = await cal.suite.events.create(alice, body(cid, startTime="2026-06-01T10:30:00Z", endTime="2026-06-01T12:00:00Z"))
+    second = await cal.suite.events.create(
+        alice, body(cid, startTime="2026-06-01T10:30:00Z", endTime="2026-06-01T12:00:00Z")
+    )
     assert [(c.kind, c.event_id) for c in second.conflicts] == [("calendar", first.event.id)]
     elsewhere = await cal.suite.events.create(alice, body(other))
     assert elsewhere.conflicts == []
-    touching = await cal.suite.events.create(alice, body(cid, startTime="2026-06-01T12:00:00Z", endTime="2026-06-01T13:00:00Z"))
+    touching = await cal.suite.events.create(
+        alice, body(cid, startTime="2026-06-01T12:00:00Z", endTime="2026-06-01T13:00:00Z")
+    )
     assert touching.conflicts == []  # back to back is not an overlap
-    after = await cal.suite.events.create(alice, body(cid, startTime="2026-06-01T11:45:00Z", endTime="2026-06-01T11:50:00Z"))
+    after = await cal.suite.events.create(
+        alice, body(cid, startTime="2026-06-01T11:45:00Z", endTime="2026-06-01T11:50:00Z")
+    )
     assert [c.event_id for c in after.conflicts] == [second.event.id]
     # Moving the event away clears the warning; the moved event does not conflict with itself.
     moved = await cal.suite.events.update(
-        alice, after.event.id, EventUpdate.model_validate({"startTime": "2026-06-02T12:00:00Z", "endTime": "2026-06-02T13:00:00Z"})
+        alice,
+        after.event.id,
+        EventUpdate.model_validate({"startTime": "2026-06-02T12:00:00Z", "endTime": "2026-06-02T13:00:00Z"}),
     )
     assert moved.conflicts == []
 
@@ -158,9 +186,15 @@ async def test_location_capacity_and_setup_teardown_busy_time(cal: Cal) -> None:
     assert err.value.error is errors.LOCATION_CAPACITY_EXCEEDED and err.value.details == {"capacity": 2, "attendees": 3}
     assert await cal.count("calendar_events") == 0
     first = await cal.suite.events.create(
-        alice, body(cid, locationId=room.id, attendees=three[:2], teardownStartTime="2026-06-01T11:00:00Z",
-                    teardownEndTime="2026-06-01T12:00:00Z"),
-    )  # fmt: skip
+        alice,
+        body(
+            cid,
+            locationId=room.id,
+            attendees=three[:2],
+            teardownStartTime="2026-06-01T11:00:00Z",
+            teardownEndTime="2026-06-01T12:00:00Z",
+        ),
+    )
     # 11:30 does not overlap the event (ends 11:00) but does overlap its teardown: the room is busy.
     later = await cal.suite.events.create(
         alice, body(cid, locationId=room.id, startTime="2026-06-01T11:30:00Z", endTime="2026-06-01T12:30:00Z")
@@ -180,7 +214,9 @@ async def test_usage_counts_follow_events(cal: Cal) -> None:
     cat2 = await cal.suite.catalog.create_category(alice, CategoryCreate.model_validate({"name": "Ops"}))
     loc = await cal.suite.catalog.create_location(alice, LocationCreate.model_validate({"name": "HQ"}))
     a = await cal.suite.events.create(alice, body(cid, categoryId=cat.id, locationId=loc.id))
-    await cal.suite.events.create(alice, body(cid, categoryId=cat.id, startTime="2026-06-03T10:00:00Z", endTime="2026-06-03T11:00:00Z"))
+    await cal.suite.events.create(
+        alice, body(cid, categoryId=cat.id, startTime="2026-06-03T10:00:00Z", endTime="2026-06-03T11:00:00Z")
+    )
 
     async def usage() -> tuple[int, int, int]:
         cats = {c.id: c.usage_count for c in await cal.suite.catalog.list_categories(alice)}
@@ -188,7 +224,9 @@ async def test_usage_counts_follow_events(cal: Cal) -> None:
         return cats[cat.id], cats[cat2.id], locs[loc.id]
 
     assert await usage() == (2, 0, 1)
-    await cal.suite.events.update(alice, a.event.id, EventUpdate.model_validate({"categoryId": cat2.id, "clearFields": ["locationId"]}))
+    await cal.suite.events.update(
+        alice, a.event.id, EventUpdate.model_validate({"categoryId": cat2.id, "clearFields": ["locationId"]})
+    )
     assert await usage() == (1, 1, 0)
     await cal.suite.events.delete(alice, a.event.id)
     assert await usage() == (1, 0, 0)
@@ -199,25 +237,41 @@ async def test_range_expands_series_with_exceptions_and_cancellations(cal: Cal) 
     alice = await cal.user()
     cid = await cal.calendar(alice)
     daily = await cal.suite.events.create(
-        alice, body(cid, title="Standup", startTime="2026-03-27T09:00:00", endTime="2026-03-27T09:15:00",
-                    timeZone="Europe/Berlin", recurrencePattern={"type": "daily", "occurrenceCount": 5}),
-    )  # fmt: skip
+        alice,
+        body(
+            cid,
+            title="Standup",
+            startTime="2026-03-27T09:00:00",
+            endTime="2026-03-27T09:15:00",
+            timeZone="Europe/Berlin",
+            recurrencePattern={"type": "daily", "occurrenceCount": 5},
+        ),
+    )
     master = daily.event.id
     # Move Sunday's standup (DST day) to 11:00 local, cancel Monday's.
     await cal.suite.series.edit_instance(
-        alice, master, utc(2026, 3, 29, 7), EventFields.model_validate({"startTime": "2026-03-29T11:00:00",
-                                                                         "endTime": "2026-03-29T11:30:00",
-                                                                         "title": "Late standup"}),
-    )  # fmt: skip
+        alice,
+        master,
+        utc(2026, 3, 29, 7),
+        EventFields.model_validate(
+            {"startTime": "2026-03-29T11:00:00", "endTime": "2026-03-29T11:30:00", "title": "Late standup"}
+        ),
+    )
     await cal.suite.series.cancel_instance(alice, master, utc(2026, 3, 30, 7))
     items = await cal.suite.events.range(alice, None, utc(2026, 3, 1), utc(2026, 4, 30))
     assert [(i.title, i.start_time) for i in items] == [
-        ("Standup", utc(2026, 3, 27, 8)), ("Standup", utc(2026, 3, 28, 8)), ("Late standup", utc(2026, 3, 29, 9)),
+        ("Standup", utc(2026, 3, 27, 8)),
+        ("Standup", utc(2026, 3, 28, 8)),
+        ("Late standup", utc(2026, 3, 29, 9)),
         ("Standup", utc(2026, 3, 31, 7)),
-    ]  # fmt: skip
-    assert items[2].is_exception and items[2].master_id == master and items[2].original_start_time == utc(2026, 3, 29, 7)
+    ]
+    assert (
+        items[2].is_exception and items[2].master_id == master and items[2].original_start_time == utc(2026, 3, 29, 7)
+    )
     # Editing the same instance again updates the exception instead of adding one.
-    await cal.suite.series.edit_instance(alice, master, utc(2026, 3, 29, 7), EventFields.model_validate({"title": "Later"}))
+    await cal.suite.series.edit_instance(
+        alice, master, utc(2026, 3, 29, 7), EventFields.model_validate({"title": "Later"})
+    )
     assert await cal.count("calendar_events") == 2
     for bad in (utc(2026, 3, 29, 8), utc(2026, 4, 5, 7)):
         with pytest.raises(AppError) as err:
@@ -234,28 +288,49 @@ async def test_split_this_and_following(cal: Cal) -> None:
     alice = await cal.user()
     cid = await cal.calendar(alice)
     weekly = await cal.suite.events.create(
-        alice, body(cid, title="Review", startTime="2026-10-05T14:00:00", endTime="2026-10-05T15:00:00",
-                    timeZone="America/New_York",
-                    recurrencePattern={"type": "weekly", "daysOfWeek": ["monday"], "occurrenceCount": 6}),
-    )  # fmt: skip
+        alice,
+        body(
+            cid,
+            title="Review",
+            startTime="2026-10-05T14:00:00",
+            endTime="2026-10-05T15:00:00",
+            timeZone="America/New_York",
+            recurrencePattern={"type": "weekly", "daysOfWeek": ["monday"], "occurrenceCount": 6},
+        ),
+    )
     master = weekly.event.id
     # An exception after the split point follows its instance into the new series.
-    await cal.suite.series.edit_instance(alice, master, utc(2026, 11, 2, 19), EventFields.model_validate({"title": "Special"}))
+    await cal.suite.series.edit_instance(
+        alice, master, utc(2026, 11, 2, 19), EventFields.model_validate({"title": "Special"})
+    )
     split = await cal.suite.series.split(
-        alice, master, SplitRequest.model_validate({"fromOriginalStart": "2026-10-19T18:00:00Z", "title": "Review v2",
-                                                     "startTime": "2026-10-19T16:00:00", "endTime": "2026-10-19T17:00:00"}),
-    )  # fmt: skip
+        alice,
+        master,
+        SplitRequest.model_validate(
+            {
+                "fromOriginalStart": "2026-10-19T18:00:00Z",
+                "title": "Review v2",
+                "startTime": "2026-10-19T16:00:00",
+                "endTime": "2026-10-19T17:00:00",
+            }
+        ),
+    )
     assert split.event.recurrence_pattern is not None and split.event.recurrence_pattern.occurrence_count == 4
     old = await cal.suite.events.get(alice, master)
     assert old.recurrence_pattern is not None and old.recurrence_pattern.occurrence_count == 2
     items = await cal.suite.events.range(alice, [cid], utc(2026, 10, 1), utc(2026, 12, 31))
     assert [(i.title, i.start_time) for i in items] == [
-        ("Review", utc(2026, 10, 5, 18)), ("Review", utc(2026, 10, 12, 18)),
-        ("Review v2", utc(2026, 10, 19, 20)), ("Review v2", utc(2026, 10, 26, 20)),
-        ("Special", utc(2026, 11, 2, 19)), ("Review v2", utc(2026, 11, 9, 21)),  # EST from November 1
-    ]  # fmt: skip
+        ("Review", utc(2026, 10, 5, 18)),
+        ("Review", utc(2026, 10, 12, 18)),
+        ("Review v2", utc(2026, 10, 19, 20)),
+        ("Review v2", utc(2026, 10, 26, 20)),
+        ("Special", utc(2026, 11, 2, 19)),
+        ("Review v2", utc(2026, 11, 9, 21)),  # EST from November 1
+    ]
     with pytest.raises(AppError) as err:
-        await cal.suite.series.split(alice, master, SplitRequest.model_validate({"fromOriginalStart": "2026-10-05T18:00:00Z"}))
+        await cal.suite.series.split(
+            alice, master, SplitRequest.model_validate({"fromOriginalStart": "2026-10-05T18:00:00Z"})
+        )
     assert err.value.error is errors.RECURRENCE_INVALID
 
 
@@ -270,7 +345,9 @@ async def test_attendee_responses(cal: Cal) -> None:
         await cal.suite.events.respond(eve, saved.event.id, answer)  # not her address
     with pytest.raises(AppError):
         await cal.suite.events.respond(
-            eve, saved.event.id, AttendeeResponse.model_validate({"email": eve.user.email, "responseStatus": "declined"})
+            eve,
+            saved.event.id,
+            AttendeeResponse.model_validate({"email": eve.user.email, "responseStatus": "declined"}),
         )
 
 
@@ -280,7 +357,9 @@ async def test_deleting_a_calendar_and_a_user_cascades(cal: Cal) -> None:
     bob_cal = await cal.calendar(bob)
     cat = await cal.suite.catalog.create_category(alice, CategoryCreate.model_validate({"name": "Mine"}))
     admin = await cal.user(admin=True)
-    shared = await cal.suite.catalog.create_category(admin, CategoryCreate.model_validate({"name": "Company", "isGlobal": True}))
+    shared = await cal.suite.catalog.create_category(
+        admin, CategoryCreate.model_validate({"name": "Company", "isGlobal": True})
+    )
     await cal.suite.events.create(alice, body(work, categoryId=shared.id))
     await cal.suite.events.create(alice, body(home, recurrencePattern={"type": "daily", "occurrenceCount": 3}))
     await cal.suite.events.create(bob, body(bob_cal))
@@ -303,7 +382,9 @@ async def test_update_whole_series_and_optimistic_version(cal: Cal) -> None:
     assert updated.event.version == 2
     items = await cal.suite.events.range(alice, [cid], utc(2026, 6, 1), utc(2026, 6, 10))
     assert [i.title for i in items] == ["Renamed"] * 3
-    stopped = await cal.suite.events.update(alice, saved.event.id, EventUpdate.model_validate({"clearRecurrence": True}))
+    stopped = await cal.suite.events.update(
+        alice, saved.event.id, EventUpdate.model_validate({"clearRecurrence": True})
+    )
     assert not stopped.event.is_recurring
     assert len(await cal.suite.events.range(alice, [cid], utc(2026, 6, 1), utc(2026, 6, 10))) == 1
     with pytest.raises(AppError) as err:

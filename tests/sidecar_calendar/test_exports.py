@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import io
 import json
 import time
 import tracemalloc
@@ -23,17 +25,48 @@ from models.calendar_events import EventCreate
 from tests.sidecar_calendar.conftest import Cal
 
 
+def read_text(path: str | None) -> str:
+    return Path(path or "").read_text(encoding="utf-8")
+
+
+def read_bytes(path: str | None) -> bytes:
+    return Path(path or "").read_bytes()
+
+
+def file_size(path: str | None) -> int:
+    return Path(path or "").stat().st_size
+
+
 async def seeded(cal: Cal) -> dict[str, Any]:
     alice, bob, admin = await cal.user("alice"), await cal.user("bob"), await cal.user("root", admin=True)
     a_cal, b_cal = await cal.calendar(alice), await cal.calendar(bob)
     cat = await cal.suite.catalog.create_category(alice, CategoryCreate.model_validate({"name": "Sales"}))
     for day in range(1, 6):
-        await cal.suite.events.create(alice, EventCreate.model_validate({
-            "calendarId": a_cal, "title": f"=HYPERLINK(\"evil\") {day}", "startTime": f"2026-06-0{day}T09:00:00",
-            "endTime": f"2026-06-0{day}T10:00:00", "timeZone": "Europe/Berlin", "internalNotes": "internal",
-            **({"categoryId": cat.id} if day % 2 else {})}))  # fmt: skip
-    await cal.suite.events.create(bob, EventCreate.model_validate({
-        "calendarId": b_cal, "title": "Bob's", "startTime": "2026-07-01T09:00:00Z", "endTime": "2026-07-01T10:00:00Z"}))  # fmt: skip
+        await cal.suite.events.create(
+            alice,
+            EventCreate.model_validate(
+                {
+                    "calendarId": a_cal,
+                    "title": f'=HYPERLINK("evil") {day}',
+                    "startTime": f"2026-06-0{day}T09:00:00",
+                    "endTime": f"2026-06-0{day}T10:00:00",
+                    "timeZone": "Europe/Berlin",
+                    "internalNotes": "internal",
+                    **({"categoryId": cat.id} if day % 2 else {}),
+                }
+            ),
+        )
+    await cal.suite.events.create(
+        bob,
+        EventCreate.model_validate(
+            {
+                "calendarId": b_cal,
+                "title": "Bob's",
+                "startTime": "2026-07-01T09:00:00Z",
+                "endTime": "2026-07-01T10:00:00Z",
+            }
+        ),
+    )
     return {"alice": alice, "bob": bob, "admin": admin, "category": cat.id}
 
 
@@ -43,40 +76,47 @@ async def run(cal: Cal, admin: Any, **body: Any) -> ExportRecord:
     assert await worker.run_once() == 1  # through the real lease queue, as the server runs it
     done = await cal.suite.exports.get(admin, record.id)
     assert done.status == "completed" and done.file_path and done.completed_at
-    assert Path(done.file_path).stat().st_size == done.file_size
+    assert file_size(done.file_path) == done.file_size
     return done
 
 
 async def test_json_export_with_filters(cal: Cal) -> None:
     s = await seeded(cal)
     everything = await run(cal, s["admin"], exportType="events", format="json")
-    rows = json.loads(Path(everything.file_path or "").read_text())
+    rows = json.loads(read_text(everything.file_path))
     assert everything.record_count == len(rows) == 6
     assert rows[0]["internalNotes"] == "internal" and "startTime" in rows[0]
-    only = await run(cal, s["admin"], filters={"userIds": [s["alice"].user_id], "categories": [s["category"]],
-                                                "startDate": "2026-06-02", "endDate": "2026-06-05"})  # fmt: skip
-    titles = [r["title"] for r in json.loads(Path(only.file_path or "").read_text())]
+    only = await run(
+        cal,
+        s["admin"],
+        filters={
+            "userIds": [s["alice"].user_id],
+            "categories": [s["category"]],
+            "startDate": "2026-06-02",
+            "endDate": "2026-06-05",
+        },
+    )
+    titles = [r["title"] for r in json.loads(read_text(only.file_path))]
     assert titles == ['=HYPERLINK("evil") 3', '=HYPERLINK("evil") 5']
 
 
 async def test_csv_export_neutralises_formulas_and_users_export_hides_secrets(cal: Cal) -> None:
     s = await seeded(cal)
     done = await run(cal, s["admin"], format="csv")
-    with Path(done.file_path or "").open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = list(csv.DictReader(io.StringIO(read_text(done.file_path), newline="")))
     assert len(rows) == done.record_count == 6
     assert all(not r["title"].startswith("=") for r in rows)
     users = await run(cal, s["admin"], exportType="users", format="csv")
-    text = Path(users.file_path or "").read_text()
+    text = read_text(users.file_path)
     assert users.record_count == 3 and "alice@example.com" in text and "passwordHash" not in text
     users_json = await run(cal, s["admin"], exportType="users", format="json", filters={"userIds": [s["bob"].user_id]})
-    assert [u["username"] for u in json.loads(Path(users_json.file_path or "").read_text())] == ["bob"]
+    assert [u["username"] for u in json.loads(read_text(users_json.file_path))] == ["bob"]
 
 
 async def test_ics_export_parses_with_time_zones(cal: Cal) -> None:
     s = await seeded(cal)
     done = await run(cal, s["admin"], format="ics")
-    parsed = Calendar.from_ical(Path(done.file_path or "").read_bytes())
+    parsed = Calendar.from_ical(read_bytes(done.file_path))
     assert len(parsed.walk("VEVENT")) == 6 and [tz["TZID"] for tz in parsed.walk("VTIMEZONE")] == ["Europe/Berlin"]
     assert "X-CONNECTNOW-INTERNAL-NOTES" in parsed.walk("VEVENT")[0]  # admin exports keep internal fields
 
@@ -87,10 +127,16 @@ async def test_only_admins_export_and_bad_requests_are_refused(cal: Cal) -> None
         await cal.suite.exports.create(s["alice"], ExportCreate.model_validate({}))
     assert err.value.code == "ADMIN_REQUIRED"
     with pytest.raises(AppError) as err:
-        await cal.suite.exports.create(s["admin"], ExportCreate.model_validate({"exportType": "users", "format": "ics"}))
+        await cal.suite.exports.create(
+            s["admin"], ExportCreate.model_validate({"exportType": "users", "format": "ics"})
+        )
     assert err.value.code == "VALIDATION_FAILED"
-    for bad in ({"format": "xml"}, {"filters": {"startDate": "2026-06-05", "endDate": "2026-06-01"}},
-                {"filters": {"userIds": [{"$ne": None}]}}, {"filters": {"categories": ["../../etc"]}}):  # fmt: skip
+    for bad in (
+        {"format": "xml"},
+        {"filters": {"startDate": "2026-06-05", "endDate": "2026-06-01"}},
+        {"filters": {"userIds": [{"$ne": None}]}},
+        {"filters": {"categories": ["../../etc"]}},
+    ):
         with pytest.raises(ValueError):
             ExportCreate.model_validate(bad)
     pending = await cal.suite.exports.create(s["admin"], ExportCreate.model_validate({}))
@@ -103,7 +149,7 @@ async def test_only_admins_export_and_bad_requests_are_refused(cal: Cal) -> None
 async def test_a_failing_export_ends_in_error(cal: Cal, tmp_path: Path) -> None:
     s = await seeded(cal)
     blocked = tmp_path / "not-a-dir"
-    blocked.write_text("a file where the export folder should be")
+    await asyncio.to_thread(blocked.write_text, "a file where the export folder should be")
     service = ExportService(cal.store, blocked)
     record = await service.create(s["admin"], ExportCreate.model_validate({}), status="running")
     finished = await service.run(record)
@@ -128,13 +174,25 @@ async def test_export_of_100k_events_runs_in_bounded_memory(tmp_path: Path) -> N
             docs = []
             for n in range(batch, batch + 5000):
                 start = base + timedelta(minutes=15 * n)
-                docs.append({
-                    "id": new_id(), "userId": "u" * 24, "calendarId": "c" * 24, "uid": f"{n}@bulk",
-                    "title": f"Event {n}", "description": "A realistic description of moderate length " * 3,
-                    "startTime": start, "endTime": start + timedelta(minutes=30), "rangeEnd": start + timedelta(minutes=30),
-                    "timeZone": "Europe/Berlin", "attendees": [{"email": "a@x.example", "responseStatus": "accepted"}],
-                    "createdAt": now, "updatedAt": now, "createdBy": "u" * 24, "lastModifiedBy": "u" * 24,
-                })  # fmt: skip
+                docs.append(
+                    {
+                        "id": new_id(),
+                        "userId": "u" * 24,
+                        "calendarId": "c" * 24,
+                        "uid": f"{n}@bulk",
+                        "title": f"Event {n}",
+                        "description": "A realistic description of moderate length " * 3,
+                        "startTime": start,
+                        "endTime": start + timedelta(minutes=30),
+                        "rangeEnd": start + timedelta(minutes=30),
+                        "timeZone": "Europe/Berlin",
+                        "attendees": [{"email": "a@x.example", "responseStatus": "accepted"}],
+                        "createdAt": now,
+                        "updatedAt": now,
+                        "createdBy": "u" * 24,
+                        "lastModifiedBy": "u" * 24,
+                    }
+                )
             await coll.insert_many(docs)
         del docs
         service = ExportService(store, tmp_path / "exports")
@@ -154,8 +212,7 @@ async def test_export_of_100k_events_runs_in_bounded_memory(tmp_path: Path) -> N
         print(f"export of {EXPORT_EVENTS} events: peak {peak} bytes, file {done.file_size} bytes")
         assert seen[-1] == EXPORT_EVENTS and len(seen) > 100  # the CLI's progress bar is fed as it goes
         assert time.monotonic() - started < 60
-        with Path(done.file_path or "").open("rb") as handle:
-            assert handle.read(2) == b"[\n"
+        assert (await asyncio.to_thread(read_bytes, done.file_path))[:2] == b"[\n"
     finally:
         await store.close()
 
@@ -166,7 +223,16 @@ async def _admin(store: SqliteStore) -> Any:
     from models.users import UserRecord
 
     now = datetime.now(UTC)
-    user = UserRecord(id=new_id(), email="r@x.example", email_lower="r@x.example", username="root",
-                      username_lower="root", display_name="Root", is_admin=True, created_at=now, updated_at=now)  # fmt: skip
+    user = UserRecord(
+        id=new_id(),
+        email="r@x.example",
+        email_lower="r@x.example",
+        username="root",
+        username_lower="root",
+        display_name="Root",
+        is_admin=True,
+        created_at=now,
+        updated_at=now,
+    )
     await UserRepository(store).insert(user)
     return Principal(user=user)

@@ -20,28 +20,56 @@ async def populate(cal: Cal) -> tuple[object, str]:
     alice = await cal.user()
     cid = await cal.calendar(alice)
     specs = [
-        {"title": "Standup", "startTime": "2026-03-02T09:00:00", "endTime": "2026-03-02T09:15:00",
-         "timeZone": "America/New_York",
-         "recurrencePattern": {"type": "weekly", "daysOfWeek": ["monday", "wednesday"], "endDate": "2026-04-30"}},
-        {"title": "Monthly close", "startTime": "2026-01-31T17:00:00", "endTime": "2026-01-31T18:00:00",
-         "timeZone": "Europe/Berlin", "recurrencePattern": {"type": "monthly", "interval": 2, "occurrenceCount": 5}},
-        {"title": "Offsite", "startTime": "2026-03-28T00:00:00", "endTime": "2026-03-30T00:00:00", "allDay": True,
-         "timeZone": "Australia/Sydney", "location": "Blue Mountains", "category": "Team",
-         "attendees": [{"email": "a@x.example", "name": "Ann", "isOrganizer": True, "responseStatus": "accepted"},
-                       {"email": "b@x.example", "responseStatus": "tentative"}]},
-        {"title": "Anniversary", "startTime": "2026-02-28T12:00:00Z", "endTime": "2026-02-28T13:00:00Z",
-         "description": "Line one\nLine two; with, punctuation",
-         "recurrencePattern": {"type": "yearly", "occurrenceCount": 3}, "priorityLevel": "high"},
-    ]  # fmt: skip
+        {
+            "title": "Standup",
+            "startTime": "2026-03-02T09:00:00",
+            "endTime": "2026-03-02T09:15:00",
+            "timeZone": "America/New_York",
+            "recurrencePattern": {"type": "weekly", "daysOfWeek": ["monday", "wednesday"], "endDate": "2026-04-30"},
+        },
+        {
+            "title": "Monthly close",
+            "startTime": "2026-01-31T17:00:00",
+            "endTime": "2026-01-31T18:00:00",
+            "timeZone": "Europe/Berlin",
+            "recurrencePattern": {"type": "monthly", "interval": 2, "occurrenceCount": 5},
+        },
+        {
+            "title": "Offsite",
+            "startTime": "2026-03-28T00:00:00",
+            "endTime": "2026-03-30T00:00:00",
+            "allDay": True,
+            "timeZone": "Australia/Sydney",
+            "location": "Blue Mountains",
+            "category": "Team",
+            "attendees": [
+                {"email": "a@x.example", "name": "Ann", "isOrganizer": True, "responseStatus": "accepted"},
+                {"email": "b@x.example", "responseStatus": "tentative"},
+            ],
+        },
+        {
+            "title": "Anniversary",
+            "startTime": "2026-02-28T12:00:00Z",
+            "endTime": "2026-02-28T13:00:00Z",
+            "description": "Line one\nLine two; with, punctuation",
+            "recurrencePattern": {"type": "yearly", "occurrenceCount": 3},
+            "priorityLevel": "high",
+        },
+    ]
     ids = []
     for spec in specs:
-        ids.append((await cal.suite.events.create(alice, EventCreate.model_validate({"calendarId": cid, **spec}))).event.id)
+        ids.append(
+            (await cal.suite.events.create(alice, EventCreate.model_validate({"calendarId": cid, **spec}))).event.id
+        )
     await cal.suite.series.cancel_instance(alice, ids[0], utc(2026, 3, 9, 13))
     await cal.suite.series.edit_instance(
-        alice, ids[0], utc(2026, 3, 11, 13), EventFields.model_validate({"title": "Standup (moved)",
-                                                                           "startTime": "2026-03-11T10:00:00",
-                                                                           "endTime": "2026-03-11T10:30:00"}),
-    )  # fmt: skip
+        alice,
+        ids[0],
+        utc(2026, 3, 11, 13),
+        EventFields.model_validate(
+            {"title": "Standup (moved)", "startTime": "2026-03-11T10:00:00", "endTime": "2026-03-11T10:30:00"}
+        ),
+    )
     return alice, cid
 
 
@@ -112,7 +140,10 @@ def _calendar_with(uid: str, title: str, extra: str = "") -> bytes:
         (b"x" * (64 * 1024 + 1), "ICS_TOO_LARGE"),
         ("BEGIN:VCALENDAR\r\nSUMMARY:caf\xe9\r\nEND:VCALENDAR\r\n".encode("latin-1"), "ICS_ENCODING"),
         ("BEGIN:VCALENDAR\r\n".encode("utf-16"), "ICS_ENCODING"),
-        (b"BEGIN:VCALENDAR\r\n" + b"BEGIN:VEVENT\r\n" * 50 + b"END:VEVENT\r\n" * 50 + b"END:VCALENDAR\r\n", "ICS_TOO_COMPLEX"),
+        (
+            b"BEGIN:VCALENDAR\r\n" + b"BEGIN:VEVENT\r\n" * 50 + b"END:VEVENT\r\n" * 50 + b"END:VCALENDAR\r\n",
+            "ICS_TOO_COMPLEX",
+        ),
         (b"BEGIN:VCALENDAR\r\n" + b"BEGIN:VEVENT\r\nEND:VEVENT\r\n" * 3000 + b"END:VCALENDAR\r\n", "ICS_TOO_LARGE"),
         (b"not a calendar at all", "ICS_MALFORMED"),
         (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VCALENDAR\r\n", "ICS_MALFORMED"),
@@ -133,15 +164,18 @@ async def test_unreadable_events_are_logged_and_the_rest_imported(cal: Cal) -> N
     alice = await cal.user()
     cid = await cal.calendar(alice)
     good = _calendar_with("good@test", "Fine").decode()
-    bad_rule = "BEGIN:VEVENT\r\nUID:bad@test\r\nDTSTART:20260601T100000Z\r\nDTEND:20260601T110000Z\r\nRRULE:FREQ=DAILY;INTERVAL=0\r\nEND:VEVENT\r\n"
-    bysetpos = "BEGIN:VEVENT\r\nUID:pos@test\r\nDTSTART:20260601T100000Z\r\nDTEND:20260601T110000Z\r\nRRULE:FREQ=MONTHLY;BYSETPOS=-1;BYDAY=MO\r\nEND:VEVENT\r\n"
+    times = "DTSTART:20260601T100000Z\r\nDTEND:20260601T110000Z\r\n"
+    bad_rule = f"BEGIN:VEVENT\r\nUID:bad@test\r\n{times}RRULE:FREQ=DAILY;INTERVAL=0\r\nEND:VEVENT\r\n"
+    bysetpos = f"BEGIN:VEVENT\r\nUID:pos@test\r\n{times}RRULE:FREQ=MONTHLY;BYSETPOS=-1;BYDAY=MO\r\nEND:VEVENT\r\n"
     backwards = "BEGIN:VEVENT\r\nUID:back@test\r\nDTSTART:20260601T100000Z\r\nDTEND:20260601T090000Z\r\nEND:VEVENT\r\n"
     data = good.replace("END:VCALENDAR", bad_rule + bysetpos + backwards + "END:VCALENDAR").encode()
     log = await cal.suite.ics.import_ics(alice, cid, data)
     assert (log.status, log.events_processed, log.events_created) == ("partial", 4, 1)
     assert {(e.event_id, e.error_code) for e in log.errors} == {
-        ("bad@test", "VALIDATION_FAILED"), ("pos@test", "ICS_EVENT_UNREADABLE"), ("back@test", "EVENT_TIME_INVALID"),
-    }  # fmt: skip
+        ("bad@test", "VALIDATION_FAILED"),
+        ("pos@test", "ICS_EVENT_UNREADABLE"),
+        ("back@test", "EVENT_TIME_INVALID"),
+    }
 
 
 async def test_import_into_someone_elses_calendar_is_refused(cal: Cal) -> None:

@@ -26,11 +26,22 @@ def series(start_local: datetime, zone: str, minutes: int = 60, **pattern: Any) 
     start = start_local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
     now = utc(2026, 1, 1)
     record = EventRecord(
-        id="0" * 24, user_id="u", calendar_id="c", uid="s@test", title="Standup", start_time=start,
-        end_time=start + timedelta(minutes=minutes), time_zone=zone, is_recurring=True,
-        recurrence_pattern=RecurrencePattern.model_validate(pattern).model_dump(), range_end=start,
-        created_at=now, updated_at=now, created_by="u", last_modified_by="u",
-    )  # fmt: skip
+        id="0" * 24,
+        user_id="u",
+        calendar_id="c",
+        uid="s@test",
+        title="Standup",
+        start_time=start,
+        end_time=start + timedelta(minutes=minutes),
+        time_zone=zone,
+        is_recurring=True,
+        recurrence_pattern=RecurrencePattern.model_validate(pattern).model_dump(),
+        range_end=start,
+        created_at=now,
+        updated_at=now,
+        created_by="u",
+        last_modified_by="u",
+    )
     return record
 
 
@@ -42,8 +53,11 @@ def test_weekly_new_york_keeps_local_time_across_both_dst_changes() -> None:
     # US DST 2026: starts Sunday March 8, ends Sunday November 1.
     event = series(datetime(2026, 3, 2, 9, 0), NY, type="weekly", daysOfWeek=["monday"], occurrenceCount=4)
     assert starts(event, utc(2026, 1, 1), utc(2027, 1, 1)) == [
-        utc(2026, 3, 2, 14), utc(2026, 3, 9, 13), utc(2026, 3, 16, 13), utc(2026, 3, 23, 13),
-    ]  # fmt: skip
+        utc(2026, 3, 2, 14),
+        utc(2026, 3, 9, 13),
+        utc(2026, 3, 16, 13),
+        utc(2026, 3, 23, 13),
+    ]
     autumn = series(datetime(2026, 10, 26, 9, 0), NY, type="weekly", daysOfWeek=["monday"], occurrenceCount=2)
     assert starts(autumn, utc(2026, 1, 1), utc(2027, 1, 1)) == [utc(2026, 10, 26, 13), utc(2026, 11, 2, 14)]
 
@@ -52,36 +66,53 @@ def test_daily_berlin_across_the_spring_change_and_the_gap() -> None:
     # EU summer time 2026 starts Sunday March 29 at 02:00 (local clocks jump to 03:00).
     event = series(datetime(2026, 3, 28, 8, 30), BERLIN, type="daily", endDate="2026-03-30")
     assert starts(event, utc(2026, 3, 1), utc(2026, 4, 1)) == [
-        utc(2026, 3, 28, 7, 30), utc(2026, 3, 29, 6, 30), utc(2026, 3, 30, 6, 30),
-    ]  # fmt: skip
+        utc(2026, 3, 28, 7, 30),
+        utc(2026, 3, 29, 6, 30),
+        utc(2026, 3, 30, 6, 30),
+    ]
     # 02:30 does not exist on March 29: RFC 5545 takes the offset from before the gap (03:30 CEST).
     gap = series(datetime(2026, 3, 28, 2, 30), BERLIN, type="daily", occurrenceCount=3)
     assert starts(gap, utc(2026, 3, 1), utc(2026, 4, 1)) == [
-        utc(2026, 3, 28, 1, 30), utc(2026, 3, 29, 1, 30), utc(2026, 3, 30, 0, 30),
-    ]  # fmt: skip
+        utc(2026, 3, 28, 1, 30),
+        utc(2026, 3, 29, 1, 30),
+        utc(2026, 3, 30, 0, 30),
+    ]
 
 
 def test_monthly_sydney_across_april_dst_end() -> None:
     # Sydney DST ends Sunday April 5 2026 (UTC+11 to UTC+10).
     event = series(datetime(2026, 3, 15, 10, 0), SYDNEY, type="monthly", occurrenceCount=3)
     assert starts(event, utc(2026, 1, 1), utc(2027, 1, 1)) == [
-        utc(2026, 3, 14, 23), utc(2026, 4, 15, 0), utc(2026, 5, 15, 0),
-    ]  # fmt: skip
+        utc(2026, 3, 14, 23),
+        utc(2026, 4, 15, 0),
+        utc(2026, 5, 15, 0),
+    ]
 
 
 def test_end_date_is_inclusive_and_the_31st_skips_short_months() -> None:
     weekly = series(datetime(2026, 6, 1, 9), "UTC", type="weekly", daysOfWeek=["monday"], endDate="2026-06-15")
-    assert starts(weekly, utc(2026, 1, 1), utc(2027, 1, 1)) == [utc(2026, 6, 1, 9), utc(2026, 6, 8, 9), utc(2026, 6, 15, 9)]
+    assert starts(weekly, utc(2026, 1, 1), utc(2027, 1, 1)) == [
+        utc(2026, 6, 1, 9),
+        utc(2026, 6, 8, 9),
+        utc(2026, 6, 15, 9),
+    ]
     monthly = series(datetime(2026, 1, 31, 9), "UTC", type="monthly", occurrenceCount=4)
     assert [d.date() for d in starts(monthly, utc(2026, 1, 1), utc(2027, 1, 1))] == [
-        date(2026, 1, 31), date(2026, 3, 31), date(2026, 5, 31), date(2026, 7, 31),
-    ]  # fmt: skip
+        date(2026, 1, 31),
+        date(2026, 3, 31),
+        date(2026, 5, 31),
+        date(2026, 7, 31),
+    ]
 
 
 def test_dtstart_not_matching_the_rule_is_the_first_instance_and_counts() -> None:
     # Starts on a Tuesday, rule says Mondays: RFC 5545 keeps DTSTART and counts it; dateutil alone would not.
     event = series(datetime(2026, 6, 2, 9), "UTC", type="weekly", daysOfWeek=["monday"], occurrenceCount=3)
-    assert starts(event, utc(2026, 1, 1), utc(2027, 1, 1)) == [utc(2026, 6, 2, 9), utc(2026, 6, 8, 9), utc(2026, 6, 15, 9)]
+    assert starts(event, utc(2026, 1, 1), utc(2027, 1, 1)) == [
+        utc(2026, 6, 2, 9),
+        utc(2026, 6, 8, 9),
+        utc(2026, 6, 15, 9),
+    ]
 
 
 def test_yearly_february_29_occurs_only_in_leap_years() -> None:
@@ -92,7 +123,11 @@ def test_yearly_february_29_occurs_only_in_leap_years() -> None:
 def test_interval_exdates_and_window_edges() -> None:
     event = series(datetime(2026, 1, 1, 9), "UTC", type="daily", interval=3)
     event = event.model_copy(update={"exdates": [utc(2026, 1, 4, 9)]})
-    assert starts(event, utc(2026, 1, 1), utc(2026, 1, 11)) == [utc(2026, 1, 1, 9), utc(2026, 1, 7, 9), utc(2026, 1, 10, 9)]
+    assert starts(event, utc(2026, 1, 1), utc(2026, 1, 11)) == [
+        utc(2026, 1, 1, 9),
+        utc(2026, 1, 7, 9),
+        utc(2026, 1, 10, 9),
+    ]
     # An instance that started before the window but is still running is in it.
     assert starts(event, utc(2026, 1, 7, 9, 30), utc(2026, 1, 7, 11)) == [utc(2026, 1, 7, 9)]
     # Far in the future an open series is reached without walking every instance.
@@ -117,7 +152,9 @@ def test_expansion_agrees_with_recurring_ical_events() -> None:
 def test_series_range_end_and_split_patterns() -> None:
     counted = series(datetime(2026, 6, 1, 9), "UTC", type="daily", occurrenceCount=10)
     assert recurrence.series_range_end(counted) == utc(2026, 6, 10, 10)
-    assert recurrence.series_range_end(series(datetime(2026, 6, 1, 9), "UTC", type="daily")) == recurrence.SERIES_OPEN_END
+    assert (
+        recurrence.series_range_end(series(datetime(2026, 6, 1, 9), "UTC", type="daily")) == recurrence.SERIES_OPEN_END
+    )
     head, tail = recurrence.split_patterns(counted, utc(2026, 6, 4, 9))
     assert head is not None and (head.occurrence_count, tail.occurrence_count) == (3, 7)
     until = series(datetime(2026, 6, 1, 9), "UTC", type="weekly", daysOfWeek=["monday"], endDate="2026-12-31")

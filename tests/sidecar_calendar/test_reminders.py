@@ -25,14 +25,23 @@ def worker(cal: Cal) -> LeaseWorker:
 
 
 async def history(cal: Cal, who: Any, channel_id: str) -> list[str]:
-    return [m.content for m in await cal.chat.messages.history(who, HistoryQuery.model_validate({"channelId": channel_id}))]
+    return [
+        m.content for m in await cal.chat.messages.history(who, HistoryQuery.model_validate({"channelId": channel_id}))
+    ]
 
 
 def event_body(calendar_id: str, start: Any, **extra: Any) -> EventCreate:
-    return EventCreate.model_validate({
-        "calendarId": calendar_id, "title": "Board meeting", "startTime": start.isoformat(),
-        "endTime": (start + timedelta(minutes=30)).isoformat(), "timeZone": "Europe/Berlin", "location": "Room 1",
-        **extra})  # fmt: skip
+    return EventCreate.model_validate(
+        {
+            "calendarId": calendar_id,
+            "title": "Board meeting",
+            "startTime": start.isoformat(),
+            "endTime": (start + timedelta(minutes=30)).isoformat(),
+            "timeZone": "Europe/Berlin",
+            "location": "Room 1",
+            **extra,
+        }
+    )
 
 
 async def test_reminder_posts_into_the_channel_before_the_event(cal: Cal) -> None:
@@ -40,7 +49,9 @@ async def test_reminder_posts_into_the_channel_before_the_event(cal: Cal) -> Non
     channel = await channel_for(cal, alice)
     cid = await cal.calendar(alice)
     soon = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=10)
-    later = await cal.suite.events.create(alice, event_body(cid, soon + timedelta(days=2), reminder={"channelId": channel}))
+    later = await cal.suite.events.create(
+        alice, event_body(cid, soon + timedelta(days=2), reminder={"channelId": channel})
+    )
     await cal.suite.events.create(alice, event_body(cid, soon, reminder={"channelId": channel, "minutesBefore": 15}))
     assert await worker(cal).run_once() == 1  # only the one whose reminder time has come
     posted = await history(cal, alice, channel)
@@ -58,9 +69,14 @@ async def test_a_series_reminder_moves_to_the_next_instance(cal: Cal) -> None:
     cid = await cal.calendar(alice)
     soon = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=5)
     saved = await cal.suite.events.create(
-        alice, event_body(cid, soon, reminder={"channelId": channel, "minutesBefore": 30},
-                          recurrencePattern={"type": "daily", "occurrenceCount": 3}),
-    )  # fmt: skip
+        alice,
+        event_body(
+            cid,
+            soon,
+            reminder={"channelId": channel, "minutesBefore": 30},
+            recurrencePattern={"type": "daily", "occurrenceCount": 3},
+        ),
+    )
     assert await worker(cal).run_once() == 1
     item = await cal.store.collection("calendar_reminders").find_one({"eventId": saved.event.id})
     assert item is not None and item["status"] == "pending"

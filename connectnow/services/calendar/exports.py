@@ -161,10 +161,10 @@ class ExportService:
                 # stream quickly); ICS needs the typed record.
                 yield _event_wire(doc), EventRecord.model_validate(doc) if ics else None
             return
-        flt: dict[str, Any] = {}
+        user_flt: dict[str, Any] = {}
         if record.filters.get("userIds"):
-            flt["id"] = {"$in": list(record.filters["userIds"])}
-        async for user_doc in self.users.coll.iterate(flt, sort=[("createdAt", 1)], batch_size=BATCH):
+            user_flt["id"] = {"$in": list(record.filters["userIds"])}
+        async for user_doc in self.users.coll.iterate(user_flt, sort=[("createdAt", 1)], batch_size=BATCH):
             yield _user_wire(user_doc), None
 
     async def run(
