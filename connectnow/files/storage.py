@@ -41,6 +41,10 @@ class FileStorage(Protocol):
         """Remove `key`; absent keys are fine (deletes are retried by cleanups)."""
         ...
 
+    def local_path(self, key: str) -> Path | None:
+        """The file on this machine's disk, when there is one (object storage: None)."""
+        ...
+
 
 class LocalFileStorage:
     """Files under a root folder on the local disk (the default: `<data dir>/files`)."""
@@ -99,3 +103,6 @@ class LocalFileStorage:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)

@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
@@ -47,6 +48,8 @@ class Download:
     mime_type: str
     size: int
     chunks: AsyncIterator[bytes]
+    # Set when the bytes are a local file: the handler can then serve byte ranges (seeking in videos).
+    local_path: Path | None = None
 
 
 class AttachmentService:
@@ -182,7 +185,7 @@ class AttachmentService:
         if not await self.files.exists(key):
             log.error("attachment %s has a record but no bytes at %s", record.id, key)
             raise AppError(errors.NOT_FOUND, "The file of this attachment is missing")
-        return Download(record, mime, size, self.files.stream(key))
+        return Download(record, mime, size, self.files.stream(key), self.files.local_path(key))
 
     async def _read(self, key: str) -> bytes:
         try:

@@ -6,7 +6,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Response, UploadFile, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
 from connectnow import errors
@@ -48,9 +48,18 @@ async def get_attachment(attachment_id: str, principal: CurrentPrincipal, svc: S
     return await svc.attachments.get(principal, _id(attachment_id))
 
 
-@router.get("/{attachment_id}/content", summary="Download the file (always as an attachment, never rendered inline)")
-async def download(attachment_id: str, principal: CurrentPrincipal, svc: ServicesDep) -> StreamingResponse:
+@router.get(
+    "/{attachment_id}/content",
+    summary="Download the file (always as an attachment, never rendered inline; byte ranges supported)",
+    response_model=None,
+)
+async def download(attachment_id: str, principal: CurrentPrincipal, svc: ServicesDep) -> Response:
     found = await svc.attachments.content(principal, _id(attachment_id))
+    if found.local_path is not None:
+        # FileResponse answers Range requests (206), so players can seek without downloading everything.
+        headers = _safe_headers(found, disposition="attachment")
+        del headers["Content-Length"]
+        return FileResponse(found.local_path, media_type=_media_type(found), headers=headers)
     return _stream(found, disposition="attachment")
 
 
@@ -78,8 +87,17 @@ def _id(raw: str) -> str:
 
 
 def _stream(found: Download, *, disposition: str) -> StreamingResponse:
-    mime = found.mime_type + ("; charset=utf-8" if found.mime_type.startswith("text/") else "")
-    headers = {
+    return StreamingResponse(
+        found.chunks, media_type=_media_type(found), headers=_safe_headers(found, disposition=disposition)
+    )
+
+
+def _media_type(found: Download) -> str:
+    return found.mime_type + ("; charset=utf-8" if found.mime_type.startswith("text/") else "")
+
+
+def _safe_headers(found: Download, *, disposition: str) -> dict[str, str]:
+    return {
         "Content-Disposition": content_disposition(disposition, found.record.file_name),
         "Content-Length": str(found.size),
         "X-Content-Type-Options": "nosniff",
@@ -88,7 +106,6 @@ def _stream(found: Download, *, disposition: str) -> StreamingResponse:
         "Cache-Control": CACHE_CONTROL,
         "ETag": f'"{found.record.sha256}"',
     }
-    return StreamingResponse(found.chunks, media_type=mime, headers=headers)
 
 
 def content_disposition(kind: str, file_name: str) -> str:

@@ -51,6 +51,13 @@ async def test_upload_metadata_download_and_headers(http: httpx.AsyncClient) -> 
     )
     assert "sandbox" in content.headers["content-security-policy"]
 
+    # Byte ranges, so audio and video players can seek.
+    part = await http.get(body["fileUrl"], headers={**auth, "Range": "bytes=0-7"})
+    assert part.status_code == 206 and part.content == data[:8]
+    assert part.headers["content-range"] == f"bytes 0-7/{len(data)}"
+    assert part.headers["x-content-type-options"] == "nosniff"
+    assert part.headers["content-disposition"] == disposition
+
     thumb = await http.get(body["thumbnailUrl"], headers=auth)
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
     assert thumb.headers["x-content-type-options"] == "nosniff"
