@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from connectnow.services.calendar.rules import as_utc
 from handlers.rest.deps import CurrentPrincipal, ServicesDep
 from models.calendar_events import (
+    Attendee,
     AttendeeResponse,
     EventCreate,
     EventFields,
@@ -85,8 +86,6 @@ async def split_series(
     return await svc.calendar.series.split(principal, event_id, body)
 
 
-@router.post("/{event_id}/responses", response_model=EventPublic, summary="An attendee's response status")
-async def respond(
-    event_id: EventId, body: AttendeeResponse, principal: CurrentPrincipal, svc: ServicesDep
-) -> EventPublic:
+@router.post("/{event_id}/responses", response_model=Attendee, summary="An attendee's response status")
+async def respond(event_id: EventId, body: AttendeeResponse, principal: CurrentPrincipal, svc: ServicesDep) -> Attendee:
     return await svc.calendar.events.respond(principal, event_id, body)

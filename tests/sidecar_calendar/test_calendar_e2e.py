@@ -202,6 +202,12 @@ async def test_admin_export_rest_and_cli(live_server: LiveServer, http: httpx.As
     assert len(download.content) == status["fileSize"]
     assert (await http.get(f"{API}/admin/calendar-exports/{export_id}/download", headers=user)).status_code == 403
 
+    recount = await http.post(f"{API}/admin/calendar-usage/recount", headers=admin)
+    assert recount.status_code == 200 and recount.json() == {"fixed": 0}
+    assert (await http.post(f"{API}/admin/calendar-usage/recount", headers=user)).status_code == 403
+    me = (await http.get(f"{API}/users/me", headers=user)).json()["id"]
+    assert (await http.delete(f"{API}/admin/calendar-users/{me}/data", headers=user)).status_code == 403
+
     ran = cli(
         live_server, "calendar", "export", "--admin", "rootadmin", "--format", "ics", "--start-date", "2026-05-02"
     )
@@ -209,3 +215,6 @@ async def test_admin_export_rest_and_cli(live_server: LiveServer, http: httpx.As
     assert ran.stdout.strip().splitlines()[-1].startswith("2 records")
     assert cli(live_server, "calendar", "export", "--admin", "nobody").returncode == 2
     assert cli(live_server, "calendar", "export", "--admin", "rootadmin", "--format", "xml").returncode == 2
+    deleted = await http.delete(f"{API}/admin/calendar-users/{me}/data", headers=admin)
+    assert deleted.status_code == 200 and deleted.json()["calendars"] == 1 and deleted.json()["events"] == 3
+    assert (await http.get(f"{API}/calendars", headers=user)).json() == []

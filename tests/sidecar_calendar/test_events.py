@@ -339,8 +339,9 @@ async def test_attendee_responses(cal: Cal) -> None:
     cid = await cal.calendar(alice)
     saved = await cal.suite.events.create(alice, body(cid, attendees=[{"email": "bobby@example.com"}]))
     answer = AttendeeResponse.model_validate({"email": "bobby@example.com", "responseStatus": "accepted"})
-    updated = await cal.suite.events.respond(bob, saved.event.id, answer)
-    assert updated.attendees[0].response_status == "accepted"
+    mine = await cal.suite.events.respond(bob, saved.event.id, answer)
+    assert mine.email == "bobby@example.com" and mine.response_status == "accepted"
+    assert (await cal.suite.events.get(alice, saved.event.id)).attendees[0].response_status == "accepted"
     with pytest.raises(AppError):
         await cal.suite.events.respond(eve, saved.event.id, answer)  # not her address
     with pytest.raises(AppError):

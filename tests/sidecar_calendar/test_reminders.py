@@ -7,7 +7,7 @@ from typing import Any
 
 from connectnow.clock import utcnow
 from connectnow.services.leases import LeaseWorker
-from models.calendar_events import EventCreate, EventUpdate
+from models.calendar_events import EventCreate, EventFields, EventUpdate
 from models.channels import ChannelCreate
 from models.messages import HistoryQuery
 from models.workspaces import WorkspaceCreate
@@ -95,3 +95,34 @@ async def test_a_reminder_into_a_channel_the_owner_cannot_post_in_is_recorded_as
     item = await cal.store.collection("calendar_reminders").find_one({})
     assert item is not None and item["status"] == "error" and item["lastError"]
     assert await history(cal, alice, channel) == []
+
+
+async def test_an_edited_instance_is_reminded_once_at_its_own_time(cal: Cal) -> None:
+    alice = await cal.user()
+    channel = await channel_for(cal, alice)
+    cid = await cal.calendar(alice)
+    soon = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=5)
+    saved = await cal.suite.events.create(
+        alice,
+        event_body(
+            cid,
+            soon,
+            reminder={"channelId": channel, "minutesBefore": 10},
+            recurrencePattern={"type": "daily", "occurrenceCount": 3},
+        ),
+    )
+    later = soon + timedelta(hours=3)
+    exception = await cal.suite.series.edit_instance(
+        alice,
+        saved.event.id,
+        soon,
+        EventFields.model_validate(
+            {"startTime": later.isoformat(), "endTime": (later + timedelta(minutes=30)).isoformat()}
+        ),
+    )
+    reminders = cal.store.collection("calendar_reminders")
+    series_item = await reminders.find_one({"eventId": saved.event.id})
+    own_item = await reminders.find_one({"eventId": exception.event.id})
+    assert series_item is not None and own_item is not None
+    assert str(series_item["occurrenceStart"])[:10] == (soon + timedelta(days=1)).strftime("%Y-%m-%d")
+    assert await worker(cal).run_once() == 0  # nothing due: the first instance moved three hours later

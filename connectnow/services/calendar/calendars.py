@@ -112,6 +112,12 @@ class CalendarService:
         await self.calendars.delete({"id": calendar_id})
         return deleted
 
+    async def admin_delete_user_data(self, principal: Principal, user_id: str) -> dict[str, int]:
+        """An administrator removes a (deleted or departing) user's calendar data."""
+        if not principal.user.is_admin:
+            raise AppError(errors.ADMIN_REQUIRED)
+        return await self.delete_user_data(user_id)
+
     async def delete_user_data(self, user_id: str) -> dict[str, int]:
         """Seed integrity rule 2: a deleted user's calendars, events and personal categories go too.
 

@@ -157,6 +157,11 @@ class CatalogService:
             out.append(item)
         return out
 
+    async def admin_recount(self, principal: Principal) -> dict[str, int]:
+        if not principal.user.is_admin:
+            raise AppError(errors.ADMIN_REQUIRED)
+        return await self.recount()
+
     async def recount(self) -> dict[str, int]:
         """Rebuild every usage count from the events (series and single events; exceptions do not count)."""
         base = {"recurrenceMasterId": None}

@@ -19,6 +19,7 @@ from connectnow.services.calendar.rules import check_recurrence, check_times, co
 from connectnow.store.port import DocumentStore
 from models.calendar import GLOBAL_SCOPE
 from models.calendar_events import (
+    Attendee,
     AttendeeResponse,
     EventCreate,
     EventFields,
@@ -227,18 +228,19 @@ class EventService:
         await self.reminders.cancel(event.id)
         await self._announce("deleted", event)
 
-    async def respond(self, principal: Principal, event_id: str, data: AttendeeResponse) -> EventPublic:
-        """Record an attendee's answer. The owner may set anyone's; other users only their own e-mail's."""
+    async def respond(self, principal: Principal, event_id: str, data: AttendeeResponse) -> Attendee:
+        """Record an attendee's answer. The owner may set anyone's; another user only their own address's,
+        and sees only their own attendee entry back (never the event's internal fields)."""
         event = await self.events.get(event_id)
         email = str(data.email).lower()
-        if event is None:
-            raise AppError(errors.NOT_FOUND, "No such event")
-        if event.user_id != principal.user_id and principal.user.email_lower != email:
+        owner = event is not None and event.user_id == principal.user_id
+        if event is None or (not owner and principal.user.email_lower != email):
             raise AppError(errors.NOT_FOUND, "No such event")
         attendees = [a.model_copy() for a in event.attendees]
         match = [a for a in attendees if a.email.lower() == email]
         if not match:
-            raise AppError(errors.NOT_FOUND, "This e-mail address is not an attendee")
+            # To anyone but the owner, an event they are not invited to does not exist.
+            raise AppError(errors.NOT_FOUND, "No such attendee" if owner else "No such event")
         for attendee in match:
             attendee.response_status = data.response_status
         record = event.model_copy(
@@ -249,7 +251,8 @@ class EventService:
                 "last_modified_by": principal.user_id,
             }
         )
-        return public(await self.save(event, record))
+        await self.save(event, record)
+        return match[0]
 
 
 def _snake(name: str) -> str:

@@ -53,12 +53,13 @@ class ChatReminderPoster:
         await self.messages.send(Principal(user=user), data)
 
 
-def next_instance(event: EventRecord, after: datetime) -> datetime | None:
-    """The first start (UTC) of the event at or after `after`, exceptions' own times included."""
+def next_instance(event: EventRecord, after: datetime, replaced: frozenset[datetime] = frozenset()) -> datetime | None:
+    """The first start (UTC) of the event at or after `after`. Instances replaced by an exception are left
+    out: the exception (a stored event of its own) carries its own reminder."""
     if event.recurrence_pattern is None:
         return event.start_time if event.start_time >= after else None
-    found = recurrence.occurrences(event, after, after + LOOKAHEAD, 50)
-    starts = [o.start for o in found if o.start >= after]
+    found = recurrence.occurrences(event, after, after + LOOKAHEAD, 50 + len(replaced))
+    starts = [o.start for o in found if o.start >= after and o.original_start not in replaced]
     return starts[0] if starts else None
 
 
@@ -83,7 +84,7 @@ class ReminderService:
         now = now or utcnow()
         lead = timedelta(minutes=event.reminder.minutes_before)
         # The next instance that has not started: a reminder whose moment has passed is posted at once.
-        start = next_instance(event, now)
+        start = next_instance(event, now, await self._replaced(event))
         if start is None:
             await self.cancel(event.id)
             return
@@ -96,6 +97,12 @@ class ReminderService:
             },
             upsert=True,
         )  # fmt: skip
+
+    async def _replaced(self, event: EventRecord) -> frozenset[datetime]:
+        if event.recurrence_pattern is None:
+            return frozenset()
+        docs = await self.events.find({"recurrenceMasterId": event.id}, limit=10_000)
+        return frozenset(_WHEN.validate_python(d["originalStartTime"]) for d in docs if d.get("originalStartTime"))
 
     async def cancel(self, event_id: str) -> None:
         await self.coll.delete_many({"eventId": event_id})
@@ -125,7 +132,9 @@ class ReminderService:
                                       {"lastError": str(exc)[:300]})  # fmt: skip
             return
         lead = timedelta(minutes=event.reminder.minutes_before if event.reminder else 0)
-        following = next_instance(event, start + timedelta(seconds=1)) if event.recurrence_pattern else None
+        following = None
+        if event.recurrence_pattern is not None:
+            following = next_instance(event, start + timedelta(seconds=1), await self._replaced(event))
         if following is None:
             await self.queue.finish(item["id"], worker_id, "sent", {"sentAt": utcnow()})
             return
