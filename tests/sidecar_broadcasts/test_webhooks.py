@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import base64
+import socket
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from connectnow.errors import AppError
-from connectnow.services.broadcasts.webhooks import WebhookService, host_is_private
-from connectnow.services.broadcasts.wiring import Broadcasts
+from connectnow.services.broadcasts.webhooks import WebhookService, host_is_private, resolves_private
+from connectnow.services.broadcasts.wiring import Broadcasts, build_broadcasts
 from connectnow.store.port import DocumentStore
 from models.broadcasts import WebhookSet
 from tests.conftest import make_settings
-from tests.sidecar_broadcasts.conftest import MakeUser
+from tests.sidecar_broadcasts.conftest import MakeUser, RecordingHub
+from tests.sidecar_broadcasts.helpers import add_contact, drain, make_due, schedule_input
 
 
 @pytest.mark.parametrize(
@@ -94,3 +96,30 @@ async def test_server_wide_webhook_is_the_fallback(store: DocumentStore, tmp_pat
     alice = await make_user()
     target = await service.target_for(alice.user_id)
     assert target is not None and (target.url, target.secret) == ("https://gw.example.com/all", b"s3cret-value-1234")
+
+
+async def test_host_names_are_resolved_before_use(
+    store: DocumentStore, tmp_path: Path, make_user: MakeUser, hub: RecordingHub
+) -> None:
+    # This machine's own name resolves to a loopback address: a name is no way around the check.
+    name_url = f"http://{socket.gethostname()}:8080/hook"
+    assert not host_is_private(name_url) and await resolves_private(name_url)
+    settings = make_settings(tmp_path, broadcast_retry_base_seconds=0.01)
+    strict = build_broadcasts(store, settings, hub)
+    try:
+        alice = await make_user()
+        with pytest.raises(AppError) as caught:
+            await strict.webhooks.set(alice, WebhookSet.model_validate({"url": name_url}))
+        assert caught.value.code == "WEBHOOK_URL_FORBIDDEN"
+        # A webhook saved while private addresses were allowed is checked again when it is used.
+        lenient = WebhookService(store, make_settings(tmp_path, broadcast_webhook_allow_private=True))
+        await lenient.set(alice, WebhookSet.model_validate({"url": "http://127.0.0.1:9/hook"}))
+        cid = await add_contact(strict, alice, "Bob", "+12025550143")
+        created = await strict.schedule.create(alice, schedule_input({"kind": "contact", "contactId": cid}))
+        await make_due(strict, created.id)
+        done = await drain(strict, alice, created.id)
+        assert done.status.value == "failed" and "private or local network" in (done.delivery_error or "")
+        [delivery] = await strict.schedule.deliveries_of(alice, created.id)
+        assert delivery.delivery_attempts == 1  # not retried: it cannot get better by itself
+    finally:
+        await strict.client.aclose()

@@ -20,7 +20,7 @@ from typing import Protocol
 import httpx
 import orjson
 
-from connectnow.services.broadcasts.webhooks import SIGNATURE_HEADER, WebhookService
+from connectnow.services.broadcasts.webhooks import SIGNATURE_HEADER, WebhookService, resolves_private
 from models.broadcasts import TargetKind, TargetRef
 from models.contacts import ContactRecord
 
@@ -84,14 +84,18 @@ def webhook_body(item: Outgoing) -> bytes:
 
 
 class WebhookTransport:
-    def __init__(self, webhooks: WebhookService, client: httpx.AsyncClient) -> None:
+    def __init__(self, webhooks: WebhookService, client: httpx.AsyncClient, *, allow_private: bool) -> None:
         self.webhooks = webhooks
         self.client = client
+        self.allow_private = allow_private
 
     async def send(self, item: Outgoing) -> None:
         target = await self.webhooks.target_for(item.user_id)
         if target is None:
             raise DeliveryFailed("no webhook is configured", retryable=False)
+        if not self.allow_private and await resolves_private(target.url):
+            # Checked again at send time: the name may resolve elsewhere now than when it was set.
+            raise DeliveryFailed("the webhook address points to a private or local network", retryable=False)
         body = webhook_body(item)
         headers = {
             "Content-Type": "application/json",

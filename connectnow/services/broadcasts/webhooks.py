@@ -7,11 +7,13 @@ server-wide CONNECTNOW_BROADCAST_WEBHOOK_URL / _SECRET when those are set.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import ipaddress
 import secrets
+import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -46,6 +48,20 @@ def host_is_private(url: str) -> bool:
     return not address.is_global
 
 
+async def resolves_private(url: str) -> bool:
+    """True when the host is private (literally) or any address it resolves to is not global. An unresolvable
+    host is not refused here: the delivery will fail (and be retried) when it cannot connect."""
+    if host_is_private(url):
+        return True
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    return any(not ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_global for info in infos)
+
+
 class WebhookService:
     def __init__(self, store: DocumentStore, settings: Settings) -> None:
         self.webhooks = WebhookRepository(store)
@@ -62,7 +78,7 @@ class WebhookService:
         )
 
     async def set(self, principal: Principal, data: WebhookSet) -> WebhookPublic:
-        if not self.settings.broadcast_webhook_allow_private and host_is_private(data.url):
+        if not self.settings.broadcast_webhook_allow_private and await resolves_private(data.url):
             raise AppError(errors.WEBHOOK_URL_FORBIDDEN, details={"url": data.url})
         now = utcnow()
         existing = await self.webhooks.of_user(principal.user_id)

@@ -67,7 +67,9 @@ def build_broadcasts(
     templates = TemplateService(store)
     webhooks = WebhookService(store, settings)
     client = client or http_client(settings.broadcast_webhook_timeout_seconds)
-    transports: dict[TargetKind, Transport] = {TargetKind.CONTACT: WebhookTransport(webhooks, client)}
+    transports: dict[TargetKind, Transport] = {
+        TargetKind.CONTACT: WebhookTransport(webhooks, client, allow_private=settings.broadcast_webhook_allow_private)
+    }
     if poster is not None:
         in_app = InAppTransport(poster)
         transports[TargetKind.CHANNEL] = in_app
