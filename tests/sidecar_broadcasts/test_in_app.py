@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import types
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from connectnow.clock import utcnow
 from connectnow.config import Settings
 from connectnow.errors import AppError
 from connectnow.realtime.hub import to_wire
@@ -114,3 +116,38 @@ async def test_losing_the_channel_fails_the_delivery(
     done = await drain(bx, alice, created.id)
     assert done.status is ScheduleStatus.FAILED and (done.delivery_error or "").startswith("CHANNEL_ARCHIVED")
     assert await _messages(store, channel, "x") == 0
+
+
+async def test_study_book_selection_is_posted_in_the_channel(
+    chat_bx: tuple[Any, Broadcasts], make_user: MakeUser, store: DocumentStore
+) -> None:
+    from models.studybooks import LessonCreate, PredefinedCreate, SelectionCreate, StudyBookCreate
+
+    services, bx = chat_bx
+    admin, alice = await make_user(admin=True), await make_user()
+    sb = bx.studybooks
+    book = await sb.create_book(admin, StudyBookCreate.model_validate({"title": "Proverbs"}))
+    lesson = await sb.create_lesson(admin, book.id, LessonCreate.model_validate({"lessonNumber": 1, "title": "One"}))
+    verse = await sb.create_predefined(
+        admin, lesson.id, PredefinedCreate.model_validate({"content": "Proverbs 3:5", "messageType": "scripture"})
+    )
+    channel = await _channel(services, alice)
+    body = {
+        "lessonId": lesson.id,
+        "predefinedMessageId": verse.id,
+        "scheduledAt": "2030-01-01T08:00:00",
+        "timeZone": "Europe/Paris",
+        "target": {"kind": "channel", "channelId": channel},
+    }
+    with pytest.raises(AppError) as caught:
+        await sb.select(alice, SelectionCreate.model_validate(body))
+    assert caught.value.code == "SCHEDULE_BEYOND_HORIZON"
+    body["scheduledAt"] = (utcnow() + timedelta(hours=1)).isoformat()
+    del body["timeZone"]
+    selection = await sb.select(alice, SelectionCreate.model_validate(body))
+    now = utcnow()
+    await bx.schedule.deliveries.update_many({"sourceId": selection.id}, {"$set": {"dueAt": now, "scheduledFor": now}})
+    assert await bx.engine.worker.run_once() == 1
+    [tracked] = await sb.list_selections(alice, lesson.id)
+    assert tracked.delivery_status is not None and tracked.delivery_status.value == "sent"
+    assert await _messages(store, channel, "Proverbs 3:5") == 1
