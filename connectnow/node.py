@@ -148,6 +148,7 @@ class Node:
             direct_gate(services.direct),
             expiry_secs=self.settings.typing_expiry_seconds,
         )
+        services.direct.after_send = services.typing.direct_message_sent
         self.background.append(services.typing)
 
     def _make_presence(self) -> PresenceService:

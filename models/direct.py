@@ -201,4 +201,4 @@ class TypingEvent(WireModel):
     user_id: str
     username: str
     expires_in: float | None = None
-    reason: str | None = None  # stopped: "stopped" by the typist, or "expired"
+    reason: str | None = None  # stopped: "stopped" by the typist, "expired", or "sent" (a message went out)

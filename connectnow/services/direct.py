@@ -13,6 +13,7 @@ Each member's own view of the conversation (unread count, order, preview) goes t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from connectnow import errors
@@ -86,6 +87,8 @@ class DirectService:
         self.limiter = limiter
         self.attachments = attachments
         self.max_chars = max_chars
+        # Called with (sender id, conversation id) after a new message is out (typing ends for the sender).
+        self.after_send: Callable[[str, str], Awaitable[None]] | None = None
         attachments.register_reader(ConversationKind.DIRECT, self.can_read_message)
 
     # --- conversations -----------------------------------------------------------------------------------
@@ -211,6 +214,8 @@ class DirectService:
         await self.conversations.touch(conversation.id, record.seq, record.created_at)
         await self._emit("dm:message", conversation, dm_envelope(record))
         await self._announce(conversation, (conversation.user_a_id, conversation.user_b_id))
+        if self.after_send is not None:
+            await self.after_send(principal.user_id, conversation.id)
         return DirectMessagePublic.model_validate(record, from_attributes=True), True
 
     def _check_content(self, data: DirectPost) -> None:

@@ -7,6 +7,7 @@
   Starts that do emit spend a token of the `typing` rate rule.
 - Expires by itself: without a fresh start within `typing_expiry_seconds`, the server sends
   `typing:stopped` with reason "expired" (a closed laptop never leaves "Alice is typing..." behind).
+  Sending a direct message ends the sender's indicator there at once (reason "sent").
 
 Indicators live in this worker's memory: they are seconds-long and losing them on restart is harmless.
 """
@@ -108,6 +109,14 @@ class TypingService:
             live.task.cancel()
         await self._send_stopped(live, principal.user_id, "stopped")
         return {"stopped": True}
+
+    async def direct_message_sent(self, user_id: str, conversation_id: str) -> None:
+        """A sent message ends its sender's indicator at once (reason "sent"), not after the expiry."""
+        live = self._live.pop(("direct", conversation_id, user_id), None)
+        if live is not None:
+            if live.task is not None:
+                live.task.cancel()
+            await self._send_stopped(live, user_id, "sent")
 
     async def _expire(self, key: Key, live: _Indicator) -> None:
         loop = asyncio.get_running_loop()

@@ -220,6 +220,9 @@ async def test_typing_reaches_the_other_member_only_and_expires(http: httpx.Asyn
         await alice.ok("typing:start", {"conversationId": convo["id"]})
         await alice.ok("typing:stop", {"conversationId": convo["id"]})
         await bob.sock.wait_for("typing:stopped", lambda d: d["reason"] == "stopped")
+        await alice.ok("typing:start", {"conversationId": convo["id"]})
+        await alice.ok("dm:send", dm("done typing", conversationId=convo["id"]))
+        await bob.sock.wait_for("typing:stopped", lambda d: d["reason"] == "sent")
         await asyncio.sleep(QUIET_SECS)
         # Never echoed to the typist's own sockets, never seen by outsiders.
         assert alice.got("typing:") == [] and [e for e, _ in alice_laptop.events if e.startswith("typing:")] == []

@@ -143,3 +143,21 @@ def test_bad_typing_payloads(payload: dict[str, object]) -> None:
 
     with pytest.raises(ValidationError):
         TypingIn.model_validate(payload)
+
+
+async def test_sending_a_direct_message_ends_the_senders_indicator(typing: Typing) -> None:
+    from models.direct import DirectSend
+
+    world = typing.world
+    world.direct.after_send = typing.service.direct_message_sent
+    alice, bob = await make_user(world.store), await make_user(world.store)
+    convo = await world.direct.open(alice, bob.user_id)
+    await typing.service.start_typing(bob, dm(convo.id))  # bob's indicator is not touched by alice's send
+    await typing.service.start_typing(alice, dm(convo.id))
+    send = DirectSend.model_validate({"conversationId": convo.id, "content": "done", "clientMsgId": "s1"})
+    await world.direct.send(alice, send)
+    [stopped] = world.hub.events("typing:stopped")
+    assert stopped["userId"] == alice.user_id and stopped["reason"] == "sent"
+    assert typing.service.live_count() == 1
+    await world.direct.send(alice, send)  # a replay sends nothing again
+    assert len(world.hub.events("typing:stopped")) == 1
