@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.clients import PASSWORD, bearer, register
+from tests.support.clients import PASSWORD, SocketClient, bearer, register
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -36,8 +36,13 @@ def cli(server: LiveServer, *args: str, stdin: str | None = None) -> subprocess.
 
 
 async def test_calendar_rest_end_to_end(live_server: LiveServer, http: httpx.AsyncClient) -> None:
-    alice = bearer((await register(http))["accessToken"])
-    mallory = bearer((await register(http))["accessToken"])
+    alice_token = (await register(http))["accessToken"]
+    alice = bearer(alice_token)
+    mallory_token = (await register(http))["accessToken"]
+    mallory = bearer(mallory_token)
+    sockets = SocketClient(), SocketClient()
+    await sockets[0].connect(live_server.base_url, alice_token)
+    await sockets[1].connect(live_server.base_url, mallory_token)
     created = await http.post(f"{API}/calendars", json={"name": "Team", "color": "#112233"}, headers=alice)
     assert created.status_code == 201 and created.json()["isPrimary"] is True
     cid = created.json()["id"]
@@ -52,6 +57,12 @@ async def test_calendar_rest_end_to_end(live_server: LiveServer, http: httpx.Asy
     saved = await http.post(f"{API}/calendar-events", json=event, headers=alice)
     assert saved.status_code == 201, saved.text
     master = saved.json()["event"]["id"]
+    announced = await sockets[0].wait_for("calendar:event.created")
+    assert announced["eventId"] == master and announced["event"]["title"] == "Weekly sync"
+    await asyncio.sleep(0.2)
+    assert sockets[1].received("calendar:event.created") == []  # only the owner's sockets hear of it
+    for client in sockets:
+        await client.close()
     listing = await http.get(
         f"{API}/calendar-events",
         params={"timeMin": "2026-03-01T00:00:00Z", "timeMax": "2026-04-01T00:00:00Z"},
