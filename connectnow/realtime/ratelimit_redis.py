@@ -12,9 +12,8 @@ import logging
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from connectnow import errors
-from connectnow.errors import AppError
 from connectnow.realtime.ratelimit import Decision, RateRule, RateRules, refuse
+from connectnow.realtime.ratelimit_memory import MemoryRateLimiter
 
 log = logging.getLogger("connectnow.ratelimit.redis")
 
@@ -60,6 +59,10 @@ class RedisRateLimiter:
         self.prefix = prefix
         self._redis = aioredis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_SECS)
         self._script = self._redis.register_script(BUCKET_SCRIPT_LUA)
+        # While Redis is unreachable each worker meters with its own buckets: chat goes on (issue 4: local
+        # delivery continues through an outage) and floods are still refused, per worker.
+        self._fallback = MemoryRateLimiter(rules)
+        self.fallback_decisions = 0
 
     def bucket_key(self, key: str, rule: RateRule) -> str:
         return f"{self.prefix}:rl:{rule.name}:{key}"
@@ -70,10 +73,11 @@ class RedisRateLimiter:
             allowed, retry_ms = await self._script(
                 keys=[self.bucket_key(key, rule)], args=[rule.capacity, repr(rule.refill_per_sec), ttl_ms]
             )
-        except RedisError as exc:
-            # Refusing is safer than letting floods through unmetered; the failure is visible in logs.
-            log.warning("rate limiter unavailable: %s", exc)
-            raise AppError(errors.UNAVAILABLE, "Rate limiting is unavailable; retry shortly") from exc
+        except (RedisError, OSError) as exc:
+            self.fallback_decisions += 1
+            if self.fallback_decisions == 1 or self.fallback_decisions % 1000 == 0:
+                log.warning("Redis rate limiter unreachable (%s); metering in this worker", exc)
+            return await self._fallback.take(key, rule)
         return Decision(bool(int(allowed)), int(retry_ms) / 1000)
 
     async def hit(self, key: str, rule: RateRule) -> None:

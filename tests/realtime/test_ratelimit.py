@@ -115,14 +115,19 @@ async def test_redis_bucket_has_ttl_and_prefix(redis_server: RedisServer, redis_
         await limiter.close()
 
 
-async def test_redis_down_is_unavailable_not_silently_allowed(redis_prefix: str) -> None:
+async def test_redis_down_meters_per_worker_instead_of_stopping_chat(redis_prefix: str) -> None:
     from tests.support.redis_server import free_port
 
+    # Issue 4: chat goes on through a Redis outage. The limiter falls back to this worker's own buckets,
+    # so floods are still refused and the fallback is counted, never silent.
     limiter = RedisRateLimiter(f"redis://127.0.0.1:{free_port()}/0", redis_prefix, RULES)
     try:
+        for _ in range(SLOW.capacity):
+            await limiter.hit("u1", SLOW)
         with pytest.raises(AppError) as info:
-            await limiter.hit("u1", RULE)
-        assert info.value.error is errors.UNAVAILABLE
+            await limiter.hit("u1", SLOW)
+        assert info.value.error is errors.RATE_LIMITED
+        assert limiter.fallback_decisions == SLOW.capacity + 1
     finally:
         await limiter.close()
 
