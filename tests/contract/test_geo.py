@@ -79,3 +79,23 @@ async def test_near_refuses_bad_arguments(store: DocumentStore) -> None:
         await coll.near("geo", 0, 0, max_meters=10, flt={"kind": {"$where": "1"}})
     with pytest.raises(StoreError):
         await store.collection("calendars").near("geo", 0, 0, max_meters=10, flt={})
+
+
+async def test_sqlite_prefilters_on_the_geo_index(tmp_path: object) -> None:
+    """The bounding box is answered from the (lat, lng) expression index, not a full table scan."""
+    from pathlib import Path
+
+    from connectnow.store.store_sqlite import SqliteStore, _bounding_box, _geo_exprs
+
+    store = SqliteStore(Path(str(tmp_path)) / "geo.db")
+    await store.open()
+    await store.migrate()
+    try:
+        lat_expr, lng_expr = _geo_exprs("geo")
+        params: list[object] = []
+        box = _bounding_box(13.4, 52.5, 5000, lat_expr, lng_expr, params)
+        query = f"EXPLAIN QUERY PLAN SELECT id FROM {COLL} WHERE {box}"  # noqa: S608 - identifiers from code
+        plan = await store.read(query, params)
+        assert any("gx_cal_locations_geo" in str(row) for row in plan), plan
+    finally:
+        await store.close()

@@ -391,3 +391,18 @@ async def test_update_whole_series_and_optimistic_version(cal: Cal) -> None:
     with pytest.raises(AppError) as err:
         await cal.suite.events.update(alice, saved.event.id, EventUpdate.model_validate({"clearFields": ["title"]}))
     assert err.value.code == "VALIDATION_FAILED"
+
+
+async def test_a_new_series_warns_about_the_instances_that_collide(cal: Cal) -> None:
+    alice = await cal.user()
+    cid = await cal.calendar(alice)
+    single = await cal.suite.events.create(
+        alice, body(cid, startTime="2026-06-03T10:30:00Z", endTime="2026-06-03T11:30:00Z")
+    )
+    series = await cal.suite.events.create(alice, body(cid, recurrencePattern={"type": "daily", "occurrenceCount": 5}))
+    assert [(c.event_id, c.start_time) for c in series.conflicts] == [(single.event.id, utc(2026, 6, 3, 10, 30))]
+    # And the other way round: a single event landing on an instance of the series.
+    later = await cal.suite.events.create(
+        alice, body(cid, startTime="2026-06-05T10:45:00Z", endTime="2026-06-05T10:50:00Z")
+    )
+    assert [(c.event_id, c.start_time) for c in later.conflicts] == [(series.event.id, utc(2026, 6, 5, 10))]
