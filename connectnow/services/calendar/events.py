@@ -96,7 +96,7 @@ class EventService:
         await self.check_references(principal, event)
         return event.model_copy(update={"range_end": range_end(event)})
 
-    async def _adjust_usage(self, old: EventRecord | None, new: EventRecord | None) -> None:
+    async def adjust_usage(self, old: EventRecord | None, new: EventRecord | None) -> None:
         if old is not None and old.recurrence_master_id is not None:
             return  # exceptions do not count: their series does
         old_cat, new_cat = old.category_id if old else None, new.category_id if new else None
@@ -108,7 +108,7 @@ class EventService:
             await self.calendars.locations.bump_usage(old_loc, -1)
             await self.calendars.locations.bump_usage(new_loc, 1)
 
-    async def _announce(self, kind: str, event: EventRecord) -> None:
+    async def announce(self, kind: str, event: EventRecord) -> None:
         now = utcnow()
         await self.calendars.touch(event.calendar_id, now)
         await self.hub.emit(
@@ -140,9 +140,9 @@ class EventService:
         record = await self.validate(principal, record)
         conflicts = await self.queries.conflicts(record, principal.user_id)
         await self.events.insert(record)
-        await self._adjust_usage(None, record)
+        await self.adjust_usage(None, record)
         await self.reminders.schedule(record)
-        await self._announce("created", record)
+        await self.announce("created", record)
         return EventSaved(event=public(record), conflicts=conflicts)
 
     async def owned_event(self, principal: Principal, event_id: str) -> EventRecord:
@@ -204,13 +204,13 @@ class EventService:
         doc = record.to_doc()
         if not await self.events.coll.replace_one({"id": current.id, "version": current.version}, doc):
             raise AppError(errors.CONFLICT, "The event changed meanwhile; reload it and retry")
-        await self._adjust_usage(current, record)
+        await self.adjust_usage(current, record)
         if record.recurrence_pattern is None and current.recurrence_pattern is not None:
             await self.events.delete({"recurrenceMasterId": current.id})
         await self.reminders.schedule(record)
         if current.calendar_id != record.calendar_id:
             await self.calendars.touch(current.calendar_id, utcnow())
-        await self._announce("updated", record)
+        await self.announce("updated", record)
         return record
 
     async def delete(self, principal: Principal, event_id: str) -> None:
@@ -224,9 +224,9 @@ class EventService:
                 await self.reminders.cancel(exception.id)
             await self.events.delete({"recurrenceMasterId": event.id})
         await self.events.delete({"id": event.id})
-        await self._adjust_usage(event, None)
+        await self.adjust_usage(event, None)
         await self.reminders.cancel(event.id)
-        await self._announce("deleted", event)
+        await self.announce("deleted", event)
 
     async def respond(self, principal: Principal, event_id: str, data: AttendeeResponse) -> Attendee:
         """Record an attendee's answer. The owner may set anyone's; another user only their own address's,

@@ -118,7 +118,7 @@ class IcsService:
         record = await self.events_svc.validate(principal, record)
         if existing is None:
             await self.events.insert(record)
-            await self.events_svc._adjust_usage(None, record)
+            await self.events_svc.adjust_usage(None, record)
             counts.created += 1
         else:
             await self.events_svc.save(existing, record)

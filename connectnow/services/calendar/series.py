@@ -66,7 +66,7 @@ class SeriesService:
             await self.events.insert(record)
             await self.svc.reminders.schedule(record)
             await self.svc.reminders.schedule(master)
-            await self.svc._announce("created", record)
+            await self.svc.announce("created", record)
             return EventSaved(event=public(record), conflicts=conflicts)
         saved = await self.svc.save(existing, record.model_copy(update={"version": existing.version + 1}))
         return EventSaved(event=public(saved), conflicts=conflicts)
@@ -108,7 +108,7 @@ class SeriesService:
         updated = await add_exdate(self.events, master, original)
         if updated is not None:
             await self.svc.reminders.schedule(updated)
-            await self.svc._announce("updated", updated)
+            await self.svc.announce("updated", updated)
 
     async def split(self, principal: Principal, master_id: str, data: SplitRequest) -> EventSaved:
         """'This and following': the series ends before the instance; a new series starts at it."""
@@ -165,7 +165,7 @@ class SeriesService:
         old = await self.svc.validate(principal, old)
         await self.events.insert(record)
         await self.svc.save(master, old)
-        await self.svc._adjust_usage(None, record)
+        await self.svc.adjust_usage(None, record)
         moved = _shifter(master.time_zone, original, record)
         for exception in exceptions:
             if exception.original_start_time and exception.original_start_time >= original:
@@ -177,7 +177,7 @@ class SeriesService:
                               "originalStartTime": new_original, "originalKey": original_key(new_original)}},
                 )  # fmt: skip
         await self.svc.reminders.schedule(record)
-        await self.svc._announce("created", record)
+        await self.svc.announce("created", record)
         return EventSaved(event=public(record), conflicts=conflicts)
 
 
