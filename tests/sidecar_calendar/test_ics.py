@@ -207,3 +207,14 @@ async def test_feed_token_is_secret_rotatable_and_logged(cal: Cal) -> None:
         assert err.value.error is errors.NOT_FOUND
     logs = await cal.suite.ics.logs(alice, cid, 10)  # type: ignore[arg-type]
     assert [entry.sync_type for entry in logs].count("ics_feed") == 3
+
+
+async def test_the_ics_provider_pulls_and_pushes_and_marks_events_synced(cal: Cal) -> None:
+    alice = await cal.user()
+    cid = await cal.calendar(alice)
+    provider = cal.suite.providers["ics"]
+    log = await provider.pull(alice, cid, _calendar_with("p@test", "From a provider"))
+    assert log.events_created == 1
+    stored = await cal.suite.events.events.find_one({"calendarId": cid, "uid": "p@test"})
+    assert stored is not None and stored.sync_status == "synced" and stored.last_synced is not None
+    assert b"UID:p@test" in await provider.push(alice, cid)

@@ -14,6 +14,7 @@ from connectnow.services.calendar.catalog import CatalogService
 from connectnow.services.calendar.events import Emitter, EventService
 from connectnow.services.calendar.exports import ExportService
 from connectnow.services.calendar.ics import IcsService
+from connectnow.services.calendar.providers import SyncProvider, providers
 from connectnow.services.calendar.reminders import ChatReminderPoster, ReminderPoster, ReminderService
 from connectnow.services.calendar.series import SeriesService
 from connectnow.services.leases import LeaseWorker
@@ -31,6 +32,7 @@ class CalendarSuite:
     ics: IcsService
     exports: ExportService
     reminders: ReminderService
+    providers: dict[str, SyncProvider] = field(default_factory=dict)  # "ics"; Outlook/Google would join here
     workers: list[LeaseWorker] = field(default_factory=list)
 
 
@@ -58,6 +60,7 @@ def build_calendar(
         exports=exports,
         reminders=reminders,
     )
+    suite.providers = providers(suite.ics)
     suite.workers = [
         LeaseWorker("calendar-reminders", reminders.queue, reminders.handle, poll_seconds=poll_seconds),
         LeaseWorker("calendar-exports", exports.queue, exports.handle, poll_seconds=poll_seconds),

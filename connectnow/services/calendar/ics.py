@@ -136,12 +136,15 @@ class IcsService:
         if existing is not None:
             merged = existing.model_dump(by_alias=False)
             merged.update(values)
-            merged.update(updated_at=now, last_modified_by=principal.user_id, version=existing.version + 1)
+            merged.update(updated_at=now, last_modified_by=principal.user_id, version=existing.version + 1,
+                          sync_status="synced", last_synced=now, sync_errors=[])  # fmt: skip
             return EventRecord.model_validate(merged)
         return EventRecord(
             id=new_id(), user_id=principal.user_id, calendar_id=calendar.id, uid=uid, **values,
             range_end=values["end_time"], created_at=now, updated_at=now,
             created_by=principal.user_id, last_modified_by=principal.user_id,
+            sync_status="synced",
+            last_synced=now,
         )  # fmt: skip
 
     async def _apply_exception(
