@@ -406,3 +406,26 @@ async def test_a_new_series_warns_about_the_instances_that_collide(cal: Cal) -> 
         alice, body(cid, startTime="2026-06-05T10:45:00Z", endTime="2026-06-05T10:50:00Z")
     )
     assert [(c.event_id, c.start_time) for c in later.conflicts] == [(series.event.id, utc(2026, 6, 5, 10))]
+
+
+async def test_changing_a_series_time_drops_exceptions_it_no_longer_has(cal: Cal) -> None:
+    alice = await cal.user()
+    cid = await cal.calendar(alice)
+    saved = await cal.suite.events.create(alice, body(cid, recurrencePattern={"type": "daily", "occurrenceCount": 4}))
+    master = saved.event.id
+    await cal.suite.series.edit_instance(alice, master, utc(2026, 6, 2, 10), EventFields.model_validate({"title": "X"}))
+    await cal.suite.series.cancel_instance(alice, master, utc(2026, 6, 3, 10))
+    # Only the title changes: exceptions and cancellations stay.
+    await cal.suite.events.update(alice, master, EventUpdate.model_validate({"title": "Renamed"}))
+    items = await cal.suite.events.range(alice, [cid], utc(2026, 6, 1), utc(2026, 6, 10))
+    assert [i.title for i in items] == ["Renamed", "X", "Renamed"]
+    # The time of day changes: old instances no longer exist, nor do their exceptions and cancellations.
+    moved = await cal.suite.events.update(
+        alice,
+        master,
+        EventUpdate.model_validate({"startTime": "2026-06-01T15:00:00Z", "endTime": "2026-06-01T16:00:00Z"}),
+    )
+    assert moved.event.exdates == []
+    items = await cal.suite.events.range(alice, [cid], utc(2026, 6, 1), utc(2026, 6, 10))
+    assert [(i.title, i.start_time.hour) for i in items] == [("Renamed", 15)] * 4
+    assert await cal.count("calendar_events") == 1

@@ -13,6 +13,7 @@ from connectnow.errors import AppError
 from connectnow.realtime.hub import user_room
 from connectnow.repositories.calendar import EventRepository, user_scope
 from connectnow.services.auth import Principal
+from connectnow.services.calendar import recurrence
 from connectnow.services.calendar.calendars import CalendarService
 from connectnow.services.calendar.queries import EventQueries, check_range
 from connectnow.services.calendar.rules import check_recurrence, check_times, convert_times, range_end
@@ -195,9 +196,28 @@ class EventService:
             sequence=current.sequence + 1,
         )
         record = await self.validate(principal, EventRecord.model_validate(merged))
+        record = await self._drop_stale_exceptions(current, record)
         conflicts = await self.queries.conflicts(record, principal.user_id)
         saved = await self.save(current, record)
         return EventSaved(event=public(saved), conflicts=conflicts)
+
+    async def _drop_stale_exceptions(self, current: EventRecord, record: EventRecord) -> EventRecord:
+        """A series whose rule or time changed keeps only exceptions and cancellations of instances it still
+        has (as Google Calendar and Outlook do); the others would show up as strays."""
+        if current.recurrence_pattern is None or record.recurrence_pattern is None:
+            return record
+        same = (current.recurrence_pattern, current.start_time, current.time_zone) == (
+            record.recurrence_pattern, record.start_time, record.time_zone,
+        )  # fmt: skip
+        if same:
+            return record
+        for exception in await self.events.exceptions_of(current.id):
+            original = exception.original_start_time
+            if original is None or not recurrence.is_occurrence(record, original):
+                await self.events.delete({"id": exception.id})
+                await self.reminders.cancel(exception.id)
+        kept = [d for d in record.exdates if recurrence.is_occurrence(record, d)]
+        return record.model_copy(update={"exdates": kept})
 
     async def save(self, current: EventRecord, record: EventRecord) -> EventRecord:
         """Replace `current` with `record` if nobody changed it meanwhile (optimistic lock on version)."""
