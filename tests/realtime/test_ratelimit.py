@@ -116,11 +116,14 @@ async def test_redis_bucket_has_ttl_and_prefix(redis_server: RedisServer, redis_
 
 
 async def test_redis_down_meters_per_worker_instead_of_stopping_chat(redis_prefix: str) -> None:
-    from tests.support.redis_server import free_port
+    import socket
 
     # Issue 4: chat goes on through a Redis outage. The limiter falls back to this worker's own buckets,
     # so floods are still refused and the fallback is counted, never silent.
-    limiter = RedisRateLimiter(f"redis://127.0.0.1:{free_port()}/0", redis_prefix, RULES)
+    # The dead port stays bound (never listening) so no other process can start a server on it mid-test.
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    limiter = RedisRateLimiter(f"redis://127.0.0.1:{held.getsockname()[1]}/0", redis_prefix, RULES)
     try:
         for _ in range(SLOW.capacity):
             await limiter.hit("u1", SLOW)
@@ -130,6 +133,7 @@ async def test_redis_down_meters_per_worker_instead_of_stopping_chat(redis_prefi
         assert limiter.fallback_decisions == SLOW.capacity + 1
     finally:
         await limiter.close()
+        held.close()
 
 
 async def test_memory_refill_arithmetic_with_a_controlled_clock() -> None:
