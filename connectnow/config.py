@@ -177,6 +177,7 @@ class Settings(BaseSettings):
     presence_sweep_seconds: float = Field(2.0, ge=0.05)  # how often a worker looks for lapsed users
     metrics_token: SecretStr | None = None  # /metrics answers loopback clients, or this bearer token
     sync_max_messages: int = Field(500, ge=1, le=10_000)  # past this many changes, sync answers recovered=false
+    dashboard_interval_seconds: float = Field(2.0, ge=0.2, le=60)  # how often the dashboard numbers refresh
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

@@ -20,7 +20,7 @@ from connectnow.realtime.hub import Hub
 from connectnow.realtime.ratelimit import RateLimiter, make_rate_limiter
 from connectnow.security import Secrets
 from connectnow.services.api_keys import ApiKeyService
-from connectnow.services.attachments import AttachmentJanitor, AttachmentService
+from connectnow.services.attachments import AttachmentJanitor, AttachmentService, live_channel_reader
 from connectnow.services.auth import AuthService
 from connectnow.services.broadcasts.in_app import ChatCorePoster
 from connectnow.services.broadcasts.wiring import Broadcasts, build_broadcasts
@@ -28,6 +28,7 @@ from connectnow.services.calendar import CalendarSuite, build_calendar, chat_pos
 from connectnow.services.channels import ChannelService
 from connectnow.services.chat_access import ChatAccess
 from connectnow.services.chat_wiring import wire_chat
+from connectnow.services.dashboard import DashboardService
 from connectnow.services.direct import DirectService
 from connectnow.services.messages import MessageService
 from connectnow.services.presence import PresenceService
@@ -39,6 +40,7 @@ from connectnow.services.typing import TypingService, channel_gate, direct_gate
 from connectnow.services.users import UserService
 from connectnow.services.workspaces import WorkspaceService
 from connectnow.store import DocumentStore, StoreError, open_store
+from models.attachments import ConversationKind
 
 log = logging.getLogger("connectnow")
 
@@ -74,6 +76,7 @@ class Services:
     calendar: CalendarSuite = field(init=False)  # issue 8: built after the chat core (reminders post messages)
     presence: PresenceService = field(init=False)  # issue 4: aggregate status over every socket on every worker
     sync: SyncService = field(init=False)  # issue 4: gap-free recovery from the database after a reconnect
+    dashboard: DashboardService = field(init=False)  # issue 4: live numbers for operators
 
 
 @dataclass
@@ -125,6 +128,8 @@ class Node:
         self.background.append(self.services.presence)  # heartbeats and the sweeper
         svc = self.services
         svc.sync = SyncService(svc.chat, svc.messages, svc.direct, self.hub.metrics, self.settings.sync_max_messages)
+        svc.dashboard = DashboardService(self.store, self.hub, svc.presence, self.settings.dashboard_interval_seconds)
+        self.background.append(svc.dashboard)
         self._watch_metrics()
         for worker in self.background:
             await worker.start()
@@ -149,6 +154,8 @@ class Node:
             expiry_secs=self.settings.typing_expiry_seconds,
         )
         services.direct.after_send = services.typing.direct_message_sent
+        # A deleted channel message's files are no longer served, whoever asks.
+        attachments.register_reader(ConversationKind.CHANNEL, live_channel_reader(services.messages))
         self.background.append(services.typing)
 
     def _make_presence(self) -> PresenceService:

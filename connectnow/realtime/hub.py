@@ -61,6 +61,7 @@ class Hub:
         self.metrics = metrics or Metrics()
         self.broker: Broker | None = None
         self.connections: dict[str, Connection] = {}
+        self.messages_delivered = 0  # chat messages fanned out on this worker (the dashboard's messages/s)
         self._by_user: dict[str, set[str]] = defaultdict(set)
 
     async def attach(self, broker: Broker) -> None:
@@ -146,6 +147,7 @@ class Hub:
             self.metrics.fanout_latency.observe(max(0.0, time.time() - message["ts"]))
         if message["event"] in MESSAGE_EVENTS:
             self.metrics.messages.inc()
+            self.messages_delivered += 1
 
     async def _deliver_join(self, message: dict[str, Any]) -> None:
         for sid in self.local_sids(message["userId"]):

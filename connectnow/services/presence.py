@@ -105,7 +105,7 @@ class PresenceService:
         """Presence of the listed users who share a workspace with the viewer (others are left out)."""
         visible = await self._visible_to(viewer_id, list(dict.fromkeys(data.user_ids)))
         states = await self.backend.get_states(visible)
-        return [self._decode(uid, states.get(uid)) for uid in visible]
+        return [self.decode(uid, states.get(uid)) for uid in visible]
 
     async def _visible_to(self, viewer_id: str, user_ids: list[str]) -> list[str]:
         mine = set(await self.workspaces_of(viewer_id))
@@ -144,7 +144,7 @@ class PresenceService:
     async def _last_known_activity(self, user_id: str) -> datetime | None:
         """When the user was last seen active, from the last published state (step 4 of the seed's flow)."""
         raw = (await self.backend.get_states([user_id])).get(user_id)
-        return None if raw is None else self._decode(user_id, raw).last_active_at
+        return None if raw is None else self.decode(user_id, raw).last_active_at
 
     async def _publish_if_changed(self, user_id: str, current: PresencePublic) -> None:
         key = orjson.dumps([current.status, current.status_text]).decode()
@@ -156,7 +156,7 @@ class PresenceService:
         self.changes_published += 1
 
     @staticmethod
-    def _decode(user_id: str, raw: str | None) -> PresencePublic:
+    def decode(user_id: str, raw: str | None) -> PresencePublic:
         if raw is None:
             return PresencePublic(user_id=user_id, status="OFFLINE")
         return PresencePublic.model_validate(orjson.loads(raw))
@@ -187,8 +187,11 @@ class PresenceService:
             await asyncio.sleep(self.sweep_s)
 
     async def sweep(self) -> None:
+        counts = dict.fromkeys((s.value for s in PresenceStatus), 0)
         for user_id in list(self._local):
-            await self.evaluate(user_id)
+            counts[(await self.evaluate(user_id)).status] += 1
+        for status, count in counts.items():
+            self.hub.metrics.users_by_status.labels(status).set(count)
         for user_id in await self.backend.due_users(now_ms(), DUE_BATCH):
             result = await self.evaluate(user_id)
             if result.status == PresenceStatus.OFFLINE.value:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from connectnow.node import Node
-from handlers.rest import (  # issue 3A: chat core  # issue 8: calendar sidecar
+from handlers.rest import (
     admin,
     api_keys,
     attachments,
@@ -16,7 +16,8 @@ from handlers.rest import (  # issue 3A: chat core  # issue 8: calendar sidecar
     categories,
     channels,
     contacts,
-    direct,  # issue 3B: direct messages
+    dashboard,
+    direct,
     events,
     exports,
     forms,
@@ -28,7 +29,7 @@ from handlers.rest import (  # issue 3A: chat core  # issue 8: calendar sidecar
     scheduled,
     scheduling_admin,
     studybooks,
-    sync,  # issue 4: paging through a gap sync did not recover
+    sync,
     templates,
     users,
     workspaces,
@@ -39,22 +40,22 @@ from handlers.rest.limits import BodyLimitMiddleware
 API_PREFIX = "/api/v1"
 
 api_router = APIRouter(prefix=API_PREFIX)
-for module in (auth, users, api_keys, admin, attachments, contacts, groups, templates, scheduled, studybooks):
-    api_router.include_router(module.router)
-for module in (bookings, forms, audit, scheduling_admin):  # issue 7: scheduling sidecar
-    api_router.include_router(module.router)
-
-for module in (workspaces, channels, messages):  # issue 3A: chat core
-    api_router.include_router(module.router)
-api_router.include_router(sync.router)  # issue 4
-api_router.include_router(direct.router)  # issue 3B
-for module in (calendars, events, categories, locations, ics, exports):  # issue 8: calendar sidecar
-    api_router.include_router(module.router)
+ROUTERS = (
+    (auth, users, api_keys, admin, attachments),  # foundation (issue 2) and attachments
+    (workspaces, channels, messages, direct, sync),  # chat core and recovery (issues 3 and 4)
+    (contacts, groups, templates, scheduled, studybooks),  # broadcasts sidecar (issue 6)
+    (bookings, forms, audit, scheduling_admin),  # scheduling sidecar (issue 7)
+    (calendars, events, categories, locations, ics, exports),  # calendar sidecar (issue 8)
+)
+for group in ROUTERS:
+    for module in group:
+        api_router.include_router(module.router)
 
 
 def install_rest(app: FastAPI, node: Node) -> None:
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(dashboard.router)
     app.include_router(api_router)
     upload_limit = node.settings.attachment_max_bytes + attachments.MULTIPART_OVERHEAD_BYTES
     app.add_middleware(

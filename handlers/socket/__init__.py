@@ -5,9 +5,10 @@ from __future__ import annotations
 import socketio
 
 from connectnow.node import Node
-from handlers.socket import (  # issue 3B: direct messages, typing  # issue 4: presence, gap-free recovery
+from handlers.socket import (
     channels,
     connection,
+    dashboard,
     direct,
     messages,
     presence,
@@ -18,12 +19,18 @@ from handlers.socket import (  # issue 3B: direct messages, typing  # issue 4: p
 from handlers.socket.router import SocketRouter
 
 socket_router = SocketRouter()
-for module in (connection, workspaces, channels, messages):
+for module in (
+    connection,  # foundation: whoami
+    workspaces,  # chat core (issue 3)
+    channels,
+    messages,
+    direct,
+    typing,
+    presence,  # presence, recovery and operators (issue 4)
+    sync,
+    dashboard,
+):
     socket_router.include(module.router)
-for module in (direct, typing):  # issue 3B
-    socket_router.include(module.router)
-socket_router.include(presence.router)  # issue 4
-socket_router.include(sync.router)  # issue 4
 
 
 def install_socket_handlers(sio: socketio.AsyncServer, node: Node) -> None:

@@ -32,12 +32,15 @@ def install_connection_handlers(sio: socketio.AsyncServer, node: Node) -> None:
             await sio.enter_room(sid, room)
         node.hub.metrics.connects.inc()
         await node.svc.presence.connected(principal.user_id, sid)
+        await node.svc.dashboard.connection_event("connect", principal, sid)
 
     async def disconnect(sid: str, reason: Any = None) -> None:
         conn = node.hub.unregister(sid)
         if conn is not None:
             node.hub.metrics.disconnects.inc()
+            node.svc.dashboard.forget(sid)
             await node.svc.presence.disconnected(conn.user_id, sid)
+            await node.svc.dashboard.connection_event("disconnect", conn.principal, sid)
 
     sio.on("connect", handler=connect)
     sio.on("disconnect", handler=disconnect)

@@ -72,10 +72,16 @@ class Chat:
 
 @pytest.fixture
 async def chat(pair: Pair) -> AsyncIterator[Chat]:
-    async with httpx.AsyncClient(base_url=pair.a.base_url) as http_a, httpx.AsyncClient(base_url=pair.b.base_url) as http_b:
+    async with (
+        httpx.AsyncClient(base_url=pair.a.base_url) as http_a,
+        httpx.AsyncClient(base_url=pair.b.base_url) as http_b,
+    ):
         alice, bob, carol = await register(http_a), await register(http_b), await register(http_b)
-        ws = await http_a.post("/api/v1/workspaces", json={"name": "Scale " + uuid.uuid4().hex[:6], "isPublic": True},
-                               headers=bearer(alice["accessToken"]))
+        ws = await http_a.post(
+            "/api/v1/workspaces",
+            json={"name": "Scale " + uuid.uuid4().hex[:6], "isPublic": True},
+            headers=bearer(alice["accessToken"]),
+        )
         assert ws.status_code == 201, ws.text
         workspace_id = ws.json()["id"]
         joined = await http_b.post(f"/api/v1/workspaces/{workspace_id}/join", headers=bearer(bob["accessToken"]))
@@ -171,8 +177,9 @@ async def test_redis_outage_loses_no_acknowledged_message_and_sync_fills_the_gap
     await asyncio.sleep(0.3)
     assert not any(new_messages(bob_b, m["id"]) for m in during)  # B could not hear them live
     pair.redis.restart()
-    ack = await bob_b.call("sync", {"conversations": [{"kind": "channel", "id": chat.channel_id,
-                                                      "lastEventSeq": last_seen}]})
+    ack = await bob_b.call(
+        "sync", {"conversations": [{"kind": "channel", "id": chat.channel_id, "lastEventSeq": last_seen}]}
+    )
     assert ack["ok"], ack
     result = ack["data"][0]
     assert result["recovered"] is True
@@ -196,14 +203,17 @@ async def test_offline_past_the_bound_gets_the_range_and_a_cursor(tmp_path: Path
             alice = await register(http)
             ws = await http.post("/api/v1/workspaces", json={"name": "Bound"}, headers=bearer(alice["accessToken"]))
             workspace_id = ws.json()["id"]
-            channels = await http.get(f"/api/v1/workspaces/{workspace_id}/channels", headers=bearer(alice["accessToken"]))
+            channels = await http.get(
+                f"/api/v1/workspaces/{workspace_id}/channels", headers=bearer(alice["accessToken"])
+            )
             channel_id = channels.json()[0]["id"]
             sock = SocketClient()
             await sock.connect(server.base_url, alice["accessToken"])
             try:
                 sent = [await send(sock, channel_id, f"m{i}") for i in range(5)]
-                ack = await sock.call("sync", {"conversations": [{"kind": "channel", "id": channel_id,
-                                                                 "lastEventSeq": 0}]})
+                ack = await sock.call(
+                    "sync", {"conversations": [{"kind": "channel", "id": channel_id, "lastEventSeq": 0}]}
+                )
             finally:
                 await sock.close()
             result = ack["data"][0]
