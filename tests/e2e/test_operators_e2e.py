@@ -16,7 +16,7 @@ from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = shutil.which("chromium")
 # The flags the machine notes prescribe for a closed network: no background connections, no sandbox as root.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -45,7 +45,7 @@ def metric(text: str, name: str) -> float:
 
 
 async def test_dashboard_shows_counts_changing(server: LiveServer) -> None:
-    assert Path(CHROMIUM).exists(), "Chromium is missing: scripts/test installs Debian's chromium package"
+    assert CHROMIUM is not None, "Chromium is missing: scripts/test installs Debian's chromium package"
     from playwright.async_api import async_playwright, expect
 
     admin = unique_name("ops")
