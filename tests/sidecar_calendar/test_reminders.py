@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from connectnow.clock import utcnow
+from connectnow.errors import AppError
 from connectnow.services.leases import LeaseWorker
 from models.calendar_events import EventCreate, EventFields, EventUpdate
 from models.channels import ChannelCreate
@@ -85,16 +88,30 @@ async def test_a_series_reminder_moves_to_the_next_instance(cal: Cal) -> None:
     assert len(await history(cal, alice, channel)) == 1
 
 
-async def test_a_reminder_into_a_channel_the_owner_cannot_post_in_is_recorded_as_an_error(cal: Cal) -> None:
+async def test_a_reminder_needs_a_channel_its_owner_can_post_in(cal: Cal) -> None:
     alice, mallory = await cal.user(), await cal.user()
     channel = await channel_for(cal, alice)
     cid = await cal.calendar(mallory)
-    soon = utcnow() + timedelta(minutes=1)
-    await cal.suite.events.create(mallory, event_body(cid, soon, reminder={"channelId": channel}))
+    with pytest.raises(AppError) as err:
+        await cal.suite.events.create(
+            mallory, event_body(cid, utcnow() + timedelta(hours=1), reminder={"channelId": channel})
+        )
+    assert err.value.code == "NOT_FOUND"  # she cannot even see the channel
+    assert await cal.count("calendar_events") == 0 and await cal.count("calendar_reminders") == 0
+
+
+async def test_a_reminder_the_chat_core_refuses_later_is_recorded_as_an_error(cal: Cal) -> None:
+    alice = await cal.user()
+    channel = await channel_for(cal, alice)
+    cid = await cal.calendar(alice)
+    await cal.suite.events.create(
+        alice, event_body(cid, utcnow() + timedelta(minutes=1), reminder={"channelId": channel})
+    )
+    await cal.chat.channels.set_archived(alice, channel, True)  # posting is refused from now on
     assert await worker(cal).run_once() == 1
     item = await cal.store.collection("calendar_reminders").find_one({})
-    assert item is not None and item["status"] == "error" and item["lastError"]
-    assert await history(cal, alice, channel) == []
+    assert item is not None and item["status"] == "error" and "CHANNEL_ARCHIVED" in item["lastError"]
+    assert [m for m in await history(cal, alice, channel) if "Board meeting" in m] == []
 
 
 async def test_an_edited_instance_is_reminded_once_at_its_own_time(cal: Cal) -> None:

@@ -44,6 +44,8 @@ class Emitter(Protocol):
 
 
 class ReminderScheduler(Protocol):
+    async def check(self, event: EventRecord) -> None: ...
+
     async def schedule(self, event: EventRecord) -> None: ...
 
     async def cancel(self, event_id: str) -> None: ...
@@ -95,6 +97,7 @@ class EventService:
         check_times(event)
         check_recurrence(event)
         await self.check_references(principal, event)
+        await self.reminders.check(event)
         return event.model_copy(update={"range_end": range_end(event)})
 
     async def adjust_usage(self, old: EventRecord | None, new: EventRecord | None) -> None:

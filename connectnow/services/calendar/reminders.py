@@ -33,6 +33,10 @@ _WHEN: TypeAdapter[datetime] = TypeAdapter(UtcDateTime)
 
 
 class ReminderPoster(Protocol):
+    async def check(self, user_id: str, channel_id: str) -> None:
+        """Raise AppError when the user may not post into the channel (checked when a reminder is set)."""
+        ...
+
     async def post(self, user_id: str, channel_id: str, text: str, key: str) -> None: ...
 
 
@@ -42,6 +46,12 @@ class ChatReminderPoster:
     def __init__(self, store: DocumentStore, messages: Any) -> None:
         self.users = UserRepository(store)
         self.messages = messages
+
+    async def check(self, user_id: str, channel_id: str) -> None:
+        from connectnow.services.policy import Action
+
+        access = await self.messages.access.channel(channel_id, user_id)
+        self.messages.writable(access, Action.MESSAGE_SEND)
 
     async def post(self, user_id: str, channel_id: str, text: str, key: str) -> None:
         from models.messages import MessageSend
@@ -75,6 +85,11 @@ class ReminderService:
         self.events = store.collection("calendar_events")
         self.poster = poster
         self.queue = LeaseQueue(self.coll, LeaseSpec(), lease_seconds=REMINDER_LEASE_SECONDS)
+
+    async def check(self, event: EventRecord) -> None:
+        """A reminder may only go to a channel its owner can post in (refused with the chat core's code)."""
+        if event.reminder is not None:
+            await self.poster.check(event.user_id, event.reminder.channel_id)
 
     async def schedule(self, event: EventRecord, *, now: datetime | None = None) -> None:
         """(Re)compute an event's reminder after any change; none when it has no reminder or no future start."""
