@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
@@ -28,6 +29,9 @@ from connectnow.repositories.attachments import AttachmentRepository
 from connectnow.services.auth import Principal
 from connectnow.store.port import DocumentStore
 from models.attachments import AttachmentPublic, AttachmentRecord, ConversationKind
+
+if TYPE_CHECKING:
+    from connectnow.services.messages import MessageService
 
 log = logging.getLogger("connectnow.attachments")
 
@@ -210,6 +214,15 @@ class AttachmentService:
         return await check(user_id, message_id)
 
     # --- delete ----------------------------------------------------------------------------------------
+    async def discard_for_message(self, kind: ConversationKind, message_id: str) -> int:
+        """A message was deleted: erase its files (records and bytes), so a known id fetches nothing."""
+        removed = 0
+        for record in await self.repo.for_message(_MESSAGE_FIELD[kind], message_id):
+            if await self.repo.delete({"id": record.id, _MESSAGE_FIELD[kind]: message_id}):
+                await self._delete_files(record)
+                removed += 1
+        return removed
+
     async def delete_unattached(self, principal: Principal, attachment_id: str) -> None:
         """An uploader may discard an upload no message has claimed (a removed draft attachment)."""
         record = await self.repo.get(attachment_id)
@@ -282,3 +295,15 @@ class AttachmentJanitor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+def live_channel_reader(messages: MessageService) -> ReaderCheck:
+    """Channel attachments: readable by who can read the message, and only while it is not deleted."""
+
+    async def check(user_id: str, message_id: str) -> bool:
+        record = await messages.log.get(message_id)
+        if record is None or record.is_deleted:
+            return False
+        return await messages.can_read_message(user_id, message_id)
+
+    return check

@@ -257,6 +257,7 @@ class DirectService:
         deleted = await self.log.soft_delete(record.id, conversation.id, {"content": "", "attachments": []})
         if deleted is None:
             raise AppError(errors.MESSAGE_DELETED)
+        await self.attachments.discard_for_message(ConversationKind.DIRECT, record.id)
         await self._emit("dm:message:deleted", conversation, dm_envelope(deleted))
         return DirectMessagePublic.model_validate(deleted, from_attributes=True)
 

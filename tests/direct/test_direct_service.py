@@ -237,10 +237,12 @@ async def test_direct_messages_carry_attachments_readable_by_both_members(world:
     with pytest.raises(AppError) as info:
         await world.direct.send(alice, send(bob.user_id, "again", "c2", attachmentIds=[upload.id]))
     assert info.value.error is errors.ATTACHMENT_ALREADY_ATTACHED
-    # Deleting the message hides its files too.
+    # Deleting the message erases its files too (record and bytes).
     await world.direct.delete(alice, message.id)
     with pytest.raises(AppError):
         await world.attachments.get(bob, upload.id)
+    assert await world.attachments.repo.get(upload.id) is None
+    assert not await world.attachments.files.exists(f"attachments/{upload.id[-2:]}/{upload.id}")
 
 
 async def test_bad_content_is_refused_and_nothing_stored(world: DirectWorld) -> None:

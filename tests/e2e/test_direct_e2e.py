@@ -290,6 +290,11 @@ async def test_channel_typing_and_channel_attachments(http: httpx.AsyncClient, s
             {"channelId": general, "content": "x", "clientMsgId": "a3", "attachmentIds": [foreign.json()["id"]]},
         )
         assert stolen["error"]["code"] == "NOT_FOUND"
+        # Once the message is deleted its file is served to nobody.
+        await owner.ok("message:delete", {"messageId": sent["message"]["id"]})
+        for who in (member, owner):
+            gone = await http.get(attachment["fileUrl"], headers=who.auth)
+            assert gone.status_code == 404, gone.text
 
         await asyncio.sleep(QUIET_SECS)
         assert [e for e, _ in owner_phone.events if e.startswith("typing:")] == []
