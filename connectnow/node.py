@@ -184,6 +184,8 @@ class Node:
         broker = self.broker
         metrics.watch(metrics.listener_restarts, lambda: getattr(broker, "listener_restarts", 0))
         metrics.watch(metrics.publish_failures, lambda: getattr(broker, "publish_failures", 0))
+        if hasattr(broker, "on_lag"):
+            broker.on_lag = metrics.pubsub_lag.observe
 
     @property
     def store_(self) -> DocumentStore:

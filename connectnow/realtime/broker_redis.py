@@ -1,9 +1,12 @@
 """Fan-out across workers and hosts through Redis pub/sub.
 
-The listener is watched: if it dies or Redis goes away it is restarted with backoff, the restart is
-counted, and `check()` reports it to /readyz. A failed publish is never swallowed: the message is delivered
-to this worker's sockets at once, the failure is counted and logged, and clients on other workers catch up
-from the database through `sync` (python-socketio issue 1581 is what happens otherwise).
+The listener is watched: if it dies or Redis goes away it is restarted with backoff, the restart is counted,
+and `check()` reports it to /readyz. A listener can also stall without dying (a handler that hangs, a half-
+open connection): every worker publishes a ping through the channel and expects its own echo; when echoes stop
+while publishing works, the listener is restarted and the stall counted. A failed publish is never swallowed:
+the message is delivered to this worker's sockets at once, the failure is counted and logged, and clients on
+other workers catch up from the database through `sync` (python-socketio issue 1581 is what happens
+otherwise).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import contextlib
 import logging
 import os
 import socket
+import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -27,12 +32,15 @@ RECONNECT_BACKOFF_MIN_SECS = 0.2
 RECONNECT_BACKOFF_MAX_SECS = 5.0
 LISTEN_POLL_TIMEOUT_SECS = 1.0
 PROBE_TIMEOUT_SECS = 2.0
+WATCHDOG_INTERVAL_SECS = 5.0
+STALL_AFTER_MISSED_ECHOES = 3
+PING_OP = "_ping"
 
 
 class RedisBroker:
     name = "redis"
 
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, url: str, prefix: str, *, watchdog_interval: float = WATCHDOG_INTERVAL_SECS) -> None:
         self.url = url
         self.channel = f"{prefix}:events"
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
@@ -42,15 +50,48 @@ class RedisBroker:
         self._subscribed = asyncio.Event()
         self._stopping = False
         self.listener_restarts = 0
+        self.stalls = 0
         self.publish_failures = 0
         self.last_error: str | None = None
+        self.watchdog_interval = watchdog_interval
+        self._last_echo = time.monotonic()
+        self._watchdog: asyncio.Task[None] | None = None
+        self.on_lag: Callable[[float], None] | None = None  # pub/sub lag of each echo, for metrics
 
     async def start(self, handler: MessageHandler) -> None:
         self._handler = handler
         # Keep a reference: an unreferenced task can be garbage-collected mid-run.
         self._task = asyncio.create_task(self._listen_forever(), name="redis-broker-listener")
+        self._watchdog = asyncio.create_task(self._watch(), name="redis-broker-watchdog")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._subscribed.wait(), timeout=PROBE_TIMEOUT_SECS * 2)
+
+    async def _watch(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.watchdog_interval)
+            try:
+                await self._redis.publish(
+                    self.channel, orjson.dumps({"op": PING_OP, "w": self.worker_id, "ts": time.time()})
+                )
+            except (RedisError, OSError):
+                continue  # Redis is down: the listener loop already reconnects; this is not a stall
+            if self._stalled():
+                self.stalls += 1
+                self.listener_restarts += 1
+                self.last_error = "listener stalled: its own pings stopped coming back"
+                log.error("%s; restarting it", self.last_error)
+                self._restart_listener()
+
+    def _stalled(self) -> bool:
+        waited = time.monotonic() - self._last_echo
+        return self._subscribed.is_set() and waited > self.watchdog_interval * STALL_AFTER_MISSED_ECHOES
+
+    def _restart_listener(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self._subscribed.clear()
+        self._last_echo = time.monotonic()
+        self._task = asyncio.create_task(self._listen_forever(), name="redis-broker-listener")
 
     async def _listen_forever(self) -> None:
         backoff = RECONNECT_BACKOFF_MIN_SECS
@@ -79,6 +120,7 @@ class RedisBroker:
         try:
             await pubsub.subscribe(self.channel)
             self._subscribed.set()
+            self._last_echo = time.monotonic()
             self.last_error = None
             while not self._stopping:
                 message = await pubsub.get_message(timeout=LISTEN_POLL_TIMEOUT_SECS)
@@ -97,6 +139,12 @@ class RedisBroker:
         except orjson.JSONDecodeError:
             log.error("dropping an undecodable broker message of %d bytes", len(raw))
             return
+        if payload.get("op") == PING_OP:
+            if payload.get("w") == self.worker_id:
+                self._last_echo = time.monotonic()
+                if self.on_lag is not None:
+                    self.on_lag(max(0.0, time.time() - float(payload.get("ts", time.time()))))
+            return
         try:
             await self._handler(payload)
         except Exception:
@@ -114,10 +162,11 @@ class RedisBroker:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        for task in (self._watchdog, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         await self._redis.aclose()
 
     async def check(self) -> BrokerHealth:
@@ -129,6 +178,8 @@ class RedisBroker:
             return self._health(False, "redis listener is not running")
         if not self._subscribed.is_set():
             return self._health(False, f"redis listener reconnecting ({self.last_error})")
+        if self._stalled():
+            return self._health(False, "redis listener stalled (its own pings stopped coming back)")
         return self._health(True, "redis ok")
 
     def _health(self, ok: bool, detail: str) -> BrokerHealth:

@@ -97,3 +97,37 @@ async def test_listener_restarts_after_redis_restarts(private_redis: RedisServer
         assert inbox.messages[-1]["n"] == "after"
     finally:
         await broker.stop()
+
+
+async def test_a_stalled_listener_is_detected_and_restarted(redis_server: RedisServer, redis_prefix: str) -> None:
+    received: list[dict[str, Any]] = []
+    release = asyncio.Event()
+
+    async def handler(message: dict[str, Any]) -> None:
+        if message.get("hang"):
+            await release.wait()  # a handler that never returns: the listener is alive but deaf
+        received.append(message)
+
+    broker = RedisBroker(redis_server.url, redis_prefix, watchdog_interval=0.2)
+    lags: list[float] = []
+    broker.on_lag = lags.append
+    await broker.start(handler)
+    try:
+        await asyncio.sleep(0.5)
+        assert lags, "the watchdog's own pings come back and measure pub/sub lag"
+        await broker.publish({"op": "emit", "hang": True})
+        for _ in range(50):
+            if broker.stalls:
+                break
+            await asyncio.sleep(0.1)
+        assert broker.stalls >= 1 and broker.listener_restarts >= 1
+        await wait_healthy(broker)
+        await broker.publish({"op": "emit", "n": "after the stall"})
+        for _ in range(50):
+            if any(m.get("n") == "after the stall" for m in received):
+                break
+            await asyncio.sleep(0.05)
+        assert any(m.get("n") == "after the stall" for m in received)
+    finally:
+        release.set()
+        await broker.stop()
