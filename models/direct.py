@@ -96,6 +96,7 @@ class DirectConversationPublic(WireModel):
     last_read_seq: int  # the caller's own read pointer
     other_last_read_seq: int  # how far the other member has read (read receipts)
     unread: int  # messages from the other member the caller has not read
+    mentions: int  # the same number: every direct message is addressed to its recipient (badge counts)
     last_message: DirectMessagePublic | None = None  # for previews (a tombstone when it was deleted)
     created_at: UtcDateTime
     updated_at: UtcDateTime
@@ -156,7 +157,9 @@ class DirectHistory(InputModel):
 
 class DirectList(InputModel):
     limit: int = Field(50, ge=1, le=100, strict=True)
-    before: UtcDateTime | None = None  # lastMessageAt of the last conversation of the previous page
+    # The last conversation of the previous page: its lastMessageAt, and its id to break ties.
+    before: UtcDateTime | None = None
+    before_id: IdStr | None = None
 
 
 class DirectMarkRead(InputModel):

@@ -31,10 +31,17 @@ class DirectConversationRepository(Repository[DirectConversationRecord]):
         a, b = ordered_pair(user_1, user_2)
         return await self.find_one({"userAId": a, "userBId": b})
 
-    async def for_user(self, user_id: str, *, limit: int, before: datetime | None) -> list[DirectConversationRecord]:
-        flt: dict[str, Any] = {"$or": [{"userAId": user_id}, {"userBId": user_id}]}
+    async def for_user(
+        self, user_id: str, *, limit: int, before: datetime | None, before_id: str | None = None
+    ) -> list[DirectConversationRecord]:
+        """Newest activity first; a page starts after (before, before_id), so equal timestamps never skip."""
+        mine: dict[str, Any] = {"$or": [{"userAId": user_id}, {"userBId": user_id}]}
+        flt: dict[str, Any] = mine
         if before is not None:
-            flt["lastMessageAt"] = {"$lt": before}
+            older: list[dict[str, Any]] = [{"lastMessageAt": {"$lt": before}}]
+            if before_id is not None:
+                older.append({"lastMessageAt": before, "id": {"$lt": before_id}})
+            flt = {"$and": [mine, {"$or": older}]}
         return await self.find(flt, sort=[("lastMessageAt", -1), ("id", -1)], limit=limit)
 
     def iterate_for(self, user_id: str) -> AsyncIterator[DirectConversationRecord]:

@@ -140,7 +140,9 @@ class DirectService:
 
     async def list_conversations(self, principal: Principal, query: DirectList) -> list[DirectConversationPublic]:
         """The caller's conversations, most recent message first, each with its unread count."""
-        records = await self.conversations.for_user(principal.user_id, limit=query.limit, before=query.before)
+        records = await self.conversations.for_user(
+            principal.user_id, limit=query.limit, before=query.before, before_id=query.before_id
+        )
         return await self._views(principal.user_id, records)
 
     async def _views(self, me: str, records: list[DirectConversationRecord]) -> list[DirectConversationPublic]:
@@ -158,6 +160,7 @@ class DirectService:
                 last_read_seq=r.last_read_seq(me),
                 other_last_read_seq=r.last_read_seq(r.other(me)),
                 unread=unread.get(r.id, 0),
+                mentions=unread.get(r.id, 0),
                 last_message=_public(latest[r.id]) if r.id in latest else None,
                 created_at=r.created_at,
                 updated_at=r.updated_at,

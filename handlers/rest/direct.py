@@ -36,9 +36,14 @@ async def open_conversation(
 
 @router.get("/conversations", response_model=list[DirectConversationPublic], summary="Mine, latest message first")
 async def list_conversations(
-    principal: CurrentPrincipal, svc: ServicesDep, limit: Limit = 50, before: datetime | None = None
+    principal: CurrentPrincipal,
+    svc: ServicesDep,
+    limit: Limit = 50,
+    before: datetime | None = None,
+    before_id: Annotated[IdStr | None, Query(alias="beforeId")] = None,
 ) -> list[DirectConversationPublic]:
-    return await svc.direct.list_conversations(principal, DirectList(limit=limit, before=before))
+    query = DirectList(limit=limit, before=before, beforeId=before_id)
+    return await svc.direct.list_conversations(principal, query)
 
 
 @router.get("/conversations/{conversation_id}", response_model=DirectConversationPublic)

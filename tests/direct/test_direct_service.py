@@ -288,3 +288,21 @@ async def test_sends_are_rate_limited(world: DirectWorld) -> None:
     # A resend after a lost ack is answered with the original, even while limited.
     replay, created = await world.direct.send(alice, send(bob.user_id, "2", "b"))
     assert not created and replay.content == "2"
+
+
+async def test_list_pages_never_skip_conversations_with_equal_times(world: DirectWorld) -> None:
+    me = await make_user(world.store)
+    friends = [await make_user(world.store) for _ in range(4)]
+    for i, friend in enumerate(friends):
+        await world.direct.send(friend, send(me.user_id, f"hi {i}", f"t{i}"))
+    same_time = (await world.direct.list_conversations(me, DirectList()))[0].last_message_at
+    await world.store.collection("direct_conversations").update_many({}, {"$set": {"lastMessageAt": same_time}})
+    seen: list[str] = []
+    cursor: dict[str, object] = {"limit": 1}
+    while page := await world.direct.list_conversations(me, DirectList.model_validate(cursor)):
+        seen += [c.id for c in page]
+        cursor = {"limit": 1, "before": page[-1].last_message_at, "beforeId": page[-1].id}
+    assert len(seen) == 4 and len(set(seen)) == 4
+    assert seen == sorted(seen, reverse=True)  # ties broken by id, newest first
+    listed = await world.direct.list_conversations(me, DirectList())
+    assert [c.mentions for c in listed] == [c.unread for c in listed] == [1, 1, 1, 1]

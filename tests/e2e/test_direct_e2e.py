@@ -390,6 +390,13 @@ async def test_rest_mirrors_for_bots(http: httpx.AsyncClient, server: Server) ->
         assert patched.status_code == 200 and patched.json()["version"] == 2
         listed = await http.get("/api/v1/direct/conversations", headers=bob.auth)
         assert [c["unread"] for c in listed.json()] == [1]
+        last = listed.json()[-1]
+        next_page = await http.get(
+            "/api/v1/direct/conversations",
+            params={"limit": 1, "before": last["lastMessageAt"], "beforeId": last["id"]},
+            headers=bob.auth,
+        )
+        assert next_page.status_code == 200 and next_page.json() == []
         history = await http.get(f"/api/v1/direct/conversations/{cid}/messages?limit=10", headers=bob.auth)
         assert [m["content"] for m in history.json()] == ["edited"]
         read = await http.post(f"/api/v1/direct/conversations/{cid}/read", json={}, headers=bob.auth)
