@@ -480,3 +480,41 @@ async def test_channel_typing_authorization_matrix(http: httpx.AsyncClient, serv
         assert all(d.get("channelId") != secret["id"] for e, d in guest.sock.events if e.startswith("typing:"))
     finally:
         await close_all(*(p.sock for p in everyone))
+
+
+async def test_attachment_download_authorization_matrix(http: httpx.AsyncClient, server: Server) -> None:
+    """Downloads follow read access: uploader, members, guests, non-members and banned users."""
+    owner, member, guest, outsider, banned = await people(http, server, 5)
+    everyone = [owner, member, guest, outsider, banned]
+    try:
+        ws_id, general = await workspace(owner, http)
+        invite = await http.post(f"/api/v1/workspaces/{ws_id}/invites", json={"maxUses": 5}, headers=owner.auth)
+        for p in (member, guest, banned):
+            await p.ok("workspace:joinByCode", {"code": invite.json()["code"]})
+        await owner.ok("member:update", {"workspaceId": ws_id, "userId": guest.id, "role": "GUEST"})
+        secret = await owner.ok(
+            "channel:create", {"workspaceId": ws_id, "name": "secret", "isPrivate": True, "memberIds": [member.id]}
+        )
+
+        async def post_file(channel_id: str, name: str) -> str:
+            up = await http.post("/api/v1/attachments", files={"file": (name, name.encode())}, headers=owner.auth)
+            assert up.status_code == 201, up.text
+            payload = {
+                "channelId": channel_id,
+                "content": name,
+                "clientMsgId": name,
+                "attachmentIds": [up.json()["id"]],
+            }
+            await owner.ok("message:send", payload)
+            return str(up.json()["fileUrl"])
+
+        public_url = await post_file(general, "public.txt")
+        secret_url = await post_file(secret["id"], "secret.txt")
+        await owner.ok("member:ban", {"workspaceId": ws_id, "userId": banned.id})
+        expected = {public_url: [200, 200, 200, 404, 404], secret_url: [200, 200, 404, 404, 404]}
+        for url, statuses in expected.items():
+            for who, status in zip(everyone, statuses, strict=True):
+                answer = await http.get(url, headers=who.auth)
+                assert answer.status_code == status, (url, who.username, answer.text)
+    finally:
+        await close_all(*(p.sock for p in everyone))
