@@ -1,0 +1,31 @@
+"""`python -m bench run [--quick|--profile NAME] [--only a,b] [--out DIR]`: see BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="ConnectNow benchmarks with same-run baselines")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the benchmarks, print a table, write JSON under bench/results/")
+    run.add_argument("--quick", action="store_true", help="smoke run of a couple of minutes")
+    run.add_argument("--profile", choices=["full", "quick", "tiny"], help="explicit profile (tiny: tests)")
+    run.add_argument("--only", help="comma-separated: fanout,latency,crossworker,persist,memory,lateness")
+    run.add_argument("--out", help="results directory (default bench/results)")
+    run.add_argument("--keep", action="store_true", help="keep the work directory (server logs, database)")
+    args = parser.parse_args(argv)
+    try:
+        import psutil  # noqa: F401
+        import websockets  # noqa: F401
+    except ImportError as exc:
+        print(f"missing {exc.name}: install the bench extra with  pip install -e '.[bench]'", file=sys.stderr)
+        return 2
+    from bench.main import run_command
+
+    return run_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
