@@ -1,130 +1,33 @@
-"""Direct messages, typing and attachments end to end: a real server, real HTTP, 3+ real Socket.IO clients."""
+"""Direct messages, typing and attachments end to end: a real server, real HTTP, 3+ real Socket.IO clients,
+on both storage adapters (fixtures in tests/direct/e2e_support.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.attachments.helpers import png_bytes
-from tests.conftest import MONGO_ID
-from tests.direct.inprocess import mongo_server
-from tests.support.clients import PASSWORD, SocketClient, bearer, register, unique_name
-from tests.support.live_server import LiveServer
+from tests.direct.e2e_support import (
+    QUIET_SECS,
+    SEND_BURST,
+    TYPING_EXPIRY_SECS,
+    Server,
+    close_all,
+    dm,
+    http,
+    people,
+    second_socket,
+    server,
+    sqlite_server,
+    workspace,
+)
+from tests.support.clients import PASSWORD, bearer
 
 pytestmark = pytest.mark.e2e
-QUIET_SECS = 0.6  # how long a socket that must receive nothing is watched
-TYPING_EXPIRY_SECS = 1.0
-SEND_BURST = 30
-_cmid = itertools.count(1)
-
-
-SETTINGS = {
-    "typing_expiry_seconds": str(TYPING_EXPIRY_SECS),
-    "rate_send_burst": str(SEND_BURST),
-    "rate_send_per_second": "0.05",
-}
-
-
-class Server(Protocol):
-    base_url: str
-
-    async def create_admin(self) -> str: ...
-
-
-@dataclass
-class SubprocessServer:
-    """`connectnow serve` in a subprocess, on SQLite."""
-
-    live: LiveServer
-
-    @property
-    def base_url(self) -> str:
-        return self.live.base_url
-
-    async def create_admin(self) -> str:
-        name = unique_name("admin")
-        made = self.live.cli(
-            "create-admin", "--email", f"{name}@example.com", "--username", name, "--password-stdin", stdin=PASSWORD
-        )
-        assert made.returncode == 0, made.stderr
-        return name
-
-
-@pytest.fixture(scope="module")
-def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer.start(tmp_path_factory.mktemp("direct"), **SETTINGS)
-    try:
-        yield live
-    finally:
-        live.stop()
-
-
-@pytest.fixture(params=["sqlite", MONGO_ID])
-async def server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Server]:
-    """Every scenario on both storage adapters: SQLite in a subprocess, MongoDB in process."""
-    if request.param == "sqlite":
-        yield SubprocessServer(request.getfixturevalue("sqlite_server"))
-        return
-    async with mongo_server(tmp_path, **SETTINGS) as in_process:
-        yield in_process
-
-
-@pytest.fixture
-async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=15.0) as client:
-        yield client
-
-
-class Person:
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.token: str = data["accessToken"]
-        self.id: str = data["user"]["id"]
-        self.username: str = data["user"]["username"]
-        self.sock = SocketClient()
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return bearer(self.token)
-
-    async def call(self, event: str, data: Any = None) -> Any:
-        return await self.sock.call(event, data)
-
-    async def ok(self, event: str, data: Any = None) -> Any:
-        answer = await self.call(event, data)
-        assert answer["ok"], (event, answer)
-        return answer["data"]
-
-    def got(self, prefix: str) -> list[str]:
-        return [e for e, _ in self.sock.events if e.startswith(prefix)]
-
-
-async def people(http: httpx.AsyncClient, server: Server, n: int) -> list[Person]:
-    out = [Person(await register(http, unique_name("d"))) for _ in range(n)]
-    for p in out:
-        await p.sock.connect(server.base_url, p.token)
-    return out
-
-
-async def second_socket(server: Server, person: Person) -> SocketClient:
-    sock = SocketClient()
-    await sock.connect(server.base_url, person.token)
-    return sock
-
-
-async def close_all(*socks: SocketClient) -> None:
-    for sock in socks:
-        await sock.close()
-
-
-def dm(content: str, **target: Any) -> dict[str, Any]:
-    return {"content": content, "clientMsgId": f"dm{next(_cmid)}", **target}
+__all__ = ["http", "server", "sqlite_server"]  # fixtures
 
 
 async def test_direct_message_seed_flow(http: httpx.AsyncClient, server: Server) -> None:
@@ -229,14 +132,6 @@ async def test_typing_reaches_the_other_member_only_and_expires(http: httpx.Asyn
         assert carol.got("typing:") == []
     finally:
         await close_all(alice.sock, bob.sock, carol.sock, alice_laptop)
-
-
-async def workspace(owner: Person, http: httpx.AsyncClient) -> tuple[str, str]:
-    created = await http.post("/api/v1/workspaces", json={"name": unique_name("ws")}, headers=owner.auth)
-    assert created.status_code == 201, created.text
-    ws_id = created.json()["id"]
-    channels = await http.get(f"/api/v1/workspaces/{ws_id}/channels", headers=owner.auth)
-    return ws_id, channels.json()[0]["id"]
 
 
 async def test_channel_typing_and_channel_attachments(http: httpx.AsyncClient, server: Server) -> None:
@@ -438,83 +333,3 @@ async def test_sends_are_rate_limited_with_retry_after(http: httpx.AsyncClient, 
         assert (await carol.call("dm:send", dm("hi", userId=bob.id)))["ok"]
     finally:
         await close_all(alice.sock, bob.sock, carol.sock)
-
-
-async def test_channel_typing_authorization_matrix(http: httpx.AsyncClient, server: Server) -> None:
-    """Who may type where: exactly who may post there (role x channel kind, non-member, banned, archived)."""
-    owner, member, guest, outsider, banned = await people(http, server, 5)
-    everyone = [owner, member, guest, outsider, banned]
-    try:
-        ws_id, general = await workspace(owner, http)
-        invite = await http.post(f"/api/v1/workspaces/{ws_id}/invites", json={"maxUses": 5}, headers=owner.auth)
-        for p in (member, guest, banned):
-            await p.ok("workspace:joinByCode", {"code": invite.json()["code"]})
-        await owner.ok("member:update", {"workspaceId": ws_id, "userId": guest.id, "role": "GUEST"})
-        secret = await owner.ok(
-            "channel:create", {"workspaceId": ws_id, "name": "secret", "isPrivate": True, "memberIds": [member.id]}
-        )
-        random = await owner.ok("channel:create", {"workspaceId": ws_id, "name": "random"})
-        old = await owner.ok("channel:create", {"workspaceId": ws_id, "name": "old"})
-        await member.ok("channel:join", {"channelId": old["id"]})
-        await owner.ok("channel:archive", {"channelId": old["id"]})
-        await owner.ok("member:ban", {"workspaceId": ws_id, "userId": banned.id})
-
-        ok = None
-        expected = {
-            general: [ok, ok, ok, "NOT_FOUND", "NOT_FOUND"],
-            secret["id"]: [ok, ok, "NOT_FOUND", "NOT_FOUND", "NOT_FOUND"],
-            # owner created it (a member); member can read it but never joined; guests see only their channels
-            random["id"]: [ok, "NOT_A_MEMBER", "NOT_FOUND", "NOT_FOUND", "NOT_FOUND"],
-            old["id"]: ["CHANNEL_ARCHIVED", "CHANNEL_ARCHIVED", "NOT_FOUND", "NOT_FOUND", "NOT_FOUND"],
-        }
-        for channel_id, codes in expected.items():
-            for who, code in zip(everyone, codes, strict=True):
-                answer = await who.call("typing:start", {"channelId": channel_id})
-                got = None if answer["ok"] else answer["error"]["code"]
-                assert got == code, (channel_id, who.username, answer)
-                await who.call("typing:stop", {"channelId": channel_id})
-        await asyncio.sleep(QUIET_SECS)
-        for p in (outsider, banned):
-            assert p.got("typing:") == []
-        # The guest is not in #secret: none of its typing reached them.
-        assert all(d.get("channelId") != secret["id"] for e, d in guest.sock.events if e.startswith("typing:"))
-    finally:
-        await close_all(*(p.sock for p in everyone))
-
-
-async def test_attachment_download_authorization_matrix(http: httpx.AsyncClient, server: Server) -> None:
-    """Downloads follow read access: uploader, members, guests, non-members and banned users."""
-    owner, member, guest, outsider, banned = await people(http, server, 5)
-    everyone = [owner, member, guest, outsider, banned]
-    try:
-        ws_id, general = await workspace(owner, http)
-        invite = await http.post(f"/api/v1/workspaces/{ws_id}/invites", json={"maxUses": 5}, headers=owner.auth)
-        for p in (member, guest, banned):
-            await p.ok("workspace:joinByCode", {"code": invite.json()["code"]})
-        await owner.ok("member:update", {"workspaceId": ws_id, "userId": guest.id, "role": "GUEST"})
-        secret = await owner.ok(
-            "channel:create", {"workspaceId": ws_id, "name": "secret", "isPrivate": True, "memberIds": [member.id]}
-        )
-
-        async def post_file(channel_id: str, name: str) -> str:
-            up = await http.post("/api/v1/attachments", files={"file": (name, name.encode())}, headers=owner.auth)
-            assert up.status_code == 201, up.text
-            payload = {
-                "channelId": channel_id,
-                "content": name,
-                "clientMsgId": name,
-                "attachmentIds": [up.json()["id"]],
-            }
-            await owner.ok("message:send", payload)
-            return str(up.json()["fileUrl"])
-
-        public_url = await post_file(general, "public.txt")
-        secret_url = await post_file(secret["id"], "secret.txt")
-        await owner.ok("member:ban", {"workspaceId": ws_id, "userId": banned.id})
-        expected = {public_url: [200, 200, 200, 404, 404], secret_url: [200, 200, 404, 404, 404]}
-        for url, statuses in expected.items():
-            for who, status in zip(everyone, statuses, strict=True):
-                answer = await http.get(url, headers=who.auth)
-                assert answer.status_code == status, (url, who.username, answer.text)
-    finally:
-        await close_all(*(p.sock for p in everyone))
