@@ -114,6 +114,7 @@ class Settings(BaseSettings):
         ]
     )
     attachment_thumbnail_px: int = Field(320, ge=16, le=2048)  # longest side of a thumbnail
+    attachment_max_pending: int = Field(50, ge=1, le=10_000)  # a user's uploads not yet claimed by a message
     attachment_max_image_pixels: int = Field(40_000_000, ge=10_000, le=89_000_000)  # w x h; more: a bomb
     typing_expiry_seconds: float = Field(6.0, gt=0, le=60)  # a typing indicator ends by itself after this
 

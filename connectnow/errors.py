@@ -210,6 +210,12 @@ DM_SELF = _define("DM_SELF", 422, False, "You cannot start a direct conversation
 DM_RECIPIENT_UNAVAILABLE = _define(
     "DM_RECIPIENT_UNAVAILABLE", 403, False, "This user cannot receive direct messages (banned or disabled)"
 )
+ATTACHMENT_PENDING_LIMIT = _define(
+    "ATTACHMENT_PENDING_LIMIT",
+    409,
+    False,
+    "Too many uploads not attached to a message yet: send or discard some first",
+)
 
 # --- calendars sidecar: events, recurrence, locations, ICS, exports (issue 8) ------------------------
 CALENDAR_READ_ONLY = _define("CALENDAR_READ_ONLY", 403, False, "This calendar is read-only (canEdit is false)")

@@ -71,6 +71,7 @@ class AttachmentService:
     async def upload(self, principal: Principal, file_name: str | None, data: bytes) -> AttachmentPublic:
         await self.limiter.hit(principal.user_id, self.limiter.rules.upload)
         self._check_size(data)
+        await self._check_pending(principal.user_id)
         mime = detect_mime(data)
         if mime not in self.settings.attachment_allowed_types:
             raise AppError(
@@ -100,6 +101,12 @@ class AttachmentService:
         # Bytes first, record second: a crash leaves an unreferenced file, never a record without bytes.
         await self.repo.insert(record)
         return AttachmentPublic.of(record)
+
+    async def _check_pending(self, user_id: str) -> None:
+        # Uploads cost disk until a message claims them (or the janitor deletes them): bound them per user.
+        limit = self.settings.attachment_max_pending
+        if await self.repo.count({"uploaderId": user_id, "conversationKind": None}) >= limit:
+            raise AppError(errors.ATTACHMENT_PENDING_LIMIT, details={"maxPending": limit})
 
     def _check_size(self, data: bytes) -> None:
         limit = self.settings.attachment_max_bytes

@@ -277,3 +277,20 @@ async def test_janitor_purges_in_the_background(service: AttachmentService, stor
     finally:
         await janitor.stop()
     assert await service.repo.get(upload.id) is None
+
+
+async def test_unclaimed_uploads_are_bounded_per_user(store: DocumentStore, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, attachment_max_pending=2, rate_upload_burst=50)
+    limiter = MemoryRateLimiter(RateRules.from_settings(settings))
+    service = AttachmentService(store, LocalFileStorage(tmp_path / "f"), settings, limiter)
+    alice, bob = await make_user(store), await make_user(store)
+    first = await service.upload(alice, "a.txt", b"1")
+    await service.upload(alice, "b.txt", b"2")
+    with pytest.raises(AppError) as info:
+        await service.upload(alice, "c.txt", b"3")
+    assert info.value.error is errors.ATTACHMENT_PENDING_LIMIT and info.value.details == {"maxPending": 2}
+    await service.upload(bob, "a.txt", b"bob has his own allowance")
+    # Claiming (sending) or discarding frees a place.
+    await service.claim(alice, [first.id], message_id="m1", conversation_id="c1")
+    await service.upload(alice, "c.txt", b"3")
+    assert await service.repo.count({"uploaderId": alice.user_id}) == 3
