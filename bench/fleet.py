@@ -108,8 +108,14 @@ class Fleet:
             "ackErrors": errors,
         }
 
-    def _wait_and_collect(self, step: int, expected: int) -> tuple[list[float], list[float], int]:
-        deadline = time.monotonic() + GRACE_MAX_S
+    def collect_until(self, step: int, expected: int, timeout: float) -> tuple[list[float], list[float], int]:
+        """What arrived for a step the server sends by itself (scheduled deliveries)."""
+        return self._wait_and_collect(step, expected, timeout)
+
+    def _wait_and_collect(
+        self, step: int, expected: int, grace: float = GRACE_MAX_S
+    ) -> tuple[list[float], list[float], int]:
+        deadline = time.monotonic() + grace
         latencies: list[float] = []
         acks: list[float] = []
         errors = 0

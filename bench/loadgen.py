@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import resource
+import secrets
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -48,16 +49,20 @@ class Recorder:
     acks: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
     ack_errors: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     pending_acks: dict[int, tuple[int, float]] = field(default_factory=dict)
+    acked: asyncio.Event = field(default_factory=asyncio.Event)  # wakes a closed-loop sender
 
     def frame(self, frame: str, now: float) -> None:
         if frame.startswith("43"):
             ack_id = proto.sio_ack_id(frame)
             sent = self.pending_acks.pop(ack_id, None) if ack_id is not None else None
             if sent is not None:
+                self.acked.set()
                 step, intended = sent
                 self.acks[step].append(now - intended)
                 if '"ok":false' in frame[:40]:
                     self.ack_errors[step] += 1
+            return
+        if not frame.startswith(proto.NEW_MESSAGE):  # e.g. broadcast:status also quotes the text
             return
         mark = proto.parse_marker(frame)
         if mark is not None:
@@ -73,6 +78,8 @@ class LoadGenerator:
         self.recorder = Recorder()
         self.failed = 0
         self._ack_ids = 0
+        # clientMsgId must be new across runs on one database: a repeated one is a replay, never fanned out.
+        self._nonce = secrets.token_hex(4)
 
     async def connect_all(self) -> dict[str, Any]:
         started = time.monotonic()
@@ -125,7 +132,7 @@ class LoadGenerator:
             return proto.sio_event("send", {"channelId": room, "content": body})
         self._ack_ids += 1
         self.recorder.pending_acks[self._ack_ids] = (step, intended)
-        data = {"channelId": room, "content": body, "clientMsgId": f"b{step}-{self._ack_ids}"}
+        data = {"channelId": room, "content": body, "clientMsgId": f"b{self._nonce}-{step}-{self._ack_ids}"}
         return proto.sio_event("message:send", data, self._ack_ids)
 
     async def step(
@@ -139,6 +146,8 @@ class LoadGenerator:
         if not senders or rate <= 0:
             await asyncio.sleep(duration)
             return {"sent": 0, "behind": 0.0}
+        if window:
+            return await self._closed_loop(senders, step, duration, window)
         total = int(rate * duration)
         t0 = time.time() + 0.05
         worst_behind = 0.0
@@ -149,14 +158,25 @@ class LoadGenerator:
                 await asyncio.sleep(delay)
             else:
                 worst_behind = max(worst_behind, -delay)
-            while window and len(self.recorder.pending_acks) >= window:
-                await asyncio.sleep(0.0005)
             client = senders[i % len(senders)]
-            if window:
-                intended = time.time()  # closed loop: time from the actual send
             with contextlib.suppress(Exception):
                 await client.ws.send(self._frame(client, step, intended))
         return {"sent": total, "behind": worst_behind}
+
+    async def _closed_loop(self, senders: list[Client], step: int, duration: float, window: int) -> dict[str, Any]:
+        """At most `window` unacknowledged messages; latency from each actual send (the ingest test)."""
+        deadline = time.time() + duration
+        sent = 0
+        while time.time() < deadline:
+            while len(self.recorder.pending_acks) >= window:
+                self.recorder.acked.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.recorder.acked.wait(), 1.0)
+            client = senders[sent % len(senders)]
+            with contextlib.suppress(Exception):
+                await client.ws.send(self._frame(client, step, time.time()))
+            sent += 1
+        return {"sent": sent, "behind": 0.0}
 
     def collect(self, step: int) -> dict[str, Any]:
         rec = self.recorder

@@ -52,8 +52,8 @@ TINY = Profile(
     memory_counts=(50,),
     persist_seconds=0.8,
     persist_window=8,
-    cross_room_size=10,
-    cross_rooms=1,
+    cross_room_size=5,
+    cross_rooms=2,
     lateness_messages=3,
     node=False,
 )

@@ -14,6 +14,7 @@ import orjson
 
 MESSAGE_BYTES = 200  # the message size (content characters, all ASCII)
 MARKER = "BNCH|"
+NEW_MESSAGE = '42["message:new"'  # the one event every server under test sends per delivery
 
 
 def content(step: int, intended: float) -> str:

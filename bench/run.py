@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import fanout, servers
+from bench import cluster, fanout, ingest, memory, servers
 from bench.fleet import RoomSpec
 from bench.profiles import Profile
 from bench.seed import seed
@@ -26,11 +26,13 @@ class Run:
         self.workdir = Path(tempfile.mkdtemp(prefix="cn-bench-"))
         self.data_dir = self.workdir / "data"
         self.rooms: list[RoomSpec] = []
+        self.solo: RoomSpec | None = None  # a room with one member: the ingest test's target
 
     def seed_rooms(self) -> None:
         sizes = [size for size, count in self.profile.rooms for _ in range(count)]
         started = time.monotonic()
-        self.rooms = [RoomSpec(r.channel_id, r.tokens) for r in seed(self.data_dir, sizes)]
+        seeded = [RoomSpec(r.channel_id, r.tokens) for r in seed(self.data_dir, [*sizes, 1])]
+        self.rooms, self.solo = seeded[:-1], seeded[-1]
         self.log(f"seeded {sum(sizes)} users in {len(sizes)} rooms in {time.monotonic() - started:.1f}s")
 
     def fanout_and_latency(self) -> dict[str, Any]:
@@ -62,6 +64,51 @@ class Run:
             finally:
                 server.stop()
         return {"servers": results, "summary": fanout_summary(results)}
+
+    def start_cn(self, name: str = "connectnow", **extra: str) -> servers.Server:
+        return servers.start_connectnow(self.workdir, self.data_dir, name, **extra)
+
+    def crossworker(self) -> dict[str, Any]:
+        from tests.support.redis_server import RedisServer
+
+        p = self.profile
+        rooms = [r for r in self.rooms if len(r.members) == p.cross_room_size][: p.cross_rooms]
+        redis = RedisServer.start()
+        try:
+            raw = cluster.redis_rate(redis.url, p.step_seconds)
+            results = {"rawRedis": raw}
+            for workers in (1, 2):
+                server = self.start_cn(f"connectnow-w{workers}", workers=str(workers), redis_url=redis.url)
+                try:
+                    self.log(f"crossworker: {workers} worker(s) over Redis")
+                    results[f"workers{workers}"] = cluster.ramp_on(server, rooms, p.cross_room_size, p)
+                finally:
+                    server.stop()
+        finally:
+            redis.stop()
+        results["summary"] = cluster.cross_summary(results["workers1"], results["workers2"], raw)
+        return results
+
+    def persist(self) -> dict[str, Any]:
+        assert self.solo is not None
+        raw = ingest.raw_sqlite(self.workdir, self.profile.persist_seconds)
+        server = self.start_cn()
+        try:
+            cn = ingest.connectnow_ingest(server, self.solo, self.profile)
+        finally:
+            server.stop()
+        return {"rawSqlite": raw, "connectnow": cn, "summary": ingest.summarize(cn, raw)}
+
+    def memory(self) -> dict[str, Any]:
+        return memory.run(self.start_cn, lambda: servers.start_raw(self.workdir), self.rooms, self.profile)
+
+    def lateness(self) -> dict[str, Any]:
+        poll = 1.0  # CONNECTNOW_BROADCAST_POLL_SECONDS, the default
+        server = self.start_cn(broadcast_poll_seconds=str(poll))
+        try:
+            return cluster.lateness(server, self.rooms[0], self.profile, poll)
+        finally:
+            server.stop()
 
     def all(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

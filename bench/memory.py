@@ -1,0 +1,65 @@
+"""Benchmark 5, memory: resident memory per idle connection, ConnectNow against a bare WebSocket server.
+
+For each count the server starts fresh; its RSS (with any worker children) is read once it is idle, then
+again after that many clients connected and settled. The difference over the count is the cost of one idle
+connection. The benchmark users are reused (several sockets per user) when the count exceeds them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench.fleet import Fleet, RoomSpec, client_specs
+from bench.profiles import Profile
+from bench.servers import Server
+from bench.stats import ratio
+
+SETTLE_S = 2.0  # after the last connect: let allocators and the presence heartbeat settle
+
+
+def per_connection(start: Callable[[], Server], rooms: list[RoomSpec], count: int, processes: int) -> dict[str, Any]:
+    server = start()
+    try:
+        time.sleep(SETTLE_S)
+        before = server.rss_bytes()
+        members = sum(len(r.members) for r in rooms)
+        specs = client_specs(server, rooms, sockets_per_member=math.ceil(count / members))[:count]
+        for spec in specs:
+            spec.sender = False
+        fleet = Fleet(server, specs, processes)
+        try:
+            connected = fleet.connect()
+            time.sleep(SETTLE_S)
+            after = server.rss_bytes()
+        finally:
+            fleet.close()
+    finally:
+        server.stop()
+    n = max(1, connected["connected"])
+    return {
+        "count": count,
+        "connected": connected["connected"],
+        "failed": connected["failed"],
+        "connectSeconds": connected["seconds"],
+        "rssBeforeMiB": round(before / 2**20, 1),
+        "rssAfterMiB": round(after / 2**20, 1),
+        "kibPerConnection": round((after - before) / n / 1024, 2),
+    }
+
+
+def run(
+    start_cn: Callable[[], Server], start_raw: Callable[[], Server], rooms: list[RoomSpec], profile: Profile
+) -> dict[str, Any]:
+    rows = []
+    for count in profile.memory_counts:
+        raw = per_connection(start_raw, rooms, count, profile.client_processes)
+        cn = per_connection(start_cn, rooms, count, profile.client_processes)
+        rows.append({"count": count, "raw": raw, "connectnow": cn, "ratio": ratio(cn["kibPerConnection"], raw["kibPerConnection"])})
+    summary = {
+        f"kibPerConnection@{r['count']}": f"connectnow {r['connectnow']['kibPerConnection']} / raw {r['raw']['kibPerConnection']} (x{r['ratio']})"
+        for r in rows
+    }
+    return {"rows": rows, "summary": summary}

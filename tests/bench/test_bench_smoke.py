@@ -1,0 +1,56 @@
+"""The benchmark suite's smallest configuration, end to end: real servers, real load-generator processes.
+
+Checks the shape of the JSON only; speed targets live in BENCHMARKS.md, never in tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _latency_shape(lat: dict[str, object]) -> None:
+    assert set(lat) == {"p50Ms", "p99Ms", "p999Ms", "maxMs"}
+    assert all(isinstance(v, float | int) and v >= 0 for v in lat.values())
+
+
+@pytest.mark.e2e
+def test_tiny_run_writes_every_figure_with_its_baseline(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "run", "--profile", "tiny", "--only", "fanout,latency,persist", "--out",
+         str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "fanout: max sustained deliveries/s" in done.stdout
+    [path] = tmp_path.glob("bench-tiny-*.json")
+    result = json.loads(path.read_text())
+    assert result["machine"]["nproc"] >= 1 and result["machine"]["python"]
+    assert result["command"].startswith("python -m bench run")
+
+    fanout = result["benchmarks"]["fanout"]
+    assert set(fanout["servers"]) == {"raw", "bare", "connectnow"}  # node is off in the tiny profile
+    for size in ("5", "20"):
+        row = fanout["summary"][size]
+        assert row["raw"]["vsRaw"] == 1.0
+        assert row["connectnow"]["deliveriesPerS"] > 0  # every message reached every member at the first step
+        assert row["connectnow"]["vsRaw"] is not None and row["connectnow"]["vsBare"] is not None
+        first = fanout["servers"]["connectnow"]["rampBySize"][size]["steps"][0]
+        assert first["lost"] == 0 and first["ackErrors"] == 0 and first["deliveries"] == first["expectedDeliveries"]
+        _latency_shape(first["latency"])
+    for key in ("raw", "bare", "connectnow"):
+        [point] = fanout["servers"][key]["latency"]
+        assert point["loadFraction"] == 0.5
+        _latency_shape(point["latency"])
+
+    persist = result["benchmarks"]["persist"]["summary"]
+    assert persist["connectnowMessagesPerS"] > 0 and persist["rawSqliteInsertsPerS"] > 0
+    assert persist["ratioToRawInserts"] == pytest.approx(
+        persist["connectnowMessagesPerS"] / persist["rawSqliteInsertsPerS"], rel=0.01
+    )
