@@ -7,7 +7,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description="ConnectNow benchmarks with same-run baselines")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="ConnectNow benchmarks with same-run baselines"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the benchmarks, print a table, write JSON under bench/results/")
     run.add_argument("--quick", action="store_true", help="smoke run of a couple of minutes")

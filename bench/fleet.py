@@ -50,7 +50,9 @@ class Fleet:
         self.procs: list[BaseProcess] = []
         for share in self.shares:
             mine, theirs = ctx.Pipe()
-            proc = ctx.Process(target=process_main, args=(theirs, share, server.protocol, server.send_kind), daemon=True)
+            proc = ctx.Process(
+                target=process_main, args=(theirs, share, server.protocol, server.send_kind), daemon=True
+            )
             proc.start()
             self.pipes.append(mine)
             self.procs.append(proc)

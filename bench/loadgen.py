@@ -89,7 +89,7 @@ class LoadGenerator:
             async with gate:
                 try:
                     client = await asyncio.wait_for(self._open(spec), CONNECT_TIMEOUT_S)
-                except (OSError, TimeoutError, RuntimeError, Exception):  # noqa: BLE001 - counted, reported
+                except (OSError, TimeoutError, RuntimeError, Exception):  # any failure is counted and reported
                     self.failed += 1
                     return
                 client.reader = asyncio.create_task(self._read(client))
@@ -99,7 +99,9 @@ class LoadGenerator:
         return {"connected": len(self.clients), "failed": self.failed, "seconds": time.monotonic() - started}
 
     async def _open(self, spec: ClientSpec) -> Client:
-        ws = await connect(spec.url, compression=None, max_size=None, open_timeout=CONNECT_TIMEOUT_S, ping_interval=None)
+        ws = await connect(
+            spec.url, compression=None, max_size=None, open_timeout=CONNECT_TIMEOUT_S, ping_interval=None
+        )
         if self.protocol == "sio":
             opened = await ws.recv()
             if not str(opened).startswith("0"):
@@ -135,9 +137,7 @@ class LoadGenerator:
         data = {"channelId": room, "content": body, "clientMsgId": f"b{self._nonce}-{step}-{self._ack_ids}"}
         return proto.sio_event("message:send", data, self._ack_ids)
 
-    async def step(
-        self, step: int, rate: float, duration: float, rooms: list[str], window: int = 0
-    ) -> dict[str, Any]:
+    async def step(self, step: int, rate: float, duration: float, rooms: list[str], window: int = 0) -> dict[str, Any]:
         """Send `rate` messages/s for `duration` s round-robin over this process's senders (open loop).
 
         `window` > 0 switches to closed loop with that many unacknowledged messages (the ingest test)."""
@@ -197,7 +197,7 @@ class LoadGenerator:
 
 
 def raise_fd_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 

@@ -57,9 +57,16 @@ def run(
     for count in profile.memory_counts:
         raw = per_connection(start_raw, rooms, count, profile.client_processes)
         cn = per_connection(start_cn, rooms, count, profile.client_processes)
-        rows.append({"count": count, "raw": raw, "connectnow": cn, "ratio": ratio(cn["kibPerConnection"], raw["kibPerConnection"])})
-    summary = {
-        f"kibPerConnection@{r['count']}": f"connectnow {r['connectnow']['kibPerConnection']} / raw {r['raw']['kibPerConnection']} (x{r['ratio']})"
-        for r in rows
-    }
+        rows.append(
+            {
+                "count": count,
+                "raw": raw,
+                "connectnow": cn,
+                "ratio": ratio(cn["kibPerConnection"], raw["kibPerConnection"]),
+            }
+        )
+    summary = {}
+    for r in rows:
+        cn, raw = r["connectnow"]["kibPerConnection"], r["raw"]["kibPerConnection"]
+        summary[f"kibPerConnection@{r['count']}"] = f"connectnow {cn} / raw {raw} (x{r['ratio']})"
     return {"rows": rows, "summary": summary}
