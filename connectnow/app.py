@@ -13,7 +13,7 @@ from connectnow import __version__
 from connectnow.config import Settings
 from connectnow.node import Node
 from connectnow.origins import OriginPolicy
-from connectnow.realtime.hub import Hub
+from connectnow.realtime.hub import Hub, OrjsonCodec
 from handlers.rest import install_rest
 from handlers.socket import install_socket_handlers
 
@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         transports=["websocket"] if settings.workers > 1 else ["polling", "websocket"],
         logger=False,
         engineio_logger=False,
+        json=OrjsonCodec,  # the hot path encodes every event: orjson instead of the standard library
     )
     node = Node(settings=settings, sio=sio, hub=Hub(sio))
 
