@@ -17,16 +17,31 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--only", help="comma-separated: fanout,latency,crossworker,persist,memory,lateness")
     run.add_argument("--out", help="results directory (default bench/results)")
     run.add_argument("--keep", action="store_true", help="keep the work directory (server logs, database)")
+    prof = sub.add_parser("profile", help="ConnectNow under pyinstrument while the full path is loaded")
+    prof.add_argument("--room-size", type=int, default=100)
+    prof.add_argument("--rooms", type=int, default=2)
+    prof.add_argument("--rate", type=float, default=100.0, help="messages/s over all rooms")
+    prof.add_argument("--seconds", type=float, default=10.0)
+    rep = sub.add_parser("report", help="print the Markdown tables of a results JSON (for BENCHMARKS.md)")
+    rep.add_argument("file")
     args = parser.parse_args(argv)
+    if args.command == "report":
+        import json
+        from pathlib import Path
+
+        from bench.report import markdown
+
+        print(markdown(json.loads(Path(args.file).read_text())))
+        return 0
     try:
         import psutil  # noqa: F401
         import websockets  # noqa: F401
     except ImportError as exc:
         print(f"missing {exc.name}: install the bench extra with  pip install -e '.[bench]'", file=sys.stderr)
         return 2
-    from bench.main import run_command
+    from bench.main import profile_command, run_command
 
-    return run_command(args)
+    return run_command(args) if args.command == "run" else profile_command(args)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,15 @@ def log(line: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
 
 
+def profile_command(args: argparse.Namespace) -> int:
+    from bench.profile_run import profile_command as run_profile
+
+    raise_fd_limit()
+    path = run_profile(args, RESULTS_DIR)
+    print(f"profile: {path}")
+    return 0
+
+
 def run_command(args: argparse.Namespace) -> int:
     raise_fd_limit()
     profile = PROFILES[args.profile or ("quick" if args.quick else "full")]

@@ -55,7 +55,7 @@ class Run:
                 self.log("fanout: node or npm missing (or npm install failed): baseline (c) skipped")
             else:
                 targets.append(("node", lambda: servers.start_node_sio(self.workdir, modules)))
-        targets.append(("connectnow", lambda: servers.start_connectnow(self.workdir, self.data_dir)))
+        targets.append(("connectnow", self.start_cn))
         for key, start in targets:
             server = start()
             try:
@@ -65,8 +65,8 @@ class Run:
                 server.stop()
         return {"servers": results, "summary": fanout_summary(results)}
 
-    def start_cn(self, name: str = "connectnow", **extra: str) -> servers.Server:
-        return servers.start_connectnow(self.workdir, self.data_dir, name, **extra)
+    def start_cn(self, name: str = "connectnow", profile_to: Path | None = None, **extra: str) -> servers.Server:
+        return servers.start_connectnow(self.workdir, self.data_dir, name, profile_to, **extra)
 
     def crossworker(self) -> dict[str, Any]:
         from tests.support.redis_server import RedisServer

@@ -152,11 +152,16 @@ def connectnow_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_connectnow(workdir: Path, data_dir: Path, name: str = "connectnow", **extra: str) -> Server:
+def start_connectnow(
+    workdir: Path, data_dir: Path, name: str = "connectnow", profile_to: Path | None = None, **extra: str
+) -> Server:
+    """`connectnow serve`; with `profile_to`, under pyinstrument, which writes its report there on shutdown."""
     port = free_port()
     log = workdir / f"{name}.log"
     env = connectnow_env(data_dir, **extra)
-    cmd = [sys.executable, "-m", "connectnow", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    prefix = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(profile_to)] if profile_to else []
+    serve = ["-m", "connectnow", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [*prefix, *serve] if prefix else [sys.executable, *serve]
     proc = _spawn(cmd, env, log)
     _wait_port(proc, port, log)
     time.sleep(0.5 if extra.get("workers", "1") == "1" else 3.0)  # every worker past its lifespan start
