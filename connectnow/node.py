@@ -184,7 +184,9 @@ class Node:
         broker = self.broker
         metrics.watch(metrics.listener_restarts, lambda: getattr(broker, "listener_restarts", 0))
         metrics.watch(metrics.publish_failures, lambda: getattr(broker, "publish_failures", 0))
-        if hasattr(broker, "on_lag"):
+        from connectnow.realtime.broker_redis import RedisBroker
+
+        if isinstance(broker, RedisBroker):
             broker.on_lag = metrics.pubsub_lag.observe
 
     @property
