@@ -19,7 +19,7 @@ def ramp(fleet: Fleet, rooms: list[RoomSpec], size: int, profile: Profile) -> di
     rate = profile.first_deliveries_per_s / size
     steps, best = [], None
     for _ in range(profile.max_steps):
-        result = fleet.run_step(rate, profile.step_seconds, expected_fanout=size, rooms=[r.room for r in chosen])
+        result = fleet.run_step(rate, profile.step_seconds, rooms=[r.room for r in chosen])
         steps.append(result)
         passed = result["lost"] == 0 and result["latency"]["p99Ms"] <= profile.p99_limit_ms
         result["passed"] = passed
@@ -56,7 +56,7 @@ def run_server(
             out["latencyRatesDeliveriesPerS"] = [round(r, 1) for r in latency_rates]
             chosen = [r.room for r in rooms if len(r.members) == size]
             out["latency"] = [
-                {"loadFraction": frac, **fleet.run_step(rate / size, profile.step_seconds * 2, size, rooms=chosen)}
+                {"loadFraction": frac, **fleet.run_step(rate / size, profile.step_seconds * 2, rooms=chosen)}
                 for frac, rate in zip(profile.latency_loads, latency_rates, strict=True)
             ]
         return out

@@ -55,9 +55,7 @@ def connectnow_ingest(server: Server, room: RoomSpec, profile: Profile) -> dict[
     fleet = Fleet(server, client_specs(server, [room]), 1)
     try:
         fleet.connect()
-        step = fleet.run_step(
-            OPEN_RATE_CAP, profile.persist_seconds, expected_fanout=1, rooms=[room.room], window=profile.persist_window
-        )
+        step = fleet.run_step(OPEN_RATE_CAP, profile.persist_seconds, rooms=[room.room], window=profile.persist_window)
     finally:
         fleet.close()
     acked = step["sent"] - step["ackErrors"]

@@ -24,6 +24,7 @@ from bench import proto
 
 CONNECT_CONCURRENCY = 64  # simultaneous handshakes per process (a burst of thousands times out)
 CONNECT_TIMEOUT_S = 60.0
+CONNECT_ATTEMPTS = 3
 
 
 @dataclass
@@ -85,18 +86,34 @@ class LoadGenerator:
         started = time.monotonic()
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
+        errors: list[str] = []
+
         async def one(spec: ClientSpec) -> None:
             async with gate:
-                try:
-                    client = await asyncio.wait_for(self._open(spec), CONNECT_TIMEOUT_S)
-                except (OSError, TimeoutError, RuntimeError, Exception):  # any failure is counted and reported
-                    self.failed += 1
-                    return
+                for attempt in range(CONNECT_ATTEMPTS):
+                    try:
+                        client = await asyncio.wait_for(self._open(spec), CONNECT_TIMEOUT_S)
+                        break
+                    except Exception as exc:  # any failure is retried, then counted and reported
+                        if attempt == CONNECT_ATTEMPTS - 1:
+                            self.failed += 1
+                            errors.append(repr(exc)[:200])
+                            return
+                        await asyncio.sleep(0.2 * (attempt + 1))
                 client.reader = asyncio.create_task(self._read(client))
                 self.clients.append(client)
 
         await asyncio.gather(*(one(s) for s in self.specs))
-        return {"connected": len(self.clients), "failed": self.failed, "seconds": time.monotonic() - started}
+        per_room: dict[str, int] = defaultdict(int)
+        for client in self.clients:
+            per_room[client.spec.room] += 1
+        return {
+            "connected": len(self.clients),
+            "failed": self.failed,
+            "errors": errors[:5],
+            "seconds": time.monotonic() - started,
+            "perRoom": dict(per_room),
+        }
 
     async def _open(self, spec: ClientSpec) -> Client:
         ws = await connect(
@@ -145,10 +162,11 @@ class LoadGenerator:
         senders = [c for c in self.clients if c.spec.sender and c.spec.room in wanted]
         if not senders or rate <= 0:
             await asyncio.sleep(duration)
-            return {"sent": 0, "behind": 0.0}
+            return {"sent": 0, "behind": 0.0, "perRoom": {}}
         if window:
             return await self._closed_loop(senders, step, duration, window)
         total = int(rate * duration)
+        per_room: dict[str, int] = defaultdict(int)
         t0 = time.time() + 0.05
         worst_behind = 0.0
         for i in range(total):
@@ -159,24 +177,27 @@ class LoadGenerator:
             else:
                 worst_behind = max(worst_behind, -delay)
             client = senders[i % len(senders)]
+            per_room[client.spec.room] += 1
             with contextlib.suppress(Exception):
                 await client.ws.send(self._frame(client, step, intended))
-        return {"sent": total, "behind": worst_behind}
+        return {"sent": total, "behind": worst_behind, "perRoom": dict(per_room)}
 
     async def _closed_loop(self, senders: list[Client], step: int, duration: float, window: int) -> dict[str, Any]:
         """At most `window` unacknowledged messages; latency from each actual send (the ingest test)."""
         deadline = time.time() + duration
         sent = 0
+        per_room: dict[str, int] = defaultdict(int)
         while time.time() < deadline:
             while len(self.recorder.pending_acks) >= window:
                 self.recorder.acked.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.recorder.acked.wait(), 1.0)
             client = senders[sent % len(senders)]
+            per_room[client.spec.room] += 1
             with contextlib.suppress(Exception):
                 await client.ws.send(self._frame(client, step, time.time()))
             sent += 1
-        return {"sent": sent, "behind": 0.0}
+        return {"sent": sent, "behind": 0.0, "perRoom": dict(per_room)}
 
     def collect(self, step: int) -> dict[str, Any]:
         rec = self.recorder

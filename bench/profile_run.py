@@ -28,7 +28,7 @@ def profile_command(args: argparse.Namespace, results_dir: Path) -> Path:
             fleet = Fleet(server, client_specs(server, run.rooms), profile.client_processes)
             try:
                 fleet.connect()
-                step = fleet.run_step(args.rate, args.seconds, args.room_size, [r.room for r in run.rooms])
+                step = fleet.run_step(args.rate, args.seconds, [r.room for r in run.rooms])
                 print({k: step[k] for k in ("sent", "deliveries", "lost", "serverCpuUsPerDelivery", "latency")})
             finally:
                 fleet.close()

@@ -14,7 +14,7 @@ class Profile:
     step_seconds: float = 4.0
     first_deliveries_per_s: float = 2000.0  # the ramp's first step
     ramp_factor: float = 1.6
-    max_steps: int = 8
+    max_steps: int = 12  # the ramp stops at the first failing step; this only bounds the run time
     p99_limit_ms: float = 100.0
     latency_loads: tuple[float, ...] = (0.25, 0.5, 0.8)  # of baseline (a)'s saturation in rooms of 100
     latency_room_size: int = 100
@@ -33,7 +33,7 @@ QUICK = Profile(
     name="quick",
     rooms=((10, 4), (100, 3), (250, 1)),
     step_seconds=2.5,
-    max_steps=6,
+    max_steps=10,
     memory_counts=(300, 1000),
     persist_seconds=2.5,
     cross_rooms=2,

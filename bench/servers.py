@@ -33,6 +33,7 @@ class Server:
     process: subprocess.Popen[bytes]
     protocol: str  # "raw" or "sio": how clients speak to it
     send_kind: str  # "raw", "bare" or "connectnow"
+    profiled: bool = False
 
     @property
     def url(self) -> str:
@@ -67,7 +68,8 @@ class Server:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            # uvicorn re-raises the signal after its shutdown: SIGINT lets pyinstrument write its report first
+            os.killpg(self.process.pid, signal.SIGINT if self.profiled else signal.SIGTERM)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -165,4 +167,4 @@ def start_connectnow(
     proc = _spawn(cmd, env, log)
     _wait_port(proc, port, log)
     time.sleep(0.5 if extra.get("workers", "1") == "1" else 3.0)  # every worker past its lifespan start
-    return Server(name, port, proc, "sio", "connectnow")
+    return Server(name, port, proc, "sio", "connectnow", profiled=profile_to is not None)
