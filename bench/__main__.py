@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--only", help="comma-separated: fanout,latency,crossworker,persist,memory,lateness")
     run.add_argument("--out", help="results directory (default bench/results)")
     run.add_argument("--keep", action="store_true", help="keep the work directory (server logs, database)")
+    run.add_argument("--before-tree", help="a checkout of an older commit: its ConnectNow runs too, as server 'before'")
     prof = sub.add_parser("profile", help="ConnectNow under pyinstrument while the full path is loaded")
     prof.add_argument("--room-size", type=int, default=100)
     prof.add_argument("--rooms", type=int, default=2)

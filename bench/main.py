@@ -47,7 +47,8 @@ def run_command(args: argparse.Namespace) -> int:
         "startedAt": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "benchmarks": {},
     }
-    run = Run(profile, log, keep=args.keep)
+    before = Path(args.before_tree).resolve() if args.before_tree else None
+    run = Run(profile, log, keep=args.keep, before_tree=before)
     try:
         result["benchmarks"] = run.all()
     finally:

@@ -59,15 +59,18 @@ def markdown(result: dict[str, Any]) -> str:
             "### 1. Fan-out: max sustained deliveries/s (ratio to (a) raw WebSocket; server CPU us/delivery)",
             "",
         ]
-        out += ["| room size | " + " | ".join(keys) + " | ConnectNow / (b) | ConnectNow / (c) |"]
-        out += ["|---" * (len(keys) + 3) + "|"]
+        out += ["| room size | " + " | ".join(keys) + " | ConnectNow / (b) | ConnectNow / (c) | after / before |"]
+        out += ["|---" * (len(keys) + 4) + "|"]
         for size, row in bench["fanout"]["summary"].items():
             cells = [
                 f"{_fmt(row[k]['deliveriesPerS'])} ({_fmt(row[k]['vsRaw'])}; {_fmt(row[k]['cpuUsPerDelivery'])} us)"
                 for k in keys
             ]
             cn = row.get("connectnow", {})
-            out.append(f"| {size} | " + " | ".join(cells) + f" | {_fmt(cn.get('vsBare'))} | {_fmt(cn.get('vsNode'))} |")
+            out.append(
+                f"| {size} | " + " | ".join(cells) + f" | {_fmt(cn.get('vsBare'))} | {_fmt(cn.get('vsNode'))} | "
+                f"{_fmt(cn.get('vsBefore'))} |"
+            )
         out += [
             "",
             f"### 2. Latency from the intended send time, rooms of {result['profile']['latency_room_size']} (ms)",

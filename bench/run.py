@@ -19,7 +19,8 @@ Log = Callable[[str], None]
 
 
 class Run:
-    def __init__(self, profile: Profile, log: Log, keep: bool = False) -> None:
+    def __init__(self, profile: Profile, log: Log, keep: bool = False, before_tree: Path | None = None) -> None:
+        self.before_tree = before_tree  # another checkout's ConnectNow, run as server "before"
         self.profile = profile
         self.log = log
         self.keep = keep
@@ -55,6 +56,11 @@ class Run:
                 self.log("fanout: node or npm missing (or npm install failed): baseline (c) skipped")
             else:
                 targets.append(("node", lambda: servers.start_node_sio(self.workdir, modules)))
+        if self.before_tree is not None:
+            tree = self.before_tree
+            targets.append(
+                ("before", lambda: servers.start_connectnow(self.workdir, self.data_dir, "before", tree=tree))
+            )
         targets.append(("connectnow", self.start_cn))
         for key, start in targets:
             server = start()
@@ -97,7 +103,16 @@ class Run:
             cn = ingest.connectnow_ingest(server, self.solo, self.profile)
         finally:
             server.stop()
-        return {"rawSqlite": raw, "connectnow": cn, "summary": ingest.summarize(cn, raw)}
+        out = {"rawSqlite": raw, "connectnow": cn, "summary": ingest.summarize(cn, raw)}
+        if self.before_tree is not None:
+            server = servers.start_connectnow(self.workdir, self.data_dir, "before", tree=self.before_tree)
+            try:
+                out["before"] = ingest.connectnow_ingest(server, self.solo, self.profile)
+            finally:
+                server.stop()
+            out["summary"]["beforeMessagesPerS"] = out["before"]["messagesPerS"]
+            out["summary"]["afterOverBefore"] = ratio(cn["messagesPerS"], out["before"]["messagesPerS"])
+        return out
 
     def memory(self) -> dict[str, Any]:
         return memory.run(self.start_cn, lambda: servers.start_raw(self.workdir), self.rooms, self.profile)
@@ -143,7 +158,7 @@ def fanout_summary(results: dict[str, Any]) -> dict[str, Any]:
                 "cpuUsPerDelivery": ramp["serverCpuUsPerDelivery"],
             }
         cn = row.get("connectnow", {}).get("deliveriesPerS")
-        for other in ("bare", "node"):
+        for other in ("bare", "node", "before"):
             if other in row:
                 row["connectnow"][f"vs{other.title()}"] = ratio(cn, row[other]["deliveriesPerS"])
         summary[size] = row

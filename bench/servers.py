@@ -77,9 +77,9 @@ class Server:
                 self.process.wait()
 
 
-def _spawn(cmd: list[str], env: dict[str, str] | None, log: Path) -> subprocess.Popen[bytes]:
+def _spawn(cmd: list[str], env: dict[str, str] | None, log: Path, cwd: Path = ROOT) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+        return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd)
 
 
 def _wait_port(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
@@ -155,16 +155,22 @@ def connectnow_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def start_connectnow(
-    workdir: Path, data_dir: Path, name: str = "connectnow", profile_to: Path | None = None, **extra: str
+    workdir: Path,
+    data_dir: Path,
+    name: str = "connectnow",
+    profile_to: Path | None = None,
+    tree: Path | None = None,
+    **extra: str,
 ) -> Server:
-    """`connectnow serve`; with `profile_to`, under pyinstrument, which writes its report there on shutdown."""
+    """`connectnow serve`; with `profile_to`, under pyinstrument, which writes its report there on shutdown;
+    with `tree`, the ConnectNow of another checkout (an older commit: before/after ratios in one run)."""
     port = free_port()
     log = workdir / f"{name}.log"
     env = connectnow_env(data_dir, **extra)
     prefix = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(profile_to)] if profile_to else []
     serve = ["-m", "connectnow", "serve", "--host", "127.0.0.1", "--port", str(port)]
     cmd = [*prefix, *serve] if prefix else [sys.executable, *serve]
-    proc = _spawn(cmd, env, log)
+    proc = _spawn(cmd, env, log, cwd=tree or ROOT)
     _wait_port(proc, port, log)
     time.sleep(0.5 if extra.get("workers", "1") == "1" else 3.0)  # every worker past its lifespan start
     return Server(name, port, proc, "sio", "connectnow", profiled=profile_to is not None)
