@@ -51,22 +51,30 @@ def per_connection(start: Callable[[], Server], rooms: list[RoomSpec], count: in
 
 
 def run(
-    start_cn: Callable[[], Server], start_raw: Callable[[], Server], rooms: list[RoomSpec], profile: Profile
+    start_cn: Callable[[], Server],
+    start_raw: Callable[[], Server],
+    start_bare: Callable[[], Server],
+    rooms: list[RoomSpec],
+    profile: Profile,
 ) -> dict[str, Any]:
+    """Per count: the raw WebSocket server (the baseline), bare python-socketio (what the stack costs before
+    ConnectNow's own state), ConnectNow."""
     rows = []
     for count in profile.memory_counts:
         raw = per_connection(start_raw, rooms, count, profile.client_processes)
+        bare = per_connection(start_bare, rooms, count, profile.client_processes)
         cn = per_connection(start_cn, rooms, count, profile.client_processes)
         rows.append(
             {
                 "count": count,
                 "raw": raw,
+                "bare": bare,
                 "connectnow": cn,
                 "ratio": ratio(cn["kibPerConnection"], raw["kibPerConnection"]),
             }
         )
     summary = {}
     for r in rows:
-        cn, raw = r["connectnow"]["kibPerConnection"], r["raw"]["kibPerConnection"]
-        summary[f"kibPerConnection@{r['count']}"] = f"connectnow {cn} / raw {raw} (x{r['ratio']})"
+        cn, raw, bare = (r[k]["kibPerConnection"] for k in ("connectnow", "raw", "bare"))
+        summary[f"kibPerConnection@{r['count']}"] = f"connectnow {cn} / raw {raw} (x{r['ratio']}); bare sio {bare}"
     return {"rows": rows, "summary": summary}

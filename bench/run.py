@@ -115,7 +115,13 @@ class Run:
         return out
 
     def memory(self) -> dict[str, Any]:
-        return memory.run(self.start_cn, lambda: servers.start_raw(self.workdir), self.rooms, self.profile)
+        return memory.run(
+            self.start_cn,
+            lambda: servers.start_raw(self.workdir),
+            lambda: servers.start_bare_sio(self.workdir),
+            self.rooms,
+            self.profile,
+        )
 
     def lateness(self) -> dict[str, Any]:
         poll = 1.0  # CONNECTNOW_BROADCAST_POLL_SECONDS, the default
