@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(json.loads(Path(args.file).read_text())))
         return 0
     try:
-        import psutil  # noqa: F401
+        import psutil  # type: ignore[import-untyped]  # noqa: F401
         import websockets  # noqa: F401
     except ImportError as exc:
         print(f"missing {exc.name}: install the bench extra with  pip install -e '.[bench]'", file=sys.stderr)

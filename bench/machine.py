@@ -9,7 +9,7 @@ import subprocess
 import sys
 from typing import Any
 
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 
 def cpu_model() -> str:

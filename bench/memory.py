@@ -59,7 +59,7 @@ def run(
 ) -> dict[str, Any]:
     """Per count: the raw WebSocket server (the baseline), bare python-socketio (what the stack costs before
     ConnectNow's own state), ConnectNow."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for count in profile.memory_counts:
         raw = per_connection(start_raw, rooms, count, profile.client_processes)
         bare = per_connection(start_bare, rooms, count, profile.client_processes)
@@ -73,7 +73,7 @@ def run(
                 "ratio": ratio(cn["kibPerConnection"], raw["kibPerConnection"]),
             }
         )
-    summary = {}
+    summary: dict[str, str] = {}
     for r in rows:
         cn, raw, bare = (r[k]["kibPerConnection"] for k in ("connectnow", "raw", "bare"))
         summary[f"kibPerConnection@{r['count']}"] = f"connectnow {cn} / raw {raw} (x{r['ratio']}); bare sio {bare}"

@@ -72,7 +72,7 @@ class Run:
         return {"servers": results, "summary": fanout_summary(results)}
 
     def start_cn(self, name: str = "connectnow", profile_to: Path | None = None, **extra: str) -> servers.Server:
-        return servers.start_connectnow(self.workdir, self.data_dir, name, profile_to, **extra)
+        return servers.start_connectnow(self.workdir, self.data_dir, name, profile_to, None, **extra)
 
     def crossworker(self) -> dict[str, Any]:
         from tests.support.redis_server import RedisServer

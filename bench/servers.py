@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 READY_TIMEOUT_S = 60.0
 ROOT = Path(__file__).resolve().parent.parent
