@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from models.base import IdStr, InputModel, StoredModel, Text, UtcDateTime, WireModel
-from models.messages import CONTENT_HARD_MAX_CHARS, ClientMsgId, MessageType
+from models.messages import CONTENT_HARD_MAX_CHARS, ClientMsgId, HistoryWindow, MessageType
 from models.users import UserPublic
 
 
@@ -147,12 +147,8 @@ class DirectConversationRef(InputModel):
     conversation_id: IdStr
 
 
-class DirectHistory(InputModel):
+class DirectHistory(HistoryWindow):
     conversation_id: IdStr
-    before: int | None = Field(None, ge=0, strict=True)
-    after: int | None = Field(None, ge=0, strict=True)
-    around: int | None = Field(None, ge=0, strict=True)
-    limit: int = Field(50, ge=1, le=100, strict=True)
 
 
 class DirectList(InputModel):

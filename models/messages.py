@@ -145,12 +145,17 @@ class EmojiIn(InputModel):
     emoji: Emoji
 
 
-class HistoryQuery(InputModel):
-    channel_id: IdStr
+class HistoryWindow(InputModel):
+    """A page of a conversation by `seq`: before, after, or around one (at most one of them), 1..100."""
+
     before: int | None = Field(None, ge=0, strict=True)
     after: int | None = Field(None, ge=0, strict=True)
     around: int | None = Field(None, ge=0, strict=True)
     limit: int = Field(50, ge=1, le=100, strict=True)
+
+
+class HistoryQuery(HistoryWindow):
+    channel_id: IdStr
 
 
 class ThreadQuery(InputModel):

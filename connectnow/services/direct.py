@@ -28,7 +28,7 @@ from connectnow.repositories.direct import (
     direct_log,
     ordered_pair,
 )
-from connectnow.repositories.message_log import dedupe_key
+from connectnow.repositories.message_log import check_content, dedupe_key
 from connectnow.services.attachments import AttachmentService
 from connectnow.services.auth import Principal
 from connectnow.services.chat_access import Emitter
@@ -222,14 +222,7 @@ class DirectService:
         return DirectMessagePublic.model_validate(record, from_attributes=True), True
 
     def _check_content(self, data: DirectPost) -> None:
-        if data.type is MessageType.SYSTEM:
-            raise AppError(errors.VALIDATION_FAILED, "SYSTEM messages are written by the server only")
-        if len(data.content) > self.max_chars:
-            raise AppError(
-                errors.PAYLOAD_TOO_LARGE,
-                f"Messages may be at most {self.max_chars} characters long",
-                details={"maxChars": self.max_chars},
-            )
+        check_content(data.content, self.max_chars, is_system=data.type is MessageType.SYSTEM)
         if not data.content.strip() and not data.attachment_ids:
             raise AppError(errors.VALIDATION_FAILED, "A message needs content or attachments")
 

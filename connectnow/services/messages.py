@@ -17,6 +17,7 @@ from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
 from connectnow.realtime.ratelimit import RateLimiter
+from connectnow.repositories.message_log import check_content
 from connectnow.repositories.messages import ReactionRepository, channel_log
 from connectnow.services import policy
 from connectnow.services.auth import Principal
@@ -124,14 +125,7 @@ class MessageService:
 
     # --- send ----------------------------------------------------------------------------------------------
     def _check_content(self, data: MessageSend) -> None:
-        if data.type is MessageType.SYSTEM:
-            raise AppError(errors.VALIDATION_FAILED, "SYSTEM messages are written by the server only")
-        if len(data.content) > self.max_chars:
-            raise AppError(
-                errors.PAYLOAD_TOO_LARGE,
-                f"Messages may be at most {self.max_chars} characters long",
-                details={"maxChars": self.max_chars},
-            )
+        check_content(data.content, self.max_chars, is_system=data.type is MessageType.SYSTEM)
         if not data.content and not data.attachment_ids:
             raise AppError(errors.VALIDATION_FAILED, "A message needs content or attachments")
 
