@@ -14,16 +14,20 @@ from bench.servers import Server
 
 
 def ramp(fleet: Fleet, rooms: list[RoomSpec], size: int, profile: Profile) -> dict[str, Any]:
-    """Raise the send rate until p99 passes the limit or a message is lost; the best passing step wins."""
+    """Raise the send rate until p99 passes the limit or a message is lost (twice in a row at one rate); the
+    best passing step wins."""
     chosen = [r for r in rooms if len(r.members) == size]
     rate = profile.first_deliveries_per_s / size
     steps, best = [], None
     for _ in range(profile.max_steps):
-        result = fleet.run_step(rate, profile.step_seconds, rooms=[r.room for r in chosen])
+        result = step_once(fleet, rate, [r.room for r in chosen], profile)
         steps.append(result)
-        passed = result["lost"] == 0 and result["latency"]["p99Ms"] <= profile.p99_limit_ms
-        result["passed"] = passed
-        if not passed:
+        if not result["passed"]:
+            # The machine is shared: one stall elsewhere can fail a step. A failure counts when it repeats.
+            result = step_once(fleet, rate, [r.room for r in chosen], profile)
+            result["retry"] = True
+            steps.append(result)
+        if not result["passed"]:
             break
         best = result
         rate *= profile.ramp_factor
@@ -34,6 +38,13 @@ def ramp(fleet: Fleet, rooms: list[RoomSpec], size: int, profile: Profile) -> di
         "serverCpuUsPerDelivery": best["serverCpuUsPerDelivery"] if best else None,
         "steps": steps,
     }
+
+
+def step_once(fleet: Fleet, rate: float, rooms: list[str], profile: Profile) -> dict[str, Any]:
+    result = fleet.run_step(rate, profile.step_seconds, rooms=rooms)
+    p99 = result["latency"]["p99Ms"]
+    result["passed"] = result["lost"] == 0 and p99 is not None and p99 <= profile.p99_limit_ms
+    return result
 
 
 def run_server(
