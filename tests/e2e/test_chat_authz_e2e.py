@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.conftest import MONGO_ID
+from tests.direct.inprocess import mongo_server
 from tests.support.clients import SocketClient, register, unique_name
 from tests.support.live_server import LiveServer
 
@@ -52,12 +55,22 @@ MATRIX: dict[str, tuple[str, ...]] = {
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live = LiveServer.start(tmp_path_factory.mktemp("chat-authz"), rate_send_burst="500")
     try:
         yield live
     finally:
         live.stop()
+
+
+@pytest.fixture(params=["sqlite", MONGO_ID])
+async def server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    """The same scenarios on both storage adapters: `connectnow serve` on SQLite, and the app on MongoDB."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("sqlite_server")
+        return
+    async with mongo_server(tmp_path, rate_send_burst="500") as in_process:
+        yield in_process
 
 
 @pytest.fixture
