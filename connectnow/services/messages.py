@@ -24,6 +24,7 @@ from connectnow.services.auth import Principal
 from connectnow.services.chat_access import ChannelAccess, ChatAccess, Emitter, channel_room
 from connectnow.services.policy import Action
 from connectnow.store.port import DocumentStore
+from models.attachments import ConversationKind
 from models.messages import (
     HistoryQuery,
     MessageEdit,
@@ -47,6 +48,8 @@ class AttachmentClaimer(Protocol):
     async def claim(
         self, principal: Principal, attachment_ids: list[str], *, message_id: str, conversation_id: str
     ) -> list[Any]: ...
+
+    async def discard_for_message(self, kind: Any, message_id: str) -> int: ...
 
 
 def envelope(record: MessageRecord, public: MessagePublic | None = None, **extra: Any) -> dict[str, Any]:
@@ -288,6 +291,9 @@ class MessageService:
         deleted = await self.log.soft_delete(record.id, record.channel_id, tombstone)
         if deleted is None:
             raise AppError(errors.MESSAGE_DELETED)
+        if self.attachments is not None and record.attachments:
+            # The tombstone no longer lists them; the bytes go too, as for direct messages.
+            await self.attachments.discard_for_message(ConversationKind.CHANNEL, record.id)
         public = await self.public_one(deleted)
         await self.hub.emit("message:deleted", envelope(deleted, public), room=channel_room(deleted.channel_id))
         return public

@@ -362,6 +362,11 @@ async def test_message_with_attachment_readers_only(http: httpx.AsyncClient, ser
         assert reused["error"]["code"] == "ATTACHMENT_ALREADY_ATTACHED"
         history = await alice.ok("message:history", {"channelId": general})
         assert [m["content"] for m in history if m["type"] != "SYSTEM"] == ["a red square"]
+        # Deleting the message erases its file for everyone, the author included.
+        await alice.ok("message:delete", {"messageId": sent["message"]["id"]})
+        for reader in (alice, bob):
+            gone = await http.get(f"/api/v1/attachments/{att}/content", headers=reader.auth)
+            assert gone.status_code == 404
     finally:
         await close_all([alice, bob, carol])
 
