@@ -48,16 +48,20 @@ def run_command(args: argparse.Namespace) -> int:
         "benchmarks": {},
     }
     before = Path(args.before_tree).resolve() if args.before_tree else None
+    out_dir = Path(args.out) if args.out else RESULTS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"bench-{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+
+    def checkpoint(benchmarks: dict[str, Any]) -> None:
+        path.write_text(json.dumps(clean({**result, "benchmarks": benchmarks, "partial": True}), indent=2))
+
     run = Run(profile, log, keep=args.keep, before_tree=before)
     try:
-        result["benchmarks"] = run.all()
+        result["benchmarks"] = run.all(checkpoint)
     finally:
         run.close()
     result["finishedAt"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     result = clean(result)
-    out_dir = Path(args.out) if args.out else RESULTS_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"bench-{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(result, indent=2))
     print(table(result))
     print(f"\nJSON: {path}")
