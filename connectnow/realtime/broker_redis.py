@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from connectnow.realtime.broker import BrokerHealth, MessageHandler
+from connectnow.realtime.tasks import bounded, stop_task
 
 log = logging.getLogger("connectnow.broker.redis")
 
@@ -163,11 +164,8 @@ class RedisBroker:
     async def stop(self) -> None:
         self._stopping = True
         for task in (self._watchdog, self._task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        await self._redis.aclose()
+            await stop_task(task)
+        await bounded(self._redis.aclose(), "closing the Redis broker connection")
 
     async def check(self) -> BrokerHealth:
         try:

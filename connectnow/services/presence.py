@@ -15,7 +15,6 @@ recorded state succeeds, to the members of the user's workspaces and to the user
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -29,6 +28,7 @@ from connectnow.config import Settings
 from connectnow.errors import AppError
 from connectnow.realtime.hub import Hub, user_room
 from connectnow.realtime.presence import Override, PresenceBackend, PresenceStatus
+from connectnow.realtime.tasks import bounded, stop_task
 from models.presence import PresencePublic, PresenceQuery, PresenceSet
 
 log = logging.getLogger("connectnow.presence")
@@ -166,11 +166,8 @@ class PresenceService:
         self._task = asyncio.create_task(self._run(), name="presence-sweeper")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.backend.close()
+        await stop_task(self._task)
+        await bounded(self.backend.close(), "closing the presence back-end")
 
     async def _run(self) -> None:
         last_heartbeat = 0.0

@@ -25,6 +25,7 @@ from tests.conftest import make_settings
 from tests.support.redis_server import RedisServer
 
 ALICE, BOB, CAROL = "a" * 24, "b" * 24, "c" * 24
+STOP_TIMEOUT_SECS = 10.0  # a component that cannot stop in this time is a bug: fail and name it
 WORKSPACES = {ALICE: ["w1"], BOB: ["w1"], CAROL: ["w2"]}
 TIMINGS = {
     "presence_away_after_seconds": 0.6,
@@ -84,7 +85,11 @@ class Cluster:
 
 @pytest.fixture(params=["memory", "redis"])
 async def cluster(
-    request: pytest.FixtureRequest, redis_server: RedisServer, redis_prefix: str, tmp_path: Path
+    request: pytest.FixtureRequest,
+    redis_server: RedisServer,
+    redis_prefix: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> AsyncIterator[Cluster]:
     if request.param == "memory":
         shared = MemoryPresence()  # one process: every "worker" shares the in-process back-end
@@ -97,9 +102,11 @@ async def cluster(
         yield made
     finally:
         for service in made.workers:
-            await service.stop()
+            await asyncio.wait_for(service.stop(), STOP_TIMEOUT_SECS)
         for broker in made.brokers:
-            await broker.stop()
+            await asyncio.wait_for(broker.stop(), STOP_TIMEOUT_SECS)
+        stuck = [r.getMessage() for r in caplog.records if "did not stop" in r.getMessage()]
+        assert stuck == [], "\n".join(stuck)
 
 
 async def test_connect_goes_online_to_workspace_members_and_own_devices(cluster: Cluster) -> None:
