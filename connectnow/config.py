@@ -157,19 +157,6 @@ class Settings(BaseSettings):
     calendar_ics_max_bytes: int = Field(2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)  # one ICS import
     calendar_poll_seconds: float = Field(1.0, gt=0, le=60)  # reminder and export workers look this often
 
-    @model_validator(mode="after")
-    def _require_encryption_keys(self) -> Settings:
-        from connectnow.crypto import KeyConfigError, keyring_from_settings
-
-        try:
-            keyring_from_settings(self)
-        except KeyConfigError as exc:
-            raise ValueError(
-                f"{exc}. Set CONNECTNOW_ENCRYPTION_KEYS=main:<base64 of 32 random bytes>, e.g. the output of: "
-                "python -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
-            ) from None
-        return self
-
     # --- presence (issue 4) ---------------------------------------------------------------------------
     presence_away_after_seconds: float = Field(300.0, ge=0.2)  # no activity on any socket this long: AWAY
     presence_offline_grace_seconds: float = Field(5.0, ge=0, le=300)  # a reload within this stays ONLINE
@@ -198,20 +185,33 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_default_secrets(self) -> Settings:
-        if self.env is not Environment.DEVELOPMENT and (self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY):
-            raise ValueError(
+    def _check_deployment(self) -> Settings:
+        """Every problem that must stop a start, reported together so an operator fixes them in one go."""
+        from connectnow.crypto import KeyConfigError, keyring_from_settings
+
+        problems = []
+        if not self.is_development and self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+            problems.append(
                 "CONNECTNOW_SECRET_KEY still has its default value, which is only allowed with "
-                "CONNECTNOW_ENV=development. Set CONNECTNOW_SECRET_KEY to a long random value, e.g. "
-                "the output of: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                "CONNECTNOW_ENV=development. Set it to a long random value, e.g. the output of: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
-        if len(self.secret_key.get_secret_value()) < 16:
-            raise ValueError("CONNECTNOW_SECRET_KEY must be at least 16 characters long")
+        elif len(self.secret_key.get_secret_value()) < 16:
+            problems.append("CONNECTNOW_SECRET_KEY must be at least 16 characters long")
+        try:
+            keyring_from_settings(self)
+        except KeyConfigError as exc:
+            problems.append(
+                f"{exc}. Set CONNECTNOW_ENCRYPTION_KEYS=main:<base64 of 32 random bytes>, e.g. the output of: "
+                "python -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
+            )
         if self.workers > 1 and not self.redis_url:
-            raise ValueError(
-                "CONNECTNOW_WORKERS > 1 needs CONNECTNOW_REDIS_URL: without Redis, events fan out "
-                "inside one process only"
+            problems.append(
+                "CONNECTNOW_WORKERS > 1 needs CONNECTNOW_REDIS_URL: without Redis, events fan out inside one "
+                "process only"
             )
+        if problems:
+            raise ValueError("\n    ".join(problems))
         return self
 
     @property

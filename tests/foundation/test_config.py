@@ -70,3 +70,10 @@ def test_origins_from_comma_separated_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("CONNECTNOW_ENV", "development")
     loaded = Settings(_env_file=None)  # type: ignore[call-arg]
     assert loaded.allowed_origins == ["https://chat.example.com", "https://app.example.com"]
+
+
+def test_every_missing_production_secret_is_named_at_once() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None, env="production")  # type: ignore[call-arg]
+    message = str(caught.value)
+    assert "CONNECTNOW_SECRET_KEY" in message and "CONNECTNOW_ENCRYPTION_KEYS" in message
