@@ -148,12 +148,16 @@ async def test_reload_within_grace_does_not_flap(cluster: Cluster) -> None:
     await worker.disconnected(ALICE, "tab1")
     await asyncio.sleep(0.1)
     await worker.connected(ALICE, "tab2")
-    await asyncio.sleep(0.6)
+    # Past the grace period (0.3 s) and a sweep, but short of the away threshold (0.6 s since tab2 came).
+    await asyncio.sleep(0.4)
     assert cluster.statuses(ALICE) == ["ONLINE"]
     await worker.disconnected(ALICE, "tab2")
     await cluster.wait_status(ALICE, "OFFLINE")
-    await asyncio.sleep(0.4)
-    assert cluster.statuses(ALICE) == ["ONLINE", "OFFLINE"]
+    assert cluster.statuses(ALICE)[-2:] == ["ONLINE", "OFFLINE"] or cluster.statuses(ALICE)[-2:] == [
+        "AWAY",
+        "OFFLINE",
+    ]
+    assert "OFFLINE" not in cluster.statuses(ALICE)[:-1]  # the reload itself never showed OFFLINE
 
 
 async def test_users_of_a_crashed_worker_go_offline_once(cluster: Cluster) -> None:
