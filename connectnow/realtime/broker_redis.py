@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from connectnow.realtime.broker import BrokerHealth, MessageHandler
-from connectnow.realtime.tasks import bounded, stop_task
+from connectnow.realtime.tasks import bounded, raise_if_cancelling, stop_task
 
 log = logging.getLogger("connectnow.broker.redis")
 
@@ -107,9 +107,11 @@ class RedisBroker:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
+                raise_if_cancelling()
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("redis listener lost (%s); restarting in %.1fs", self.last_error, backoff)
             except Exception:
+                raise_if_cancelling()
                 self.last_error = "listener crashed"
                 log.exception("redis listener crashed; restarting in %.1fs", backoff)
             self._subscribed.clear()
@@ -149,12 +151,14 @@ class RedisBroker:
         try:
             await self._handler(payload)
         except Exception:
+            raise_if_cancelling()
             log.exception("broker message handler failed")
 
     async def publish(self, message: dict[str, Any]) -> None:
         try:
             await self._redis.publish(self.channel, orjson.dumps(message))
         except (RedisError, OSError) as exc:
+            raise_if_cancelling()
             self.publish_failures += 1
             self.last_error = f"publish failed: {type(exc).__name__}: {exc}"
             log.warning("%s; delivering to this worker only", self.last_error)

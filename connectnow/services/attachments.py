@@ -9,7 +9,6 @@ know channel or direct-message rules.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -25,6 +24,7 @@ from connectnow.errors import AppError
 from connectnow.files.inspect import ImageFacts, detect_mime, inspect_image, safe_file_name
 from connectnow.files.storage import FileNotStored, FileStorage
 from connectnow.realtime.ratelimit import RateLimiter
+from connectnow.realtime.tasks import raise_if_cancelling, stop_task
 from connectnow.repositories.attachments import AttachmentRepository
 from connectnow.services.auth import Principal
 from connectnow.store.port import DocumentStore
@@ -294,14 +294,12 @@ class AttachmentJanitor:
                 if removed:
                     log.info("deleted %d abandoned uploads", removed)
             except Exception:
+                raise_if_cancelling()
                 log.exception("purging abandoned uploads failed; retrying next round")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
 
 def live_channel_reader(messages: MessageService) -> ReaderCheck:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -22,6 +21,7 @@ from connectnow import errors
 from connectnow.clock import utcnow
 from connectnow.errors import AppError
 from connectnow.realtime.hub import Hub
+from connectnow.realtime.tasks import raise_if_cancelling, stop_task
 from connectnow.repositories.workspaces import WorkspaceMemberRepository, WorkspaceRepository
 from connectnow.services.auth import Principal
 from connectnow.services.presence import PresenceService
@@ -89,10 +89,7 @@ class DashboardService:
         self._task = asyncio.create_task(self._run(), name="dashboard")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
 
     async def _run(self) -> None:
         while True:
@@ -106,4 +103,5 @@ class DashboardService:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                raise_if_cancelling()
                 log.exception("dashboard refresh failed; trying again")

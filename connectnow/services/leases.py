@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectnow.clock import utcnow
+from connectnow.realtime.tasks import raise_if_cancelling, stop_task
 from connectnow.store.port import Document, DocumentCollection
 
 log = logging.getLogger("connectnow.leases")
@@ -139,11 +140,8 @@ class LeaseWorker:
         self._wake.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def run_once(self) -> int:
         """Drain what is due now; returns how many items were handled."""
@@ -153,6 +151,7 @@ class LeaseWorker:
                 await self.handler(item, self.worker_id)
                 self.processed += 1
             except Exception:
+                raise_if_cancelling()
                 self.failures += 1
                 log.exception(
                     "%s: handling %s failed; its lease will expire and it will be retried",
@@ -169,6 +168,7 @@ class LeaseWorker:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                raise_if_cancelling()
                 log.exception("%s: claim loop failed; retrying", self.name)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):

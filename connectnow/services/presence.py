@@ -28,7 +28,7 @@ from connectnow.config import Settings
 from connectnow.errors import AppError
 from connectnow.realtime.hub import Hub, user_room
 from connectnow.realtime.presence import Override, PresenceBackend, PresenceStatus
-from connectnow.realtime.tasks import bounded, stop_task
+from connectnow.realtime.tasks import bounded, raise_if_cancelling, stop_task
 from models.presence import PresencePublic, PresenceQuery, PresenceSet
 
 log = logging.getLogger("connectnow.presence")
@@ -180,6 +180,7 @@ class PresenceService:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                raise_if_cancelling()
                 log.exception("presence sweep failed; trying again")
             await asyncio.sleep(self.sweep_s)
 

@@ -15,12 +15,12 @@ Indicators live in this worker's memory: they are seconds-long and losing them o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from connectnow.realtime.ratelimit import RateLimiter
+from connectnow.realtime.tasks import stop_task
 from connectnow.services.auth import Principal
 from models.direct import TypingEvent, TypingIn
 
@@ -156,10 +156,7 @@ class TypingService:
         tasks = [live.task for live in self._live.values() if live.task is not None]
         self._live.clear()
         for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
 
 
 def channel_gate(chat: ChatAccess, messages: MessageService) -> ChannelGate:
