@@ -99,6 +99,11 @@ class MessageService:
     async def public_one(self, record: MessageRecord) -> MessagePublic:
         return (await self.public([record]))[0]
 
+    @staticmethod
+    def fresh(record: MessageRecord) -> MessagePublic:
+        """A message stored a moment ago has no reactions yet: skip their query on the send path."""
+        return MessagePublic.model_validate(record, from_attributes=True)
+
     # --- access helpers ------------------------------------------------------------------------------------
     def writable(self, access: ChannelAccess, action: Action) -> None:
         if access.channel.is_archived:
@@ -182,7 +187,7 @@ class MessageService:
         if not created:
             return await self.public_one(record), False
         record = await self._attach(principal, record, data.attachment_ids)
-        public = await self.public_one(record)
+        public = self.fresh(record)
         await self.hub.emit("message:new", envelope(record, public), room=channel_room(record.channel_id))
         if parent is not None:
             await self._bump_thread(parent, record)
@@ -256,9 +261,7 @@ class MessageService:
             )
 
         record, _ = await self.log.append(channel_id, actor_id, f"sys-{new_id()}", build)
-        await self.hub.emit(
-            "message:new", envelope(record, await self.public_one(record)), room=channel_room(channel_id)
-        )
+        await self.hub.emit("message:new", envelope(record, self.fresh(record)), room=channel_room(channel_id))
 
     # --- edit, delete, pin -------------------------------------------------------------------------------------
     async def edit(self, principal: Principal, data: MessageEdit) -> MessagePublic:
