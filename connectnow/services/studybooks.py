@@ -10,6 +10,7 @@ from typing import Any
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
+from connectnow.repositories.base import M, Repository
 from connectnow.repositories.broadcasts import DeliveryRepository
 from connectnow.repositories.studybooks import (
     CustomRepository,
@@ -51,6 +52,15 @@ def require_admin(principal: Principal) -> None:
 
 def _changes(data: Any) -> dict[str, Any]:
     return {k: v for k, v in data.model_dump(by_alias=True, exclude_unset=True, mode="json").items() if v is not None}
+
+
+async def _apply(repo: Repository[M], record_id: str, data: Any, noun: str) -> M:
+    """Set the fields the admin sent (an empty update just reads the record); NOT_FOUND names the noun."""
+    changes = _changes(data)
+    updated = await repo.update({"id": record_id}, {"$set": changes}) if changes else await repo.get(record_id)
+    if updated is None:
+        raise AppError(errors.NOT_FOUND, f"No such {noun}")
+    return updated
 
 
 class StudyBookService:
@@ -110,13 +120,7 @@ class StudyBookService:
 
     async def update_book(self, principal: Principal, book_id: str, data: StudyBookUpdate) -> StudyBookPublic:
         require_admin(principal)
-        changes = _changes(data)
-        updated = (
-            await self.books.update({"id": book_id}, {"$set": changes}) if changes else await self.books.get(book_id)
-        )
-        if updated is None:
-            raise AppError(errors.NOT_FOUND, "No such study book")
-        return StudyBookPublic.model_validate(updated)
+        return StudyBookPublic.model_validate(await _apply(self.books, book_id, data, "study book"))
 
     async def create_lesson(self, principal: Principal, book_id: str, data: LessonCreate) -> LessonPublic:
         require_admin(principal)
@@ -142,15 +146,7 @@ class StudyBookService:
 
     async def update_lesson(self, principal: Principal, lesson_id: str, data: LessonUpdate) -> LessonPublic:
         require_admin(principal)
-        changes = _changes(data)
-        updated = (
-            await self.lessons.update({"id": lesson_id}, {"$set": changes})
-            if changes
-            else await self.lessons.get(lesson_id)
-        )
-        if updated is None:
-            raise AppError(errors.NOT_FOUND, "No such lesson")
-        return LessonPublic.model_validate(updated)
+        return LessonPublic.model_validate(await _apply(self.lessons, lesson_id, data, "lesson"))
 
     async def create_predefined(self, principal: Principal, lesson_id: str, data: PredefinedCreate) -> PredefinedPublic:
         require_admin(principal)
@@ -172,15 +168,7 @@ class StudyBookService:
         self, principal: Principal, predefined_id: str, data: PredefinedUpdate
     ) -> PredefinedPublic:
         require_admin(principal)
-        changes = _changes(data)
-        updated = (
-            await self.predefined.update({"id": predefined_id}, {"$set": changes})
-            if changes
-            else await self.predefined.get(predefined_id)
-        )
-        if updated is None:
-            raise AppError(errors.NOT_FOUND, "No such predefined message")
-        return PredefinedPublic.model_validate(updated)
+        return PredefinedPublic.model_validate(await _apply(self.predefined, predefined_id, data, "predefined message"))
 
     # --- users' own messages ----------------------------------------------------------------------------
     async def create_custom(self, principal: Principal, lesson_id: str, data: CustomCreate) -> CustomPublic:

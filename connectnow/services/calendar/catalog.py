@@ -73,12 +73,7 @@ class CatalogService:
                 for c in await self.categories.visible_to(principal.user_id)]  # fmt: skip
 
     async def _writable_category(self, principal: Principal, category_id: str) -> CategoryRecord:
-        record = await self.categories.get(category_id)
-        if record is None or record.scope not in (user_scope(principal.user_id), GLOBAL_SCOPE):
-            raise AppError(errors.NOT_FOUND, "No such category")
-        if not _can_write(principal, record.scope):
-            raise AppError(errors.ADMIN_REQUIRED, "Only administrators change global categories")
-        return record
+        return await _writable(self.categories, principal, category_id, "category", "categories")
 
     async def update_category(self, principal: Principal, category_id: str, data: CategoryUpdate) -> CategoryPublic:
         await self._writable_category(principal, category_id)
@@ -119,12 +114,7 @@ class CatalogService:
                 for c in await self.locations.visible_to(principal.user_id)]  # fmt: skip
 
     async def _writable_location(self, principal: Principal, location_id: str) -> LocationRecord:
-        record = await self.locations.get(location_id)
-        if record is None or record.scope not in (user_scope(principal.user_id), GLOBAL_SCOPE):
-            raise AppError(errors.NOT_FOUND, "No such location")
-        if not _can_write(principal, record.scope):
-            raise AppError(errors.ADMIN_REQUIRED, "Only administrators change global locations")
-        return record
+        return await _writable(self.locations, principal, location_id, "location", "locations")
 
     async def update_location(self, principal: Principal, location_id: str, data: LocationUpdate) -> LocationPublic:
         await self._writable_location(principal, location_id)
@@ -177,3 +167,13 @@ class CatalogService:
                 await self.locations.update({"id": location.id}, {"$set": {"usageCount": locs.get(location.id, 0)}})
                 fixed += 1
         return {"fixed": fixed}
+
+
+async def _writable(repo: Any, principal: Principal, record_id: str, noun: str, plural: str) -> Any:
+    """A category or location the caller may change: their own, or (administrators only) a global one."""
+    record = await repo.get(record_id)
+    if record is None or record.scope not in (user_scope(principal.user_id), GLOBAL_SCOPE):
+        raise AppError(errors.NOT_FOUND, f"No such {noun}")
+    if not _can_write(principal, record.scope):
+        raise AppError(errors.ADMIN_REQUIRED, f"Only administrators change global {plural}")
+    return record
