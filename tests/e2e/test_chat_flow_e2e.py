@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import MONGO_ID
 from tests.direct.inprocess import mongo_server
-from tests.support.clients import SocketClient, bearer, register, unique_name
+from tests.support.clients import Person, SocketClient, bearer, register, unique_name
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -45,30 +45,6 @@ async def server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=15.0) as client:
         yield client
-
-
-class Person:
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.token: str = data["accessToken"]
-        self.id: str = data["user"]["id"]
-        self.username: str = data["user"]["username"]
-        self.sock = SocketClient()
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return bearer(self.token)
-
-    async def connect(self, server: LiveServer) -> SocketClient:
-        await self.sock.connect(server.base_url, self.token)
-        return self.sock
-
-    async def call(self, event: str, data: Any = None) -> Any:
-        return await self.sock.call(event, data)
-
-    async def ok(self, event: str, data: Any = None) -> Any:
-        answer = await self.call(event, data)
-        assert answer["ok"], (event, answer)
-        return answer["data"]
 
 
 async def people(http: httpx.AsyncClient, server: LiveServer, n: int) -> list[Person]:

@@ -92,3 +92,34 @@ class SocketClient:
         http = getattr(self.sio.eio, "http", None)
         if http is not None and not http.closed:
             await http.close()
+
+
+class Person:
+    """A registered user with one recorded socket: the actor of the end-to-end scenarios."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.token: str = data["accessToken"]
+        self.id: str = data["user"]["id"]
+        self.username: str = data["user"]["username"]
+        self.sock = SocketClient()
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return bearer(self.token)
+
+    async def connect(self, server: Any) -> SocketClient:
+        """Connect the socket to a server (anything with a `base_url`)."""
+        await self.sock.connect(server.base_url, self.token)
+        return self.sock
+
+    async def call(self, event: str, data: Any = None) -> Any:
+        return await self.sock.call(event, data)
+
+    async def ok(self, event: str, data: Any = None) -> Any:
+        answer = await self.call(event, data)
+        assert answer["ok"], (event, answer)
+        return answer["data"]
+
+    def got(self, prefix: str) -> list[str]:
+        """Names of the events received so far that start with `prefix`."""
+        return [e for e, _ in self.sock.events if e.startswith(prefix)]
