@@ -1,6 +1,6 @@
 """The example clients in examples/ run against a live server: log in, join, send, react, read history.
 
-The JavaScript client needs node and npm (socket.io-client is installed into examples/js/node_modules on
+The JavaScript client needs node and npm (the client library is installed into examples/js/node_modules on
 first run). Without node this test fails with a clear message rather than skipping: the examples are part
 of the product.
 """
@@ -66,7 +66,7 @@ async def check_run(
 
 
 async def test_python_and_javascript_examples(http: httpx.AsyncClient, live_server: LiveServer) -> None:
-    node = await ensure_node_packages(EXAMPLES / "js")
+    node = await ensure_node_packages(EXAMPLES / "js", probe="@connectnow/client")
     owner = await register(http, unique_name("owner"))
     workspace_id, channel_id = await public_channel(http, owner["accessToken"])
     watcher = SocketClient()
@@ -89,7 +89,7 @@ async def test_python_and_javascript_examples(http: httpx.AsyncClient, live_serv
 
 
 async def test_examples_report_a_wrong_password_clearly(http: httpx.AsyncClient, live_server: LiveServer) -> None:
-    node = await ensure_node_packages(EXAMPLES / "js")
+    node = await ensure_node_packages(EXAMPLES / "js", probe="@connectnow/client")
     user = await register(http, unique_name("wp"))
     env = client_env(live_server, user["user"]["username"], "0" * 24, "0" * 24, "x")
     env["CN_PASSWORD"] = "wrong password here"

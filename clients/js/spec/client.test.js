@@ -2,6 +2,7 @@
 // rule (a hole is synced), and a reconnect after the access token expired with messages missed meanwhile.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { io } from "socket.io-client";
 import { ConnectNowError, createClient } from "../index.js";
 import { PASSWORD, TestServer, sleep, uniqueName } from "./live-server.js";
 
@@ -72,10 +73,20 @@ test("a refused connect reports the code from err.message and err.data", async (
   const failed = stranger.once("error");
   // The refresh that follows a token refusal is refused too, which signs the client out.
   const signedOut = stranger.once("signedout");
-  await assert.rejects(stranger.connect(), (err) => err instanceof ConnectNowError && err.code.startsWith("AUTH_"));
+  await assert.rejects(stranger.connect(), (err) => err instanceof ConnectNowError && err.code === "AUTH_INVALID_TOKEN");
   assert.ok((await Promise.race([failed, signedOut])) !== undefined);
   assert.equal(stranger.tokens, null);
   stranger.disconnect();
+});
+
+test("what socket.io-client itself sees on a refusal: the code as err.message, the error as err.data", async () => {
+  const socket = io(server.url, { transports: ["websocket"], reconnection: false, auth: { token: "cna_expired-or-unknown" } });
+  const err = await new Promise((resolve) => socket.once("connect_error", resolve));
+  socket.disconnect();
+  assert.equal(err.message, "AUTH_INVALID_TOKEN");
+  assert.equal(err.data.code, "AUTH_INVALID_TOKEN");
+  assert.equal(err.data.retryable, false);
+  assert.equal(typeof err.data.message, "string");
 });
 
 test("live messages, optimistic sends, edits, reactions and typing between two users", async () => {
