@@ -346,6 +346,7 @@ export class ConnectNowClient extends Emitter {
         this.emit("synced", { reconnect });
       }
     }
+    for (const conversation of this.conversations.values()) conversation._resendWaiting();
   }
 
   // A refusal carries the code as err.message and {code, message, retryable} as err.data; a transport error has no data.
@@ -624,10 +625,25 @@ export class Conversation extends Emitter {
       this.#store(message, "sent", local.id);
       return message;
     } catch (err) {
+      if (err.retryable && this.client.state !== "connected") {
+        // Offline: it stays pending and goes out again (same clientMsgId, so stored once) after the reconnect.
+        local.awaitingReconnect = true;
+        throw err;
+      }
       local.pending = false;
       local.failed = err;
       this.emit("message", local, "failed");
       throw err;
+    }
+  }
+
+  /** After a reconnect: send again what timed out while offline. */
+  _resendWaiting() {
+    for (const local of [...this.messages.values()]) {
+      if (local.awaitingReconnect && local.pending) {
+        local.awaitingReconnect = false;
+        this.#deliver(local).catch(() => {});
+      }
     }
   }
 
