@@ -150,7 +150,8 @@ async def test_two_people_chat_in_the_browser(server: LiveServer, browser: Any) 
     expect.set_options(timeout=WAIT_MS)
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         home = await http.get("/")
-        assert home.status_code == 200 and "script-src 'self'" in home.headers["content-security-policy"]
+        csp = home.headers["content-security-policy"]
+        assert home.status_code == 200 and "script-src 'self'" in csp and "unsafe" not in csp
 
     alice = await sign_up(browser, server.base_url, "alice", viewport={"width": 1280, "height": 800})
     a = alice.page
@@ -183,6 +184,13 @@ async def test_two_people_chat_in_the_browser(server: LiveServer, browser: Any) 
     await bob.send("hi alice")
     await expect(alice.message("hi alice")).to_be_visible()
     await expect(alice.message("hi alice")).not_to_have_class("msg pending")
+
+    # Text is text: markup in a message is shown, never run or parsed.
+    markup = '<img src=x id=injected onerror="document.title=1"><b>bold?</b>'
+    await alice.send(markup)
+    await expect(bob.message("bold?").locator(".content")).to_have_text(markup)
+    await expect(b.locator("#injected")).to_have_count(0)
+    await expect(bob.message("bold?").locator("b")).to_have_count(0)
 
     # Typing is seen by the other.
     await b.fill("#composer-input", "typing something")

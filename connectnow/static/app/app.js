@@ -178,7 +178,11 @@ async function start(client) {
   $("app").hidden = false;
   $("me").textContent = client.user.username;
   client.on("state", showConnection);
-  client.on("synced", () => refreshBadges().catch(() => {}));
+  // After a reconnect the open conversation has caught up by itself (the library syncs it); the sidebar may
+  // have missed channels and counts, so ask for them again.
+  client.on("synced", ({ reconnect }) => {
+    if (reconnect && state.workspace) selectWorkspaceChannels().then(refreshBadges).catch(() => {});
+  });
   wireServerEvents(client);
   try {
     await client.connect();
