@@ -156,7 +156,8 @@ async def test_two_people_chat_in_the_browser(server: LiveServer, browser: Any) 
     alice = await sign_up(browser, server.base_url, "alice", viewport={"width": 1280, "height": 800})
     a = alice.page
     await a.click("#ws-new")
-    await a.fill("#dlg-input", "Web team " + unique_name("w")[-4:])
+    team = "Web team " + unique_name("w")[-4:]
+    await a.fill("#dlg-input", team)
     await a.click("#dlg-ok")
     await expect(a.locator("#dlg")).to_be_hidden()
     await expect(a.locator("#conv-title")).to_have_text("# general")
@@ -251,6 +252,25 @@ async def test_two_people_chat_in_the_browser(server: LiveServer, browser: Any) 
     await b.press("#search-input", "Enter")
     await expect(b.locator("#side-list")).to_contain_text("hello bob, edited")
     await b.click("#side-close")
+
+    # A second workspace: Bob creates it, Alice joins with the bare code, both switch back.
+    await b.click("#ws-new")
+    await b.fill("#dlg-input", "Bob space")
+    await b.click("#dlg-ok")
+    await expect(b.locator("#ws-select option")).to_have_count(2)
+    await expect(b.locator("#ws-select option:checked")).to_have_text("Bob space")
+    await b.click("#invite-btn")
+    await expect(b.locator("#dlg-input")).to_have_value(re.compile("#join="))
+    code = (await b.input_value("#dlg-input")).split("#join=", 1)[1]
+    await b.click("#dlg-ok")
+    await a.click("#ws-join")
+    await a.fill("#dlg-input", code)
+    await a.click("#dlg-ok")
+    await expect(a.locator("#ws-select option:checked")).to_have_text("Bob space")
+    await expect(a.locator("#conv-title")).to_have_text("# general")
+    for page in (a, b):
+        await page.select_option("#ws-select", label=team)
+        await expect(page.locator("#members")).to_contain_text("Seed")
 
     # Cut Bob's socket; messages are sent and changed while he is away; he catches up without a reload.
     await b.locator("#channels button", has_text="general").click()
