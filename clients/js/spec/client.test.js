@@ -7,10 +7,15 @@ import { ConnectNowError, createClient } from "../index.js";
 import { PASSWORD, TestServer, sleep, uniqueName } from "./live-server.js";
 
 const TOKEN_TTL_SECONDS = 30; // the server's minimum, so the expiry test waits as little as it can
+// Past two changed messages `sync` answers recovered:false, so the reconnect test pages the REST cursor.
+const SYNC_MAX_MESSAGES = 2;
 
 let server;
 before(async () => {
-  server = await TestServer.start({ CONNECTNOW_ACCESS_TOKEN_TTL_SECONDS: String(TOKEN_TTL_SECONDS) });
+  server = await TestServer.start({
+    CONNECTNOW_ACCESS_TOKEN_TTL_SECONDS: String(TOKEN_TTL_SECONDS),
+    CONNECTNOW_SYNC_MAX_MESSAGES: String(SYNC_MAX_MESSAGES),
+  });
 });
 after(async () => {
   await server?.down();
@@ -141,7 +146,7 @@ test("a hole in eventSeq that does not fill is synced from the last contiguous o
   }
 });
 
-test("after the token expired and the connection was lost, the client refreshes, reconnects and catches up", async () => {
+test("after the token expired and the connection was lost, the client refreshes, reconnects and pages what it missed", async () => {
   const { alice, bob, a } = await twoInGeneral();
   try {
     const before = await bob.channel(a.id).send("before the cut");
@@ -164,6 +169,7 @@ test("after the token expired and the connection was lost, the client refreshes,
     assert.equal((await refused.json()).error.code, "AUTH_TOKEN_EXPIRED");
 
     const synced = alice.once("synced");
+    const reloaded = a.once("reload");
     alice.socket.io.reconnection(true);
     alice.socket.connect();
     await synced;
@@ -172,6 +178,10 @@ test("after the token expired and the connection was lost, the client refreshes,
     assert.equal(a.messages.get(missed[1].id)?.content, "missed 2");
     assert.equal(a.messages.get(missed[0].id)?.isDeleted, true);
     assert.equal(a.messages.get(before.id)?.content, "before the cut (edited)");
+    // Three messages changed while away, more than sync sends at once: the library paged the cursor and said so.
+    const { gap } = await reloaded;
+    assert.ok(gap.toEventSeq > gap.fromEventSeq);
+    assert.equal(a.lastEventSeq, gap.toEventSeq);
     // And the stream goes on live.
     const after = await bob.channel(a.id).send("after the reconnect");
     await until(() => a.messages.has(after.id), "a live message after the reconnect", 30_000);
