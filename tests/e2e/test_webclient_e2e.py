@@ -238,6 +238,7 @@ async def test_two_people_chat_in_the_browser(server: LiveServer, browser: Any) 
     # A direct message; meanwhile a mention in #general shows as a badge.
     await b.locator("#members button", has_text="Alice").click()
     await expect(b.locator("#conv-title")).to_have_text(f"@ {alice.name}")
+    await expect(b.locator("#conv-topic")).to_have_text("online")
     await bob.send("psst, a secret")
     dm_link = a.locator("#dms button", has_text="Bob")
     await expect(dm_link.locator(".badge")).to_have_text("1")

@@ -230,7 +230,7 @@ async function selectWorkspace(workspaceId) {
     state.users.set(d.otherUser.id, { username: d.otherUser.username, displayName: d.otherUser.displayName });
     state.badges.set(`dm:${d.id}`, { unread: d.unread, mentions: d.mentions });
   }
-  await client.queryPresence(members.map((m) => m.userId)).catch(() => []);
+  await client.queryPresence([...members.map((m) => m.userId), ...dms.map((d) => d.otherUser.id)]).catch(() => []);
   await refreshBadges();
   renderMembers();
   const general = state.channels.find((c) => c.isDefault) ?? state.channels[0];
@@ -295,7 +295,7 @@ function renderSidebar() {
 function presenceDot(userId) {
   const p = state.client.presence.get(userId);
   const status = p?.status ?? "OFFLINE";
-  const label = status === "OFFLINE" ? `offline, last seen ${ago(p?.lastActiveAt)}` : status.toLowerCase();
+  const label = status === "OFFLINE" ? `offline, ${seen(userId)}` : status.toLowerCase();
   return el("span", { class: `dot ${status.toLowerCase()}`, role: "img", "aria-label": label, title: label, "data-user": userId });
 }
 
@@ -327,7 +327,14 @@ async function openChannel(channelId) {
 
 async function openDm(conversationId) {
   const dm = state.dms.get(conversationId);
-  await openConversation(state.client.dm(conversationId), dm ? `@ ${dm.otherUser.username}` : "Direct message", "");
+  await openConversation(state.client.dm(conversationId), dm ? `@ ${dm.otherUser.username}` : "Direct message", dm ? seen(dm.otherUser.id) : "");
+}
+
+// "online", "away", or "last seen 5 min ago" for a conversation header.
+function seen(userId) {
+  const p = state.client.presence.get(userId);
+  if (!p || p.status === "OFFLINE") return `last seen ${ago(p?.lastActiveAt)}`;
+  return p.status.toLowerCase();
 }
 
 async function startDm(userId) {
@@ -731,6 +738,8 @@ function wireServerEvents(client) {
     renderSidebar();
   });
   client.on("presence:changed", (p) => {
+    const dm = state.current?.kind === "dm" ? state.dms.get(state.current.id) : null;
+    if (dm?.otherUser.id === p.userId) $("conv-topic").textContent = seen(p.userId);
     for (const dot of document.querySelectorAll(`.dot[data-user="${CSS.escape(p.userId)}"]`)) dot.replaceWith(presenceDot(p.userId));
   });
   const reloadChannels = async () => state.workspace && selectWorkspaceChannels();
