@@ -414,12 +414,11 @@ function scrollToEnd() {
 
 let readTimer = null;
 function markRead(conv) {
+  state.badges.set(`${conv.kind}:${conv.id}`, { unread: 0, mentions: 0 });
+  renderSidebar();
+  // One server call for a burst of messages.
   clearTimeout(readTimer);
-  readTimer = setTimeout(() => {
-    conv.markRead().catch(() => {});
-    state.badges.set(`${conv.kind}:${conv.id}`, { unread: 0, mentions: 0 });
-    renderSidebar();
-  }, 300);
+  readTimer = setTimeout(() => conv.markRead().catch(() => {}), 300);
 }
 
 // Infinite scroll back through history: near the top, load the page before the oldest message.
