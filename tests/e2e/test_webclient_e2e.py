@@ -26,6 +26,7 @@ from tests.support.live_server import LiveServer
 pytestmark = pytest.mark.e2e
 
 SHOTS = Path(__file__).resolve().parent / "screenshots"
+LIBRARY = Path(__file__).resolve().parents[2] / "clients" / "js" / "src" / "connectnow.js"
 WAIT_MS = 15_000
 HISTORY = 120  # messages seeded before Bob joins: more than two pages of 50
 
@@ -383,3 +384,20 @@ async def test_phone_sized_viewport(server: LiveServer, browser: Any) -> None:
     await expect(person.message("hello from a phone")).not_to_have_class(re.compile(r"\bpending\b"))
     await person.shot("phone")
     assert person.errors == [], person.errors
+
+
+async def test_page_and_assets_are_served_safely(http: httpx.AsyncClient) -> None:
+    """`/` and its files come from the package; the library served is clients/js's own file, not a copy."""
+    page = await http.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe" not in csp
+    assert "<script>" not in page.text and "style=" not in page.text  # nothing inline
+    library = await http.get("/app/connectnow.js")
+    assert library.headers["content-type"].startswith("text/javascript")
+    assert library.content == LIBRARY.read_bytes()
+    for name in ("app.js", "app.css", "socket.io.min.js"):
+        asset = await http.get(f"/app/{name}")
+        assert asset.status_code == 200 and asset.headers["x-content-type-options"] == "nosniff", name
+    assert (await http.get("/app/../pyproject.toml")).status_code == 404
+    assert (await http.get("/app/index.html.bak")).status_code == 404
