@@ -24,6 +24,7 @@ from connectnow.repositories.scheduling import BookingRepository, FormRepository
 from connectnow.services.scheduling import conditions
 from connectnow.services.scheduling.access import Actor, require_visible
 from connectnow.services.scheduling.audit import AuditService
+from connectnow.services.scheduling.form_schema import answer_validator, check_schema_safety
 from connectnow.services.scheduling.sealing import seal, unseal
 from connectnow.store.port import DocumentStore, DuplicateKeyError
 from models.scheduling import ACTIVE_STATUSES, BookingRecord, BookingStatus
@@ -76,6 +77,8 @@ def check_form_schema(schema: dict[str, Any], rules: list[ConditionalRule]) -> N
             Draft202012Validator.check_schema(schema)
         except SchemaError as exc:
             problems.append(f"not a valid JSON Schema: {exc.message[:200]}")
+    if not problems:
+        problems.extend(check_schema_safety(schema))
     if problems:
         raise AppError(errors.FORM_SCHEMA_INVALID, details={"errors": problems[:MAX_SCHEMA_ERRORS]})
 
@@ -84,8 +87,11 @@ def validate_answers(form: FormRecord, answers: dict[str, Any]) -> None:
     if len(orjson.dumps(answers)) > MAX_ANSWERS_BYTES:
         raise AppError(errors.PAYLOAD_TOO_LARGE, f"Answers are limited to {MAX_ANSWERS_BYTES} bytes")
     schema = {"additionalProperties": False, **form.schema_}
+    unsafe = check_schema_safety(schema)  # a form saved before these checks existed
+    if unsafe:
+        raise AppError(errors.FORM_SCHEMA_INVALID, details={"errors": unsafe})
     found: list[dict[str, Any]] = []
-    for err in sorted(Draft202012Validator(schema).iter_errors(answers), key=lambda e: list(e.path)):
+    for err in sorted(answer_validator(schema).iter_errors(answers), key=lambda e: list(e.path)):
         field = ".".join(str(p) for p in err.path) or None
         # The message may quote the offending answer: report only the kind of failure.
         found.append({"field": field, "problem": err.validator, "rule": None})
