@@ -236,6 +236,9 @@ ICS_TOO_COMPLEX = _define(
     "ICS_TOO_COMPLEX", 422, False, "The iCalendar file nests too deeply or holds too many components"
 )
 ICS_MALFORMED = _define("ICS_MALFORMED", 422, False, "The iCalendar file cannot be parsed")
+ICS_IMPORT_REFUSED = _define(
+    "ICS_IMPORT_REFUSED", 422, False, "Some events cannot be imported, so none were; details.errors lists why"
+)
 EXPORT_NOT_READY = _define("EXPORT_NOT_READY", 409, False, "This export has not completed")
 
 
