@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from annotated_types import GroupedMetadata
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from models import dates
+from models import binary, dates
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -79,6 +79,8 @@ class InputModel(BaseModel):
 
     # Every date a client sends, in any field of any input model, lies in the range the stored form holds.
     _dates_in_range = field_validator("*", mode="after")(dates.check_any)
+    # No field takes binary: a Socket.IO Buffer is refused, not decoded into text.
+    _no_binary = model_validator(mode="before")(binary.refuse_binary)
 
 
 class StoredModel(WireModel):

@@ -12,7 +12,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from models.base import IdStr, InputModel, StoredModel, Text, UtcDateTime, WireModel
 
-TimeZoneName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64)]  # exact, checked by timing.load_zone
 RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 
 

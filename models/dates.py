@@ -36,17 +36,19 @@ def check_date(value: date) -> date:
 
 
 def check_any(value: Any) -> Any:
-    """Every datetime or date inside a validated field value (containers included) lies in the range."""
-    if isinstance(value, datetime):
-        return check_datetime(value)
-    if isinstance(value, date):
-        return check_date(value)
-    if isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            check_any(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            check_any(item)
+    """Every datetime or date inside a validated field value (containers included) lies in the range.
+    Walked iteratively: a free-form field may nest deeply."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, datetime):
+            check_datetime(item)
+        elif isinstance(item, date):
+            check_date(item)
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
     return value
 
 

@@ -22,8 +22,9 @@ from connectnow.clock import to_millis
 from connectnow.errors import AppError
 from connectnow.services.calendar import recurrence
 from models.base import Text
-from models.calendar_events import KNOWN_ZONES, WEEKDAYS, EventFields, EventRecord, RecurrenceType, StoredPattern
+from models.calendar_events import WEEKDAYS, EventFields, EventRecord, RecurrenceType, StoredPattern
 from models.dates import check_datetime
+from models.zones import KNOWN_ZONES
 
 PRODID = "-//ConnectNow//Calendar//EN"
 MAX_DEPTH = 4  # VCALENDAR > VEVENT > VALARM, or VCALENDAR > VTIMEZONE > STANDARD: deeper is hostile
