@@ -164,6 +164,14 @@ class IcsService:
             except ValidationError as exc:
                 message = "; ".join(str(e.get("msg", "")) for e in exc.errors()[:3])
                 problems.append(SyncError(event_id=item.uid, error_message=message, error_code="VALIDATION_FAILED"))
+        new_series = [
+            s.record for s in steps if s.kind == "insert" and s.record is not None and s.record.recurrence_pattern
+        ]
+        if new_series and not problems:  # each was checked alone; together they must fit too
+            try:
+                await self.events_svc.check_series_quota(new_series[0], adding=len(new_series))
+            except AppError as exc:
+                problems.append(SyncError(event_id=None, error_message=exc.message, error_code=exc.code))
         if prune:
             keep = {p.uid for p in parsed}
             async for event in self.events.iterate({"calendarId": calendar.id, "recurrenceMasterId": None}):
