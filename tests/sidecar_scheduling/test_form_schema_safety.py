@@ -127,3 +127,21 @@ async def test_service_refuses_remote_ref_on_create_and_accepts_answers(
         guest, form.id, FormResponseCreate.model_validate({"bookingId": booking.id, "answers": {"code": "ABC"}})
     )
     assert saved.answers == {"code": "ABC"}
+
+
+def test_deep_schemas_and_answers_are_refused_without_recursing() -> None:
+    deep: dict[str, Any] = {"type": "string"}
+    for _ in range(5000):  # far past Python's recursion limit
+        deep = {"type": "array", "items": deep}
+    assert "nests deeper than 32" in refused_because(schema(a=deep))
+    form = FormRecord.model_validate(
+        {"id": "f" * 24, "userId": "u" * 24, "name": "D", "eventTypeId": 1, "schema": schema(a={"type": "array"})}
+        | {"createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z"}
+    )
+    answer: Any = "x"
+    for _ in range(5000):
+        answer = [answer]
+    with pytest.raises(AppError) as info:
+        validate_answers(form, {"a": answer})
+    assert info.value.code == "FORM_RESPONSE_INVALID"
+    assert info.value.details["errors"][0]["problem"] == "depth"

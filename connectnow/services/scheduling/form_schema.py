@@ -22,6 +22,7 @@ from jsonschema.protocols import Validator
 from referencing import Registry
 
 MAX_REF_CHAIN = 8
+MAX_DEPTH = 32  # nesting of objects and arrays, in a schema and in answers: jsonschema recurses per level
 MAX_PATTERN_LENGTH = 1000
 RE2_MAX_MEM = 1 << 20
 # Keywords that would give a subschema its own base URI or a dynamic scope: refs would stop being local.
@@ -75,6 +76,17 @@ FormValidator = validators.extend(Draft202012Validator, {"pattern": _re2_pattern
 def answer_validator(schema: dict[str, Any]) -> Validator:
     """A validator for answers that resolves only local references and matches patterns with RE2."""
     return FormValidator(schema, registry=_NO_NETWORK)
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply objects and arrays nest in `value`, computed without recursion (the input may be deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 def _subschemas(node: Any, where: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
