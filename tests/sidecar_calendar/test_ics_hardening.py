@@ -125,3 +125,16 @@ async def test_a_failure_half_way_undoes_what_was_written(cal: Cal, monkeypatch:
     logs = await cal.suite.ics.logs(alice, cid, 10)
     assert (logs[0].status, logs[0].errors[0].error_code) == ("error", "INTERNAL")
     assert (logs[1].status, logs[1].events_created) == ("success", 1)
+
+
+async def test_time_zone_rules_listing_too_many_transitions_are_refused(cal: Cal) -> None:
+    alice = await cal.user()
+    cid = await cal.calendar(alice)
+    rdates = ",".join(f"{2000 + n // 12:04d}{n % 12 + 1:02d}01T020000" for n in range(401))
+    zone = (
+        "BEGIN:VTIMEZONE\r\nTZID:Listed\r\nBEGIN:STANDARD\r\nDTSTART:19990101T020000\r\n"
+        f"RDATE:{rdates}\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+    )
+    start = ";TZID=Listed:20260103T100000"
+    error = await refused(cal, alice, cid, HEAD + zone + vevent("l@test", start=start, end=start) + TAIL)
+    assert error.code == "ICS_TOO_COMPLEX" and "RDATE" in error.message

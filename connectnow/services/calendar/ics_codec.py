@@ -35,6 +35,7 @@ MAX_TIME_ZONES = 50  # VTIMEZONE components in one file
 # a yearly rule of a few transitions a year: real zones have one or two.
 TZ_RULE_WINDOW_YEARS = 10
 MAX_TZ_TRANSITIONS_PER_YEAR = 4
+MAX_TZ_RDATES = 400  # explicit transitions listed by one STANDARD/DAYLIGHT block
 _BYDAY = {d[:2].upper(): d for d in WEEKDAYS}
 _DAY_CODE = {d: d[:2].upper() for d in WEEKDAYS}
 _SUPPORTED_RULE_PARTS = {"FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "BYMONTH", "COUNT", "UNTIL", "WKST"}
@@ -209,6 +210,10 @@ def check_time_zone_rules(cal: Calendar) -> None:
         raise _too_complex(f"At most {MAX_TIME_ZONES} VTIMEZONE components")
     for zone in zones:
         for rule_comp in zone.subcomponents:
+            rdates = rule_comp.get("RDATE")
+            listed = sum(len(r.dts) for r in (rdates if isinstance(rdates, list) else [rdates] if rdates else []))
+            if listed > MAX_TZ_RDATES:  # tzical scans them on every conversion, like rule occurrences
+                raise _too_complex(f"A time-zone rule lists more than {MAX_TZ_RDATES} RDATE transitions")
             if "RRULE" not in rule_comp:
                 continue
             rule: Any = rule_comp["RRULE"]
