@@ -109,9 +109,12 @@ def pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]
     """`url` rewritten to connect to `address`, with the Host header and TLS server name (SNI, and the
     certificate check) still those of the original host."""
     original = httpx.URL(url)
-    extensions = {"sni_hostname": original.host} if original.scheme == "https" else {}
-    host_header = original.netloc.decode("ascii")
-    return str(original.copy_with(host=address)), {"Host": host_header}, extensions
+    # The ASCII (IDNA) form: what TLS sends as the server name and checks the certificate against.
+    extensions = {"sni_hostname": original.raw_host.decode("ascii")} if original.scheme == "https" else {}
+    # Connection: close: the client's pool is keyed by the address, so a kept-alive TLS connection made (and
+    # certificate-checked) for one host name would otherwise carry the next request for another name there.
+    headers = {"Host": original.netloc.decode("ascii"), "Connection": "close"}
+    return str(original.copy_with(host=address)), headers, extensions
 
 
 class WebhookService:
