@@ -1,3 +1,0 @@
-"""ConnectNow: a self-hostable real-time chat server."""
-
-__version__ = "0.1.0"

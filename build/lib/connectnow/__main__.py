@@ -1,3 +1,0 @@
-from connectnow.cli import main
-
-main()

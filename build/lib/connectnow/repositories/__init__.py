@@ -1,1 +1,0 @@
-"""Repositories: one per aggregate, written once over the storage port, so both adapters share them."""

@@ -1,1 +1,0 @@
-"""The broadcasts sidecar (issue 6): groups, templates, CSV import/export, scheduling and delivery."""

@@ -1,1 +1,0 @@
-"""One module per migration, each defining `MIGRATION` (see connectnow/store/schema.py)."""

@@ -1,1 +1,0 @@
-"""pydantic models: stored documents and API shapes (camelCase on the wire)."""
