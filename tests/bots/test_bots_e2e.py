@@ -116,11 +116,15 @@ async def run_example(script: str, env: dict[str, str]) -> AsyncIterator[Example
 
 
 async def post(world: World, content: str) -> dict[str, Any]:
-    sent = await world.http.post(
-        f"/api/v1/channels/{world.channel_id}/messages",
-        json={"content": content, "clientMsgId": uuid.uuid4().hex},
-        headers=bearer(world.alice["accessToken"]),
-    )
+    """alice says something (waiting out her send rate limit, as a person would)."""
+    body = {"content": content, "clientMsgId": uuid.uuid4().hex}
+    for _ in range(50):
+        sent = await world.http.post(
+            f"/api/v1/channels/{world.channel_id}/messages", json=body, headers=bearer(world.alice["accessToken"])
+        )
+        if sent.status_code != 429:
+            break
+        await asyncio.sleep(sent.json()["error"]["details"]["retryAfter"])
     assert sent.status_code == 201, sent.text
     message: dict[str, Any] = sent.json()
     return message

@@ -208,10 +208,11 @@ class Stream:
                 await self._sleep(delay * (1 + random.random() * 0.2))  # jitter, not security
 
     def _refused_for_good(self) -> bool:
-        for data in self._refused:
-            code = data.get("code") if isinstance(data, dict) else None
-            if code in FATAL_CONNECT_CODES:
-                self._fatal = ConnectNowError(str(code), str(data.get("message", "")), details=data.get("details"))
+        """The server refuses connections as `{"message": code, "data": {"code", "message", ...}}`."""
+        for refusal in self._refused:
+            error = refusal.get("data") if isinstance(refusal, dict) else None
+            if isinstance(error, dict) and error.get("code") in FATAL_CONNECT_CODES:
+                self._fatal = ConnectNowError.from_body({"error": error})
                 return True
         return False
 
