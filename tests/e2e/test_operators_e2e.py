@@ -312,3 +312,56 @@ async def test_operator_actions_are_refused_to_non_administrators(server: LiveSe
         finally:
             await sock.close()
             await target.close()
+
+
+async def seed_members(database_url: str, data_dir: Path, workspace_id: str, count: int) -> None:
+    """`count` users in the workspace, written straight into the server's database (registering 10,000 users
+    through the API would take minutes of password hashing)."""
+    from connectnow.clock import new_id, utcnow
+    from connectnow.config import Settings
+    from connectnow.store import open_store
+
+    store = await open_store(Settings(env="development", database_url=database_url, data_dir=data_dir))
+    try:
+        now = utcnow()
+        users, members = [], []
+        for i in range(count):
+            uid, name = new_id(), f"bulk{i:05d}"
+            users.append({"id": uid, "email": f"{name}@example.com", "emailLower": f"{name}@example.com",
+                          "username": name, "usernameLower": name, "displayName": f"Bulk {i}",
+                          "createdAt": now, "updatedAt": now})  # fmt: skip
+            members.append({"id": new_id(), "workspaceId": workspace_id, "userId": uid, "role": "MEMBER",
+                            "joinedAt": now})  # fmt: skip
+        await store.collection("users").insert_many(users)
+        await store.collection("workspace_members").insert_many(members)
+    finally:
+        await store.close()
+
+
+async def test_member_drill_down_pages_and_searches_ten_thousand_members(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'big.db'}"
+    live = LiveServer.start(tmp_path / "big", database_url=database_url)
+    try:
+        admin = make_admin(live)
+        async with httpx.AsyncClient(base_url=live.base_url, timeout=30) as http:
+            owner = await register(http)
+            ws = await public_workspace(http, owner)
+            await seed_members(database_url, tmp_path / "big", ws["id"], 10_000)
+            token = await admin_token(http, admin)
+            url = f"/api/v1/admin/workspaces/{ws['id']}/members"
+            seen: list[str] = []
+            for offset in range(0, 10_001, 200):
+                page = (await http.get(url, params={"offset": offset, "limit": 200}, headers=bearer(token))).json()
+                assert page["total"] == 10_001 and page["offset"] == offset
+                seen += [m["username"] for m in page["members"]]
+            assert len(seen) == 10_001 and len(set(seen)) == 10_001, "every member once, none twice"
+            # In the order the accounts were made: the owner first, then the seeded members.
+            assert seen[0] == owner["user"]["username"] and set(seen[1:]) == {f"bulk{i:05d}" for i in range(10_000)}
+            found = (await http.get(url, params={"q": "BULK0999"}, headers=bearer(token))).json()
+            assert found["total"] == 10
+            assert sorted(m["username"] for m in found["members"]) == [f"bulk0999{i}" for i in range(10)]
+            assert all(m["status"] == "OFFLINE" and m["devices"] == 0 for m in found["members"])
+            by_display = (await http.get(url, params={"q": "bulk 1234"}, headers=bearer(token))).json()
+            assert [m["username"] for m in by_display["members"]] == ["bulk01234"]
+    finally:
+        live.stop()
