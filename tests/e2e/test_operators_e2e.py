@@ -42,10 +42,7 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
 
 def make_admin(server: LiveServer) -> str:
     admin = unique_name("ops")
-    made = server.cli(
-        "create-admin", "--email", f"{admin}@example.com", "--username", admin, "--password-stdin", stdin=PASSWORD
-    )
-    assert made.returncode == 0, made.stderr
+    server.create_admin(admin, PASSWORD)
     return admin
 
 
@@ -74,11 +71,7 @@ async def test_dashboard_shows_counts_changing(server: LiveServer) -> None:
     assert CHROMIUM is not None, "Chromium is missing: scripts/test installs Debian's chromium package"
     from playwright.async_api import async_playwright, expect
 
-    admin = unique_name("ops")
-    made = server.cli(
-        "create-admin", "--email", f"{admin}@example.com", "--username", admin, "--password-stdin", stdin=PASSWORD
-    )
-    assert made.returncode == 0, made.stderr
+    admin = make_admin(server)
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         user = await register(http)
         ws = await http.post(
