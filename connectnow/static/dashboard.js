@@ -198,7 +198,7 @@
     $("members-next").disabled = page.offset + page.members.length >= page.total;
     const body = $("members"); body.replaceChildren();
     for (const m of page.members) {
-      const status = el("span", m.status, { class: "status-" + m.status });
+      const status = el("span", m.status + (m.isBanned ? " · banned" : ""), { class: "status-" + m.status });
       const actions = el("span");
       actions.appendChild(button("Disconnect", "disconnect", () => ask({ action: "disconnect", userId: m.userId }, "Close every socket of " + m.username + "?")));
       actions.appendChild(button("Ban", "ban", () => ask({ action: "ban", userId: m.userId }, "Ban " + m.username + "? Their sessions end and they cannot sign in.")));

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from connectnow_client import Client, ConnectNowError, Message, RateLimited, Stream
 
-from tests.bots.test_bots_e2e import World, make_world, post
+from tests.bots.world import World, make_world, post
 from tests.support.clients import bearer, register
 from tests.support.live_server import LiveServer
 

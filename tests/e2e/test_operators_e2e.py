@@ -232,6 +232,7 @@ async def test_charts_drill_down_and_audited_actions(server: LiveServer) -> None
                 await bob_row.locator("button[data-action='ban']").click()
                 await page.click("#confirm-yes")
                 await expect(page.locator("#action-result")).to_have_text("ban done")
+                await expect(bob_row.locator("td:nth-child(4)")).to_contain_text("banned")
                 audit = page.locator("#audit")
                 await expect(audit).to_contain_text("checking the reconnect path")
                 await expect(audit.locator("tr")).to_have_count(2)
