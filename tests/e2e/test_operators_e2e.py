@@ -306,6 +306,22 @@ async def test_operator_actions_are_refused_to_non_administrators(server: LiveSe
         finally:
             await sock.close()
             await target.close()
+    # And the page itself turns a plain user away before showing anything.
+    assert CHROMIUM is not None, "Chromium is missing: scripts/test installs Debian's chromium package"
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{server.base_url}/dashboard")
+            await page.fill("#login-name", mallory["user"]["username"])
+            await page.fill("#login-password", PASSWORD)
+            await page.click("#login-submit")
+            await expect(page.locator("#login-error")).to_have_text(re.compile("Only server administrators"))
+            await expect(page.locator("#panel")).to_be_hidden()
+        finally:
+            await browser.close()
 
 
 async def seed_members(database_url: str, data_dir: Path, workspace_id: str, count: int) -> None:
