@@ -151,8 +151,8 @@ class Stream:
                 await consumer
             for timer in self._hole_timers.values():
                 timer.cancel()
-            if self._sio is not None and self._sio.connected:
-                await self._sio.disconnect()
+            if self._sio is not None:
+                await self._dispose(self._sio)
         if self._fatal is not None:
             raise self._fatal
 
@@ -187,6 +187,7 @@ class Stream:
                 await sio.connect(self.client.url, auth={"token": self.client.credential},
                                   transports=["websocket"], wait_timeout=10)  # fmt: skip
             except socketio.exceptions.ConnectionError as exc:
+                await self._dispose(sio)
                 if self._refused_for_good():
                     return
                 log.warning("cannot connect (%s); retrying in %.1fs", exc, delay)
@@ -201,11 +202,19 @@ class Stream:
             first = False
             self.connected.set()
             await self._wait_either(gone)
-            if sio.connected:
-                await sio.disconnect()
+            await self._dispose(sio)
             if not self._stopping:
                 log.info("disconnected; reconnecting in %.1fs", delay)
                 await self._sleep(delay * (1 + random.random() * 0.2))  # jitter, not security
+
+    @staticmethod
+    async def _dispose(sio: socketio.AsyncClient) -> None:
+        """Disconnect and close the client's HTTP session (a refused connect leaves it open otherwise)."""
+        if sio.connected:
+            await sio.disconnect()
+        http = getattr(sio.eio, "http", None)
+        if http is not None and not http.closed:
+            await http.close()
 
     def _refused_for_good(self) -> bool:
         """The server refuses connections as `{"message": code, "data": {"code", "message", ...}}`."""
