@@ -135,6 +135,11 @@ class Stream:
         data = await self.call("message:send", payload)
         return Message.from_wire(data["message"])
 
+    def feed(self, event: str, data: Any) -> None:
+        """Hand the stream one event as the socket received it (the socket calls this for every event)."""
+        if event in CHANNEL_EVENTS and isinstance(data, dict):
+            self._queue.put_nowait(_Item("event", event, data))
+
     def stop(self) -> None:
         self._stopping = True
         self._stop_event.set()
@@ -162,8 +167,7 @@ class Stream:
         self._refused = []
 
         async def on_any(event: str, data: Any = None) -> None:
-            if event in CHANNEL_EVENTS and isinstance(data, dict):
-                self._queue.put_nowait(_Item("event", event, data))
+            self.feed(event, data)
 
         async def on_disconnect(*_: Any) -> None:
             self.connected.clear()
