@@ -2,7 +2,8 @@
 
 - `/deploy <service> [env]`: reacts with :rocket: and answers in the thread "deploying <service> to <env>";
 - `/echo <text>`: answers <text> in the thread;
-- any other message in the channel: answers "echo: <message>" in the thread.
+- any other message in the channel: answers "echo: <message>" in the thread;
+- a direct message: answers "echo: <message>" in the conversation.
 
 Messages sent while the bot was disconnected are answered when it is back (the stream recovers them), and
 each message is answered once. Environment: CONNECTNOW_URL, CN_API_KEY (a bot's API key), CN_CHANNEL_ID
@@ -54,6 +55,11 @@ def build_bot() -> Bot:
 
     @bot.on_message(channel=channel)
     async def echo(ctx: Context) -> None:
+        answer = await ctx.reply(f"echo: {ctx.message.content}")
+        report(handled=ctx.message.id, command=None, reply=answer.id, reconnects=bot.stream.reconnects)
+
+    @bot.on_direct_message()
+    async def echo_direct(ctx: Context) -> None:
         answer = await ctx.reply(f"echo: {ctx.message.content}")
         report(handled=ctx.message.id, command=None, reply=answer.id, reconnects=bot.stream.reconnects)
 

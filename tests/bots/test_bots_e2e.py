@@ -102,6 +102,21 @@ async def test_echo_bot_answers_commands_in_threads_and_catches_up_after_a_recon
                 (":rocket:", [world.bot_user["user"]["id"]])
             ]
 
+            # A direct message gets its answer in the conversation.
+            opened = await http.post("/api/v1/direct/conversations", json={"userId": world.bot_user["user"]["id"]},
+                                     headers=bearer(world.alice["accessToken"]))  # fmt: skip
+            assert opened.status_code == 200, opened.text
+            dm_path = f"/api/v1/direct/conversations/{opened.json()['id']}/messages"
+            hi = await http.post(dm_path, json={"content": "hi bot", "clientMsgId": "dm-hi"},
+                                 headers=bearer(world.alice["accessToken"]))  # fmt: skip
+            assert hi.status_code == 201, hi.text
+            await bot.wait_line(lambda line: line.get("handled") == hi.json()["id"])
+            conversation = await http.get(dm_path, headers=bearer(world.alice["accessToken"]))
+            assert [(m["content"], m["senderId"] == world.bot_user["user"]["id"]) for m in conversation.json()] == [
+                ("hi bot", False),
+                ("echo: hi bot", True),
+            ]
+
             # An operator closes the bot's sockets; what is said meanwhile reaches it only through recovery.
             cut = await http.post(
                 "/api/v1/admin/actions",

@@ -112,7 +112,7 @@ async def test_stream_hole_and_reconnect_recover_every_message_once(server: Live
                 second = await post(world, "second")
                 await wait_until(lambda: len(got) == 2)
                 latest = await latest_event_seq(world, stream)
-                await wait_until(lambda: stream.channels[world.channel_id].contiguous == latest)
+                await wait_until(lambda: stream.conversations[("channel", world.channel_id)].contiguous == latest)
 
                 # Cut the stream off; five messages (more than the server's sync bound of 3) arrive meanwhile.
                 admin = bearer(world.admin_token)
@@ -126,7 +126,9 @@ async def test_stream_hole_and_reconnect_recover_every_message_once(server: Live
                 await wait_until(lambda: len(got) == 7, timeout=20)
                 assert stream.reconnects == 1
                 assert [m.id for m in got] == [first["id"], second["id"], *[m["id"] for m in missed]]
-                assert stream.channels[world.channel_id].contiguous == await latest_event_seq(world, stream)
+                assert stream.conversations[("channel", world.channel_id)].contiguous == await latest_event_seq(
+                    world, stream
+                )
                 await asyncio.sleep(0.8)
                 assert len(got) == 7, "nothing is delivered twice"
 
@@ -181,7 +183,7 @@ async def test_events_lost_in_transit_are_recovered_by_the_hole_sync(server: Liv
                 assert got[0].id == sent[2]["id"], "what arrived is handed on at once, not held for the hole"
                 assert stream.recoveries > before
                 latest = await latest_event_seq(world, stream)
-                await wait_until(lambda: stream.channels[world.channel_id].contiguous == latest)
+                await wait_until(lambda: stream.conversations[("channel", world.channel_id)].contiguous == latest)
                 assert stream.reconnects == 0
                 await asyncio.sleep(0.8)
                 assert len(got) == 3, "nothing is delivered twice"

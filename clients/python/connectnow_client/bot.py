@@ -53,18 +53,24 @@ class Context:
         return self.bot.client
 
     async def reply(self, content: str) -> Message:
-        """Answer in the message's thread. Idempotent per (message, n-th reply of this handler run)."""
+        """Answer in the message's thread (in the conversation, for a direct message). Idempotent per
+        (message, n-th reply of this handler run)."""
         self._replies += 1
         key = f"re-{self.message.id}-{self._replies}"
+        if self.message.conversation_id is not None:
+            return await self.client.send_direct(self.message.conversation_id, content, client_msg_id=key)
         return await self.client.reply(self.message, content, client_msg_id=key)
 
     async def say(self, content: str) -> Message:
-        """Post in the message's channel (not in a thread)."""
+        """Post in the message's channel or direct conversation (not in a thread)."""
         self._replies += 1
         key = f"say-{self.message.id}-{self._replies}"
+        if self.message.conversation_id is not None:
+            return await self.client.send_direct(self.message.conversation_id, content, client_msg_id=key)
         return await self.client.send_message(self.message.channel_id, content, client_msg_id=key)
 
     async def react(self, emoji: str) -> list[Reaction]:
+        """React to a channel message (direct messages take no reactions)."""
         return await self.client.react(self.message.id, emoji)
 
 
@@ -90,6 +96,7 @@ class Bot:
         self.prefix = prefix
         self.commands: dict[str, _Route] = {}
         self.listeners: list[_Route] = []
+        self.direct_listeners: list[Handler] = []
         self.user_id: str | None = None
         self.stream = Stream(self.client, on_message=self._on_message, hole_wait=hole_wait,
                              reconnect_min=reconnect_min)  # fmt: skip
@@ -117,6 +124,16 @@ class Bot:
             self.listeners.append(_Route(handler, channel))
             if channel is not None:
                 self.stream.watch(channel)
+            return handler
+
+        return register
+
+    def on_direct_message(self) -> Callable[[Handler], Handler]:
+        """Handle every direct message to the bot that is not a command (commands work in direct messages too,
+        unless registered for one channel)."""
+
+        def register(handler: Handler) -> Handler:
+            self.direct_listeners.append(handler)
             return handler
 
         return register
@@ -159,6 +176,10 @@ class Bot:
             route = self.commands[parsed[0]]
             if route.channel in (None, message.channel_id):
                 self._spawn(route.handler, Context(self, message, parsed[0], parsed[1]))
+            return
+        if message.is_direct:
+            for handler in self.direct_listeners:
+                self._spawn(handler, Context(self, message))
             return
         for route in self.listeners:
             if route.channel in (None, message.channel_id):

@@ -138,6 +138,17 @@ class Client:
         """Reply in the thread of `to` (a reply to a reply stays in the same thread)."""
         return await self.send_message(to.channel_id, content, parent_id=to.thread_id, client_msg_id=client_msg_id)
 
+    async def open_direct(self, user_id: str) -> str:
+        """The id of the direct conversation with a user (created if needed)."""
+        found = await self.request("POST", "/direct/conversations", json={"userId": user_id}, safe=True)
+        return str(found["id"])
+
+    async def send_direct(self, conversation_id: str, content: str, *, client_msg_id: str | None = None) -> Message:
+        """Post in a direct conversation (same idempotency as channel sends)."""
+        body = {"content": content, "clientMsgId": client_msg_id or new_client_msg_id()}
+        path = f"/direct/conversations/{conversation_id}/messages"
+        return Message.from_wire(await self.request("POST", path, json=body, safe=True))
+
     async def get_message(self, message_id: str) -> Message:
         return Message.from_wire(await self.request("GET", f"/messages/{message_id}"))
 

@@ -40,7 +40,12 @@ class Message:
     type: str = "TEXT"
     mentions: tuple[str, ...] = ()
     created_at: str = ""
+    conversation_id: str | None = None  # set for a direct message (then channel_id is "")
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_direct(self) -> bool:
+        return self.conversation_id is not None
 
     @property
     def thread_id(self) -> str:
@@ -53,7 +58,7 @@ class Message:
             id=_str(data, "id"),
             channel_id=_str(data, "channelId"),
             workspace_id=_str(data, "workspaceId"),
-            user_id=_str(data, "userId"),
+            user_id=_str(data, "userId") or _str(data, "senderId"),
             content=_str(data, "content"),
             client_msg_id=_str(data, "clientMsgId"),
             seq=_int(data, "seq"),
@@ -65,6 +70,7 @@ class Message:
             type=_str(data, "type") or "TEXT",
             mentions=tuple(str(m) for m in data.get("mentions") or ()),
             created_at=_str(data, "createdAt"),
+            conversation_id=_opt(data, "conversationId"),
             raw=data,
         )
 
@@ -131,10 +137,11 @@ class Reaction:
 
 @dataclass(frozen=True)
 class ChannelEvent:
-    """A live conversation event (`message:new`, `message:updated`, `reaction:added`, ...) as the stream got it."""
+    """A live conversation event (`message:new`, `reaction:added`, `dm:message`, ...) as the stream got it."""
 
     name: str
-    channel_id: str
+    kind: str  # "channel" or "dm"
+    conversation_id: str  # the channel's id, or the direct conversation's
     event_seq: int
     message: Message | None
     data: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)

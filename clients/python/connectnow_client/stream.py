@@ -1,9 +1,10 @@
-"""A live stream of channel events that recovers what it missed, by the rule in docs/PROTOCOL.md ("Recovery"):
+"""A live stream of conversation events (channels and direct conversations) that recovers what it missed, by
+the rule in docs/PROTOCOL.md ("Recovery"):
 
-- per channel, track the highest *contiguous* `eventSeq` seen;
+- per conversation, track the highest *contiguous* `eventSeq` seen;
 - an event past a hole is delivered at once, and if the hole is not filled within `hole_wait` seconds
   (events may arrive out of order across workers), `sync` is called from the contiguous mark;
-- after every reconnect, `sync` is called for every tracked channel from its contiguous mark;
+- after every reconnect, `sync` is called for every tracked conversation from its contiguous mark;
 - when `sync` answers `recovered: false`, the REST cursor it gives is paged until `nextCursor` is null.
 
 Messages are handed on once each (by id), whether they came live or from a recovery, so a hole that turns
@@ -32,7 +33,7 @@ from connectnow_client.models import ChannelEvent, Message
 
 log = logging.getLogger("connectnow_client.stream")
 
-# Conversation events that carry a channel's eventSeq (docs/PROTOCOL.md, "Server -> client events").
+# Conversation events that carry the conversation's eventSeq (docs/PROTOCOL.md, "Server -> client events").
 CHANNEL_EVENTS = (
     "message:new",
     "message:updated",
@@ -43,16 +44,20 @@ CHANNEL_EVENTS = (
     "reaction:removed",
     "thread:updated",
 )
+DIRECT_EVENTS = ("dm:message", "dm:message:updated", "dm:message:deleted")
+TRACKED_EVENTS = frozenset(CHANNEL_EVENTS + DIRECT_EVENTS)
+NEW_MESSAGE_EVENTS = frozenset({"message:new", "dm:message"})
 # Refusals that no reconnect can fix: the stream stops and says why.
 FATAL_CONNECT_CODES = frozenset(
     {"AUTH_INVALID_TOKEN", "AUTH_TOKEN_EXPIRED", "AUTH_MALFORMED", "API_KEY_REVOKED", "USER_BANNED", "USER_DISABLED"}
 )
-SYNC_BATCH = 100  # channels per `sync` call (the server's limit)
+SYNC_BATCH = 100  # conversations per `sync` call (the server's limit)
 PROBE_EVENT_SEQ = 2**53  # "I have seen everything": sync answers the latest eventSeq and no messages
 SEEN_MESSAGES = 10_000
 
 MessageCallback = Callable[[Message], Awaitable[None]]
 EventCallback = Callable[[ChannelEvent], Awaitable[None]]
+Key = tuple[str, str]  # ("channel" | "dm", id)
 
 
 @dataclass
@@ -87,14 +92,14 @@ class Stream:
         self.reconnect_min = reconnect_min
         self.reconnect_max = reconnect_max
         self.ack_timeout = ack_timeout
-        self.channels: dict[str, _Channel] = {}
+        self.conversations: dict[Key, _Channel] = {}
         self.watched: set[str] = set()  # channels to track from the first connect, even before any event
         self.reconnects = 0  # completed reconnects (not counting the first connect)
         self.recoveries = 0  # sync calls made (holes and reconnects)
         self.connected = asyncio.Event()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
-        self._hole_timers: dict[str, asyncio.Task[None]] = {}
+        self._hole_timers: dict[Key, asyncio.Task[None]] = {}
         self._stopping = False
         self._stop_event = asyncio.Event()
         self._refused: list[Any] = []  # connect_error payloads of the current connection attempt
@@ -137,7 +142,7 @@ class Stream:
 
     def feed(self, event: str, data: Any) -> None:
         """Hand the stream one event as the socket received it (the socket calls this for every event)."""
-        if event in CHANNEL_EVENTS and isinstance(data, dict):
+        if event in TRACKED_EVENTS and isinstance(data, dict):
             self._queue.put_nowait(_Item("event", event, data))
 
     def stop(self) -> None:
@@ -246,10 +251,11 @@ class Stream:
     # --- recovery -------------------------------------------------------------------------------------------
     async def _recover_all(self, *, probe_new: bool) -> None:
         """After a (re)connect: sync every tracked channel from its mark; fetch the mark of watched new ones."""
-        cursors = [{"kind": "channel", "id": cid, "lastEventSeq": st.contiguous} for cid, st in self.channels.items()]
+        cursors = [{"kind": kind, "id": cid, "lastEventSeq": st.contiguous}
+                   for (kind, cid), st in self.conversations.items()]  # fmt: skip
         if probe_new:
-            cursors += [{"kind": "channel", "id": cid, "lastEventSeq": PROBE_EVENT_SEQ}
-                        for cid in sorted(self.watched - set(self.channels))]  # fmt: skip
+            new = sorted(cid for cid in self.watched if ("channel", cid) not in self.conversations)
+            cursors += [{"kind": "channel", "id": cid, "lastEventSeq": PROBE_EVENT_SEQ} for cid in new]
         await self._sync(cursors)
 
     async def _sync(self, cursors: list[dict[str, Any]]) -> None:
@@ -261,16 +267,17 @@ class Stream:
                 log.warning("sync failed (%s); the next reconnect tries again", exc)
                 return
             self.recoveries += 1
-            asked = {c["id"]: c["lastEventSeq"] for c in batch}
+            asked = {(c["kind"], c["id"]): c["lastEventSeq"] for c in batch}
             for result in results:
-                self._queue.put_nowait(_Item("recovered", data={**result, "asked": asked.get(result.get("id"))}))
+                key = (result.get("kind"), result.get("id"))
+                self._queue.put_nowait(_Item("recovered", data={**result, "asked": asked.get(key)}))
 
     async def _apply_recovery(self, result: dict[str, Any]) -> None:
-        channel_id = str(result.get("id"))
+        key = (str(result.get("kind")), str(result.get("id")))
         if result.get("error"):
-            log.warning("channel %s is not readable any more: %s", channel_id, result["error"].get("code"))
-            self.channels.pop(channel_id, None)
-            self.watched.discard(channel_id)
+            log.warning("%s %s is not readable any more: %s", *key, result["error"].get("code"))
+            self.conversations.pop(key, None)
+            self.watched.discard(key[1])
             return
         probe = result.get("asked") == PROBE_EVENT_SEQ
         latest = int(result.get("latestEventSeq") or 0)
@@ -280,7 +287,7 @@ class Stream:
         if not probe:
             for data in messages:
                 await self._deliver_message(Message.from_wire(data))
-        state = self.channels.setdefault(channel_id, _Channel(contiguous=latest))
+        state = self.conversations.setdefault(key, _Channel(contiguous=latest))
         state.contiguous = max(state.contiguous, latest)
         state.ahead = {seq for seq in state.ahead if seq > state.contiguous}
         self._advance(state)
@@ -313,28 +320,30 @@ class Stream:
                 log.exception("a stream handler failed")
 
     async def _apply_event(self, name: str, data: dict[str, Any]) -> None:
-        channel_id, event_seq = str(data.get("channelId", "")), data.get("eventSeq")
+        key: Key = ("dm", str(data.get("conversationId", ""))) if name in DIRECT_EVENTS else (
+            "channel", str(data.get("channelId", "")))  # fmt: skip
+        event_seq = data.get("eventSeq")
         raw_message = data.get("message")
         message = Message.from_wire(raw_message) if isinstance(raw_message, dict) else None
-        if isinstance(event_seq, int) and channel_id:
-            self._track(channel_id, event_seq)
+        if isinstance(event_seq, int) and key[1]:
+            self._track(key, event_seq)
         if self.on_event is not None:
-            await self.on_event(ChannelEvent(name, channel_id, event_seq if isinstance(event_seq, int) else 0,
-                                             message, data))  # fmt: skip
-        if name == "message:new" and message is not None:
+            seq = event_seq if isinstance(event_seq, int) else 0
+            await self.on_event(ChannelEvent(name, key[0], key[1], seq, message, data))
+        if name in NEW_MESSAGE_EVENTS and message is not None:
             await self._deliver_message(message)
 
-    def _track(self, channel_id: str, event_seq: int) -> None:
-        state = self.channels.get(channel_id)
-        if state is None:  # first event of a channel nobody asked to watch: it is the starting mark
-            self.channels[channel_id] = _Channel(contiguous=event_seq)
+    def _track(self, key: Key, event_seq: int) -> None:
+        state = self.conversations.get(key)
+        if state is None:  # first event of a conversation nobody asked to watch: it is the starting mark
+            self.conversations[key] = _Channel(contiguous=event_seq)
             return
         if event_seq <= state.contiguous:
             return
         state.ahead.add(event_seq)
         self._advance(state)
-        if state.ahead and channel_id not in self._hole_timers:
-            self._hole_timers[channel_id] = asyncio.create_task(self._hole_timer(channel_id))
+        if state.ahead and key not in self._hole_timers:
+            self._hole_timers[key] = asyncio.create_task(self._hole_timer(key))
 
     @staticmethod
     def _advance(state: _Channel) -> None:
@@ -342,18 +351,17 @@ class Stream:
             state.contiguous += 1
             state.ahead.discard(state.contiguous)
 
-    async def _hole_timer(self, channel_id: str) -> None:
+    async def _hole_timer(self, key: Key) -> None:
         await asyncio.sleep(self.hole_wait)
-        self._queue.put_nowait(_Item("hole", data=channel_id))
+        self._queue.put_nowait(_Item("hole", data=key))
 
-    async def _check_hole(self, channel_id: str) -> None:
-        self._hole_timers.pop(channel_id, None)
-        state = self.channels.get(channel_id)
+    async def _check_hole(self, key: Key) -> None:
+        self._hole_timers.pop(key, None)
+        state = self.conversations.get(key)
         if state is None or not state.ahead or not self.connected.is_set():
             return  # filled meanwhile, or a reconnect will sync anyway
-        log.info("channel %s: eventSeq %d missing after %.1fs; syncing", channel_id, state.contiguous + 1,
-                 self.hole_wait)  # fmt: skip
-        await self._sync([{"kind": "channel", "id": channel_id, "lastEventSeq": state.contiguous}])
+        log.info("%s %s: eventSeq %d missing after %.1fs; syncing", *key, state.contiguous + 1, self.hole_wait)
+        await self._sync([{"kind": key[0], "id": key[1], "lastEventSeq": state.contiguous}])
 
     async def _deliver_message(self, message: Message) -> None:
         if message.is_deleted or message.id in self._seen:
