@@ -39,6 +39,17 @@ class Metrics:
             buckets=LATENCY_BUCKETS_SECONDS,
             registry=r,
         )
+        self.broker_publish = Histogram(
+            "connectnow_broker_publish_seconds",
+            "Time to hand one event to the broker (a Redis PUBLISH round trip with Redis)",
+            buckets=LATENCY_BUCKETS_SECONDS,
+            registry=r,
+        )
+        self.loop_lag = Gauge(
+            "connectnow_event_loop_lag_seconds",
+            "How late this worker's event loop woke a timer, last sample",
+            registry=r,
+        )
         self.listener_restarts = Gauge(
             "connectnow_broker_listener_restarts", "Restarts of this worker's pub/sub listener", registry=r
         )

@@ -31,6 +31,7 @@ from connectnow.services.chat_wiring import wire_chat
 from connectnow.services.dashboard import DashboardService
 from connectnow.services.direct import DirectService
 from connectnow.services.messages import MessageService
+from connectnow.services.operators import OperatorService
 from connectnow.services.presence import PresenceService
 from connectnow.services.reactions import ReactionService, SearchService
 from connectnow.services.read_state import ReadStateService
@@ -77,6 +78,7 @@ class Services:
     presence: PresenceService = field(init=False)  # issue 4: aggregate status over every socket on every worker
     sync: SyncService = field(init=False)  # issue 4: gap-free recovery from the database after a reconnect
     dashboard: DashboardService = field(init=False)  # issue 4: live numbers for operators
+    operators: OperatorService = field(init=False)  # issue 17: operator actions and their audit trail
 
 
 @dataclass
@@ -130,6 +132,7 @@ class Node:
         svc.sync = SyncService(svc.chat, svc.messages, svc.direct, self.hub.metrics, self.settings.sync_max_messages)
         svc.dashboard = DashboardService(self.store, self.hub, svc.presence, self.settings.dashboard_interval_seconds)
         self.background.append(svc.dashboard)
+        svc.operators = OperatorService(self.store, svc.users)
         self._watch_metrics()
         for worker in self.background:
             await worker.start()

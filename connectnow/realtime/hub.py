@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,7 @@ def to_wire(data: Any) -> Any:
 
 
 Room = str | list[str]
+OpHandler = Callable[[dict[str, Any]], Awaitable[None]]
 NAMESPACE = "/"
 
 
@@ -91,6 +93,7 @@ class Hub:
         self.connections: dict[str, Connection] = {}
         self.messages_delivered = 0  # chat messages fanned out on this worker (the dashboard's messages/s)
         self._by_user: dict[str, set[str]] = defaultdict(set)
+        self._service_ops: dict[str, OpHandler] = {}
         # The fast fan-out writes to engine.io's socket queues itself; a server that hooks python-socketio's
         # per-recipient send (the hub contract tests capture packets there) keeps python-socketio's own path.
         self._fast_fanout = type(sio)._send_eio_packet is socketio.AsyncServer._send_eio_packet
@@ -153,20 +156,36 @@ class Hub:
     async def disconnect_api_key(self, api_key_id: str, reason: str) -> None:
         await self._publish({"op": "disconnect", "by": "apiKey", "id": api_key_id, "reason": reason})
 
+    async def publish_op(self, op: str, message: dict[str, Any]) -> None:
+        """Send a message of a service's own operation (see `on_op`) to every worker, this one included."""
+        await self._publish({**message, "op": op})
+
+    def on_op(self, op: str, handler: OpHandler) -> None:
+        """Let a service receive its own broker operation (the dashboard merges workers' metrics this way)."""
+        if op in self._HANDLERS or op in self._service_ops:
+            raise RuntimeError(f"broker operation {op} registered twice")
+        self._service_ops[op] = handler
+
     async def _publish(self, message: dict[str, Any]) -> None:
         if self.broker is None:
             raise RuntimeError("hub has no broker yet")
         message["ts"] = time.time()
+        started = time.perf_counter()
         await self.broker.publish(message)
+        self.metrics.broker_publish.observe(time.perf_counter() - started)
 
     # --- delivery on this worker -------------------------------------------------------------------------
     async def _on_broker_message(self, message: dict[str, Any]) -> None:
         op = message.get("op")
         handler = self._HANDLERS.get(op) if isinstance(op, str) else None
-        if handler is None:
+        if handler is not None:
+            await handler(self, message)
+            return
+        service_op = self._service_ops.get(op) if isinstance(op, str) else None
+        if service_op is None:
             log.error("unknown broker operation %r", op)
             return
-        await handler(self, message)
+        await service_op(message)
 
     async def _deliver_emit(self, message: dict[str, Any]) -> None:
         skip: str | list[str] | None = message.get("skip")

@@ -80,6 +80,12 @@ class LiveServer:
             check=False,
         )
 
+    def create_admin(self, username: str, password: str) -> None:
+        """A server administrator, made with the CLI as an operator would."""
+        made = self.cli("create-admin", "--email", f"{username}@example.com", "--username", username,
+                        "--password-stdin", stdin=password)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, sig)
