@@ -11,7 +11,8 @@ router = APIRouter(tags=["dashboard"], include_in_schema=False)
 
 _STATIC = resources.files("connectnow") / "static"
 # The page holds no data: it logs in through the API and then listens over Socket.IO (admins only).
-_CSP = "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+# connect-src 'self' covers this origin's own ws:/wss: (CSP Level 3); WebSockets to any other host are refused.
+_CSP = "default-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
 
 
 @router.get("/dashboard")

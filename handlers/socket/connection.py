@@ -21,6 +21,7 @@ def install_connection_handlers(sio: socketio.AsyncServer, node: Node) -> None:
         try:
             token = _token_from(auth)
             principal = await node.svc.auth.authenticate(token)
+            await _check_socket_cap(node, principal.user_id)
         except AppError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.code, exc.body()["error"]) from None
         await node.hub.register(sid, principal)
@@ -44,6 +45,12 @@ def install_connection_handlers(sio: socketio.AsyncServer, node: Node) -> None:
 
     sio.on("connect", handler=connect)
     sio.on("disconnect", handler=disconnect)
+
+
+async def _check_socket_cap(node: Node, user_id: str) -> None:
+    cap = node.settings.max_sockets_per_user
+    if await node.svc.presence.socket_count(user_id) >= cap:
+        raise AppError(errors.TOO_MANY_SOCKETS, f"At most {cap} sockets per user", details={"max": cap})
 
 
 def _token_from(auth: Any) -> str:
