@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import engineio
@@ -51,15 +52,20 @@ class ConnectNowServer(socketio.AsyncServer):
         self.connect_timeout = connect_timeout
         self._deadlines: dict[str, asyncio.TimerHandle] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        # Set by the connection handlers: whether a Socket.IO sid got past authentication.
+        self.is_authenticated: Callable[[str], bool] = lambda sid: True
 
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
         return BoundedCloseEngineIO
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         result = await super()._handle_eio_connect(eio_sid, environ)
-        loop = asyncio.get_running_loop()
-        self._deadlines[eio_sid] = loop.call_later(self.connect_timeout, self._connect_deadline, eio_sid)
+        self._arm_deadline(eio_sid, grace=True)
         return result
+
+    def _arm_deadline(self, eio_sid: str, *, grace: bool) -> None:
+        loop = asyncio.get_running_loop()
+        self._deadlines[eio_sid] = loop.call_later(self.connect_timeout, self._connect_deadline, eio_sid, grace)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         handle = self._deadlines.pop(eio_sid, None)
@@ -67,10 +73,14 @@ class ConnectNowServer(socketio.AsyncServer):
             handle.cancel()
         await super()._handle_eio_disconnect(eio_sid, reason)
 
-    def _connect_deadline(self, eio_sid: str) -> None:
+    def _connect_deadline(self, eio_sid: str, grace: bool) -> None:
         self._deadlines.pop(eio_sid, None)
-        if self.manager.sid_from_eio_sid(eio_sid, NAMESPACE) is not None:
-            return  # connected (or its CONNECT is being authenticated right now)
+        sid = self.manager.sid_from_eio_sid(eio_sid, NAMESPACE)
+        if sid is not None and self.is_authenticated(sid):
+            return
+        if sid is not None and grace:
+            self._arm_deadline(eio_sid, grace=False)  # its CONNECT is being authenticated: one more period
+            return
         log.info("closing Engine.IO session %s: no CONNECT within %ss", eio_sid, self.connect_timeout)
         task = asyncio.get_running_loop().create_task(self.eio.disconnect(eio_sid))
         self._closing.add(task)

@@ -10,6 +10,7 @@ import socketio
 from connectnow import errors
 from connectnow.errors import AppError
 from connectnow.node import Node
+from connectnow.realtime.sio_server import ConnectNowServer
 from handlers.socket.router import SocketContext, SocketRouter
 
 log = logging.getLogger("connectnow.socket")
@@ -36,6 +37,8 @@ def install_connection_handlers(sio: socketio.AsyncServer, node: Node) -> None:
         await node.svc.dashboard.connection_event("connect", principal, sid)
 
     async def disconnect(sid: str, reason: Any = None) -> None:
+        if sio.manager.is_connected(sid, "/"):
+            return  # a real disconnection is pending here: this is a client's own "disconnect" event
         conn = node.hub.unregister(sid)
         if conn is not None:
             node.hub.metrics.disconnects.inc()
@@ -43,6 +46,8 @@ def install_connection_handlers(sio: socketio.AsyncServer, node: Node) -> None:
             await node.svc.presence.disconnected(conn.user_id, sid)
             await node.svc.dashboard.connection_event("disconnect", conn.principal, sid)
 
+    if isinstance(sio, ConnectNowServer):  # sessions that never authenticate are closed (issue 14)
+        sio.is_authenticated = lambda sid: node.hub.connection(sid) is not None
     sio.on("connect", handler=connect)
     sio.on("disconnect", handler=disconnect)
 
