@@ -11,8 +11,8 @@ from pathlib import Path
 from connectnow.store.schema import all_migrations
 from tests.support.redis_server import RedisServer, env_without_connectnow
 
-STARTERS = 6
-ROUNDS = 3
+STARTERS = 5
+ROUNDS = 2
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -99,3 +99,46 @@ async def test_a_stale_mongo_migration_lock_is_taken_over() -> None:
     dead = utcnow() - timedelta(seconds=MIGRATION_LOCK_STALE_SECONDS + 5)
     await store.database[MIGRATION_LOCK_COLLECTION].insert_one({"_id": "migrate", "owner": "died", "at": dead})
     assert await asyncio.wait_for(store.migrate(), 60) == sorted(m.id for m in all_migrations())
+
+
+def test_two_workers_on_a_fresh_folder_both_start(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    import httpx
+
+    from tests.support.redis_server import free_port
+
+    redis = RedisServer.start()
+    try:
+        for round_no in range(1):
+            port = free_port()
+            env = _env(tmp_path / f"fresh{round_no}", CONNECTNOW_REDIS_URL=redis.url, CONNECTNOW_LOG_LEVEL="info")
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "connectnow", "serve", "--workers", "2", "--port", str(port)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+            try:
+                deadline = time.monotonic() + 60
+                ready = False
+                while not ready and time.monotonic() < deadline and proc.poll() is None:
+                    try:
+                        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+                    except httpx.HTTPError:
+                        time.sleep(0.2)
+                assert ready, "serve --workers 2 never became ready"
+            finally:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                out, _ = proc.communicate(timeout=60)
+            # Stopped by SIGTERM, both workers had started, none failed on the migrations.
+            assert proc.returncode == 0, out[-3000:]
+            assert out.count("ConnectNow started") == 2, out[-3000:]
+            assert "Traceback" not in out and "UNIQUE constraint" not in out, out[-3000:]
+    finally:
+        redis.stop()
