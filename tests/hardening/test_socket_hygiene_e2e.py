@@ -143,3 +143,33 @@ def test_an_oversized_polling_post_is_answered_and_shutdown_does_not_hang(tmp_pa
         assert code in (0, -signal.SIGTERM), live.log()[-2000:]
     finally:
         live.stop()
+
+
+async def test_the_socket_cap_counts_every_worker(tmp_path: Path) -> None:
+    from tests.support.redis_server import RedisServer
+
+    redis = RedisServer.start()
+    servers: list[LiveServer] = []
+    socks: list[SocketClient] = []
+    try:
+        shared = {"redis_url": redis.url, "max_sockets_per_user": "3"}
+        # Two servers on one database and one Redis: two workers of one deployment.
+        servers = [LiveServer.start(tmp_path / "cluster", **shared) for _ in range(2)]
+        a, b = servers
+        async with httpx.AsyncClient(base_url=a.base_url) as client:
+            token = (await register(client))["accessToken"]
+        for target in (a, a, b):
+            sock = SocketClient()
+            socks.append(sock)
+            await sock.connect(target.base_url, token)
+        refused = SocketClient()
+        socks.append(refused)
+        with pytest.raises(Exception):  # noqa: B017 - python-socketio raises ConnectionError
+            await refused.connect(b.base_url, token)
+        assert refused.connect_error["data"]["code"] == "TOO_MANY_SOCKETS", refused.connect_error
+    finally:
+        for sock in socks:
+            await sock.close()
+        for live in servers:
+            live.stop()
+        redis.stop()
