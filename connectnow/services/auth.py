@@ -134,13 +134,17 @@ class AuthService:
 
     async def login(self, data: LoginIn, client: ClientInfo) -> TokenPair:
         if self.throttle is not None:
-            await self.throttle.before_sign_in(data.login, client.ip_address)
-        self.check_password_policy_length_only(data.password)
+            await self.throttle.request(client.ip_address)
         user = await self.users.by_login(data.login)
+        # One account is one bucket whether named by username or e-mail; an unknown name is its own.
+        account = user.id if user is not None else f"unknown:{data.login.lower()}"
+        if self.throttle is not None:
+            await self.throttle.before_sign_in(account, client.ip_address)
+        self.check_password_policy_length_only(data.password)
         ok = await self.secrets.verify_password(user.password_hash if user else None, data.password)
         if user is None or not ok:
             if self.throttle is not None:
-                await self.throttle.sign_in_failed(data.login, client.ip_address)
+                await self.throttle.sign_in_failed(account, client.ip_address)
             raise AppError(errors.AUTH_INVALID_CREDENTIALS)
         ensure_user_allowed(user)
         if user.password_hash and self.secrets.needs_rehash(user.password_hash):

@@ -21,9 +21,9 @@ from connectnow.realtime.ratelimit import AuthRules, RateLimiter, refuse
 UNKNOWN_ADDRESS = "unknown"
 
 
-def _account_key(login: str) -> str:
-    # Logins are user input: a fixed-size digest keeps bucket keys short and free of separators.
-    return hashlib.sha256(login.strip().lower().encode()).hexdigest()[:32]
+def _account_key(account: str) -> str:
+    # Unknown logins are user input: a fixed-size digest keeps bucket keys short and free of separators.
+    return hashlib.sha256(account.encode()).hexdigest()[:32]
 
 
 class AuthThrottle:
@@ -35,14 +35,17 @@ class AuthThrottle:
         """Any sign-in, registration, refresh or reset request from this address."""
         await self.limiter.hit(address or UNKNOWN_ADDRESS, self.rules.address)
 
-    async def before_sign_in(self, login: str, address: str | None) -> None:
-        """Checked before the password is hashed, so a refused attempt costs nothing."""
-        await self.request(address)
-        pair = f"{_account_key(login)}@{address or UNKNOWN_ADDRESS}"
-        locked = await self.limiter.take(pair, self.rules.lockout, cost=0)
+    async def before_sign_in(self, account: str, address: str | None) -> None:
+        """Checked before the password is hashed, so a refused attempt costs nothing. `account`: the user's id,
+        or the login as typed when no such user exists. Call `request` first."""
+        locked = await self.limiter.take(_pair_key(account, address), self.rules.lockout, cost=0)
         if not locked.allowed:
             raise refuse(self.rules.lockout, locked)
-        await self.limiter.hit(_account_key(login), self.rules.account)
+        await self.limiter.hit(_account_key(account), self.rules.account)
 
-    async def sign_in_failed(self, login: str, address: str | None) -> None:
-        await self.limiter.take(f"{_account_key(login)}@{address or UNKNOWN_ADDRESS}", self.rules.lockout)
+    async def sign_in_failed(self, account: str, address: str | None) -> None:
+        await self.limiter.take(_pair_key(account, address), self.rules.lockout)
+
+
+def _pair_key(account: str, address: str | None) -> str:
+    return f"{_account_key(account)}@{address or UNKNOWN_ADDRESS}"

@@ -92,6 +92,15 @@ async def test_failed_attempts_lock_only_the_attackers_address(server: LiveServe
         assert (await login(http, victim, PASSWORD, victim_address)).status_code == 200
 
 
+async def test_username_and_email_are_one_account_for_the_lockout(server: LiveServer) -> None:
+    attacker = new_address()
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        user = (await register_from(http, new_address()))["user"]
+        for login_as in (user["username"], user["email"].upper(), user["username"].upper()):
+            assert (await login(http, login_as, "wrong password!", attacker)).status_code == 401
+        assert_rate_limited(await login(http, user["email"], PASSWORD, attacker), "auth_lockout")
+
+
 async def test_one_account_is_metered_over_every_address(server: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         target = (await register_from(http, new_address()))["user"]["username"]
