@@ -129,6 +129,7 @@ class AuthService:
     async def register(self, data: RegisterIn, client: ClientInfo) -> TokenPair:
         if self.throttle is not None:
             await self.throttle.request(client.ip_address)
+            await self.throttle.account(f"register:{str(data.email).lower()}")
         user = await self.create_user(data)
         return await self._open_session(user, client)
 
@@ -216,6 +217,11 @@ class AuthService:
         if token_kind(raw) is not TokenKind.REFRESH or len(raw) > MAX_TOKEN_LENGTH:
             raise AppError(errors.AUTH_MALFORMED, "Not a refresh token")
         now = utcnow()
+        if self.throttle is not None:
+            # Metered before the claim, so a refused refresh leaves the token usable for the retry.
+            known = await self.refresh_tokens.find_one({"tokenHash": self.secrets.digest(raw)})
+            if known is not None:
+                await self.throttle.account(known.user_id)
         token, first_use = await self.refresh_tokens.claim(self.secrets.digest(raw), now)
         if token is None:
             raise AppError(errors.AUTH_INVALID_TOKEN)

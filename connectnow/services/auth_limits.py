@@ -5,8 +5,9 @@ configured), each refusal a `RATE_LIMITED` with `Retry-After`:
 
 - per client address, every sign-in, registration, refresh (and a future password reset) request: bounds what
   one address can make the server hash (each attempt costs an argon2id hash of 19 MiB);
-- per account, every sign-in attempt naming it from any address: bounds distributed guessing of one password.
-  It refuses for at most 1/rate seconds at a time and never locks;
+- per account, every sign-in attempt naming it and every refresh of its sessions from any address (and every
+  registration naming one e-mail): bounds distributed guessing of one password. It refuses for at most 1/rate
+  seconds at a time and never locks;
 - per (account, address), failed sign-ins only: after `auth_lockout_failures` failures that address gets one
   more try per `auth_lockout_seconds`. The owner signing in from their own address is never in the bucket an
   attacker elsewhere fills, so the lockout cannot be turned against them.
@@ -41,6 +42,10 @@ class AuthThrottle:
         locked = await self.limiter.take(_pair_key(account, address), self.rules.lockout, cost=0)
         if not locked.allowed:
             raise refuse(self.rules.lockout, locked)
+        await self.account(account)
+
+    async def account(self, account: str) -> None:
+        """Any sign-in, refresh or registration naming this account (a user id, or a name when none exists)."""
         await self.limiter.hit(_account_key(account), self.rules.account)
 
     async def sign_in_failed(self, account: str, address: str | None) -> None:

@@ -109,6 +109,17 @@ async def test_one_account_is_metered_over_every_address(server: LiveServer) -> 
     assert_rate_limited(answers[5], "auth_account")
 
 
+async def test_refreshes_of_one_account_are_metered_over_every_address(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        token = (await register_from(http, new_address()))["refreshToken"]
+        for _ in range(5):
+            answer = await http.post("/api/v1/auth/refresh", json={"refreshToken": token}, headers=via(new_address()))
+            assert answer.status_code == 200, answer.text
+            token = answer.json()["refreshToken"]
+        refused = await http.post("/api/v1/auth/refresh", json={"refreshToken": token}, headers=via(new_address()))
+        assert_rate_limited(refused, "auth_account")
+
+
 async def test_one_address_is_metered_over_register_login_and_refresh(server: LiveServer) -> None:
     address = new_address()
     async with httpx.AsyncClient(base_url=server.base_url) as http:
