@@ -6,23 +6,28 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import socketio
 from fastapi import FastAPI
 
 from connectnow import __version__
 from connectnow.config import Settings
+from connectnow.http_edge import wrap_edge
 from connectnow.node import Node
 from connectnow.origins import OriginPolicy
 from connectnow.realtime.hub import Hub, OrjsonCodec
+from connectnow.realtime.sio_server import ConnectNowServer
 from handlers.rest import install_rest
+from handlers.rest.docs_page import install_docs
 from handlers.socket import install_socket_handlers
 
 
 def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -> socketio.ASGIApp:
     settings = settings or Settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sio = socketio.AsyncServer(
+    sio = ConnectNowServer(
+        connect_timeout=settings.socket_connect_timeout_seconds,
         async_mode="asgi",
         cors_allowed_origins=OriginPolicy(settings),
         max_http_buffer_size=settings.max_http_buffer_size,
@@ -51,11 +56,26 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
         version=__version__,
         description="Real-time chat server. REST for bots and integrations; Socket.IO for clients.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs from local assets (issue 14)
+        redoc_url=None,  # ReDoc would load its script from a CDN
     )
     api.state.node = node
     install_rest(api, node)
+    install_docs(api)
     install_socket_handlers(sio, node)
-    return socketio.ASGIApp(sio, other_asgi_app=api, socketio_path="socket.io")
+    return EdgeApp(sio, api, settings)
+
+
+class EdgeApp(socketio.ASGIApp):
+    """Socket.IO and the REST app behind the edge layers of connectnow/http_edge.py (proxy headers, security
+    headers), which so apply to Engine.IO's polling and WebSocket requests too."""
+
+    def __init__(self, sio: socketio.AsyncServer, api: FastAPI, settings: Settings) -> None:
+        super().__init__(sio, other_asgi_app=api, socketio_path="socket.io")
+        self._edge = wrap_edge(super().__call__, settings)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self._edge(scope, receive, send)
 
 
 def freeze_startup_heap() -> None:

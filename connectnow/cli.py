@@ -47,7 +47,7 @@ def serve(
     os.environ["CONNECTNOW_HOST"] = settings.host
     os.environ["CONNECTNOW_PORT"] = str(settings.port)
     os.environ["CONNECTNOW_WORKERS"] = str(settings.workers)
-    uvicorn.run(
+    config = uvicorn.Config(
         "connectnow.app:app_factory",
         factory=True,
         host=settings.host,
@@ -58,8 +58,36 @@ def serve(
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         log_level=settings.log_level.lower(),
-        proxy_headers=settings.trust_proxy_headers,
+        # Proxy headers are read by the app itself (connectnow/proxies.py), from CONNECTNOW_TRUSTED_PROXIES only.
+        proxy_headers=False,
+        # A shutdown never waits on a client that keeps a connection open.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
+    if settings.workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            raise typer.Exit(STARTUP_FAILURE)
+        return
+    raise typer.Exit(_run_workers(config))
+
+
+SHUTDOWN_GRACE_SECONDS = 5
+STARTUP_FAILURE = 3  # uvicorn's exit status for a server that could not start
+
+
+def _run_workers(config: object) -> int:
+    """uvicorn's supervisor, then an exit status: a worker that failed to start stops the supervisor (it
+    would fail the same way again), and `serve` must then exit non-zero so that systemd, Docker or Kubernetes
+    restart it, instead of exiting 0 as if asked to stop."""
+    from uvicorn import Config
+    from uvicorn.supervisors import Multiprocess
+
+    assert isinstance(config, Config)
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    failed = [p for p in supervisor.processes if p.exitcode == STARTUP_FAILURE]
+    return STARTUP_FAILURE if failed else 0
 
 
 @cli.command()

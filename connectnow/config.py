@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(1024 * 1024, ge=1024)
     ping_interval_seconds: float = Field(25.0, gt=0)
     ping_timeout_seconds: float = Field(20.0, gt=0)
-    trust_proxy_headers: bool = False
+    trust_proxy_headers: bool = False  # deprecated: the same as CONNECTNOW_TRUSTED_PROXIES=127.0.0.1,::1
+    # Proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto are believed; see README.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     access_token_ttl_seconds: int = Field(15 * 60, ge=30)
     refresh_token_ttl_seconds: int = Field(30 * 24 * 3600, ge=60)
@@ -163,14 +165,45 @@ class Settings(BaseSettings):
     presence_heartbeat_seconds: float = Field(10.0, ge=0.05)  # how often a worker renews its connections
     presence_ttl_seconds: float = Field(30.0, ge=0.2)  # a connection not renewed this long has lapsed
     presence_sweep_seconds: float = Field(2.0, ge=0.05)  # how often a worker looks for lapsed users
-    metrics_token: SecretStr | None = None  # /metrics answers loopback clients, or this bearer token
+    metrics_token: SecretStr | None = None  # /metrics answers this bearer token...
+    metrics_allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)  # ...or these peers
     sync_max_messages: int = Field(500, ge=1, le=10_000)  # past this many changes, sync answers recovered=false
     dashboard_interval_seconds: float = Field(2.0, ge=0.2, le=60)  # how often the dashboard numbers refresh
 
-    @field_validator("allowed_origins", mode="before")
+    # --- issue 14: hardening (documented in README.md) -----------------------------------------------
+    rate_auth_address_burst: int = Field(30, ge=1)  # sign-in, registration, refresh requests from one address
+    rate_auth_address_per_second: float = Field(0.5, gt=0)
+    rate_auth_account_burst: int = Field(20, ge=1)  # sign-in attempts naming one account, from any address
+    rate_auth_account_per_second: float = Field(0.2, gt=0)
+    auth_lockout_failures: int = Field(5, ge=1, le=1000)  # failed sign-ins of one account from one address...
+    auth_lockout_seconds: float = Field(30.0, gt=0, le=3600)  # ...then one more try per this many seconds
+    socket_connect_timeout_seconds: float = Field(20.0, gt=0, le=600)  # Engine.IO session without CONNECT
+    max_sockets_per_user: int = Field(20, ge=1, le=10_000)  # over every worker; the next one: TOO_MANY_SOCKETS
+    max_sessions_per_user: int = Field(50, ge=1, le=10_000)  # sign-in sessions; a new one ends the oldest
+
+    @field_validator("allowed_origins", "trusted_proxies", "metrics_allowed_networks", mode="before")
     @classmethod
     def _origins_from_csv(cls, value: Any) -> Any:
         return _split_csv(value)
+
+    @field_validator("trusted_proxies", "metrics_allowed_networks")
+    @classmethod
+    def _ip_networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+        return value
+
+    @property
+    def proxy_networks(self) -> list[str]:
+        """The proxies whose forwarding headers are believed (the deprecated boolean means this host)."""
+        if self.trusted_proxies:
+            return self.trusted_proxies
+        return ["127.0.0.1", "::1"] if self.trust_proxy_headers else []
 
     @field_validator("database_url")
     @classmethod

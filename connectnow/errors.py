@@ -244,6 +244,14 @@ ICS_IMPORT_REFUSED = _define(
 )
 EXPORT_NOT_READY = _define("EXPORT_NOT_READY", 409, False, "This export has not completed")
 
+# --- issue 14: server and socket hardening -------------------------------------------------------------
+EVENT_RESERVED = _define(
+    "EVENT_RESERVED", 400, False, "This event name is reserved by Socket.IO (connect, disconnect, ...) and refused"
+)
+TOO_MANY_SOCKETS = _define(
+    "TOO_MANY_SOCKETS", 429, False, "This user has the most sockets allowed open: close one first"
+)
+
 
 def catalogue_markdown() -> str:
     """docs/ERRORS.md, generated from this module so it cannot drift (`python -m connectnow.errors`)."""

@@ -17,11 +17,12 @@ from connectnow.files.storage import LocalFileStorage
 from connectnow.realtime.broker import Broker, BrokerHealth
 from connectnow.realtime.broker_memory import MemoryBroker
 from connectnow.realtime.hub import Hub
-from connectnow.realtime.ratelimit import RateLimiter, make_rate_limiter
+from connectnow.realtime.ratelimit import AuthRules, RateLimiter, make_rate_limiter
 from connectnow.security import Secrets
 from connectnow.services.api_keys import ApiKeyService
 from connectnow.services.attachments import AttachmentJanitor, AttachmentService, live_channel_reader
 from connectnow.services.auth import AuthService
+from connectnow.services.auth_limits import AuthThrottle
 from connectnow.services.broadcasts.in_app import ChatCorePoster
 from connectnow.services.broadcasts.wiring import Broadcasts, build_broadcasts
 from connectnow.services.calendar import CalendarSuite, build_calendar, chat_poster
@@ -99,7 +100,8 @@ class Node:
         self.broker = self._make_broker()
         await self.hub.attach(self.broker)
         self.limiter = make_rate_limiter(self.settings)
-        auth = AuthService(self.store, self.secrets, self.settings, self.hub)
+        throttle = AuthThrottle(self.limiter, AuthRules.from_settings(self.settings))  # issue 14
+        auth = AuthService(self.store, self.secrets, self.settings, self.hub, throttle)
         files = LocalFileStorage(self.settings.data_dir / "files")
         attachments = AttachmentService(self.store, files, self.settings, self.limiter)
         broadcasts = build_broadcasts(self.store, self.settings, self.hub)

@@ -23,7 +23,12 @@ STORE_KINDS = ["sqlite", MONGO_ID]
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {"env": "development", "data_dir": tmp_path / "data"}
+    values: dict[str, object] = {
+        "env": "development",
+        "data_dir": tmp_path / "data",
+        "rate_auth_address_burst": 100_000,  # every test client signs in from one address
+        "rate_auth_address_per_second": 1000,
+    }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 

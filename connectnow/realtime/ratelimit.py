@@ -57,6 +57,25 @@ class RateRules:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthRules:
+    """Issue 14: sign-in, registration and refresh (connectnow/services/auth_limits.py). `address`: every such
+    request from one client address; `account`: sign-in attempts naming one account from anywhere; `lockout`:
+    failed sign-ins of one account from one address (a lockout an attacker elsewhere cannot extend to the owner)."""
+
+    address: RateRule
+    account: RateRule
+    lockout: RateRule
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> AuthRules:
+        return cls(
+            RateRule("auth_address", s.rate_auth_address_burst, s.rate_auth_address_per_second),
+            RateRule("auth_account", s.rate_auth_account_burst, s.rate_auth_account_per_second),
+            RateRule("auth_lockout", s.auth_lockout_failures, 1 / s.auth_lockout_seconds),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
     retry_after_secs: float  # 0 when allowed
@@ -66,8 +85,8 @@ class RateLimiter(Protocol):
     name: str
     rules: RateRules
 
-    async def take(self, key: str, rule: RateRule) -> Decision:
-        """Take one token from the bucket of (rule, key) if there is one."""
+    async def take(self, key: str, rule: RateRule, cost: int = 1) -> Decision:
+        """Take `cost` tokens (1, or 0 to only look) from the bucket of (rule, key) if it holds one."""
         ...
 
     async def hit(self, key: str, rule: RateRule) -> None:

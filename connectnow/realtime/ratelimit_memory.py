@@ -31,7 +31,7 @@ class MemoryRateLimiter:
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._takes = 0
 
-    async def take(self, key: str, rule: RateRule) -> Decision:
+    async def take(self, key: str, rule: RateRule, cost: int = 1) -> Decision:
         now = self._clock()
         self._takes += 1
         if self._takes % SWEEP_EVERY_TAKES == 0:
@@ -43,7 +43,7 @@ class MemoryRateLimiter:
         bucket.tokens = min(float(rule.capacity), bucket.tokens + elapsed * rule.refill_per_sec)
         bucket.updated = now
         if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
+            bucket.tokens -= cost
             return Decision(True, 0.0)
         return Decision(False, (1.0 - bucket.tokens) / rule.refill_per_sec)
 

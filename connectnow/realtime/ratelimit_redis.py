@@ -20,11 +20,13 @@ log = logging.getLogger("connectnow.ratelimit.redis")
 CONNECT_TIMEOUT_SECS = 2.0
 MIN_TTL_MS = 1000
 
-# KEYS[1] bucket; ARGV: capacity, refill per second, ttl in ms. Returns {allowed, retry_after_ms}.
+# KEYS[1] bucket; ARGV: capacity, refill per second, ttl in ms, cost (1; 0 only looks).
+# Returns {allowed, retry_after_ms}.
 BUCKET_SCRIPT_LUA = """
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local ttl_ms = tonumber(ARGV[3])
+local cost = tonumber(ARGV[4])
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
@@ -40,7 +42,7 @@ tokens = math.min(capacity, tokens + elapsed * rate / 1000)
 local allowed = 0
 local retry_ms = 0
 if tokens >= 1 then
-  tokens = tokens - 1
+  tokens = tokens - cost
   allowed = 1
 else
   retry_ms = math.ceil((1 - tokens) * 1000 / rate)
@@ -67,17 +69,17 @@ class RedisRateLimiter:
     def bucket_key(self, key: str, rule: RateRule) -> str:
         return f"{self.prefix}:rl:{rule.name}:{key}"
 
-    async def take(self, key: str, rule: RateRule) -> Decision:
+    async def take(self, key: str, rule: RateRule, cost: int = 1) -> Decision:
         ttl_ms = max(MIN_TTL_MS, int(rule.idle_ttl_secs * 1000) + MIN_TTL_MS)
         try:
             allowed, retry_ms = await self._script(
-                keys=[self.bucket_key(key, rule)], args=[rule.capacity, repr(rule.refill_per_sec), ttl_ms]
+                keys=[self.bucket_key(key, rule)], args=[rule.capacity, repr(rule.refill_per_sec), ttl_ms, cost]
             )
         except (RedisError, OSError) as exc:
             self.fallback_decisions += 1
             if self.fallback_decisions == 1 or self.fallback_decisions % 1000 == 0:
                 log.warning("Redis rate limiter unreachable (%s); metering in this worker", exc)
-            return await self._fallback.take(key, rule)
+            return await self._fallback.take(key, rule, cost)
         return Decision(bool(int(allowed)), int(retry_ms) / 1000)
 
     async def hit(self, key: str, rule: RateRule) -> None:

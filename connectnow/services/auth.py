@@ -8,7 +8,7 @@ section 4.14 recommends.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from connectnow import errors
@@ -22,6 +22,7 @@ from connectnow.repositories.accounts import (
     UserRepository,
 )
 from connectnow.security import Secrets, TokenKind, token_kind
+from connectnow.services.auth_limits import AuthThrottle
 from connectnow.store.port import DocumentStore, DuplicateKeyError
 from models.auth import ApiKeyRecord, RefreshTokenRecord, SessionPublic, SessionRecord, TokenPair
 from models.users import LoginIn, RegisterIn, UserMe, UserRecord
@@ -72,7 +73,14 @@ def ensure_user_allowed(user: UserRecord) -> None:
 
 
 class AuthService:
-    def __init__(self, store: DocumentStore, secrets: Secrets, settings: Settings, sockets: SocketControl) -> None:
+    def __init__(
+        self,
+        store: DocumentStore,
+        secrets: Secrets,
+        settings: Settings,
+        sockets: SocketControl,
+        throttle: AuthThrottle | None = None,  # None only where no client reaches it (the CLI)
+    ) -> None:
         self.users = UserRepository(store)
         self.sessions = SessionRepository(store)
         self.refresh_tokens = RefreshTokenRepository(store)
@@ -80,6 +88,7 @@ class AuthService:
         self.secrets = secrets
         self.settings = settings
         self.sockets = sockets
+        self.throttle = throttle
 
     # --- passwords -----------------------------------------------------------------------------------
     def check_password_policy(self, password: str) -> None:
@@ -118,14 +127,25 @@ class AuthService:
             raise AppError(errors.USERNAME_TAKEN) from exc
 
     async def register(self, data: RegisterIn, client: ClientInfo) -> TokenPair:
+        if self.throttle is not None:
+            await self.throttle.request(client.ip_address)
+            await self.throttle.account(f"register:{str(data.email).lower()}")
         user = await self.create_user(data)
         return await self._open_session(user, client)
 
     async def login(self, data: LoginIn, client: ClientInfo) -> TokenPair:
-        self.check_password_policy_length_only(data.password)
+        if self.throttle is not None:
+            await self.throttle.request(client.ip_address)
         user = await self.users.by_login(data.login)
+        # One account is one bucket whether named by username or e-mail; an unknown name is its own.
+        account = user.id if user is not None else f"unknown:{data.login.lower()}"
+        if self.throttle is not None:
+            await self.throttle.before_sign_in(account, client.ip_address)
+        self.check_password_policy_length_only(data.password)
         ok = await self.secrets.verify_password(user.password_hash if user else None, data.password)
         if user is None or not ok:
+            if self.throttle is not None:
+                await self.throttle.sign_in_failed(account, client.ip_address)
             raise AppError(errors.AUTH_INVALID_CREDENTIALS)
         ensure_user_allowed(user)
         if user.password_hash and self.secrets.needs_rehash(user.password_hash):
@@ -154,9 +174,17 @@ class AuthService:
             last_active_at=now,
         )
         await self.sessions.insert(session)
+        await self._end_sessions_over_cap(user.id, now)
         refresh = await self._issue_refresh(session, parent_id=None)
         user = await self.users.update({"id": user.id}, {"$set": {"lastLoginAt": now}}) or user
         return self._pair(user, session, access, refresh)
+
+    async def _end_sessions_over_cap(self, user_id: str, now: datetime) -> None:
+        """At most `max_sessions_per_user` live sessions: a new sign-in ends the oldest ones (never refused, so
+        an owner who forgot to sign out elsewhere can still sign in; their old devices get `session:ended`)."""
+        live = await self.sessions.active_for_user(user_id, now)  # newest first
+        for old in live[self.settings.max_sessions_per_user :]:
+            await self.revoke_session(old.id, "session limit")
 
     async def _issue_refresh(self, session: SessionRecord, parent_id: str | None) -> str:
         raw = self.secrets.new_token(TokenKind.REFRESH)
@@ -183,10 +211,17 @@ class AuthService:
             user=UserMe.model_validate(user, from_attributes=True),
         )
 
-    async def refresh(self, raw: str) -> TokenPair:
+    async def refresh(self, raw: str, client: ClientInfo | None = None) -> TokenPair:
+        if self.throttle is not None and client is not None:
+            await self.throttle.request(client.ip_address)
         if token_kind(raw) is not TokenKind.REFRESH or len(raw) > MAX_TOKEN_LENGTH:
             raise AppError(errors.AUTH_MALFORMED, "Not a refresh token")
         now = utcnow()
+        if self.throttle is not None:
+            # Metered before the claim, so a refused refresh leaves the token usable for the retry.
+            known = await self.refresh_tokens.find_one({"tokenHash": self.secrets.digest(raw)})
+            if known is not None:
+                await self.throttle.account(known.user_id)
         token, first_use = await self.refresh_tokens.claim(self.secrets.digest(raw), now)
         if token is None:
             raise AppError(errors.AUTH_INVALID_TOKEN)

@@ -55,9 +55,9 @@ class ChannelService:
         return readable
 
     async def _announce(self, event: str, channel: ChannelRecord, data: Any) -> None:
-        # Public channels are visible to the whole workspace; private ones only to their room.
-        room = channel_room(channel.id) if channel.is_private else workspace_room(channel.workspace_id)
-        await self.hub.emit(event, data, room=room)
+        # The channel's room holds exactly the sockets of those who may read it (for a public channel every
+        # member but guests not added to it: ROLES.md), so a guest never hears of a channel hidden from them.
+        await self.hub.emit(event, data, room=channel_room(channel.id))
 
     async def _add_member(self, channel: ChannelRecord, user_id: str, role: ChannelRole) -> ChannelMemberRecord | None:
         record = ChannelMemberRecord(

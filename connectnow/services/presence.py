@@ -77,6 +77,11 @@ class PresenceService:
                 del self._local[user_id]
         await self.backend.remove_connection(user_id, sid, now_ms() + self.grace_ms)
 
+    async def socket_count(self, user_id: str) -> int:
+        """The user's sockets on every worker (issue 14: the cap per user), this worker's counted at once."""
+        live = await self.backend.live_connections(user_id, now_ms())
+        return max(len(live), len(self._local.get(user_id, ())))
+
     def touch(self, user_id: str, sid: str) -> None:
         """Activity on a socket (any event it sends). Kept in memory; written with the next heartbeat."""
         sids = self._local.get(user_id)

@@ -6,7 +6,9 @@ carry the same names, created at start-up; applied migration ids are recorded in
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -30,6 +32,10 @@ from connectnow.store.port import (
 from connectnow.store.schema import Migration, all_migrations, geo_index_for, text_index_for, unique_indexes
 
 MIGRATIONS_COLLECTION = "_migrations"
+MIGRATION_LOCK_COLLECTION = "_migrations_lock"
+MIGRATION_LOCK_STALE_SECONDS = 300  # longer than any migration takes: its holder died
+MIGRATION_LOCK_WAIT_SECONDS = 600
+MIGRATION_LOCK_POLL_SECONDS = 0.2
 
 
 def _to_mongo_filter(flt: Filter) -> dict[str, Any]:
@@ -283,14 +289,43 @@ class MongoStore:
         return list(await coll.find({**flt, field: near}).limit(limit).to_list(None))
 
     async def migrate(self) -> list[str]:
-        done = {doc["_id"] async for doc in self.database[MIGRATIONS_COLLECTION].find({})}
-        applied = []
-        for migration in all_migrations():
-            if migration.id in done:
-                continue
-            await self._apply(migration)
-            applied.append(migration.id)
-        return applied
+        """Apply pending migrations; safe with any number of processes starting at once (issue 14).
+
+        A unique lock document (`_id` "migrate" in `_migrations_lock`) admits one migrator at a time; the others
+        wait, then re-read what is applied. A lock older than MIGRATION_LOCK_STALE_SECONDS belonged to a process
+        that died while migrating and is taken over (every step is idempotent: indexes by name, ids upserted)."""
+        owner = new_id()
+        await self._acquire_migration_lock(owner)
+        try:
+            done = {doc["_id"] async for doc in self.database[MIGRATIONS_COLLECTION].find({})}
+            applied = []
+            for migration in all_migrations():
+                if migration.id in done:
+                    continue
+                await self._apply(migration)
+                applied.append(migration.id)
+            return applied
+        finally:
+            await self.database[MIGRATION_LOCK_COLLECTION].delete_one({"_id": "migrate", "owner": owner})
+
+    async def _acquire_migration_lock(self, owner: str) -> None:
+        locks = self.database[MIGRATION_LOCK_COLLECTION]
+        deadline = asyncio.get_running_loop().time() + MIGRATION_LOCK_WAIT_SECONDS
+        while True:
+            now = utcnow()
+            try:
+                await locks.insert_one({"_id": "migrate", "owner": owner, "at": now})
+                return
+            except mongo_errors.DuplicateKeyError:
+                stale = now - timedelta(seconds=MIGRATION_LOCK_STALE_SECONDS)
+                taken = await locks.find_one_and_update(
+                    {"_id": "migrate", "at": {"$lt": stale}}, {"$set": {"owner": owner, "at": now}}
+                )
+                if taken is not None:
+                    return
+            if asyncio.get_running_loop().time() > deadline:
+                raise StoreError("another process holds the migration lock (_migrations_lock) for too long")
+            await asyncio.sleep(MIGRATION_LOCK_POLL_SECONDS)
 
     async def _apply(self, migration: Migration) -> None:
         for index in migration.indexes:
@@ -304,8 +339,10 @@ class MongoStore:
             )
         for geo_index in migration.geo_indexes:
             await self.database[geo_index.collection].create_index([(geo_index.field, "2dsphere")], name=geo_index.name)
-        await self.database[MIGRATIONS_COLLECTION].insert_one(
-            {"_id": migration.id, "description": migration.description, "appliedAt": utcnow()}
+        await self.database[MIGRATIONS_COLLECTION].replace_one(
+            {"_id": migration.id},
+            {"_id": migration.id, "description": migration.description, "appliedAt": utcnow()},
+            upsert=True,
         )
 
     async def applied_migrations(self) -> list[str]:
@@ -326,7 +363,7 @@ class MongoStore:
         names = await self.database.list_collection_names()
         out: dict[str, list[Document]] = {}
         for name in sorted(names):
-            if name == MIGRATIONS_COLLECTION:
+            if name in (MIGRATIONS_COLLECTION, MIGRATION_LOCK_COLLECTION):
                 continue
             out[name] = await self.collection(name).find({})
         return out

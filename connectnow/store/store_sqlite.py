@@ -402,23 +402,34 @@ class SqliteStore:
 
     # --- migrations --------------------------------------------------------------------------------------
     async def migrate(self) -> list[str]:
+        """Apply pending migrations; safe with any number of processes starting on the same file at once.
+
+        Each migration runs in its own `BEGIN IMMEDIATE` transaction (SQLite's write lock, shared by every
+        process) and first re-reads `schema_migrations` inside it: a process that waited for the lock sees what
+        the winner applied and skips it, instead of failing on the primary key."""
         async with self._write_lock:
-            await self.writer.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, description TEXT, applied_at TEXT)"
-            )
-            async with self.writer.execute("SELECT id FROM schema_migrations") as cursor:
-                done = {row[0] for row in await cursor.fetchall()}
+            done = await self._applied_ids()
             applied = []
             for migration in all_migrations():
-                if migration.id in done:
-                    continue
-                await self._apply(migration)
-                applied.append(migration.id)
+                if migration.id not in done and await self._apply(migration):
+                    applied.append(migration.id)
             return applied
 
-    async def _apply(self, migration: Migration) -> None:
+    async def _applied_ids(self) -> set[str]:
+        await self.writer.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, description TEXT, applied_at TEXT)"
+        )
+        async with self.writer.execute("SELECT id FROM schema_migrations") as cursor:
+            return {row[0] for row in await cursor.fetchall()}
+
+    async def _apply(self, migration: Migration) -> bool:
+        """Apply one migration under the write lock; False when another process applied it meanwhile."""
         await self.writer.execute("BEGIN IMMEDIATE")
         try:
+            async with self.writer.execute("SELECT 1 FROM schema_migrations WHERE id = ?", (migration.id,)) as cur:
+                if await cur.fetchone() is not None:
+                    await self.writer.execute("ROLLBACK")
+                    return False
             for name in migration.collections:
                 await self.writer.execute(
                     f"CREATE TABLE IF NOT EXISTS {_table(name)} (id TEXT PRIMARY KEY, doc TEXT NOT NULL)"
@@ -438,6 +449,7 @@ class SqliteStore:
             await self.writer.execute("ROLLBACK")
             raise
         await self.writer.execute("COMMIT")
+        return True
 
     async def applied_migrations(self) -> list[str]:
         rows = await self.read("SELECT id FROM schema_migrations ORDER BY id", [])

@@ -22,8 +22,8 @@ async def login(body: LoginIn, svc: ServicesDep, client: ClientDep) -> TokenPair
 
 
 @router.post("/refresh", response_model=TokenPair, summary="Rotate tokens; a reused refresh token revokes the session")
-async def refresh(body: RefreshIn, svc: ServicesDep) -> TokenPair:
-    return await svc.auth.refresh(body.refresh_token)
+async def refresh(body: RefreshIn, svc: ServicesDep, client: ClientDep) -> TokenPair:
+    return await svc.auth.refresh(body.refresh_token, client)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

@@ -12,8 +12,9 @@ router = APIRouter(tags=["dashboard"], include_in_schema=False)
 _STATIC = resources.files("connectnow") / "static"
 # The page holds no data: it logs in through the API and then listens over Socket.IO (admins only).
 # Scripts only from this server (no inline script, no eval): the charts are plain SVG built by dashboard.js.
+# connect-src 'self' covers this origin's own ws:/wss: (CSP Level 3); WebSockets to any other host are refused.
 _CSP = (
-    "default-src 'self'; script-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 

@@ -36,11 +36,8 @@ async def get_principal(
 
 
 def client_info(request: Request) -> ClientInfo:
-    node = get_node(request)
+    # The peer, or the right-most hop that no trusted proxy added (connectnow/proxies.py rewrote it).
     ip = request.client.host if request.client else None
-    if node.settings.trust_proxy_headers:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        ip = forwarded.split(",")[0].strip() or ip
     return ClientInfo(user_agent=request.headers.get("user-agent"), ip_address=ip)
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from connectnow import errors
+from connectnow.config import Settings
 from connectnow.errors import AppError
 from handlers.rest.deps import NodeDep
 
@@ -38,15 +40,30 @@ async def readyz(node: NodeDep) -> JSONResponse:
     return JSONResponse(body, status_code=503)
 
 
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
-
-@router.get("/metrics", summary="Prometheus metrics (loopback clients, or CONNECTNOW_METRICS_TOKEN as bearer)")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (CONNECTNOW_METRICS_TOKEN as bearer, or a peer in CONNECTNOW_METRICS_ALLOWED_NETWORKS)",
+)
 async def metrics(request: Request, node: NodeDep) -> Response:
-    token = node.settings.metrics_token
-    supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    from_loopback = request.client is not None and request.client.host in LOOPBACK
-    by_token = token is not None and hmac.compare_digest(supplied, token.get_secret_value())
-    if not (by_token or (from_loopback and token is None)):
-        raise AppError(errors.FORBIDDEN, "Metrics are served to loopback clients or with the metrics token")
+    if not _may_read_metrics(request, node.settings):
+        raise AppError(
+            errors.FORBIDDEN,
+            "Metrics are served with the metrics token, or to CONNECTNOW_METRICS_ALLOWED_NETWORKS",
+        )
     return Response(node.hub.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _may_read_metrics(request: Request, settings: Settings) -> bool:
+    """By token, or by an allow-list of networks. Not "any loopback peer": behind a proxy on the same host
+    every client is a loopback peer. The peer is the real client when the proxy is in CONNECTNOW_TRUSTED_PROXIES."""
+    token = settings.metrics_token
+    supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if token is not None and supplied and hmac.compare_digest(supplied, token.get_secret_value()):
+        return True
+    if request.client is None or not settings.metrics_allowed_networks:
+        return False
+    try:
+        peer = ipaddress.ip_address(request.client.host)
+    except ValueError:
+        return False
+    return any(peer in ipaddress.ip_network(net, strict=False) for net in settings.metrics_allowed_networks)

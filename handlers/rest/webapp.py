@@ -19,7 +19,7 @@ _VENDOR = resources.files("connectnow") / "static" / "vendor"
 # img-src allows blob: for thumbnails (fetched with the bearer token, shown as object URLs).
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 _ASSETS = {
     "app.js": (_APP / "app.js", "text/javascript"),

@@ -10,6 +10,7 @@ import socketio
 from connectnow import errors
 from connectnow.errors import AppError
 from connectnow.node import Node
+from connectnow.realtime.sio_server import ConnectNowServer
 from handlers.socket.router import SocketContext, SocketRouter
 
 log = logging.getLogger("connectnow.socket")
@@ -21,6 +22,7 @@ def install_connection_handlers(sio: socketio.AsyncServer, node: Node) -> None:
         try:
             token = _token_from(auth)
             principal = await node.svc.auth.authenticate(token)
+            await _check_socket_cap(node, principal.user_id)
         except AppError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.code, exc.body()["error"]) from None
         await node.hub.register(sid, principal)
@@ -35,6 +37,8 @@ def install_connection_handlers(sio: socketio.AsyncServer, node: Node) -> None:
         await node.svc.dashboard.connection_event("connect", principal, sid)
 
     async def disconnect(sid: str, reason: Any = None) -> None:
+        if sio.manager.is_connected(sid, "/"):
+            return  # a real disconnection is pending here: this is a client's own "disconnect" event
         conn = node.hub.unregister(sid)
         if conn is not None:
             node.hub.metrics.disconnects.inc()
@@ -42,8 +46,16 @@ def install_connection_handlers(sio: socketio.AsyncServer, node: Node) -> None:
             await node.svc.presence.disconnected(conn.user_id, sid)
             await node.svc.dashboard.connection_event("disconnect", conn.principal, sid)
 
+    if isinstance(sio, ConnectNowServer):  # sessions that never authenticate are closed (issue 14)
+        sio.is_authenticated = lambda sid: node.hub.connection(sid) is not None
     sio.on("connect", handler=connect)
     sio.on("disconnect", handler=disconnect)
+
+
+async def _check_socket_cap(node: Node, user_id: str) -> None:
+    cap = node.settings.max_sockets_per_user
+    if await node.svc.presence.socket_count(user_id) >= cap:
+        raise AppError(errors.TOO_MANY_SOCKETS, f"At most {cap} sockets per user", details={"max": cap})
 
 
 def _token_from(auth: Any) -> str:

@@ -57,6 +57,8 @@ async def mongo_server(tmp_path: Path, **settings: Any) -> AsyncIterator[InProce
         "data_dir": tmp_path / "data",
         "database_url": f"mongodb://127.0.0.1/cn_{uuid.uuid4().hex[:8]}",
         "log_level": "warning",
+        "rate_auth_address_burst": 100_000,  # every test client signs in from 127.0.0.1
+        "rate_auth_address_per_second": 1000,
         **settings,
     }
     app = create_app(Settings(_env_file=None, **values))  # type: ignore[call-arg]

@@ -33,7 +33,12 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    live = LiveServer.start(tmp_path / "ops", dashboard_interval_seconds="0.5", presence_sweep_seconds="0.2")
+    live = LiveServer.start(
+        tmp_path / "ops",
+        dashboard_interval_seconds="0.5",
+        presence_sweep_seconds="0.2",
+        metrics_allowed_networks="127.0.0.1",  # this test reads /metrics as the local Prometheus would
+    )
     try:
         yield live
     finally:

@@ -186,3 +186,13 @@ def test_invalid_rules_are_refused() -> None:
         RateRule("bad", capacity=0, refill_per_sec=1)
     with pytest.raises(ValueError):
         RateRule("bad", capacity=1, refill_per_sec=0)
+
+
+async def test_a_zero_cost_take_looks_without_taking(limiter: RateLimiter) -> None:
+    """Issue 14: the sign-in lockout looks at its bucket before hashing and takes a token only on a failure."""
+    for _ in range(10):
+        assert (await limiter.take("peek", SLOW, cost=0)).allowed
+    for _ in range(SLOW.capacity):
+        assert (await limiter.take("peek", SLOW)).allowed
+    looked = await limiter.take("peek", SLOW, cost=0)
+    assert not looked.allowed and looked.retry_after_secs > 1
