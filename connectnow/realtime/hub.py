@@ -116,6 +116,7 @@ class Hub:
         self.connections[sid] = conn
         self._by_user[principal.user_id].add(sid)
         await self.sio.enter_room(sid, user_room(principal.user_id))
+        transport.slim_environ(self.sio, sid)
         return conn
 
     def unregister(self, sid: str) -> Connection | None:

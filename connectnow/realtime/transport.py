@@ -63,8 +63,12 @@ class DirectWebSocket(eio_asgi.WebSocket):
         self.asgi_send = environ["asgi.send"]
         await self.asgi_send({"type": "websocket.accept"})
         proto = getattr(self.asgi_send, "__self__", None)
-        if isinstance(proto, WebSocketsSansIOProtocol) and not proto.conn.extensions:
-            self.proto = proto
+        if isinstance(proto, WebSocketsSansIOProtocol):
+            # uvicorn keeps the parsed handshake for the connection's lifetime; only the handshake reads it.
+            parsed: Any = proto
+            parsed.request = parsed.response = None
+            if not proto.conn.extensions:
+                self.proto = proto
         self.sock.direct_ws = self
         try:
             await self.handler(self)
@@ -113,6 +117,26 @@ def install(sio: socketio.AsyncServer) -> None:
     eio = sio.eio
     if eio._async.get("websocket") is eio_asgi.WebSocket:
         eio._async = {**eio._async, "websocket": DirectWebSocket}
+
+
+# What engine.io and python-socketio read from a connection's environ once the Socket.IO connect is done.
+# (the CORS check at the end of the WebSocket request reads the origin, the host and the scheme).
+ENVIRON_KEPT = frozenset(
+    {"REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "REMOTE_ADDR", "HTTP_ORIGIN", "HTTP_HOST", "wsgi.url_scheme"}
+    | {"asgi.scope", "asgi.send", "asgi.receive"}
+)
+
+
+def slim_environ(sio: socketio.AsyncServer, sid: str) -> None:
+    """Drop the request headers python-socketio keeps for every connection (a few KiB per socket: the
+    WSGI-style environ with every header, and the request body reader). ConnectNow reads the environ only
+    in its connect handler. In place: engine.io's request coroutine holds the same dict."""
+    eio_sid = sio.manager.eio_sid_from_sid(sid, NAMESPACE)
+    environ = sio.environ.get(eio_sid) if eio_sid is not None else None
+    if environ:
+        kept = {key: environ[key] for key in ENVIRON_KEPT if key in environ}
+        environ.clear()
+        environ.update(kept)
 
 
 def keeps_library_send(sio: socketio.AsyncServer) -> bool:
