@@ -72,6 +72,13 @@ class Run:
                 server.stop()
         return {"servers": results, "summary": fanout_summary(results)}
 
+    @property
+    def _start_before(self) -> Callable[[], servers.Server] | None:
+        tree = self.before_tree
+        if tree is None:
+            return None
+        return lambda: servers.start_connectnow(self.workdir, self.data_dir, "before", tree=tree)
+
     def start_cn(self, name: str = "connectnow", profile_to: Path | None = None, **extra: str) -> servers.Server:
         return servers.start_connectnow(self.workdir, self.data_dir, name, profile_to, None, **extra)
 
@@ -125,6 +132,7 @@ class Run:
             lambda: servers.start_bare_sio(self.workdir),
             rooms,
             self.profile,
+            self._start_before,
         )
 
     def lateness(self) -> dict[str, Any]:
