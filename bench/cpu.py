@@ -13,30 +13,29 @@ from __future__ import annotations
 from typing import Any
 
 from bench.fleet import Fleet, RoomSpec, client_specs
+from bench.profiles import Profile
 from bench.servers import Server
 from bench.stats import ratio
 
-LOADS = (1000.0, 4000.0)  # deliveries/s offered, per room size
-STEP_SECONDS = 3.0
 
-
-def _point(step: dict[str, Any]) -> tuple[float, float]:
+def _point(step: dict[str, Any], seconds: float) -> tuple[float, float]:
     """(deliveries/s over the step's wall time, CPU share) of one fixed-load step."""
     cpu_s = (step["serverCpuUsPerDelivery"] or 0.0) * step["deliveries"] / 1e6
     share = step["serverCpuShare"]
-    elapsed = cpu_s / share if share else STEP_SECONDS
+    elapsed = cpu_s / share if share else seconds
     return step["deliveries"] / elapsed, share
 
 
-def measure(server: Server, rooms: list[RoomSpec], sizes: list[int], processes: int) -> dict[str, Any]:
-    fleet = Fleet(server, client_specs(server, rooms), processes)
+def measure(server: Server, rooms: list[RoomSpec], sizes: list[int], profile: Profile) -> dict[str, Any]:
+    fleet = Fleet(server, client_specs(server, rooms), profile.client_processes)
+    seconds = profile.cpu_step_seconds
     try:
         fleet.connect()
         out: dict[str, Any] = {}
         for size in sizes:
             chosen = [r.room for r in rooms if len(r.members) == size]
-            steps = [fleet.run_step(load / size, STEP_SECONDS, rooms=chosen) for load in LOADS]
-            (lo_rate, lo_share), (hi_rate, hi_share) = (_point(s) for s in steps)
+            steps = [fleet.run_step(load / size, seconds, rooms=chosen) for load in profile.cpu_loads]
+            (lo_rate, lo_share), (hi_rate, hi_share) = (_point(s, seconds) for s in steps)
             slope = (hi_share - lo_share) / (hi_rate - lo_rate) * 1e6 if hi_rate > lo_rate else None
             out[str(size)] = {
                 "marginalCpuUsPerDelivery": round(slope, 2) if slope else None,

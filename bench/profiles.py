@@ -25,6 +25,8 @@ class Profile:
     cross_rooms: int = 4
     lateness_messages: int = 50
     node: bool = True
+    cpu_loads: tuple[float, float] = (1000.0, 4000.0)  # issue 13's fixed loads, deliveries/s (bench/cpu.py)
+    cpu_step_seconds: float = 3.0
     benchmarks: tuple[str, ...] = field(default=("fanout", "latency", "crossworker", "persist", "memory", "lateness"))
 
 
@@ -67,5 +69,7 @@ TINY = Profile(
     cross_rooms=2,
     lateness_messages=3,
     node=False,
+    cpu_loads=(50.0, 100.0),
+    cpu_step_seconds=0.6,
 )
 PROFILES = {p.name: p for p in (FULL, QUICK, CONTENDED, TINY)}

@@ -97,7 +97,7 @@ class Run:
             server = start()
             try:
                 self.log(f"cpu: {server.name}")
-                results[key] = cpu.measure(server, self.rooms, sizes, self.profile.client_processes)
+                results[key] = cpu.measure(server, self.rooms, sizes, self.profile)
             finally:
                 server.stop()
         return {"servers": results, "summary": cpu.summary(results)}
