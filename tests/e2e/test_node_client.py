@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.realtime.test_fanout_paths_e2e import public_general, wait_count
 from tests.support.clients import Person, register, unique_name
 from tests.support.live_server import LiveServer
+from tests.support.rooms import public_general, wait_count
 
 pytestmark = pytest.mark.e2e
 NODE_DIR = Path(__file__).resolve().parent / "node"

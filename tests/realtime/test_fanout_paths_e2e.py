@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -17,6 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.support.clients import Person, bearer, register, unique_name
 from tests.support.live_server import LiveServer
+from tests.support.rooms import metric, public_general, wait_count
 
 pytestmark = pytest.mark.e2e
 MAX_PENDING = 200  # CONNECTNOW_MAX_PENDING_PACKETS for this server (a long-polling socket takes 60 at once)
@@ -40,36 +40,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=15.0) as client:
         yield client
-
-
-async def public_general(http: httpx.AsyncClient, owner: Person, members: list[Person]) -> str:
-    created = await http.post(
-        "/api/v1/workspaces", json={"name": unique_name("ws"), "isPublic": True}, headers=owner.auth
-    )
-    assert created.status_code == 201, created.text
-    ws_id = created.json()["id"]
-    for member in members:
-        joined = await http.post(f"/api/v1/workspaces/{ws_id}/join", headers=member.auth)
-        assert joined.status_code == 200, joined.text
-    channels = await http.get(f"/api/v1/workspaces/{ws_id}/channels", headers=owner.auth)
-    general: str = channels.json()[0]["id"]
-    return general
-
-
-async def metric(http: httpx.AsyncClient, name: str) -> float:
-    text = (await http.get("/metrics")).text
-    found = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
-
-
-async def wait_count(person: Person, channel_id: str, n: int, keep: Any, timeout: float = 20.0) -> list[Any]:
-    """The first `n` kept `message:new` events of a channel, in arrival order (fewer after the timeout)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        got = [d for d in person.sock.received("message:new") if d["channelId"] == channel_id and keep(d)]
-        if len(got) >= n or asyncio.get_running_loop().time() > deadline:
-            return got
-        await asyncio.sleep(0.05)
 
 
 async def test_every_socket_gets_every_message_once_in_one_order(server: LiveServer, http: httpx.AsyncClient) -> None:
