@@ -55,7 +55,8 @@ class DirectWebSocket(eio_asgi.WebSocket):
     def __init__(self, handler: Any, server: Any) -> None:
         super().__init__(handler, server)
         self.sock = handler.__self__  # the engine.io AsyncSocket whose `_websocket_handler` this runs
-        self.proto: WebSocketsSansIOProtocol | None = None
+        self.proto: WebSocketsSansIOProtocol | None = None  # set when frames may be written directly
+        self.connection: WebSocketsSansIOProtocol | None = None  # uvicorn's protocol, whatever the extensions
         self.sending = 0
 
     async def __call__(self, environ: dict[str, Any]) -> str:
@@ -67,6 +68,7 @@ class DirectWebSocket(eio_asgi.WebSocket):
             # uvicorn keeps the parsed handshake for the connection's lifetime; only the handshake reads it.
             parsed: Any = proto
             parsed.request = parsed.response = None
+            self.connection = proto
             if not proto.conn.extensions:
                 self.proto = proto
         self.sock.direct_ws = self
@@ -74,7 +76,7 @@ class DirectWebSocket(eio_asgi.WebSocket):
             await self.handler(self)
         finally:
             self.sock.direct_ws = None
-            self.proto = None
+            self.proto = self.connection = None
         return ""
 
     async def send(self, message: str | bytes) -> None:
@@ -106,7 +108,7 @@ class DirectWebSocket(eio_asgi.WebSocket):
 
     def abort(self) -> None:
         """Drop the connection now (a stalled reader would never take a close frame)."""
-        proto = self.proto
+        proto = self.connection
         if proto is not None and not proto.disconnected:
             proto.transport.abort()
 
