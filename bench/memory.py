@@ -56,25 +56,25 @@ def run(
     start_bare: Callable[[], Server],
     rooms: list[RoomSpec],
     profile: Profile,
+    start_before: Callable[[], Server] | None = None,
 ) -> dict[str, Any]:
     """Per count: the raw WebSocket server (the baseline), bare python-socketio (what the stack costs before
-    ConnectNow's own state), ConnectNow."""
+    ConnectNow's own state), ConnectNow, and with `start_before` an older checkout's ConnectNow."""
     rows: list[dict[str, Any]] = []
     for count in profile.memory_counts:
-        raw = per_connection(start_raw, rooms, count, profile.client_processes)
-        bare = per_connection(start_bare, rooms, count, profile.client_processes)
-        cn = per_connection(start_cn, rooms, count, profile.client_processes)
-        rows.append(
-            {
-                "count": count,
-                "raw": raw,
-                "bare": bare,
-                "connectnow": cn,
-                "ratio": ratio(cn["kibPerConnection"], raw["kibPerConnection"]),
-            }
-        )
+        row: dict[str, Any] = {"count": count}
+        row["raw"] = per_connection(start_raw, rooms, count, profile.client_processes)
+        row["bare"] = per_connection(start_bare, rooms, count, profile.client_processes)
+        if start_before is not None:
+            row["before"] = per_connection(start_before, rooms, count, profile.client_processes)
+        row["connectnow"] = per_connection(start_cn, rooms, count, profile.client_processes)
+        row["ratio"] = ratio(row["connectnow"]["kibPerConnection"], row["raw"]["kibPerConnection"])
+        rows.append(row)
     summary: dict[str, str] = {}
     for r in rows:
         cn, raw, bare = (r[k]["kibPerConnection"] for k in ("connectnow", "raw", "bare"))
-        summary[f"kibPerConnection@{r['count']}"] = f"connectnow {cn} / raw {raw} (x{r['ratio']}); bare sio {bare}"
+        line = f"connectnow {cn} / raw {raw} (x{r['ratio']}); bare sio {bare}"
+        if "before" in r:
+            line += f"; before {r['before']['kibPerConnection']}"
+        summary[f"kibPerConnection@{r['count']}"] = line
     return {"rows": rows, "summary": summary}

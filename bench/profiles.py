@@ -25,6 +25,8 @@ class Profile:
     cross_rooms: int = 4
     lateness_messages: int = 50
     node: bool = True
+    cpu_loads: tuple[float, float] = (1000.0, 4000.0)  # issue 13's fixed loads, deliveries/s (bench/cpu.py)
+    cpu_step_seconds: float = 3.0
     benchmarks: tuple[str, ...] = field(default=("fanout", "latency", "crossworker", "persist", "memory", "lateness"))
 
 
@@ -38,6 +40,17 @@ QUICK = Profile(
     persist_seconds=2.5,
     cross_rooms=2,
     lateness_messages=20,
+)
+# Issue 13's big rooms on a machine shared with other work (load average far above the core count): a low first
+# step and a steeper ramp, so every server finds its ceiling in a few steps and CPU per delivery is read there.
+CONTENDED = Profile(
+    name="contended",
+    rooms=((100, 3), (1000, 1)),
+    step_seconds=3.0,
+    first_deliveries_per_s=500.0,
+    ramp_factor=2.0,
+    max_steps=7,
+    benchmarks=("fanout",),
 )
 # The smallest configuration: what tests/bench runs end to end in seconds (shape, not speed).
 TINY = Profile(
@@ -56,5 +69,7 @@ TINY = Profile(
     cross_rooms=2,
     lateness_messages=3,
     node=False,
+    cpu_loads=(50.0, 100.0),
+    cpu_step_seconds=0.6,
 )
-PROFILES = {p.name: p for p in (FULL, QUICK, TINY)}
+PROFILES = {p.name: p for p in (FULL, QUICK, CONTENDED, TINY)}

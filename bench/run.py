@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cluster, fanout, ingest, memory, servers
+from bench import cluster, cpu, fanout, ingest, memory, servers
 from bench.fleet import RoomSpec
 from bench.profiles import Profile
 from bench.seed import seed
@@ -72,6 +72,36 @@ class Run:
                 server.stop()
         return {"servers": results, "summary": fanout_summary(results)}
 
+    @property
+    def _start_before(self) -> Callable[[], servers.Server] | None:
+        tree = self.before_tree
+        if tree is None:
+            return None
+        return lambda: servers.start_connectnow(self.workdir, self.data_dir, "before", tree=tree)
+
+    def cpu(self) -> dict[str, Any]:
+        """Issue 13: marginal CPU per delivery of every server at fixed loads (bench/cpu.py)."""
+        starts: list[tuple[str, Callable[[], servers.Server]]] = [
+            ("raw", lambda: servers.start_raw(self.workdir)),
+            ("bare", lambda: servers.start_bare_sio(self.workdir)),
+        ]
+        modules = servers.install_node_socketio(self.workdir) if self.profile.node else None
+        if modules is not None:
+            starts.append(("node", lambda: servers.start_node_sio(self.workdir, modules)))
+        if self._start_before is not None:
+            starts.append(("before", self._start_before))
+        starts.append(("connectnow", self.start_cn))
+        sizes = sorted({len(r.members) for r in self.rooms})
+        results: dict[str, Any] = {}
+        for key, start in starts:
+            server = start()
+            try:
+                self.log(f"cpu: {server.name}")
+                results[key] = cpu.measure(server, self.rooms, sizes, self.profile)
+            finally:
+                server.stop()
+        return {"servers": results, "summary": cpu.summary(results)}
+
     def start_cn(self, name: str = "connectnow", profile_to: Path | None = None, **extra: str) -> servers.Server:
         return servers.start_connectnow(self.workdir, self.data_dir, name, profile_to, None, **extra)
 
@@ -125,6 +155,7 @@ class Run:
             lambda: servers.start_bare_sio(self.workdir),
             rooms,
             self.profile,
+            self._start_before,
         )
 
     def lateness(self) -> dict[str, Any]:
@@ -140,8 +171,12 @@ class Run:
         interrupted keeps what it measured)."""
         out: dict[str, Any] = {}
         chosen = self.profile.benchmarks
-        if {"fanout", "latency", "crossworker", "memory", "lateness", "persist"} & set(chosen):
+        if {"fanout", "latency", "crossworker", "memory", "lateness", "persist", "cpu"} & set(chosen):
             self.seed_rooms()
+        if "cpu" in chosen:
+            out["cpu"] = self.cpu()
+            if checkpoint:
+                checkpoint(out)
         if "fanout" in chosen or "latency" in chosen:
             out["fanout"] = self.fanout_and_latency()
             if checkpoint:

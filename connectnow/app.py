@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
         engineio_logger=False,
         json=OrjsonCodec,  # the hot path encodes every event: orjson instead of the standard library
     )
-    node = Node(settings=settings, sio=sio, hub=Hub(sio))
+    node = Node(settings=settings, sio=sio, hub=Hub(sio, max_pending_packets=settings.max_pending_packets))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(1024 * 1024, ge=1024)
     ping_interval_seconds: float = Field(25.0, gt=0)
     ping_timeout_seconds: float = Field(20.0, gt=0)
+    # docs/PROTOCOL.md "Slow consumers": a socket with this many packets waiting to be written is disconnected.
+    max_pending_packets: int = Field(1000, ge=16, le=1_000_000)
     trust_proxy_headers: bool = False  # deprecated: the same as CONNECTNOW_TRUSTED_PROXIES=127.0.0.1,::1
     # Proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto are believed; see README.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)

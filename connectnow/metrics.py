@@ -25,6 +25,18 @@ class Metrics:
         self.users_by_status = Gauge(
             "connectnow_users", "Users with sockets on this worker, by presence status", ["status"], registry=r
         )
+        self.fanout_writes = Counter(
+            "connectnow_fanout_writes_total",
+            "Event deliveries to this worker's sockets, by path (direct: frame written to the WebSocket at once; "
+            "queued: behind the socket's pending packets, or long-polling)",
+            ["path"],
+            registry=r,
+        )
+        self.slow_consumers = Counter(
+            "connectnow_slow_consumer_disconnects_total",
+            "Sockets disconnected because their unread output passed CONNECTNOW_MAX_PENDING_PACKETS",
+            registry=r,
+        )
         self.messages = Counter("connectnow_messages_total", "Chat messages fanned out (rate: messages/s)", registry=r)
         self.events = Counter("connectnow_events_total", "Events published, by event name", ["event"], registry=r)
         self.fanout_latency = Histogram(

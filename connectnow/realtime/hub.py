@@ -20,12 +20,11 @@ from typing import Any
 
 import orjson
 import socketio
-from engineio import packet as eio_packet
 from pydantic import BaseModel
-from socketio import packet as sio_packet
 
 from connectnow.clock import utcnow
 from connectnow.metrics import MESSAGE_EVENTS, Metrics
+from connectnow.realtime import transport
 from connectnow.realtime.broker import Broker
 from connectnow.services.auth import Principal
 
@@ -59,7 +58,10 @@ def to_wire(data: Any) -> Any:
 
 Room = str | list[str]
 OpHandler = Callable[[dict[str, Any]], Awaitable[None]]
-NAMESPACE = "/"
+NAMESPACE = transport.NAMESPACE
+# docs/PROTOCOL.md "Slow consumers": the disconnect reason, and the default limit of packets waiting for a socket.
+SLOW_CONSUMER_REASON = "slow consumer"
+DEFAULT_MAX_PENDING_PACKETS = 1000
 
 
 class OrjsonCodec:
@@ -86,7 +88,13 @@ class OrjsonCodec:
 
 
 class Hub:
-    def __init__(self, sio: socketio.AsyncServer, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        metrics: Metrics | None = None,
+        *,
+        max_pending_packets: int = DEFAULT_MAX_PENDING_PACKETS,
+    ) -> None:
         self.sio = sio
         self.metrics = metrics or Metrics()
         self.broker: Broker | None = None
@@ -94,9 +102,12 @@ class Hub:
         self.messages_delivered = 0  # chat messages fanned out on this worker (the dashboard's messages/s)
         self._by_user: dict[str, set[str]] = defaultdict(set)
         self._service_ops: dict[str, OpHandler] = {}
-        # The fast fan-out writes to engine.io's socket queues itself; a server that hooks python-socketio's
-        # per-recipient send (the hub contract tests capture packets there) keeps python-socketio's own path.
-        self._fast_fanout = type(sio)._send_eio_packet is socketio.AsyncServer._send_eio_packet
+        self.max_pending_packets = max_pending_packets
+        # The fast fan-out writes frames to the sockets itself (connectnow/realtime/transport.py); a server that
+        # hooks python-socketio's per-recipient send keeps python-socketio's own path.
+        self._fast_fanout = not transport.keeps_library_send(sio)
+        if self._fast_fanout:
+            transport.install(sio)
 
     async def attach(self, broker: Broker) -> None:
         self.broker = broker
@@ -108,6 +119,7 @@ class Hub:
         self.connections[sid] = conn
         self._by_user[principal.user_id].add(sid)
         await self.sio.enter_room(sid, user_room(principal.user_id))
+        transport.slim_environ(self.sio, sid)
         return conn
 
     def unregister(self, sid: str) -> Connection | None:
@@ -193,7 +205,7 @@ class Hub:
         if isinstance(skip_user, str):
             skip = sorted(self.local_sids(skip_user) | ({skip} if isinstance(skip, str) else set()))
         if self._fast_fanout:
-            self._fanout_local(message["event"], message["data"], message["room"], skip)
+            await self._fanout_local(message["event"], message["data"], message["room"], skip)
         else:
             await self.sio.emit(message["event"], message["data"], room=message["room"], skip_sid=skip)
         if "ts" in message:
@@ -202,32 +214,36 @@ class Hub:
             self.metrics.messages.inc()
             self.messages_delivered += 1
 
-    def _fanout_local(self, event: str, data: Any, room: Room, skip: str | list[str] | None) -> None:
-        """Queue one pre-encoded packet on every local socket in the room(s); a socket in several rooms once.
+    async def _fanout_local(self, event: str, data: Any, room: Room, skip: str | list[str] | None) -> None:
+        """Deliver one event to every local socket in the room(s), a socket in several rooms once.
 
-        python-socketio's `emit` does the same with one asyncio task per recipient, which at hundreds of
-        recipients per message costs more than the write itself. A room with no local member costs nothing
-        here (common with several workers): nothing is encoded."""
-        manager = self.sio.manager
-        participants = dict(manager.get_participants(NAMESPACE, room)) if NAMESPACE in manager.rooms else {}
-        if isinstance(skip, str):
-            participants.pop(skip, None)
-        elif skip:
-            for sid in skip:
-                participants.pop(sid, None)
-        if not participants:
+        The event is encoded once. A WebSocket recipient with nothing queued gets the frame written to its
+        transport directly (no task wake-up per recipient); any other socket gets the engine.io packet queued
+        behind what it already has, so nothing is reordered. A socket with `max_pending_packets` already
+        waiting is a slow consumer: it is disconnected instead of growing the server's memory. A room with no
+        local member costs nothing (common with several workers): nothing is encoded."""
+        sockets = transport.room_sockets(self.sio, room, skip)
+        if not sockets:
             return
-        args = [] if data is None else [data]
-        encoded = self.sio.packet_class(sio_packet.EVENT, namespace=NAMESPACE, data=[event, *args]).encode()
-        if not isinstance(encoded, str):  # binary attachments: python-socketio's own path handles them
-            raise TypeError("events carry JSON only")
-        pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
-        pkt.encode()  # cached on the packet: every recipient's writer reuses the same string
-        sockets = self.sio.eio.sockets
-        for eio_sid in participants.values():
-            sock = sockets.get(eio_sid)
-            if sock is not None and not sock.closed:
-                sock.queue.put_nowait(pkt)
+        encoded = transport.Encoded(self.sio, event, data)
+        frame, limit = encoded.frame, self.max_pending_packets
+        direct = queued = 0
+        slow: list[Any] = []
+        for sock in sockets:
+            ws = transport.direct_ws(sock)
+            if ws is not None and ws.try_write(frame):
+                direct += 1
+            elif transport.pending(sock) >= limit:
+                slow.append(sock)
+            else:
+                transport.enqueue(sock, encoded)
+                queued += 1
+        self.metrics.fanout_writes.labels("direct").inc(direct)
+        self.metrics.fanout_writes.labels("queued").inc(queued)
+        for sock in slow:
+            log.warning("disconnecting a slow consumer (%d packets waiting)", transport.pending(sock))
+            self.metrics.slow_consumers.inc()
+            await transport.drop_slow(sock, SLOW_CONSUMER_REASON)
 
     async def _deliver_join(self, message: dict[str, Any]) -> None:
         for sid in self.local_sids(message["userId"]):

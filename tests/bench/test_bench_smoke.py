@@ -60,3 +60,23 @@ def test_tiny_run_writes_every_figure_with_its_baseline(tmp_path: Path) -> None:
     # is stored as 0.031, so the check is "equal up to that rounding", not a relative tolerance.
     exact = persist["connectnowMessagesPerS"] / persist["rawSqliteInsertsPerS"]
     assert persist["ratioToRawInserts"] == pytest.approx(exact, abs=0.0005 + 1e-9)
+
+
+
+@pytest.mark.e2e
+def test_tiny_cpu_run_reports_a_slope_per_server_and_size(tmp_path: Path) -> None:
+    """Issue 13's fixed-load CPU benchmark: every server, both loads, no delivery lost at these small loads."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "run", "--profile", "tiny", "--only", "cpu", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    [path] = tmp_path.glob("bench-tiny-*.json")
+    cpu = json.loads(path.read_text())["benchmarks"]["cpu"]
+    assert set(cpu["servers"]) == {"raw", "bare", "connectnow"}
+    for size in ("5", "20"):
+        assert {"cpuUsPerDelivery", "connectnowVsRaw", "connectnowCapacityVsNode"} <= set(cpu["summary"][size])
+        for server in cpu["servers"].values():
+            steps = server[size]["steps"]
+            assert len(steps) == 2 and all(step["lost"] == 0 for step in steps)
+            assert "marginalCpuUsPerDelivery" in server[size]
