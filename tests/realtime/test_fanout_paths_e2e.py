@@ -29,6 +29,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         rate_send_burst="100000",
         rate_send_per_second="100000",
         max_pending_packets=str(MAX_PENDING),
+        metrics_allowed_networks="127.0.0.1",  # the test reads /metrics as the local Prometheus would
     )
     try:
         yield live

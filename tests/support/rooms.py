@@ -26,7 +26,9 @@ async def public_general(http: httpx.AsyncClient, owner: Person, members: list[P
 
 
 async def metric(http: httpx.AsyncClient, name: str) -> float:
-    text = (await http.get("/metrics")).text
+    answer = await http.get("/metrics")
+    assert answer.status_code == 200, f"/metrics refused ({answer.status_code}): allow the test's address"
+    text = answer.text
     found = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.MULTILINE)
     return float(found.group(1)) if found else 0.0
 
