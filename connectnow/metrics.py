@@ -25,6 +25,19 @@ class Metrics:
         self.users_by_status = Gauge(
             "connectnow_users", "Users with sockets on this worker, by presence status", ["status"], registry=r
         )
+        self.presence_degraded = Gauge(
+            "connectnow_presence_degraded",
+            "1 while this worker cannot reach the shared presence store (Redis) and serves its own view",
+            registry=r,
+        )
+        self.presence_changes = Counter(
+            "connectnow_presence_changes_total", "Presence status changes this worker announced", registry=r
+        )
+        self.presence_announcements = Counter(
+            "connectnow_presence_batches_total",
+            "presence:batch messages this worker published (one per workspace per announce tick)",
+            registry=r,
+        )
         self.messages = Counter("connectnow_messages_total", "Chat messages fanned out (rate: messages/s)", registry=r)
         self.events = Counter("connectnow_events_total", "Events published, by event name", ["event"], registry=r)
         self.fanout_latency = Histogram(

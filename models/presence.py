@@ -26,3 +26,10 @@ class PresenceSet(InputModel):
 
 class PresenceQuery(InputModel):
     user_ids: list[IdStr] = Field(min_length=1, max_length=200)
+
+
+class PresenceBatch(WireModel):
+    """Changes in one workspace, coalesced over a short tick (`presence:batch`): the latest state per user."""
+
+    workspace_id: str
+    users: list[PresencePublic]

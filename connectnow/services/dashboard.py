@@ -79,8 +79,8 @@ class DashboardService:
         result = []
         for ws in await self.workspaces.find({}, sort=[("createdAt", 1)], limit=MAX_WORKSPACES):
             member_ids = [m.user_id for m in await self.members.in_workspace(ws.id, limit=MAX_MEMBERS_PER_WORKSPACE)]
-            states = await self.presence.backend.get_states(member_ids)
-            counts = Counter(self.presence.decode(uid, states.get(uid)).status for uid in member_ids)
+            states = await self.presence.states(member_ids)  # the same truth presence:query answers
+            counts = Counter(state.status for state in states.values())
             result.append({"workspaceId": ws.id, "name": ws.name, "members": len(member_ids),
                            "online": counts["ONLINE"], "away": counts["AWAY"], "busy": counts["BUSY"]})  # fmt: skip
         return result

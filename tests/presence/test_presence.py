@@ -54,7 +54,7 @@ class Cluster:
 
     async def observe(self) -> None:
         async def record(message: dict[str, Any]) -> None:
-            if message.get("event") == "presence:changed":
+            if message.get("event") in ("presence:changed", "presence:batch"):
                 self.events.append(message)
 
         observer = RedisBroker(self.redis_url, self.prefix)
@@ -72,8 +72,14 @@ class Cluster:
         self.workers.append(service)
         return service
 
+    def changes(self, user_id: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == "presence:changed" and e["data"]["userId"] == user_id]
+
     def statuses(self, user_id: str) -> list[str]:
-        return [e["data"]["status"] for e in self.events if e["data"]["userId"] == user_id]
+        return [e["data"]["status"] for e in self.changes(user_id)]
+
+    def batches(self) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == "presence:batch"]
 
     async def wait_status(self, user_id: str, status: str, timeout: float = 5.0) -> None:
         for _ in range(int(timeout / 0.02)):
@@ -113,8 +119,14 @@ async def test_connect_goes_online_to_workspace_members_and_own_devices(cluster:
     worker = await cluster.worker()
     await worker.connected(ALICE, "s1")
     await cluster.wait_status(ALICE, "ONLINE")
-    rooms = next(e["room"] for e in cluster.events if e["data"]["userId"] == ALICE)
-    assert sorted(rooms) == ["user:" + ALICE, "workspace:w1"]
+    assert cluster.changes(ALICE)[0]["room"] == "user:" + ALICE  # her own devices, at once
+    for _ in range(100):  # co-members: in the workspace's next batch
+        if cluster.batches():
+            break
+        await asyncio.sleep(0.02)
+    batch = cluster.batches()[0]
+    assert batch["room"] == "workspace:w1"
+    assert [(u["userId"], u["status"]) for u in batch["data"]["users"]] == [(ALICE, "ONLINE")]
 
 
 async def test_one_idle_device_does_not_make_a_busy_user_away(cluster: Cluster) -> None:
