@@ -68,11 +68,15 @@ SWAP_SAME, SWAP_CHANGED, SWAP_REFRESHED = 0, 1, 2
 class PresenceBackend(Protocol):
     async def add_connection(self, user_id: str, sid: str, now_ms: int, ttl_ms: int) -> None: ...
 
-    async def heartbeat(self, entries: dict[str, dict[str, int]], now_ms: int, ttl_ms: int, heal_ms: int) -> bool:
+    async def heartbeat(self, entries: dict[str, dict[str, int]], now_ms: int, ttl_ms: int) -> bool:
         """(Re-)create and extend this worker's connections: {user_id: {sid: last_activity_ms}}.
 
-        True when the back-end had lost its data (restart, flush): then, for `heal_ms`, no worker treats a
-        missing entry as a lapsed one (`due_users` is empty), so every worker has time to re-register."""
+        True when the back-end holds no data from before (first start, or lost in a restart or flush)."""
+        ...
+
+    async def heal(self, until_ms: int) -> None:
+        """Until then no worker treats an entry as lapsed (`due_users` is empty): after an outage or data
+        loss, every worker has time to re-register its sockets before anyone is declared OFFLINE."""
         ...
 
     async def remove_connection(self, user_id: str, sid: str, activity_ms: int, linger_until_ms: int) -> None:

@@ -29,13 +29,16 @@ class MemoryPresence:
         self._activity[user_id][sid] = now_ms
         self._checks[user_id] = max(self._checks.get(user_id, 0), now_ms + ttl_ms)
 
-    async def heartbeat(self, entries: dict[str, dict[str, int]], now_ms: int, ttl_ms: int, heal_ms: int) -> bool:
+    async def heartbeat(self, entries: dict[str, dict[str, int]], now_ms: int, ttl_ms: int) -> bool:
         for user_id, sids in entries.items():
             for sid, activity in sids.items():
                 self._expiry[user_id][sid] = now_ms + ttl_ms
                 self._activity[user_id][sid] = max(activity, self._activity[user_id].get(sid, 0))
             self._checks[user_id] = max(self._checks.get(user_id, 0), now_ms + ttl_ms)
         return False  # the process holding this state is the one asking: it cannot have lost it
+
+    async def heal(self, until_ms: int) -> None:
+        return None  # nothing to heal from: this state lives and dies with the only worker
 
     async def remove_connection(self, user_id: str, sid: str, activity_ms: int, linger_until_ms: int) -> None:
         self._expiry[user_id][sid] = linger_until_ms

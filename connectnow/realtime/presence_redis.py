@@ -7,8 +7,8 @@ Keys (under `{prefix}:presence`):
 - `override:{user}` hash: status, text, until
 - `state:{user}`    the last published state (key, lastActiveAt, record); swapped by a Lua script so exactly
                     one worker announces a change
-- `epoch`           present while Redis keeps its data: a heartbeat that finds it missing knows the data was
-                    lost, and sets `heal_until`, during which no worker treats a missing entry as lapsed
+- `epoch`           present while Redis keeps its data: a heartbeat that finds it missing knows it was lost
+- `heal_until`      set after an outage or data loss: until then no worker treats an entry as lapsed
 
 Every call is one round trip (pipelines and Lua scripts), whatever the number of users it covers. Errors
 reaching Redis become `PresenceUnavailable`; the service then serves its worker's own view.
@@ -17,6 +17,7 @@ reaching Redis become `PresenceUnavailable`; the service then serves its worker'
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
@@ -84,6 +85,10 @@ if ARGV[2] == '' then redis.call('ZREM', KEYS[1], ARGV[1]) else redis.call('ZADD
 return 1
 """
 
+def now_ms_() -> int:
+    return time.time_ns() // 1_000_000
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -138,17 +143,18 @@ class RedisPresence:
         pipe.expire(self._k("act", user_id), IDLE_KEY_TTL_SECONDS)
 
     @_unavailable_on_error
-    async def heartbeat(self, entries: dict[str, dict[str, int]], now_ms: int, ttl_ms: int, heal_ms: int) -> bool:
+    async def heartbeat(self, entries: dict[str, dict[str, int]], now_ms: int, ttl_ms: int) -> bool:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(self._k("epoch"), "1", nx=True)
             for user_id, sids in entries.items():
                 if sids:
                     self._register(pipe, user_id, sids, now_ms + ttl_ms)
             results = await pipe.execute()
-        lost = bool(results[0])
-        if lost:
-            await self._redis.set(self._k("heal_until"), str(now_ms + heal_ms), px=max(1, heal_ms))
-        return lost
+        return bool(results[0])
+
+    @_unavailable_on_error
+    async def heal(self, until_ms: int) -> None:
+        await self._redis.set(self._k("heal_until"), str(until_ms), px=max(1, until_ms - now_ms_()))
 
     @_unavailable_on_error
     async def remove_connection(self, user_id: str, sid: str, activity_ms: int, linger_until_ms: int) -> None:

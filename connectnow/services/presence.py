@@ -101,6 +101,7 @@ class PresenceService:
         self._known: dict[str, PresencePublic] = {}  # last state seen per user
         self._batches: dict[str, dict[str, PresencePublic]] = defaultdict(dict)  # workspace -> user -> latest
         self._heal_until_ms = 0
+        self._beats = 0  # successful heartbeats: data missing at the first one is a fresh start, not a loss
         self.degraded: str | None = None  # why the back-end is unreachable; None when it answers
         self._tasks: list[asyncio.Task[None]] = []
         self.changes_published = 0  # status changes this worker announced
@@ -361,7 +362,7 @@ class PresenceService:
         live = {user: dict(sids) for user, sids in self._local.items()}
         closed = dict(self._closed)
         overrides = dict(self._unsynced_overrides)
-        lost = await self.backend.heartbeat(live, now_ms(), self.ttl_ms, self.heal_ms)
+        lost = await self.backend.heartbeat(live, now_ms(), self.ttl_ms)
         for sid, (user_id, activity, linger_until) in closed.items():
             await self.backend.remove_connection(user_id, sid, activity, linger_until)
             if self._closed.get(sid) == (user_id, activity, linger_until):
@@ -370,8 +371,10 @@ class PresenceService:
             await self.backend.set_override(user_id, override)
             if self._unsynced_overrides.get(user_id) == override:
                 del self._unsynced_overrides[user_id]
-        if lost or self.degraded is not None:
+        if (lost and self._beats > 0) or self.degraded is not None:  # not at the very first start
             self._heal_until_ms = now_ms() + self.heal_ms
+            await self.backend.heal(self._heal_until_ms)
+        self._beats += 1
         if self.degraded is not None:
             self._recovered()
 
