@@ -1,0 +1,252 @@
+"""Issue 12 end to end: presence under Redis faults and to the second, two real workers and a real Redis.
+
+The bounds asserted here are the ones docs/PROTOCOL.md promises, computed from the settings below, with slack
+for a loaded machine; the TTL is long (10 s) so that a status decided by the TTL instead of the grace period
+or the heartbeat cannot pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.clients import Person, SocketClient, bearer, register
+from tests.support.live_server import LiveServer
+from tests.support.redis_server import RedisServer
+
+pytestmark = pytest.mark.e2e
+
+GRACE, SWEEP, HEARTBEAT, TTL = 0.5, 0.2, 0.5, 10.0
+SETTINGS = {
+    "presence_ttl_seconds": str(TTL),
+    "presence_heartbeat_seconds": str(HEARTBEAT),
+    "presence_sweep_seconds": str(SWEEP),
+    "presence_offline_grace_seconds": str(GRACE),
+    "presence_away_after_seconds": "30",
+    "presence_last_active_write_seconds": "0.2",
+    "presence_announce_seconds": "0.1",
+}
+SLACK = 3.0  # a loaded 2-core machine: still far below the TTL
+
+
+@dataclass
+class Site:
+    """Workers (one or two), the Redis they share (if any), and a workspace whose members are `people`."""
+
+    workers: list[LiveServer]
+    redis: RedisServer | None
+    people: list[Person]
+
+    async def connect(self, person: Person, worker: int) -> SocketClient:
+        sock = await person.connect(self.workers[worker])
+        return sock
+
+    def kill_redis(self) -> None:
+        assert self.redis is not None
+        self.redis.process.send_signal(signal.SIGKILL)
+        self.redis.process.wait()
+
+
+def start_site(tmp_path: Path, *, with_redis: bool) -> tuple[list[LiveServer], RedisServer | None]:
+    redis = RedisServer.start() if with_redis else None
+    shared = {"database_url": f"sqlite:///{tmp_path / 'shared.db'}", **SETTINGS}
+    if redis is not None:
+        shared["redis_url"] = redis.url
+    workers: list[LiveServer] = []
+    try:
+        for name in ("a", "b") if with_redis else ("a",):
+            workers.append(LiveServer.start(tmp_path / name, **shared))
+    except BaseException:
+        stop_site(workers, redis)
+        raise
+    return workers, redis
+
+
+def stop_site(workers: list[LiveServer], redis: RedisServer | None) -> None:
+    for worker in workers:
+        worker.stop()
+    if redis is not None:
+        redis.stop()
+
+
+@pytest.fixture(params=["redis", "memory"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def servers(tmp_path: Path, backend: str) -> Iterator[tuple[list[LiveServer], RedisServer | None]]:
+    made = start_site(tmp_path, with_redis=backend == "redis")
+    try:
+        yield made
+    finally:
+        stop_site(*made)
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[tuple[list[LiveServer], RedisServer | None]]:
+    made = start_site(tmp_path, with_redis=True)
+    try:
+        yield made
+    finally:
+        stop_site(*made)
+
+
+async def make_site(made: tuple[list[LiveServer], RedisServer | None], count: int) -> Site:
+    workers, redis = made
+    async with httpx.AsyncClient(base_url=workers[0].base_url) as http:
+        people = [Person(await register(http)) for _ in range(count)]
+        owner = people[0]
+        ws = await http.post(
+            "/api/v1/workspaces", json={"name": "P " + uuid.uuid4().hex[:6], "isPublic": True}, headers=owner.auth
+        )
+        assert ws.status_code == 201, ws.text
+        for person in people[1:]:
+            joined = await http.post(f"/api/v1/workspaces/{ws.json()['id']}/join", headers=bearer(person.token))
+            assert joined.status_code == 200, joined.text
+    return Site(workers, redis, people)
+
+
+@pytest.fixture
+async def site(servers: tuple[list[LiveServer], RedisServer | None]) -> AsyncIterator[Site]:
+    made = await make_site(servers, 2)
+    try:
+        yield made
+    finally:
+        for person in made.people:
+            await person.sock.close()
+
+
+@pytest.fixture
+async def pair_site(two_workers: tuple[list[LiveServer], RedisServer | None]) -> AsyncIterator[Site]:
+    made = await make_site(two_workers, 3)
+    try:
+        yield made
+    finally:
+        for person in made.people:
+            await person.sock.close()
+
+
+async def states(viewer: Person, *people: Person) -> dict[str, str]:
+    seen = await viewer.ok("presence:query", {"userIds": [p.id for p in people]})
+    return {s["userId"]: s["status"] for s in seen}
+
+
+def announced(person: Person, status: str) -> list[str]:
+    """Users announced with `status` to this person's socket, in batches or as their own change."""
+    batched = [u for b in person.sock.received("presence:batch") for u in b["users"]]
+    own = person.sock.received("presence:changed")
+    return [u["userId"] for u in batched + own if u["status"] == status]
+
+
+async def wait_until(check: object, timeout: float) -> float:
+    """Seconds until the async predicate held; fails after `timeout`."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if await check():  # type: ignore[operator]
+            return time.monotonic() - started
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not within {timeout}s")
+
+
+async def test_redis_kill9_and_restart_keeps_connected_users_online(pair_site: Site) -> None:
+    """Users on both workers; Redis is killed (-9), a device connects during the outage, Redis restarts empty."""
+    alice, bob, carol = pair_site.people
+    a = pair_site.workers[0]
+    await pair_site.connect(alice, 0)
+    await pair_site.connect(bob, 1)
+    await pair_site.connect(carol, 1)
+    everyone = (alice, bob, carol)
+    truth = {p.id: "ONLINE" for p in everyone}
+    await wait_until(lambda: _same(states(alice, *everyone), truth), 10)
+    assert await states(carol, *everyone) == truth
+
+    pair_site.kill_redis()
+    bob_phone = SocketClient()  # connecting while Redis is down succeeds (the client gives up after 5 s)
+    await bob_phone.connect(a.base_url, bob.token)
+    try:
+        assert (await bob_phone.call("session:whoami"))["data"]["user"]["id"] == bob.id
+        async with httpx.AsyncClient(base_url=a.base_url) as http:
+            ready = (await http.get("/readyz")).json()
+            assert ready["presence"].startswith("degraded"), ready
+            assert "connectnow_presence_degraded 1.0" in (await http.get("/metrics")).text
+            await asyncio.sleep(1.0)  # several sweeps and heartbeats against a dead Redis
+            assert await states(alice, *everyone) == truth  # each worker: its own sockets, the last states seen
+            assert await states(carol, *everyone) == truth
+            assert pair_site.redis is not None
+            pair_site.redis.restart()  # same port, no data
+
+            # Both workers back to the truth within one heartbeat and one sweep (slack for the machine).
+            await wait_until(lambda: _same(states(alice, *everyone), truth), HEARTBEAT + SWEEP + SLACK)
+            await wait_until(lambda: _same(states(carol, *everyone), truth), HEARTBEAT + SWEEP + SLACK)
+
+            async def presence_ok() -> bool:
+                return bool((await http.get("/readyz")).json().get("presence") == "ok")
+
+            await wait_until(presence_ok, HEARTBEAT + SWEEP + SLACK)
+            assert "connectnow_presence_degraded 0.0" in (await http.get("/metrics")).text
+        await asyncio.sleep(TTL / 5)  # more heartbeats and sweeps: nothing flips
+        assert await states(alice, *everyone) == truth and await states(carol, *everyone) == truth
+        for person in everyone:
+            assert announced(person, "OFFLINE") == [], person.sock.events
+        log = a.log()  # one line per change of state, no traceback per sweep
+        assert log.count("presence degraded") == 1 and log.count("presence restored") == 1, log
+        assert "presence sweep failed" not in log, log
+    finally:
+        await bob_phone.close()
+
+    await bob.sock.close()  # bob's phone is gone too: he leaves, and alice hears it after the outage
+    await alice.sock.wait_for(
+        "presence:batch", lambda e: any(u["userId"] == bob.id and u["status"] == "OFFLINE" for u in e["users"])
+    )
+
+
+async def _same(answer: object, truth: dict[str, str]) -> bool:
+    return await answer == truth  # type: ignore[misc]
+
+
+async def test_last_active_follows_activity_and_offline_comes_within_grace_plus_one_sweep(site: Site) -> None:
+    """Both back ends: lastActiveAt moves with activity; OFFLINE comes grace + one sweep after the close."""
+    alice, bob = site.people
+    await site.connect(alice, 0)
+    await site.connect(bob, len(site.workers) - 1)  # with Redis: the other worker
+
+    async def bob_last_active() -> datetime | None:
+        seen = await alice.ok("presence:query", {"userIds": [bob.id]})
+        return datetime.fromisoformat(seen[0]["lastActiveAt"]) if seen[0].get("lastActiveAt") else None
+
+    async def known() -> bool:
+        return await bob_last_active() is not None
+
+    await wait_until(known, 10)
+    first = await bob_last_active()
+    assert first is not None
+    await asyncio.sleep(1.5)  # bob's entry is renewed meanwhile: it now expires TTL (10 s) from now
+    await bob.ok("session:whoami")  # activity
+
+    async def moved() -> bool:
+        now = await bob_last_active()
+        return now is not None and (now - first).total_seconds() >= 1.4
+
+    await wait_until(moved, 10)
+    latest = await bob_last_active()
+    closed = time.monotonic()
+    await bob.sock.close()
+    offline = await alice.sock.wait_for(
+        "presence:batch",
+        lambda e: any(u["userId"] == bob.id and u["status"] == "OFFLINE" for u in e["users"]),
+        timeout=TTL,
+    )
+    elapsed = time.monotonic() - closed
+    assert GRACE - 0.1 <= elapsed < GRACE + SWEEP + SLACK, elapsed
+    gone = next(u for u in offline["users"] if u["userId"] == bob.id)  # "last seen": his last activity
+    assert latest is not None and abs((datetime.fromisoformat(gone["lastActiveAt"]) - latest).total_seconds()) < 1
