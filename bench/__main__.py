@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run the benchmarks, print a table, write JSON under bench/results/")
     run.add_argument("--quick", action="store_true", help="smoke run of a couple of minutes")
     run.add_argument("--profile", choices=["full", "quick", "tiny"], help="explicit profile (tiny: tests)")
-    run.add_argument("--only", help="comma-separated: fanout,latency,crossworker,persist,memory,lateness")
+    run.add_argument("--only", help="comma-separated: fanout,latency,crossworker,persist,memory,lateness,storm")
     run.add_argument("--out", help="results directory (default bench/results)")
     run.add_argument("--keep", action="store_true", help="keep the work directory (server logs, database)")
     run.add_argument("--before-tree", help="a checkout of an older commit: its ConnectNow runs too, as server 'before'")

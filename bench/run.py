@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cluster, fanout, ingest, memory, servers
+from bench import cluster, fanout, ingest, memory, servers, storm
 from bench.fleet import RoomSpec
 from bench.profiles import Profile
 from bench.seed import seed
@@ -127,6 +127,12 @@ class Run:
             self.profile,
         )
 
+    def storm(self) -> dict[str, Any]:
+        p = self.profile
+        room = next(r for r in self.rooms if len(r.members) == p.storm_members)
+        bare = lambda: servers.start_bare_sio(self.workdir)  # noqa: E731
+        return storm.run(self.start_cn, bare, room, p.storm_sockets, p.client_processes)
+
     def lateness(self) -> dict[str, Any]:
         poll = 1.0  # CONNECTNOW_BROADCAST_POLL_SECONDS, the default
         server = self.start_cn(broadcast_poll_seconds=str(poll))
@@ -140,13 +146,13 @@ class Run:
         interrupted keeps what it measured)."""
         out: dict[str, Any] = {}
         chosen = self.profile.benchmarks
-        if {"fanout", "latency", "crossworker", "memory", "lateness", "persist"} & set(chosen):
+        if {"fanout", "latency", "crossworker", "memory", "lateness", "persist", "storm"} & set(chosen):
             self.seed_rooms()
         if "fanout" in chosen or "latency" in chosen:
             out["fanout"] = self.fanout_and_latency()
             if checkpoint:
                 checkpoint(out)
-        for name in ("crossworker", "persist", "memory", "lateness"):
+        for name in ("crossworker", "persist", "memory", "lateness", "storm"):
             if name in chosen:
                 self.log(f"{name}")
                 out[name] = getattr(self, name)()

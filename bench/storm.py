@@ -1,0 +1,84 @@
+"""Benchmark 7, reconnect storm: every socket of one large workspace connects at once (issue 12).
+
+N sockets of an M-member workspace (N/M devices per member) connect to bare python-socketio and then to
+ConnectNow, started fresh in the same run; the figure is ConnectNow's time over bare's. Each member's
+first socket changes their presence, so the storm is M presence changes seen by N sockets: announced one
+by one that is M x N socket writes; coalesced per workspace per tick it is about N per tick. Presence
+messages per connect (broker messages: `presence:changed` to the user's own sockets plus `presence:batch`
+to the workspace, from ConnectNow's /metrics) must stay bounded by a constant.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from bench.fleet import Fleet, RoomSpec, client_specs
+from bench.servers import Server
+from bench.stats import ratio
+
+SETTLE_S = 2.0  # after the storm: the last batches and the first sweep
+PRESENCE_EVENTS = ("presence:changed", "presence:batch")
+
+
+def _presence_messages(server: Server) -> float:
+    text = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=10).text
+    total = 0.0
+    for event in PRESENCE_EVENTS:
+        found = re.search(rf'^connectnow_events_total\{{event="{re.escape(event)}"\}} ([0-9.e+]+)$', text, re.M)
+        total += float(found.group(1)) if found else 0.0
+    return total
+
+
+def storm(start: Callable[[], Server], room: RoomSpec, sockets: int, processes: int) -> dict[str, Any]:
+    server = start()
+    try:
+        specs = client_specs(server, [room], sockets_per_member=math.ceil(sockets / len(room.members)))[:sockets]
+        for spec in specs:
+            spec.sender = False
+        before = _presence_messages(server) if server.send_kind == "connectnow" else 0.0
+        fleet = Fleet(server, specs, processes)
+        try:
+            connected = fleet.connect()
+            time.sleep(SETTLE_S)
+            after = _presence_messages(server) if server.send_kind == "connectnow" else 0.0
+        finally:
+            fleet.close()
+    finally:
+        server.stop()
+    n = max(1, connected["connected"])
+    return {
+        "sockets": sockets,
+        "connected": connected["connected"],
+        "failed": connected["failed"],
+        "errors": connected["errors"],
+        "seconds": connected["seconds"],
+        "presenceMessages": after - before,
+        "presenceMessagesPerConnect": round((after - before) / n, 4),
+    }
+
+
+def run(
+    start_cn: Callable[[], Server], start_bare: Callable[[], Server], room: RoomSpec, sockets: int, processes: int
+) -> dict[str, Any]:
+    bare = storm(start_bare, room, sockets, processes)
+    cn = storm(start_cn, room, sockets, processes)
+    return {
+        "members": len(room.members),
+        "bare": bare,
+        "connectnow": cn,
+        "summary": {
+            "sockets": sockets,
+            "members": len(room.members),
+            "bareSeconds": bare["seconds"],
+            "connectnowSeconds": cn["seconds"],
+            "connectnowOverBare": ratio(cn["seconds"], bare["seconds"]),
+            "failed": f"connectnow {cn['failed']} / bare {bare['failed']}",
+            "presenceMessagesPerConnect": cn["presenceMessagesPerConnect"],
+        },
+    }
