@@ -60,6 +60,7 @@ class Swap(NamedTuple):
     key: str  # status and text: a different key is a change to announce
     activity_ms: int  # lastActiveAt: a newer one is written, at most once per `throttle_ms`, without announcing
     record: str
+    offline: bool  # refused if a connection appeared since the read: a reconnect wins over a lapse
 
 
 SWAP_SAME, SWAP_CHANGED, SWAP_REFRESHED = 0, 1, 2

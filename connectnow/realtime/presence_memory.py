@@ -77,6 +77,7 @@ class MemoryPresence:
         self._overrides[user_id] = override
 
     async def swap_states(self, swaps: list[Swap], throttle_ms: int) -> list[int]:
+        # `Swap.offline` needs no check here: nothing runs between a caller's read and its swap in one process.
         return [self._swap(swap, throttle_ms) for swap in swaps]
 
     def _swap(self, swap: Swap, throttle_ms: int) -> int:

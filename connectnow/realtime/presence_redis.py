@@ -61,8 +61,11 @@ end
 return {string.format('%.0f', lapsed_activity), redis.call('HGETALL', KEYS[3]), redis.call('GET', KEYS[4]), out}
 """
 
-# KEYS[1]: the state key, value "key<TAB>activity<TAB>record". ARGV: key, activity, record, ttl, throttle.
+# KEYS: the state key (value "key<TAB>activity<TAB>record"), the user's conns. ARGV: key, activity, record,
+# ttl, throttle, now, offline. An OFFLINE swap is refused if a connection appeared since the caller's read
+# (a reconnect on another worker at that very moment): OFFLINE is never announced for a connected user.
 _SWAP = """
+if ARGV[7] == '1' and redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[6], '+inf') > 0 then return 0 end
 local current = redis.call('GET', KEYS[1])
 local value = ARGV[1] .. '\t' .. ARGV[2] .. '\t' .. ARGV[3]
 if current then
@@ -84,6 +87,7 @@ if at and tonumber(at) > tonumber(ARGV[3]) then return 0 end
 if ARGV[2] == '' then redis.call('ZREM', KEYS[1], ARGV[1]) else redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
 return 1
 """
+
 
 def now_ms_() -> int:
     return time.time_ns() // 1_000_000
@@ -224,7 +228,9 @@ class RedisPresence:
         async with self._redis.pipeline(transaction=False) as pipe:
             for swap in swaps:
                 args: list[str | int] = [swap.key, swap.activity_ms, swap.record, IDLE_KEY_TTL_SECONDS, throttle_ms]
-                await self._swap(keys=[self._k("state", swap.user_id)], args=args, client=pipe)
+                args += [now_ms_(), int(swap.offline)]
+                keys = [self._k("state", swap.user_id), self._k("conns", swap.user_id)]
+                await self._swap(keys=keys, args=args, client=pipe)
             return [int(r) for r in await pipe.execute()]
 
     @_unavailable_on_error

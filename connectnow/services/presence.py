@@ -266,6 +266,7 @@ class PresenceService:
                 orjson.dumps([state.status, state.status_text]).decode(),
                 _to_ms(state.last_active_at),
                 orjson.dumps(state.model_dump(mode="json", by_alias=True)).decode(),
+                state.status == PresenceStatus.OFFLINE.value,
             )
             for uid, state in results.items()
         ]
