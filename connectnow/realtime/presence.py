@@ -63,6 +63,13 @@ class Swap(NamedTuple):
     offline: bool  # refused if a connection appeared since the read: a reconnect wins over a lapse
 
 
+class Close(NamedTuple):
+    user_id: str
+    sid: str
+    activity_ms: int  # the socket's last activity: "last seen" once the user is OFFLINE
+    linger_until_ms: int  # closed at + the offline grace period
+
+
 SWAP_SAME, SWAP_CHANGED, SWAP_REFRESHED = 0, 1, 2
 
 
@@ -80,8 +87,8 @@ class PresenceBackend(Protocol):
         loss, every worker has time to re-register its sockets before anyone is declared OFFLINE."""
         ...
 
-    async def remove_connection(self, user_id: str, sid: str, activity_ms: int, linger_until_ms: int) -> None:
-        """A closed connection: it counts as live until `linger_until_ms` (the grace period), then lapses."""
+    async def remove_connections(self, closes: list[Close]) -> None:
+        """Closed connections: each counts as live until its `linger_until_ms` (the grace period), then lapses."""
         ...
 
     async def read(self, user_ids: list[str], now_ms: int) -> dict[str, UserView]: ...

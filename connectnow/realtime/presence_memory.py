@@ -9,6 +9,7 @@ from connectnow.realtime.presence import (
     SWAP_CHANGED,
     SWAP_REFRESHED,
     SWAP_SAME,
+    Close,
     LiveConnection,
     Override,
     Swap,
@@ -40,10 +41,11 @@ class MemoryPresence:
     async def heal(self, until_ms: int) -> None:
         return None  # nothing to heal from: this state lives and dies with the only worker
 
-    async def remove_connection(self, user_id: str, sid: str, activity_ms: int, linger_until_ms: int) -> None:
-        self._expiry[user_id][sid] = linger_until_ms
-        self._activity[user_id][sid] = max(activity_ms, self._activity[user_id].get(sid, 0))
-        self._checks[user_id] = min(self._checks.get(user_id, linger_until_ms), linger_until_ms)
+    async def remove_connections(self, closes: list[Close]) -> None:
+        for user_id, sid, activity_ms, linger_until_ms in closes:
+            self._expiry[user_id][sid] = linger_until_ms
+            self._activity[user_id][sid] = max(activity_ms, self._activity[user_id].get(sid, 0))
+            self._checks[user_id] = min(self._checks.get(user_id, linger_until_ms), linger_until_ms)
 
     async def read(self, user_ids: list[str], now_ms: int) -> dict[str, UserView]:
         return {user_id: self._read(user_id, now_ms) for user_id in user_ids}

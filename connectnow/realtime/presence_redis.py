@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from connectnow.realtime.presence import (
     NO_OVERRIDE,
+    Close,
     LiveConnection,
     Override,
     PresenceStatus,
@@ -161,11 +162,14 @@ class RedisPresence:
         await self._redis.set(self._k("heal_until"), str(until_ms), px=max(1, until_ms - now_ms_()))
 
     @_unavailable_on_error
-    async def remove_connection(self, user_id: str, sid: str, activity_ms: int, linger_until_ms: int) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(self._k("conns", user_id), {sid: linger_until_ms})
-            pipe.hset(self._k("act", user_id), sid, str(activity_ms))
-            pipe.zadd(self._k("due"), {user_id: linger_until_ms}, lt=True)  # LT still adds a missing member
+    async def remove_connections(self, closes: list[Close]) -> None:
+        if not closes:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id, sid, activity_ms, linger_until_ms in closes:
+                pipe.zadd(self._k("conns", user_id), {sid: linger_until_ms})
+                pipe.hset(self._k("act", user_id), sid, str(activity_ms))
+                pipe.zadd(self._k("due"), {user_id: linger_until_ms}, lt=True)  # LT still adds a missing member
             await pipe.execute()
 
     @_unavailable_on_error

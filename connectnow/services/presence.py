@@ -41,6 +41,7 @@ from connectnow.realtime.hub import Hub, user_room
 from connectnow.realtime.presence import (
     NO_OVERRIDE,
     SWAP_CHANGED,
+    Close,
     Override,
     PresenceBackend,
     PresenceStatus,
@@ -95,7 +96,7 @@ class PresenceService:
         # After data loss or an outage: long enough for every worker's next heartbeat and a sweep.
         self.heal_ms = int((self.heartbeat_s + 2 * self.sweep_s) * 1000)
         self._local: dict[str, dict[str, int]] = defaultdict(dict)  # user -> sid -> last activity (this worker)
-        self._closed: dict[str, tuple[str, int, int]] = {}  # sid -> (user, activity, linger until): replayed
+        self._closed: dict[str, Close] = {}  # closes since the last heartbeat, which replays them
         self._overrides: dict[str, Override] = {}  # this worker's users' choices, served while degraded
         self._unsynced_overrides: dict[str, Override] = {}  # chosen while degraded: written on return
         self._known: dict[str, PresencePublic] = {}  # last state seen per user
@@ -129,10 +130,10 @@ class PresenceService:
                 del self._local[user_id]
         # Kept until the next heartbeat, which replays it: a heartbeat already under way may have re-created
         # the entry, and while degraded this is the only record of the close.
-        self._closed[sid] = (user_id, activity, now_ms() + self.grace_ms)
+        self._closed[sid] = close = Close(user_id, sid, activity, now_ms() + self.grace_ms)
         if self.degraded is None:
             try:
-                await self.backend.remove_connection(user_id, sid, activity, self._closed[sid][2])
+                await self.backend.remove_connections([close])
             except PresenceUnavailable as exc:
                 self._degrade(exc)
 
@@ -364,9 +365,9 @@ class PresenceService:
         closed = dict(self._closed)
         overrides = dict(self._unsynced_overrides)
         lost = await self.backend.heartbeat(live, now_ms(), self.ttl_ms)
-        for sid, (user_id, activity, linger_until) in closed.items():
-            await self.backend.remove_connection(user_id, sid, activity, linger_until)
-            if self._closed.get(sid) == (user_id, activity, linger_until):
+        await self.backend.remove_connections(list(closed.values()))
+        for sid, close in closed.items():
+            if self._closed.get(sid) == close:
                 del self._closed[sid]
         for user_id, override in overrides.items():
             await self.backend.set_override(user_id, override)
