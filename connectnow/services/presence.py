@@ -56,6 +56,9 @@ log = logging.getLogger("connectnow.presence")
 
 BATCH = 500  # users per pipeline
 DUE_BATCH = 2000
+# A batch to a workspace with S sockets on this worker waits at least S / WRITES_PER_S after the previous one:
+# 10,000 sockets -> one batch per 2 s; 1,250 or fewer -> the announce tick.
+WRITES_PER_S = 5_000
 KNOWN_LIMIT = 100_000  # last states seen of other workers' users, served while degraded
 PRESENCE_EVENT = "presence:changed"  # to the user's own sockets, at once
 BATCH_EVENT = "presence:batch"  # to the members of each of the user's workspaces, coalesced
@@ -101,6 +104,7 @@ class PresenceService:
         self._unsynced_overrides: dict[str, Override] = {}  # chosen while degraded: written on return
         self._known: dict[str, PresencePublic] = {}  # last state seen per user
         self._batches: dict[str, dict[str, PresencePublic]] = defaultdict(dict)  # workspace -> user -> latest
+        self._next_flush: dict[str, float] = {}  # workspace -> earliest next batch (monotonic)
         self._heal_until_ms = 0
         self._beats = 0  # successful heartbeats: data missing at the first one is a fresh start, not a loss
         self.degraded: str | None = None  # why the back-end is unreachable; None when it answers
@@ -292,12 +296,25 @@ class PresenceService:
         self.hub.metrics.presence_changes.inc()
 
     async def flush_announcements(self) -> None:
-        batches, self._batches = self._batches, defaultdict(dict)
-        for workspace_id, users in batches.items():
+        """Send each workspace's pending changes, at most once per its interval: the announce tick, or longer
+        for a workspace with many sockets, so presence costs at most ANNOUNCE_WRITES_PER_S socket writes per
+        second per workspace on this worker however fast users come and go (a storm's cost stays linear)."""
+        now = time.monotonic()
+        due = [wid for wid in self._batches if self._next_flush.get(wid, 0.0) <= now]
+        for workspace_id in due:
+            users = self._batches.pop(workspace_id)
+            room = f"workspace:{workspace_id}"
             batch = PresenceBatch(workspace_id=workspace_id, users=list(users.values()))
-            await self.hub.emit(BATCH_EVENT, batch, room=f"workspace:{workspace_id}")
+            await self.hub.emit(BATCH_EVENT, batch, room=room)
+            self._next_flush[workspace_id] = now + max(self.announce_s, self._local_sockets(room) / WRITES_PER_S)
             self.announcements += 1
-        self.hub.metrics.presence_announcements.inc(len(batches))
+        self.hub.metrics.presence_announcements.inc(len(due))
+        if len(self._next_flush) > KNOWN_LIMIT:
+            self._next_flush = {wid: at for wid, at in self._next_flush.items() if at > now}
+
+    def _local_sockets(self, room: str) -> int:
+        rooms = self.hub.sio.manager.rooms.get("/", {})
+        return len(rooms.get(room, ()))
 
     @staticmethod
     def decode(user_id: str, raw: str | None) -> PresencePublic:
