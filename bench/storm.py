@@ -26,13 +26,18 @@ SETTLE_S = 2.0  # after the storm: the last batches and the first sweep
 PRESENCE_EVENTS = ("presence:changed", "presence:batch")
 
 
-def _presence_messages(server: Server) -> float:
+def _metric(text: str, pattern: str) -> float:
+    found = re.search(rf"^{pattern} ([0-9.e+]+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def _presence_counts(server: Server) -> tuple[float, float]:
+    """(presence messages published, socket writes of the batches) so far, from ConnectNow's /metrics."""
+    if server.send_kind != "connectnow":
+        return 0.0, 0.0
     text = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=10).text
-    total = 0.0
-    for event in PRESENCE_EVENTS:
-        found = re.search(rf'^connectnow_events_total\{{event="{re.escape(event)}"\}} ([0-9.e+]+)$', text, re.M)
-        total += float(found.group(1)) if found else 0.0
-    return total
+    published = sum(_metric(text, rf'connectnow_events_total\{{event="{re.escape(e)}"\}}') for e in PRESENCE_EVENTS)
+    return published, _metric(text, "connectnow_presence_batch_recipients_total")
 
 
 def storm(start: Callable[[], Server], room: RoomSpec, sockets: int, processes: int) -> dict[str, Any]:
@@ -41,12 +46,12 @@ def storm(start: Callable[[], Server], room: RoomSpec, sockets: int, processes: 
         specs = client_specs(server, [room], sockets_per_member=math.ceil(sockets / len(room.members)))[:sockets]
         for spec in specs:
             spec.sender = False
-        before = _presence_messages(server) if server.send_kind == "connectnow" else 0.0
+        before = _presence_counts(server)
         fleet = Fleet(server, specs, processes)
         try:
             connected = fleet.connect()
             time.sleep(SETTLE_S)
-            after = _presence_messages(server) if server.send_kind == "connectnow" else 0.0
+            after = _presence_counts(server)
         finally:
             fleet.close()
     finally:
@@ -58,8 +63,9 @@ def storm(start: Callable[[], Server], room: RoomSpec, sockets: int, processes: 
         "failed": connected["failed"],
         "errors": connected["errors"],
         "seconds": connected["seconds"],
-        "presenceMessages": after - before,
-        "presenceMessagesPerConnect": round((after - before) / n, 4),
+        "presenceMessages": after[0] - before[0],
+        "presenceMessagesPerConnect": round((after[0] - before[0]) / n, 4),
+        "presenceSocketWritesPerConnect": round((after[1] - before[1]) / n, 2),
     }
 
 
@@ -80,5 +86,6 @@ def run(
             "connectnowOverBare": ratio(cn["seconds"], bare["seconds"]),
             "failed": f"connectnow {cn['failed']} / bare {bare['failed']}",
             "presenceMessagesPerConnect": cn["presenceMessagesPerConnect"],
+            "presenceSocketWritesPerConnect": cn["presenceSocketWritesPerConnect"],
         },
     }

@@ -306,7 +306,9 @@ class PresenceService:
             room = f"workspace:{workspace_id}"
             batch = PresenceBatch(workspace_id=workspace_id, users=list(users.values()))
             await self.hub.emit(BATCH_EVENT, batch, room=room)
-            self._next_flush[workspace_id] = now + max(self.announce_s, self._local_sockets(room) / WRITES_PER_S)
+            local = self._local_sockets(room)
+            self.hub.metrics.presence_batch_recipients.inc(local)
+            self._next_flush[workspace_id] = now + max(self.announce_s, local / WRITES_PER_S)
             self.announcements += 1
         self.hub.metrics.presence_announcements.inc(len(due))
         if len(self._next_flush) > KNOWN_LIMIT:
