@@ -164,7 +164,7 @@ class Settings(BaseSettings):
     presence_ttl_seconds: float = Field(30.0, ge=0.2)  # a connection not renewed this long has lapsed
     presence_sweep_seconds: float = Field(2.0, ge=0.05)  # how often a worker looks for lapsed users
     presence_last_active_write_seconds: float = Field(5.0, ge=0)  # lastActiveAt is stored at most this often
-    presence_announce_seconds: float = Field(0.25, ge=0.01, le=5)  # changes are batched per workspace this long
+    presence_broadcast_max_members: int = Field(200, ge=0)  # bigger workspaces: presence:subscribe to hear changes
     metrics_token: SecretStr | None = None  # /metrics answers loopback clients, or this bearer token
     sync_max_messages: int = Field(500, ge=1, le=10_000)  # past this many changes, sync answers recovered=false
     dashboard_interval_seconds: float = Field(2.0, ge=0.2, le=60)  # how often the dashboard numbers refresh

@@ -33,16 +33,6 @@ class Metrics:
         self.presence_changes = Counter(
             "connectnow_presence_changes_total", "Presence status changes this worker announced", registry=r
         )
-        self.presence_announcements = Counter(
-            "connectnow_presence_batches_total",
-            "presence:batch messages this worker published (one per workspace per announce tick)",
-            registry=r,
-        )
-        self.presence_batch_recipients = Counter(
-            "connectnow_presence_batch_recipients_total",
-            "Sockets on this worker in the workspace rooms of the presence:batch messages it published",
-            registry=r,
-        )
         self.messages = Counter("connectnow_messages_total", "Chat messages fanned out (rate: messages/s)", registry=r)
         self.events = Counter("connectnow_events_total", "Events published, by event name", ["event"], registry=r)
         self.fanout_latency = Histogram(

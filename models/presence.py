@@ -28,8 +28,7 @@ class PresenceQuery(InputModel):
     user_ids: list[IdStr] = Field(min_length=1, max_length=200)
 
 
-class PresenceBatch(WireModel):
-    """Changes in one workspace, coalesced over a short tick (`presence:batch`): the latest state per user."""
+class PresenceSubscribe(InputModel):
+    """The users whose changes this socket hears (replaces the previous list; empty: none)."""
 
-    workspace_id: str
-    users: list[PresencePublic]
+    user_ids: list[IdStr] = Field(max_length=200)

@@ -18,9 +18,12 @@ Truth first:
 - A closed socket lingers for the grace period and then lapses; the sweep looks at the user at that moment,
   so OFFLINE comes within grace + one sweep on every back-end.
 
-Cost: reads, swaps and reschedules are one pipeline per batch of users; changes to co-members are coalesced
-per workspace per `presence_announce_seconds` (`presence:batch`), so a reconnect storm costs work linear
-in the number of sockets rather than users x members.
+Who hears a change (`presence:changed`, one broker message per change): the user's own sockets, the
+sockets that subscribed to the user (`presence:subscribe`, Slack's presence_sub), and every member of the
+user's workspaces of at most `presence_broadcast_max_members` members. Announcing every change to every
+member of a large workspace costs members x sockets (a 1,000-member workspace reconnecting 10,000 sockets:
+10 million writes); with subscriptions the cost of a change is bounded by its subscribers, so a reconnect
+storm is linear in sockets. Reads, swaps and reschedules are one pipeline per batch of users.
 """
 
 from __future__ import annotations
@@ -50,21 +53,23 @@ from connectnow.realtime.presence import (
     UserView,
 )
 from connectnow.realtime.tasks import bounded, raise_if_cancelling, stop_task
-from models.presence import PresenceBatch, PresencePublic, PresenceQuery, PresenceSet
+from models.presence import PresencePublic, PresenceQuery, PresenceSet, PresenceSubscribe
 
 log = logging.getLogger("connectnow.presence")
 
 BATCH = 500  # users per pipeline
 DUE_BATCH = 2000
-# A batch to a workspace with S sockets on this worker waits at least S / WRITES_PER_S after the previous one:
-# 10,000 sockets -> one batch per 2 s; 1,250 or fewer -> the announce tick.
-WRITES_PER_S = 5_000
 KNOWN_LIMIT = 100_000  # last states seen of other workers' users, served while degraded
-PRESENCE_EVENT = "presence:changed"  # to the user's own sockets, at once
-BATCH_EVENT = "presence:batch"  # to the members of each of the user's workspaces, coalesced
+PRESENCE_EVENT = "presence:changed"
+SIZE_CACHE_SECONDS = 60.0  # how long a workspace's member count is trusted (it decides who hears changes)
 
-# Which workspaces a user belongs to: presence changes go to those members only.
+# Which workspaces a user belongs to, and how many members a workspace has.
 WorkspacesOf = Callable[[str], Awaitable[list[str]]]
+WorkspaceSize = Callable[[str], Awaitable[int]]
+
+
+def subscribers_room(user_id: str) -> str:
+    return f"presence:{user_id}"
 
 
 def now_ms() -> int:
@@ -85,17 +90,27 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 
 
 class PresenceService:
-    def __init__(self, backend: PresenceBackend, hub: Hub, settings: Settings, workspaces_of: WorkspacesOf) -> None:
+    def __init__(
+        self,
+        backend: PresenceBackend,
+        hub: Hub,
+        settings: Settings,
+        workspaces_of: WorkspacesOf,
+        workspace_size: WorkspaceSize | None = None,
+    ) -> None:
         self.backend = backend
         self.hub = hub
         self.workspaces_of = workspaces_of
+        self.workspace_size = workspace_size
+        self.broadcast_max = settings.presence_broadcast_max_members
+        self._sizes: dict[str, tuple[float, int]] = {}  # workspace -> (when counted, members)
+        self._subscriptions: dict[str, set[str]] = {}  # this worker's sockets -> users they subscribed to
         self.away_ms = int(settings.presence_away_after_seconds * 1000)
         self.grace_ms = int(settings.presence_offline_grace_seconds * 1000)
         self.ttl_ms = int(settings.presence_ttl_seconds * 1000)
         self.heartbeat_s = settings.presence_heartbeat_seconds
         self.sweep_s = settings.presence_sweep_seconds
         self.throttle_ms = int(settings.presence_last_active_write_seconds * 1000)
-        self.announce_s = settings.presence_announce_seconds
         # After data loss or an outage: long enough for every worker's next heartbeat and a sweep.
         self.heal_ms = int((self.heartbeat_s + 2 * self.sweep_s) * 1000)
         self._local: dict[str, dict[str, int]] = defaultdict(dict)  # user -> sid -> last activity (this worker)
@@ -103,14 +118,11 @@ class PresenceService:
         self._overrides: dict[str, Override] = {}  # this worker's users' choices, served while degraded
         self._unsynced_overrides: dict[str, Override] = {}  # chosen while degraded: written on return
         self._known: dict[str, PresencePublic] = {}  # last state seen per user
-        self._batches: dict[str, dict[str, PresencePublic]] = defaultdict(dict)  # workspace -> user -> latest
-        self._next_flush: dict[str, float] = {}  # workspace -> earliest next batch (monotonic)
         self._heal_until_ms = 0
         self._beats = 0  # successful heartbeats: data missing at the first one is a fresh start, not a loss
         self.degraded: str | None = None  # why the back-end is unreachable; None when it answers
         self._tasks: list[asyncio.Task[None]] = []
-        self.changes_published = 0  # status changes this worker announced
-        self.announcements = 0  # broker messages this worker sent for them (own sockets + batches)
+        self.changes_published = 0  # status changes this worker announced (one broker message each)
 
     # --- sockets on this worker --------------------------------------------------------------------------
     async def connected(self, user_id: str, sid: str) -> None:
@@ -126,6 +138,7 @@ class PresenceService:
         await self.evaluate(user_id)
 
     async def disconnected(self, user_id: str, sid: str) -> None:
+        self._subscriptions.pop(sid, None)  # its rooms went with the socket
         sids = self._local.get(user_id)
         activity = now_ms()
         if sids is not None:
@@ -287,36 +300,36 @@ class PresenceService:
         self._known[user_id] = state
 
     async def _announce(self, user_id: str, state: PresencePublic) -> None:
-        """The user's own sockets hear at once; co-members get the change in their workspace's next batch."""
-        await self.hub.emit(PRESENCE_EVENT, state, room=user_room(user_id))
-        self.announcements += 1
+        """One message to the user's own sockets, their subscribers, and the members of small workspaces."""
+        rooms = [user_room(user_id), subscribers_room(user_id)]
         for workspace_id in await self.workspaces_of(user_id):
-            self._batches[workspace_id][user_id] = state
+            if await self._size(workspace_id) <= self.broadcast_max:
+                rooms.append(f"workspace:{workspace_id}")
+        await self.hub.emit(PRESENCE_EVENT, state, room=rooms)
         self.changes_published += 1
         self.hub.metrics.presence_changes.inc()
 
-    async def flush_announcements(self) -> None:
-        """Send each workspace's pending changes, at most once per its interval: the announce tick, or longer
-        for a workspace with many sockets, so presence costs at most ANNOUNCE_WRITES_PER_S socket writes per
-        second per workspace on this worker however fast users come and go (a storm's cost stays linear)."""
-        now = time.monotonic()
-        due = [wid for wid in self._batches if self._next_flush.get(wid, 0.0) <= now]
-        for workspace_id in due:
-            users = self._batches.pop(workspace_id)
-            room = f"workspace:{workspace_id}"
-            batch = PresenceBatch(workspace_id=workspace_id, users=list(users.values()))
-            await self.hub.emit(BATCH_EVENT, batch, room=room)
-            local = self._local_sockets(room)
-            self.hub.metrics.presence_batch_recipients.inc(local)
-            self._next_flush[workspace_id] = now + max(self.announce_s, local / WRITES_PER_S)
-            self.announcements += 1
-        self.hub.metrics.presence_announcements.inc(len(due))
-        if len(self._next_flush) > KNOWN_LIMIT:
-            self._next_flush = {wid: at for wid, at in self._next_flush.items() if at > now}
+    async def _size(self, workspace_id: str) -> int:
+        if self.workspace_size is None:
+            return 0
+        cached = self._sizes.get(workspace_id)
+        if cached is None or time.monotonic() - cached[0] > SIZE_CACHE_SECONDS:
+            cached = (time.monotonic(), await self.workspace_size(workspace_id))
+            self._sizes[workspace_id] = cached
+        return cached[1]
 
-    def _local_sockets(self, room: str) -> int:
-        rooms = self.hub.sio.manager.rooms.get("/", {})
-        return len(rooms.get(room, ()))
+    # --- subscriptions ------------------------------------------------------------------------------------
+    async def subscribe(self, viewer_id: str, sid: str, data: PresenceSubscribe) -> list[PresencePublic]:
+        """Replace the socket's subscriptions: it hears the changes of these users (those sharing a workspace
+        with the viewer; others are left out) until it subscribes again or closes. Answers their states."""
+        visible = await self._visible_to(viewer_id, list(dict.fromkeys(data.user_ids)))
+        previous = self._subscriptions.get(sid, set())
+        for uid in previous - set(visible):
+            await self.hub.sio.leave_room(sid, subscribers_room(uid))
+        for uid in set(visible) - previous:
+            await self.hub.sio.enter_room(sid, subscribers_room(uid))
+        self._subscriptions[sid] = set(visible)
+        return list((await self.states(visible)).values())
 
     @staticmethod
     def decode(user_id: str, raw: str | None) -> PresencePublic:
@@ -340,10 +353,7 @@ class PresenceService:
     # --- the background loops ---------------------------------------------------------------------------
     async def start(self) -> None:
         self.hub.metrics.presence_degraded.set(0)
-        self._tasks = [
-            asyncio.create_task(self._run(), name="presence-sweeper"),
-            asyncio.create_task(self._announcer(), name="presence-announcer"),
-        ]
+        self._tasks = [asyncio.create_task(self._run(), name="presence-sweeper")]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -366,17 +376,6 @@ class PresenceService:
                 raise_if_cancelling()
                 log.exception("presence sweep failed; trying again")
             await asyncio.sleep(self.sweep_s)
-
-    async def _announcer(self) -> None:
-        while True:
-            await asyncio.sleep(self.announce_s)
-            try:
-                await self.flush_announcements()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                raise_if_cancelling()
-                log.exception("presence announcement failed")
 
     async def heartbeat(self) -> None:
         """Re-create and extend this worker's entries, replay closes and choices; raises PresenceUnavailable."""

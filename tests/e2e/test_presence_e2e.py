@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,7 +34,6 @@ SETTINGS = {
     "presence_offline_grace_seconds": str(GRACE),
     "presence_away_after_seconds": "30",
     "presence_last_active_write_seconds": "0.2",
-    "presence_announce_seconds": "0.1",
 }
 SLACK = 3.0  # a loaded 2-core machine: still far below the TTL
 
@@ -56,9 +56,9 @@ class Site:
         self.redis.process.wait()
 
 
-def start_site(tmp_path: Path, *, with_redis: bool) -> tuple[list[LiveServer], RedisServer | None]:
+def start_site(tmp_path: Path, *, with_redis: bool, **extra: str) -> tuple[list[LiveServer], RedisServer | None]:
     redis = RedisServer.start() if with_redis else None
-    shared = {"database_url": f"sqlite:///{tmp_path / 'shared.db'}", **SETTINGS}
+    shared = {"database_url": f"sqlite:///{tmp_path / 'shared.db'}", **SETTINGS, **extra}
     if redis is not None:
         shared["redis_url"] = redis.url
     workers: list[LiveServer] = []
@@ -94,7 +94,8 @@ def servers(tmp_path: Path, backend: str) -> Iterator[tuple[list[LiveServer], Re
 
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Iterator[tuple[list[LiveServer], RedisServer | None]]:
-    made = start_site(tmp_path, with_redis=True)
+    # Its workspace has 3 members: above this, changes reach only the sockets that subscribed.
+    made = start_site(tmp_path, with_redis=True, presence_broadcast_max_members="2")
     try:
         yield made
     finally:
@@ -142,10 +143,12 @@ async def states(viewer: Person, *people: Person) -> dict[str, str]:
 
 
 def announced(person: Person, status: str) -> list[str]:
-    """Users announced with `status` to this person's socket, in batches or as their own change."""
-    batched = [u for b in person.sock.received("presence:batch") for u in b["users"]]
-    own = person.sock.received("presence:changed")
-    return [u["userId"] for u in batched + own if u["status"] == status]
+    """Users announced with `status` to this person's socket."""
+    return [u["userId"] for u in person.sock.received("presence:changed") if u["status"] == status]
+
+
+def went(user: Person, status: str) -> Any:
+    return lambda e: e["userId"] == user.id and e["status"] == status
 
 
 async def wait_until(check: object, timeout: float) -> float:
@@ -166,6 +169,8 @@ async def test_redis_kill9_and_restart_keeps_connected_users_online(pair_site: S
     await pair_site.connect(bob, 1)
     await pair_site.connect(carol, 1)
     everyone = (alice, bob, carol)
+    for person in everyone:  # a 3-member workspace above the broadcast limit (2): changes come by subscription
+        await person.ok("presence:subscribe", {"userIds": [p.id for p in everyone if p is not person]})
     truth = {p.id: "ONLINE" for p in everyone}
     await wait_until(lambda: _same(states(alice, *everyone), truth), 10)
     assert await states(carol, *everyone) == truth
@@ -204,10 +209,9 @@ async def test_redis_kill9_and_restart_keeps_connected_users_online(pair_site: S
     finally:
         await bob_phone.close()
 
-    await bob.sock.close()  # bob's phone is gone too: he leaves, and alice hears it after the outage
-    await alice.sock.wait_for(
-        "presence:batch", lambda e: any(u["userId"] == bob.id and u["status"] == "OFFLINE" for u in e["users"])
-    )
+    await bob.sock.close()  # bob's phone is gone too: he leaves, and his subscribers hear it after the outage
+    await alice.sock.wait_for("presence:changed", went(bob, "OFFLINE"))
+    await carol.sock.wait_for("presence:changed", went(bob, "OFFLINE"))
 
 
 async def _same(answer: object, truth: dict[str, str]) -> bool:
@@ -241,12 +245,30 @@ async def test_last_active_follows_activity_and_offline_comes_within_grace_plus_
     latest = await bob_last_active()
     closed = time.monotonic()
     await bob.sock.close()
-    offline = await alice.sock.wait_for(
-        "presence:batch",
-        lambda e: any(u["userId"] == bob.id and u["status"] == "OFFLINE" for u in e["users"]),
-        timeout=TTL,
-    )
+    gone = await alice.sock.wait_for("presence:changed", went(bob, "OFFLINE"), timeout=TTL)
     elapsed = time.monotonic() - closed
     assert GRACE - 0.1 <= elapsed < GRACE + SWEEP + SLACK, elapsed
-    gone = next(u for u in offline["users"] if u["userId"] == bob.id)  # "last seen": his last activity
+    # "last seen" is his last activity, not the connect or the close
     assert latest is not None and abs((datetime.fromisoformat(gone["lastActiveAt"]) - latest).total_seconds()) < 1
+
+
+async def test_subscriptions_in_a_big_workspace_reach_only_subscribers_and_only_co_members(pair_site: Site) -> None:
+    alice, bob, carol = pair_site.people
+    async with httpx.AsyncClient(base_url=pair_site.workers[0].base_url) as http:
+        stranger = Person(await register(http))  # shares no workspace with anyone here
+    await pair_site.connect(alice, 0)
+    await pair_site.connect(carol, 0)
+    await pair_site.connect(stranger, 1)
+    seen = await alice.ok("presence:subscribe", {"userIds": [bob.id, stranger.id]})
+    assert [s["userId"] for s in seen] == [bob.id]  # the stranger is left out
+    assert await stranger.ok("presence:subscribe", {"userIds": [bob.id]}) == []
+    await pair_site.connect(bob, 1)
+    await alice.sock.wait_for("presence:changed", went(bob, "ONLINE"))
+    await asyncio.sleep(1.0)
+    assert [e for e in carol.sock.received("presence:changed") if e["userId"] == bob.id] == []  # not subscribed
+    assert [e for e in stranger.sock.received("presence:changed") if e["userId"] != stranger.id] == []
+    await alice.ok("presence:subscribe", {"userIds": []})  # unsubscribe: bob leaving is not heard any more
+    await bob.sock.close()
+    await asyncio.sleep(GRACE + SWEEP + 1.0)
+    assert announced(alice, "OFFLINE") == []
+    await stranger.sock.close()

@@ -147,9 +147,7 @@ async def test_presence_is_the_same_from_both_workers_and_a_killed_worker_lapses
     assert hidden["ok"] and hidden["data"] == []
     pair.b.stop(signal.SIGKILL)  # bob's only worker dies without a word
     await alice_a.wait_for(
-        "presence:batch",
-        lambda e: any(u["userId"] == chat.bob["user"]["id"] and u["status"] == "OFFLINE" for u in e["users"]),
-        timeout=10,
+        "presence:changed", lambda e: e["userId"] == chat.bob["user"]["id"] and e["status"] == "OFFLINE", timeout=10
     )
     assert await presence_of(alice_a, chat.bob["user"]["id"]) == "OFFLINE"
 
@@ -164,8 +162,7 @@ async def test_two_devices_one_idle_stays_online(pair: Pair, chat: Chat) -> None
         await laptop.call("session:whoami")
         await asyncio.sleep(0.25)
     assert await presence_of(alice_a, user_id) == "ONLINE"
-    batches = alice_a.received("presence:batch")
-    away = [u for b in batches for u in b["users"] if u["userId"] == user_id and u["status"] == "AWAY"]
+    away = [e for e in alice_a.received("presence:changed") if e["userId"] == user_id and e["status"] == "AWAY"]
     assert away == []
 
 
