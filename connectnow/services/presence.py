@@ -337,6 +337,27 @@ class PresenceService:
             return PresencePublic(user_id=user_id, status="OFFLINE")
         return PresencePublic.model_validate(orjson.loads(raw))
 
+    async def recheck_subscriptions(self) -> None:
+        """Drop the subscriptions whose users no longer share a workspace with the subscriber (a leave, a
+        kick): run with every heartbeat, so what a socket hears follows what its user may see."""
+        cache: dict[str, set[str]] = {}
+
+        async def workspaces(user_id: str) -> set[str]:
+            if user_id not in cache:
+                cache[user_id] = set(await self.workspaces_of(user_id))
+            return cache[user_id]
+
+        for sid, users in list(self._subscriptions.items()):
+            conn = self.hub.connection(sid)
+            if conn is None:
+                self._subscriptions.pop(sid, None)
+                continue
+            mine = await workspaces(conn.user_id)
+            gone = {uid for uid in users if uid != conn.user_id and not mine & await workspaces(uid)}
+            for uid in gone:
+                await self.hub.sio.leave_room(sid, subscribers_room(uid))
+            users -= gone
+
     # --- the back-end's health --------------------------------------------------------------------------
     def _degrade(self, exc: PresenceUnavailable) -> None:
         if self.degraded is None:  # one line per change of state, not one per failed call
@@ -365,6 +386,7 @@ class PresenceService:
         while True:
             try:
                 if self.degraded is not None or time.monotonic() - last_heartbeat >= self.heartbeat_s:
+                    await self.recheck_subscriptions()
                     await self.heartbeat()
                     last_heartbeat = time.monotonic()
                 await self.sweep()

@@ -45,6 +45,7 @@ class Site:
     workers: list[LiveServer]
     redis: RedisServer | None
     people: list[Person]
+    workspace_id: str
 
     async def connect(self, person: Person, worker: int) -> SocketClient:
         sock = await person.connect(self.workers[worker])
@@ -114,7 +115,7 @@ async def make_site(made: tuple[list[LiveServer], RedisServer | None], count: in
         for person in people[1:]:
             joined = await http.post(f"/api/v1/workspaces/{ws.json()['id']}/join", headers=bearer(person.token))
             assert joined.status_code == 200, joined.text
-    return Site(workers, redis, people)
+    return Site(workers, redis, people, ws.json()["id"])
 
 
 @pytest.fixture
@@ -267,8 +268,14 @@ async def test_subscriptions_in_a_big_workspace_reach_only_subscribers_and_only_
     await asyncio.sleep(1.0)
     assert [e for e in carol.sock.received("presence:changed") if e["userId"] == bob.id] == []  # not subscribed
     assert [e for e in stranger.sock.received("presence:changed") if e["userId"] != stranger.id] == []
-    await alice.ok("presence:subscribe", {"userIds": []})  # unsubscribe: bob leaving is not heard any more
+    await alice.ok("presence:subscribe", {"userIds": []})  # unsubscribe: bob's changes are not heard any more
+    await carol.ok("presence:subscribe", {"userIds": [bob.id]})
+    async with httpx.AsyncClient(base_url=pair_site.workers[0].base_url) as http:
+        left = await http.post(f"/api/v1/workspaces/{pair_site.workspace_id}/leave", headers=carol.auth)
+        assert left.status_code == 204, left.text
+    await asyncio.sleep(HEARTBEAT * 4)  # subscriptions are checked again with every heartbeat
     await bob.sock.close()
     await asyncio.sleep(GRACE + SWEEP + 1.0)
     assert announced(alice, "OFFLINE") == []
+    assert announced(carol, "OFFLINE") == []  # carol left the workspace: her subscription to bob ended
     await stranger.sock.close()
