@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=["full", "quick", "contended", "tiny"],
         help="explicit profile (tiny: tests; contended: rooms of 100 and 1,000 on a busy machine)",
     )
-    run.add_argument("--only", help="comma-separated: fanout,latency,crossworker,persist,memory,lateness,cpu")
+    run.add_argument("--only", help="comma-separated: fanout,latency,crossworker,persist,memory,lateness,cpu,storm")
     run.add_argument("--out", help="results directory (default bench/results)")
     run.add_argument("--keep", action="store_true", help="keep the work directory (server logs, database)")
     run.add_argument("--before-tree", help="a checkout of an older commit: its ConnectNow runs too, as server 'before'")

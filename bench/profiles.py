@@ -24,10 +24,14 @@ class Profile:
     cross_room_size: int = 100
     cross_rooms: int = 4
     lateness_messages: int = 50
+    storm_members: int = 1000  # the reconnect storm: one workspace of this many members (a seeded room size)
+    storm_sockets: int = 10000  # ... connecting this many sockets at once
     node: bool = True
     cpu_loads: tuple[float, float] = (1000.0, 4000.0)  # issue 13's fixed loads, deliveries/s (bench/cpu.py)
     cpu_step_seconds: float = 3.0
-    benchmarks: tuple[str, ...] = field(default=("fanout", "latency", "crossworker", "persist", "memory", "lateness"))
+    benchmarks: tuple[str, ...] = field(
+        default=("fanout", "latency", "crossworker", "persist", "memory", "lateness", "storm")
+    )
 
 
 FULL = Profile(name="full", rooms=((10, 10), (100, 9), (1000, 1)))
@@ -37,6 +41,8 @@ QUICK = Profile(
     step_seconds=2.5,
     max_steps=10,
     memory_counts=(300, 1000),
+    storm_members=250,
+    storm_sockets=2500,
     persist_seconds=2.5,
     cross_rooms=2,
     lateness_messages=20,
@@ -63,6 +69,8 @@ TINY = Profile(
     latency_loads=(0.5,),
     latency_room_size=20,
     memory_counts=(50,),
+    storm_members=20,
+    storm_sockets=60,
     persist_seconds=0.8,
     persist_window=8,
     cross_room_size=5,

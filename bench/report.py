@@ -33,7 +33,7 @@ def table(result: dict[str, Any]) -> str:
                     f"  {key:>10} at {point['loadFraction']:.0%} of raw: {lat['p50Ms']} / {lat['p99Ms']} / "
                     f"{lat['p999Ms']} / {lat['maxMs']}  (lost {point['lost']})"
                 )
-    for name in ("crossworker", "persist", "memory", "lateness"):
+    for name in ("crossworker", "persist", "memory", "lateness", "storm"):
         if name in bench:
             lines.append(f"\n{name}:")
             for key, value in bench[name].get("summary", {}).items():

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cluster, cpu, fanout, ingest, memory, servers
+from bench import cluster, cpu, fanout, ingest, memory, servers, storm
 from bench.fleet import RoomSpec
 from bench.profiles import Profile
 from bench.seed import seed
@@ -158,6 +158,12 @@ class Run:
             self._start_before,
         )
 
+    def storm(self) -> dict[str, Any]:
+        p = self.profile
+        room = next(r for r in self.rooms if len(r.members) == p.storm_members)
+        bare = lambda: servers.start_bare_sio(self.workdir)  # noqa: E731
+        return storm.run(self.start_cn, bare, room, p.storm_sockets, p.client_processes)
+
     def lateness(self) -> dict[str, Any]:
         poll = 1.0  # CONNECTNOW_BROADCAST_POLL_SECONDS, the default
         server = self.start_cn(broadcast_poll_seconds=str(poll))
@@ -171,7 +177,7 @@ class Run:
         interrupted keeps what it measured)."""
         out: dict[str, Any] = {}
         chosen = self.profile.benchmarks
-        if {"fanout", "latency", "crossworker", "memory", "lateness", "persist", "cpu"} & set(chosen):
+        if {"fanout", "latency", "crossworker", "memory", "lateness", "persist", "cpu", "storm"} & set(chosen):
             self.seed_rooms()
         if "cpu" in chosen:
             out["cpu"] = self.cpu()
@@ -181,7 +187,7 @@ class Run:
             out["fanout"] = self.fanout_and_latency()
             if checkpoint:
                 checkpoint(out)
-        for name in ("crossworker", "persist", "memory", "lateness"):
+        for name in ("crossworker", "persist", "memory", "lateness", "storm"):
             if name in chosen:
                 self.log(f"{name}")
                 out[name] = getattr(self, name)()

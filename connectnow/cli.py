@@ -57,6 +57,10 @@ def serve(
         http="httptools",
         ws="websockets-sansio",
         ws_per_message_deflate=False,
+        # Engine.IO already pings every socket (pingInterval/pingTimeout) and closes the silent ones. uvicorn's
+        # own WebSocket keepalive is redundant, and under load it re-pings at once whenever a round trip took
+        # longer than its interval: 65 % of the server's time in a 10,000-socket reconnect storm (BENCHMARKS.md).
+        ws_ping_interval=None,
         log_level=settings.log_level.lower(),
         # Proxy headers are read by the app itself (connectnow/proxies.py), from CONNECTNOW_TRUSTED_PROXIES only.
         proxy_headers=False,

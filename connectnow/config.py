@@ -167,6 +167,8 @@ class Settings(BaseSettings):
     presence_heartbeat_seconds: float = Field(10.0, ge=0.05)  # how often a worker renews its connections
     presence_ttl_seconds: float = Field(30.0, ge=0.2)  # a connection not renewed this long has lapsed
     presence_sweep_seconds: float = Field(2.0, ge=0.05)  # how often a worker looks for lapsed users
+    presence_last_active_write_seconds: float = Field(5.0, ge=0)  # lastActiveAt is stored at most this often
+    presence_broadcast_max_members: int = Field(200, ge=0)  # bigger workspaces: presence:subscribe to hear changes
     metrics_token: SecretStr | None = None  # /metrics answers this bearer token...
     metrics_allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)  # ...or these peers
     sync_max_messages: int = Field(500, ge=1, le=10_000)  # past this many changes, sync answers recovered=false

@@ -37,6 +37,14 @@ class Metrics:
             "Sockets disconnected because their unread output passed CONNECTNOW_MAX_PENDING_PACKETS",
             registry=r,
         )
+        self.presence_degraded = Gauge(
+            "connectnow_presence_degraded",
+            "1 while this worker cannot reach the shared presence store (Redis) and serves its own view",
+            registry=r,
+        )
+        self.presence_changes = Counter(
+            "connectnow_presence_changes_total", "Presence status changes this worker announced", registry=r
+        )
         self.messages = Counter("connectnow_messages_total", "Chat messages fanned out (rate: messages/s)", registry=r)
         self.events = Counter("connectnow_events_total", "Events published, by event name", ["event"], registry=r)
         self.fanout_latency = Histogram(

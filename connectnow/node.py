@@ -181,7 +181,10 @@ class Node:
         async def workspaces_of(user_id: str) -> list[str]:
             return [m.workspace_id for m in await members.for_user(user_id)]
 
-        return PresenceService(backend, self.hub, self.settings, workspaces_of)
+        async def workspace_size(workspace_id: str) -> int:
+            return await members.count({"workspaceId": workspace_id})
+
+        return PresenceService(backend, self.hub, self.settings, workspaces_of, workspace_size)
 
     def _watch_metrics(self) -> None:
         metrics = self.hub.metrics

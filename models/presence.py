@@ -26,3 +26,9 @@ class PresenceSet(InputModel):
 
 class PresenceQuery(InputModel):
     user_ids: list[IdStr] = Field(min_length=1, max_length=200)
+
+
+class PresenceSubscribe(InputModel):
+    """The users whose changes this socket hears (replaces the previous list; empty: none)."""
+
+    user_ids: list[IdStr] = Field(max_length=200)

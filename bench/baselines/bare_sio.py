@@ -33,5 +33,5 @@ app = socketio.ASGIApp(sio)
 if __name__ == "__main__":
     uvicorn.run(
         app, host="127.0.0.1", port=int(sys.argv[1]), loop="uvloop", http="httptools",
-        ws="websockets-sansio", ws_per_message_deflate=False, log_level="warning", backlog=4096,
+        ws="websockets-sansio", ws_per_message_deflate=False, ws_ping_interval=None, log_level="warning", backlog=4096,
     )  # fmt: skip

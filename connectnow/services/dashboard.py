@@ -111,8 +111,8 @@ class DashboardService:
         result = []
         for ws in await self.workspaces.find({}, sort=[("createdAt", 1)], limit=MAX_WORKSPACES):
             member_ids = [m.user_id for m in await self.members.in_workspace(ws.id, limit=MAX_MEMBERS_PER_WORKSPACE)]
-            states = await self.presence.backend.get_states(member_ids)
-            counts = Counter(self.presence.decode(uid, states.get(uid)).status for uid in member_ids)
+            states = await self.presence.states(member_ids)  # the same truth presence:query answers
+            counts = Counter(state.status for state in states.values())
             result.append({"workspaceId": ws.id, "name": ws.name, "members": len(member_ids),
                            "online": counts["ONLINE"], "away": counts["AWAY"], "busy": counts["BUSY"]})  # fmt: skip
         return result
@@ -169,12 +169,13 @@ class DashboardService:
         ids = [uid for uid, _ in page]
         users = {str(u["id"]): u for u in await self.store.collection("users").find({"id": {"$in": ids}})}
         states = await self.presence.backend.get_states(ids)
-        now = now_ms()
+        views = await self.presence.backend.read(ids, now_ms())
         rows = []
         for uid, role in page:
             doc = users.get(uid, {})
             state = self.presence.decode(uid, states.get(uid))
-            devices = len(await self.presence.backend.live_connections(uid, now))
+            view = views.get(uid)
+            devices = len(view.live) if view else 0
             rows.append(
                 MemberRow(
                     user_id=uid, username=str(doc.get("username", "")), display_name=str(doc.get("displayName", "")),

@@ -25,8 +25,12 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", summary="Storage and fan-out are reachable (503 names what is down)")
 async def readyz(node: NodeDep) -> JSONResponse:
     checks = await node.readiness()
+    # Degraded presence (Redis unreachable) does not make a worker unready: connects still succeed.
+    degraded = node.svc.presence.degraded
+    presence = "ok" if degraded is None else f"degraded: each worker serves its own view ({degraded})"
     if all(value == "ok" for value in checks.values()):
-        return JSONResponse({"status": "ok", "checks": checks})
+        status = "ok" if degraded is None else "degraded"
+        return JSONResponse({"status": status, "checks": checks, "presence": presence})
     down = ", ".join(f"{name} ({value})" for name, value in checks.items() if value != "ok")
     body = {
         "ok": False,
@@ -36,6 +40,7 @@ async def readyz(node: NodeDep) -> JSONResponse:
             "retryable": True,
             "details": checks,
         },
+        "presence": presence,
     }
     return JSONResponse(body, status_code=503)
 

@@ -1,9 +1,9 @@
-"""Presence events: choose a status, ask for others' presence. Changes arrive as `presence:changed`."""
+"""Presence events: choose a status, ask for or subscribe to others' presence (changes: `presence:changed`)."""
 
 from __future__ import annotations
 
 from handlers.socket.router import SocketContext, SocketRouter
-from models.presence import PresencePublic, PresenceQuery, PresenceSet
+from models.presence import PresencePublic, PresenceQuery, PresenceSet, PresenceSubscribe
 
 router = SocketRouter()
 
@@ -16,3 +16,8 @@ async def set_status(ctx: SocketContext, data: PresenceSet) -> PresencePublic:
 @router.event("presence:query", PresenceQuery)
 async def query(ctx: SocketContext, data: PresenceQuery) -> list[PresencePublic]:
     return await ctx.svc.presence.query(ctx.principal.user_id, data)
+
+
+@router.event("presence:subscribe", PresenceSubscribe)
+async def subscribe(ctx: SocketContext, data: PresenceSubscribe) -> list[PresencePublic]:
+    return await ctx.svc.presence.subscribe(ctx.principal.user_id, ctx.sid, data)
