@@ -159,12 +159,18 @@ class PresenceService:
         local = len(self._local.get(user_id, ()))
         if self.degraded is not None:
             return local  # while Redis is down the cap counts this worker's sockets only
+        now = now_ms()
         try:
-            view = (await self.backend.read([user_id], now_ms())).get(user_id)
+            view = (await self.backend.read([user_id], now)).get(user_id)
         except PresenceUnavailable as exc:
             self._degrade(exc)
             return local
-        return max(len(view.live) if view else 0, local)
+        # A closed socket stays in the store for the grace period (presence), but it is no longer open: an entry
+        # that lapses within the grace period is a close, an open one is renewed a TTL ahead at each heartbeat.
+        open_elsewhere = [
+            c for c in (view.live if view else []) if c.sid not in self._closed and c.expires_ms - now > self.grace_ms
+        ]
+        return max(len(open_elsewhere), local)
 
     def touch(self, user_id: str, sid: str) -> None:
         """Activity on a socket (any event it sends). Kept in memory; written by the sweep (throttled)."""
