@@ -188,9 +188,11 @@ class DirectService:
         recipient = await self._recipient(conversation.other(principal.user_id))
         # REST callers may leave clientMsgId out: then every call is a new message.
         key = client_msg_id or data.client_msg_id or f"auto-{new_id()}"
-        # A replay (a resend after a lost ack) is answered without spending a token.
-        if await self.log.repo.find_one({"dedupeKey": dedupe_key(conversation.id, principal.user_id, key)}) is None:
-            await self.limiter.hit(principal.user_id, self.limiter.rules.send)
+        # A replay (a resend after a lost ack) is answered before anything else and costs no token.
+        replay = await self.log.find_replay(dedupe_key(conversation.id, principal.user_id, key))
+        if replay is not None:
+            return DirectMessagePublic.model_validate(replay, from_attributes=True), False
+        await self.limiter.hit(principal.user_id, self.limiter.rules.send)
         now = utcnow()
 
         def build(seq: int, event_seq: int, dedupe: str) -> DirectMessageRecord:
@@ -209,12 +211,14 @@ class DirectService:
                 updated_at=now,
             )
 
-        record, created = await self.log.append(conversation.id, principal.user_id, key, build)
+        async def touch(stored: DirectMessageRecord) -> None:  # in the append's step: stored with it
+            assert stored.seq is not None
+            await self.conversations.touch(conversation.id, stored.seq, stored.created_at)
+
+        record, created = await self.log.append(conversation.id, principal.user_id, key, build, also=touch)
         if not created:
             return DirectMessagePublic.model_validate(record, from_attributes=True), False
         record = await self._attach(principal, record, data.attachment_ids)
-        assert record.seq is not None
-        await self.conversations.touch(conversation.id, record.seq, record.created_at)
         await self._emit("dm:message", conversation, dm_envelope(record))
         await self._announce(conversation, (conversation.user_a_id, conversation.user_b_id))
         if self.after_send is not None:
@@ -234,8 +238,11 @@ class DirectService:
                 principal, ids, direct_message_id=record.id, conversation_id=record.conversation_id
             )
         except AppError:
-            # The message must not stay without the files it announced: tombstone it; seq stays gap-free.
-            await self.log.soft_delete(record.id, record.conversation_id, {"content": ""})
+            # The message must not stay without the files it announced: tombstone it (seq stays gap-free)
+            # and say so, so the conversation's event stream has no hole.
+            deleted = await self.log.soft_delete(record.id, record.conversation_id, {"content": ""})
+            if deleted is not None:
+                await self.hub.emit("dm:message:deleted", dm_envelope(deleted), room=dm_room(record.conversation_id))
             raise
         docs = [s.model_dump(mode="json", by_alias=True, exclude_none=True) for s in summaries]
         updated = await self.log.repo.update({"id": record.id}, {"$set": {"attachments": docs}})

@@ -17,7 +17,7 @@ from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
 from connectnow.realtime.ratelimit import RateLimiter
-from connectnow.repositories.message_log import check_content
+from connectnow.repositories.message_log import check_content, dedupe_key
 from connectnow.repositories.messages import ReactionRepository, channel_log
 from connectnow.services import policy
 from connectnow.services.auth import Principal
@@ -158,6 +158,10 @@ class MessageService:
         """Store a message once per clientMsgId and fan it out; a replay returns the original (False)."""
         access = await self.access.channel(data.channel_id, principal.user_id)
         self.writable(access, Action.MESSAGE_SEND)
+        # A replay (a resend after a lost ack) is answered before anything else and costs no token.
+        replay = await self.log.find_replay(dedupe_key(access.channel.id, principal.user_id, data.client_msg_id))
+        if replay is not None:
+            return await self.public_one(replay), False
         self._check_content(data)
         await self._hit(principal, "send")
         parent = await self._thread_parent(data)
@@ -213,15 +217,14 @@ class MessageService:
         if not ids:
             return record
         if self.attachments is None:
-            await self.log.soft_delete(record.id, record.channel_id, {"content": ""})
+            await self._withdraw(record)
             raise AppError(errors.VALIDATION_FAILED, "Attachments are not available on this server")
         try:
             summaries = await self.attachments.claim(
                 principal, ids, message_id=record.id, conversation_id=record.channel_id
             )
         except AppError:
-            # The message must not stay without the files it announced: tombstone it, keep seq gap-free.
-            await self.log.soft_delete(record.id, record.channel_id, {"content": ""})
+            await self._withdraw(record)
             raise
         docs = [
             s.model_dump(mode="json", by_alias=True, exclude_none=True) if hasattr(s, "model_dump") else s
@@ -229,6 +232,15 @@ class MessageService:
         ]
         updated = await self.log.repo.update({"id": record.id}, {"$set": {"attachments": docs}})
         return updated or record
+
+    async def _withdraw(self, record: MessageRecord) -> None:
+        """The message must not stay without the files it announced: tombstone it (seq stays gap-free) and
+        say so, so the conversation's event stream has no hole."""
+        deleted = await self.log.soft_delete(record.id, record.channel_id, {"content": ""})
+        if deleted is not None:
+            await self.hub.emit(
+                "message:deleted", envelope(deleted, self.fresh(deleted)), room=channel_room(record.channel_id)
+            )
 
     async def _bump_thread(self, parent: MessageRecord, reply: MessageRecord) -> None:
         bumped = await self.log.mutate(

@@ -7,6 +7,7 @@ carry the same names, created at start-up; applied migration ids are recorded in
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -253,6 +254,8 @@ class MongoCollection:
 
 class MongoStore:
     kind = "mongodb"
+    # Multi-document transactions need a replica set (and mongomock has none): blocks run write by write.
+    atomic_transactions = False
 
     def __init__(self, client: Any, database_name: str) -> None:
         self.client = client
@@ -260,6 +263,10 @@ class MongoStore:
 
     def collection(self, name: str) -> MongoCollection:
         return MongoCollection(self, name)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        yield  # write by write: see DocumentStore.transaction and `atomic_transactions`
 
     async def aggregate(self, coll: Any, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
         # PyMongo async: aggregate() is a coroutine returning a cursor (Motor differs: see tests/support).
