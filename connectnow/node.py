@@ -218,6 +218,7 @@ class Node:
             await worker.stop()
         if self.broker is not None:
             await self.broker.stop()
+        await self.hub.ordering.close()
         if self.limiter is not None:
             await self.limiter.close()
         if self.store is not None:

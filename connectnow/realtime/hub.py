@@ -26,6 +26,7 @@ from socketio import packet as sio_packet
 from connectnow.clock import utcnow
 from connectnow.metrics import MESSAGE_EVENTS, Metrics
 from connectnow.realtime.broker import Broker
+from connectnow.realtime.ordering import StreamOrder
 from connectnow.services.auth import Principal
 
 log = logging.getLogger("connectnow.hub")
@@ -94,6 +95,8 @@ class Hub:
         # The fast fan-out writes to engine.io's socket queues itself; a server that hooks python-socketio's
         # per-recipient send (the hub contract tests capture packets there) keeps python-socketio's own path.
         self._fast_fanout = type(sio)._send_eio_packet is socketio.AsyncServer._send_eio_packet
+        # A conversation's numbered events leave this worker in eventSeq order (connectnow/realtime/ordering.py).
+        self.ordering = StreamOrder(self._deliver_emit)
 
     async def attach(self, broker: Broker) -> None:
         self.broker = broker
@@ -162,6 +165,9 @@ class Hub:
     # --- delivery on this worker -------------------------------------------------------------------------
     async def _on_broker_message(self, message: dict[str, Any]) -> None:
         op = message.get("op")
+        if op == "emit":
+            await self.ordering.accept(message)
+            return
         handler = self._HANDLERS.get(op) if isinstance(op, str) else None
         if handler is None:
             log.error("unknown broker operation %r", op)
