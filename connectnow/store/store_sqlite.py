@@ -375,12 +375,16 @@ class SqliteStore:
             await self.writer.execute("COMMIT")
 
     @asynccontextmanager
-    async def _unit(self) -> AsyncIterator[None]:
-        """A compound write: its own transaction, or a savepoint inside the caller's (so a statement that
-        fails, e.g. on a unique index, undoes only itself and the caller's transaction goes on)."""
+    async def _unit(self, *, savepoint: bool = False) -> AsyncIterator[None]:
+        """A compound write: its own transaction, or part of the caller's. A statement that fails (e.g. on a
+        unique index) undoes itself, so the caller's transaction goes on; a unit of several writes that may
+        fail after the first asks for a `savepoint` to undo them all."""
         if not self._in_transaction():
             async with self.transaction():
                 yield
+            return
+        if not savepoint:
+            yield
             return
         await self.writer.execute("SAVEPOINT unit")
         try:
@@ -409,7 +413,7 @@ class SqliteStore:
             return list(await cursor.fetchall())
 
     async def write_many(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
-        async with self._unit():
+        async with self._unit(savepoint=len(rows) > 1):
             await self.writer.executemany(query, rows)
 
     async def update_returning(
