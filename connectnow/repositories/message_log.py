@@ -266,12 +266,12 @@ class MessageLog(Generic[M]):
         client_msg_id: str,
         build: Builder[M],
         *,
-        also: Callable[[M], Awaitable[None]] | None = None,
+        also: Callable[[M, Step], Awaitable[None]] | None = None,
     ) -> tuple[M, bool]:
         """Store a message once per (conversation, sender, clientMsgId). Returns (message, created).
 
-        `also(message)` runs inside the same step after the insert (e.g. a conversation's last-message
-        fields), so it is stored with the message or not at all."""
+        `also(message, step)` runs inside the same step after the insert (a conversation's last-message
+        fields, a thread root's reply count through `apply`), so it is stored with the message or not at all."""
         key = dedupe_key(conversation_id, sender_id, client_msg_id)
         existing = await self.find_replay(key)
         if existing is not None:
@@ -287,7 +287,7 @@ class MessageLog(Generic[M]):
             await self.repo.coll.insert_one(stored.to_doc())
             step.take(seq=True)
             if also is not None:
-                await also(stored)
+                await also(stored, step)
         return stored, True
 
     async def find_replay(self, key: str) -> M | None:

@@ -28,7 +28,7 @@ from connectnow.repositories.direct import (
     direct_log,
     ordered_pair,
 )
-from connectnow.repositories.message_log import check_content, dedupe_key
+from connectnow.repositories.message_log import Step, check_content, dedupe_key
 from connectnow.services.attachments import AttachmentService
 from connectnow.services.auth import Principal
 from connectnow.services.chat_access import Emitter
@@ -211,7 +211,7 @@ class DirectService:
                 updated_at=now,
             )
 
-        async def touch(stored: DirectMessageRecord) -> None:  # in the append's step: stored with it
+        async def touch(stored: DirectMessageRecord, _: Step) -> None:  # in the append's step: stored with it
             assert stored.seq is not None
             await self.conversations.touch(conversation.id, stored.seq, stored.created_at)
 

@@ -17,7 +17,7 @@ from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
 from connectnow.realtime.ratelimit import RateLimiter
-from connectnow.repositories.message_log import check_content, dedupe_key
+from connectnow.repositories.message_log import Step, check_content, dedupe_key
 from connectnow.repositories.messages import ReactionRepository, channel_log
 from connectnow.services import policy
 from connectnow.services.auth import Principal
@@ -187,14 +187,31 @@ class MessageService:
                 updated_at=now,
             )
 
-        record, created = await self.log.append(access.channel.id, principal.user_id, data.client_msg_id, build)
+        bumped: list[MessageRecord] = []
+
+        async def bump_thread(reply: MessageRecord, step: Step) -> None:
+            """A reply and its thread root's reply count are one step: stored together or not at all."""
+            assert parent is not None
+            update = {"$inc": {"replyCount": 1}, "$set": {"lastReplyAt": reply.created_at}}
+            root = await self.log.apply(step, parent.id, update)
+            if root is not None:
+                bumped.append(root)
+
+        also = bump_thread if parent is not None else None
+        record, created = await self.log.append(
+            access.channel.id, principal.user_id, data.client_msg_id, build, also=also
+        )
         if not created:
             return await self.public_one(record), False
         record = await self._attach(principal, record, data.attachment_ids)
         public = self.fresh(record)
         await self.hub.emit("message:new", envelope(record, public), room=channel_room(record.channel_id))
-        if parent is not None:
-            await self._bump_thread(parent, record)
+        for root in bumped:
+            await self.hub.emit(
+                "thread:updated",
+                envelope(root, replyCount=root.reply_count, lastReplyAt=root.last_reply_at),
+                room=channel_room(root.channel_id),
+            )
         for user in mentions:
             await self.hub.emit("message:mention", envelope(record, public), room=f"user:{user.id}")
         return public, True
@@ -240,17 +257,6 @@ class MessageService:
         if deleted is not None:
             await self.hub.emit(
                 "message:deleted", envelope(deleted, self.fresh(deleted)), room=channel_room(record.channel_id)
-            )
-
-    async def _bump_thread(self, parent: MessageRecord, reply: MessageRecord) -> None:
-        bumped = await self.log.mutate(
-            parent.id, parent.channel_id, {"$inc": {"replyCount": 1}, "$set": {"lastReplyAt": reply.created_at}}
-        )
-        if bumped is not None:
-            await self.hub.emit(
-                "thread:updated",
-                envelope(bumped, replyCount=bumped.reply_count, lastReplyAt=bumped.last_reply_at),
-                room=channel_room(bumped.channel_id),
             )
 
     async def post_system(self, channel_id: str, workspace_id: str, actor_id: str, event: str, text: str) -> None:
