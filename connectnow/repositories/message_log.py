@@ -164,6 +164,16 @@ class Counters:
         doc = await self.coll.find_one({"id": self._id(conversation_id)})
         return (int(doc.get("seq", 0)), int(doc.get("eventSeq", 0))) if doc else (0, 0)
 
+    async def current_many(self, conversation_ids: list[str]) -> dict[str, tuple[int, int]]:
+        """(seq, eventSeq) of several conversations in one query (absent ones are left out)."""
+        docs = await self.coll.find({"id": {"$in": sorted({self._id(c) for c in conversation_ids})}})
+        out: dict[str, tuple[int, int]] = {}
+        for doc in docs:
+            conversation = self.conversation_of(str(doc["id"]))
+            if conversation is not None:
+                out[conversation] = (int(doc.get("seq", 0)), int(doc.get("eventSeq", 0)))
+        return out
+
 
 class MessageLog(Generic[M]):
     def __init__(

@@ -120,6 +120,21 @@ class ChatAccess:
         members = await self.members.in_workspace(channel.workspace_id, limit=100_000)
         return in_channel | {m.user_id for m in members if m.role is not MemberRole.GUEST}
 
+    async def readers_among(self, channel: ChannelRecord, user_ids: list[str]) -> set[str]:
+        """Which of these users may read the channel now: two queries, however many users (mentions)."""
+        if not user_ids:
+            return set()
+        wanted = sorted(set(user_ids))
+        members = {
+            m.user_id: m
+            for m in await self.members.find({"workspaceId": channel.workspace_id, "userId": {"$in": wanted}})
+        }
+        in_channel = {
+            cm.user_id: cm
+            for cm in await self.channel_members.find({"channelId": channel.id, "userId": {"$in": wanted}})
+        }
+        return {u for u in wanted if can_read(channel, members.get(u), in_channel.get(u))}
+
     async def readable_channels(self, user_id: str, workspace_ids: list[str] | None = None) -> list[ChannelRecord]:
         memberships = await self.members.for_user(user_id)
         roles = {m.workspace_id: m.role for m in memberships}

@@ -25,6 +25,7 @@ from connectnow.services.chat_access import ChannelAccess, ChatAccess, Emitter, 
 from connectnow.services.policy import Action
 from connectnow.store.port import DocumentStore
 from models.attachments import ConversationKind
+from models.channels import ChannelRecord
 from models.messages import (
     HistoryQuery,
     MessageEdit,
@@ -149,10 +150,14 @@ class MessageService:
             raise AppError(errors.MESSAGE_DELETED, "The thread's first message was deleted")
         return parent
 
-    async def mentioned_users(self, content: str, channel_id: str, author_id: str) -> list[UserRecord]:
+    async def mentioned_users(self, content: str, channel: ChannelRecord, author_id: str) -> list[UserRecord]:
+        """The mentioned users who may read the channel: a fixed number of queries, however many mentions."""
         names = list(dict.fromkeys(MENTION.findall(content)))[:MAX_MENTIONS]
-        users = await self.access.users.by_usernames(names)
-        return [u for u in users if u.id != author_id and await self.access.can_read_channel(channel_id, u.id)]
+        if not names:
+            return []
+        users = [u for u in await self.access.users.by_usernames(names) if u.id != author_id]
+        readers = await self.access.readers_among(channel, [u.id for u in users])
+        return [u for u in users if u.id in readers]
 
     async def send(self, principal: Principal, data: MessageSend) -> tuple[MessagePublic, bool]:
         """Store a message once per clientMsgId and fan it out; a replay returns the original (False)."""
@@ -166,7 +171,7 @@ class MessageService:
         await self._hit(principal, "send")
         parent = await self._thread_parent(data)
         await self._check_attachments(principal, data.attachment_ids)
-        mentions = await self.mentioned_users(data.content, data.channel_id, principal.user_id)
+        mentions = await self.mentioned_users(data.content, access.channel, principal.user_id)
 
         def build(seq: int, event_seq: int, key: str) -> MessageRecord:
             now = utcnow()
@@ -289,7 +294,7 @@ class MessageService:
         self.writable(access, Action.MESSAGE_SEND)
         if len(data.content) > self.max_chars:
             raise AppError(errors.PAYLOAD_TOO_LARGE, details={"maxChars": self.max_chars})
-        mentions = await self.mentioned_users(data.content, record.channel_id, principal.user_id)
+        mentions = await self.mentioned_users(data.content, access.channel, principal.user_id)
         fields = {"content": data.content, "mentions": [u.id for u in mentions]}
         edited = await self.log.edit(record.id, record.channel_id, data.version, fields)
         public = await self.public_one(edited)
