@@ -64,7 +64,7 @@ def dm_envelope(record: DirectMessageRecord, **extra: Any) -> dict[str, Any]:
         "messageId": record.id,
         "seq": record.seq,
         "eventSeq": record.last_event_seq,
-        "message": DirectMessagePublic.model_validate(record, from_attributes=True),
+        "message": _public(record),
         **extra,
     }
 
@@ -191,7 +191,7 @@ class DirectService:
         # A replay (a resend after a lost ack) is answered before anything else and costs no token.
         replay = await self.log.find_replay(dedupe_key(conversation.id, principal.user_id, key))
         if replay is not None:
-            return DirectMessagePublic.model_validate(replay, from_attributes=True), False
+            return _public(replay), False
         await self.limiter.hit(principal.user_id, self.limiter.rules.send)
         now = utcnow()
 
@@ -219,13 +219,13 @@ class DirectService:
             conversation.id, principal.user_id, key, build, also=touch, checked=True
         )
         if not created:
-            return DirectMessagePublic.model_validate(record, from_attributes=True), False
+            return _public(record), False
         record = await self._attach(principal, record, data.attachment_ids)
         await self._emit("dm:message", conversation, dm_envelope(record))
         await self._announce(conversation, (conversation.user_a_id, conversation.user_b_id))
         if self.after_send is not None:
             await self.after_send(principal.user_id, conversation.id)
-        return DirectMessagePublic.model_validate(record, from_attributes=True), True
+        return _public(record), True
 
     def _check_content(self, data: DirectPost) -> None:
         check_content(data.content, self.max_chars, is_system=data.type is MessageType.SYSTEM)
@@ -255,7 +255,7 @@ class DirectService:
         self._check_content(DirectPost(content=data.content))
         edited = await self.log.edit(record.id, conversation.id, data.version, {"content": data.content})
         await self._emit("dm:message:updated", conversation, dm_envelope(edited))
-        return DirectMessagePublic.model_validate(edited, from_attributes=True)
+        return _public(edited)
 
     async def delete(self, principal: Principal, message_id: str) -> DirectMessagePublic:
         record, conversation = await self._own_message(principal, message_id)
@@ -264,7 +264,7 @@ class DirectService:
             raise AppError(errors.MESSAGE_DELETED)
         await self.attachments.discard_for_message(ConversationKind.DIRECT, record.id)
         await self._emit("dm:message:deleted", conversation, dm_envelope(deleted))
-        return DirectMessagePublic.model_validate(deleted, from_attributes=True)
+        return _public(deleted)
 
     async def _own_message(
         self, principal: Principal, message_id: str
@@ -296,7 +296,7 @@ class DirectService:
         rows = await self.log.page(
             conversation.id, before=query.before, after=query.after, around=query.around, limit=query.limit
         )
-        return [DirectMessagePublic.model_validate(r, from_attributes=True) for r in rows]
+        return [_public(r) for r in rows]
 
     # --- read state --------------------------------------------------------------------------------------
     async def mark_read(self, principal: Principal, data: DirectMarkRead) -> DirectConversationPublic:
@@ -337,4 +337,5 @@ class DirectService:
 
 
 def _public(record: DirectMessageRecord) -> DirectMessagePublic:
-    return DirectMessagePublic.model_validate(record, from_attributes=True)
+    """From a plain dump, not from_attributes: an order of magnitude cheaper per message."""
+    return DirectMessagePublic.model_validate(record.model_dump())

@@ -90,12 +90,7 @@ class MessageService:
     async def public(self, records: list[MessageRecord]) -> list[MessagePublic]:
         live = [r.id for r in records if not r.is_deleted]
         summaries = await self.reactions.summaries(live)
-        return [
-            MessagePublic.model_validate(r, from_attributes=True).model_copy(
-                update={"reactions": summaries.get(r.id, [])}
-            )
-            for r in records
-        ]
+        return [MessagePublic.model_validate({**r.model_dump(), "reactions": summaries.get(r.id, [])}) for r in records]
 
     async def public_one(self, record: MessageRecord) -> MessagePublic:
         return (await self.public([record]))[0]
@@ -103,7 +98,9 @@ class MessageService:
     @staticmethod
     def fresh(record: MessageRecord) -> MessagePublic:
         """A message stored a moment ago has no reactions yet: skip their query on the send path."""
-        return MessagePublic.model_validate(record, from_attributes=True)
+        # From a plain dump, not from_attributes: an order of magnitude cheaper per message (pydantic's
+        # attribute path probes every public field on the record).
+        return MessagePublic.model_validate(record.model_dump())
 
     # --- access helpers ------------------------------------------------------------------------------------
     def writable(self, access: ChannelAccess, action: Action) -> None:
