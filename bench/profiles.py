@@ -30,7 +30,7 @@ class Profile:
     cpu_loads: tuple[float, float] = (1000.0, 4000.0)  # issue 13's fixed loads, deliveries/s (bench/cpu.py)
     cpu_step_seconds: float = 3.0
     benchmarks: tuple[str, ...] = field(
-        default=("fanout", "latency", "crossworker", "persist", "memory", "lateness", "storm")
+        default=("fanout", "latency", "crossworker", "persist", "senders", "memory", "lateness", "storm")
     )
 
 

@@ -82,6 +82,12 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.repairs = Counter(
+            "connectnow_repairs_total",
+            "Partial writes a crash left behind, found and repaired (by conversation kind: channel, dm)",
+            ["scope"],
+            registry=r,
+        )
         self.refusals = Counter(
             "connectnow_refusals_total", "Refused requests and events, by code", ["code"], registry=r
         )

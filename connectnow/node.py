@@ -118,6 +118,7 @@ class Node:
         self.background.append(AttachmentJanitor(attachments))
         wire_chat(self.services, self.store, self.settings, self.hub, self.limiter, attachments)
         self._wire_direct_and_typing(self.services, attachments)
+        await self._repair_message_logs()
         # issue 6: scheduled messages reach channels and direct conversations through the chat core
         broadcasts.attach_chat(ChatCorePoster(self.store, self.services.messages, self.services.direct))
         scheduling.attach_chat(self.store, self.services.direct)  # issue 7: reminders as direct messages
@@ -162,6 +163,16 @@ class Node:
         # A deleted channel message's files are no longer served, whoever asks.
         attachments.register_reader(ConversationKind.CHANNEL, live_channel_reader(services.messages))
         self.background.append(services.typing)
+
+    async def _repair_message_logs(self) -> None:
+        """Count repairs in /metrics, and repair what a crashed worker left half-written before serving."""
+        assert self.services is not None
+        repairs = self.hub.metrics.repairs
+        for message_log in (self.services.messages.log, self.services.direct.log):
+            message_log.on_repair = lambda scope, n: repairs.labels(scope).inc(n)
+            visited = await message_log.repair_all()
+            if visited:
+                log.warning("start-up repair visited %d %s conversation(s)", visited, message_log.scope)
 
     def _make_presence(self) -> PresenceService:
         from connectnow.realtime.presence import PresenceBackend
@@ -215,6 +226,7 @@ class Node:
             await worker.stop()
         if self.broker is not None:
             await self.broker.stop()
+        await self.hub.ordering.close()
         if self.limiter is not None:
             await self.limiter.close()
         if self.store is not None:

@@ -26,6 +26,7 @@ from connectnow.clock import utcnow
 from connectnow.metrics import MESSAGE_EVENTS, Metrics
 from connectnow.realtime import transport
 from connectnow.realtime.broker import Broker
+from connectnow.realtime.ordering import StreamOrder
 from connectnow.services.auth import Principal
 
 log = logging.getLogger("connectnow.hub")
@@ -108,6 +109,11 @@ class Hub:
         self._fast_fanout = not transport.keeps_library_send(sio)
         if self._fast_fanout:
             transport.install(sio)
+        # A conversation's numbered events leave this worker in eventSeq order (connectnow/realtime/ordering.py).
+        self.ordering = StreamOrder(self._deliver_emit)
+        # Called with every operation this worker publishes and every one it receives (caches that depend
+        # on membership listen here: services/chat_access.py).
+        self.op_listeners: list[Callable[[dict[str, Any]], None]] = []
 
     async def attach(self, broker: Broker) -> None:
         self.broker = broker
@@ -183,12 +189,21 @@ class Hub:
             raise RuntimeError("hub has no broker yet")
         message["ts"] = time.time()
         started = time.perf_counter()
+        self._notify(message)
         await self.broker.publish(message)
         self.metrics.broker_publish.observe(time.perf_counter() - started)
+
+    def _notify(self, message: dict[str, Any]) -> None:
+        for listener in self.op_listeners:
+            listener(message)
 
     # --- delivery on this worker -------------------------------------------------------------------------
     async def _on_broker_message(self, message: dict[str, Any]) -> None:
         op = message.get("op")
+        self._notify(message)
+        if op == "emit":
+            await self.ordering.accept(message)
+            return
         handler = self._HANDLERS.get(op) if isinstance(op, str) else None
         if handler is not None:
             await handler(self, message)

@@ -7,10 +7,12 @@ How to reuse it (e.g. for direct messages)::
     log = MessageLog(store, DirectMessageRecord, collection="direct_messages",
                      conversation_field="conversationId", scope="dm")
     record, created = await log.append(conversation_id, sender_id, client_msg_id, build)
-    # `build(seq, event_seq, dedupe_key)` returns the full record to store (seq/event stamps included).
+    # `build(seq, event_seq, dedupe_key)` returns the record to store (the log stamps seq/lastEventSeq).
     record = await log.edit(message_id, conversation_id, expected_version, {"content": "..."})
     record = await log.soft_delete(message_id, conversation_id, {"content": ""})
     record = await log.mutate(message_id, conversation_id, {"$set": {"isPinned": True}})
+    async with log.step(conversation_id) as step:       # a change plus side writes, as one step
+        record = await log.apply(step, message_id, {"$set": {}})
     page = await log.page(conversation_id, before=..., after=..., around=..., limit=50)
     changed = await log.changed_since(conversation_id, event_seq)   # for gap-free sync
 
@@ -19,36 +21,58 @@ is_edited, edited_at, deleted_at, updated_at. Your migration adds the collection
 `dedupeKey`, and (conversation_field, seq) / (conversation_field, lastEventSeq) indexes. Counters live in the
 shared `conversation_counters` collection under the id `{scope}:{conversationId}`.
 
-Guarantees (on both adapters, every write single-document atomic):
-- `seq` is gap-free and increasing per conversation. The message is inserted first (its unique dedupeKey
-  decides the one winner among concurrent replays), and only the winner takes a number from the counter, so
-  a refused duplicate never burns a seq. A message is invisible to `page` until its seq is set.
-- `eventSeq` increases on every mutation of any message of the conversation (create, edit, delete,
-  reaction, pin); the message keeps the latest as `lastEventSeq`, so "everything with lastEventSeq > N"
-  is what a client that saw event N has missed. eventSeq may skip numbers (a refused stale edit burns one).
+How a change is made (a "step"), per conversation, on both adapters:
+1. take the conversation's lease on its counters document (`lockOwner`/`lockUntil`), which also reads the
+   current `seq`/`eventSeq`; only one step per conversation runs at a time, on every worker;
+2. check (a replayed clientMsgId, a stale version, an existing reaction): a refusal leaves here, before any
+   number is taken, so nothing refused ever takes one;
+3. write the message carrying its numbers (one document: a message never exists without its `seq`), then
+   any side writes (a reaction, a conversation's last-message fields);
+4. store the new counters and release the lease in one write.
+On SQLite the whole step is one transaction (store.transaction()): all of it is stored or none. On MongoDB
+(no multi-document transactions) a crash can leave only one partial state: a message or stamp written but the
+counters not moved on and the lease not released. The next step on that conversation finds the lease expired
+but never released and repairs the counters from the messages themselves before going on; the start-up pass
+(`repair_all`) does the same for every such conversation and numbers any message stored without a seq by an
+older version. Both are logged and counted (`connectnow_repairs_total`).
+
+Guarantees:
+- `seq` is gap-free and increasing per conversation, and a message is stored with it or not at all.
+- `eventSeq` is contiguous per conversation: every stored change (create, edit, delete, reaction, pin, thread
+  reply count) takes the next number and nothing refused takes one; the message keeps the latest as
+  `lastEventSeq`, so "everything with lastEventSeq > N" is what a client that saw event N has missed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import logging
+import time
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from connectnow import errors
-from connectnow.clock import utcnow
+from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
 from connectnow.repositories.base import Repository
 from connectnow.store.port import DocumentStore, DuplicateKeyError, Filter
 from models.base import StoredModel
 
+log = logging.getLogger("connectnow.message_log")
+
 M = TypeVar("M", bound=StoredModel)
 COUNTERS = "conversation_counters"
 MAX_PAGE = 100  # messages per history page, at most
-# A replay that finds the original still without its seq waits this long for the winner to finish.
-SEQ_WAIT_SECONDS = 3.0
-SEQ_POLL_SECONDS = 0.01
+# A step holds its conversation's lease for milliseconds; a lease older than this belongs to a dead worker.
+LEASE_SECONDS = 10.0
+LEASE_WAIT_SECONDS = 15.0  # a step waits this long for a busy lease, then answers UNAVAILABLE
+LEASE_POLL_SECONDS = 0.005
 
 Builder = Callable[[int, int, str], M] | Callable[[int, int, str], Awaitable[M]]
+RepairHook = Callable[[str, int], None]  # (what was repaired, how many)
 
 
 def check_content(content: str, max_chars: int, *, is_system: bool) -> None:
@@ -70,8 +94,8 @@ def dedupe_key(conversation_id: str, sender_id: str, client_msg_id: str) -> str:
 def contiguous(rows: list[M], after: int) -> list[M]:
     """The run of rows numbered after+1, after+2, ... up to the first hole.
 
-    Two concurrent senders may set their seqs out of order (6 stored before 5): a catch-up page that handed
-    out 6 would make the client skip 5 for ever. A hole is always a send in flight, so stop before it."""
+    Messages are stored with their seq in order, so a page has no hole; this stays as a safety net (rows a
+    repair has not numbered yet): a catch-up page that handed out 6 before 5 would make a client skip 5."""
     out: list[M] = []
     expected = after + 1
     for row in rows:
@@ -82,8 +106,39 @@ def contiguous(rows: list[M], after: int) -> list[M]:
     return out
 
 
+@dataclass
+class Step:
+    """One serialized change to a conversation: the counters as the step found them, and what it took."""
+
+    conversation_id: str
+    seq: int
+    event_seq: int
+    lease: int = 0  # which lease of the conversation this step holds (released as `released`)
+
+    def take(self, *, seq: bool) -> tuple[int, int]:
+        """The next numbers (seq or 0, eventSeq); call only once the change is sure to be stored."""
+        self.event_seq += 1
+        if seq:
+            self.seq += 1
+        return (self.seq if seq else 0), self.event_seq
+
+
+class LeaseBusy(Exception):
+    pass
+
+
+@dataclass
+class _Pending(Generic[M]):
+    """An append waiting for its group's step."""
+
+    key: str
+    record: M
+    also: Callable[[M, Step], Awaitable[None]] | None
+    done: asyncio.Future[tuple[M, bool]]
+
+
 class Counters:
-    """Per-conversation counters: `seq` (messages) and `eventSeq` (every mutation)."""
+    """Per-conversation counters `seq` (messages) and `eventSeq` (every change), and the step lease."""
 
     def __init__(self, store: DocumentStore, scope: str) -> None:
         self.coll = store.collection(COUNTERS)
@@ -92,18 +147,53 @@ class Counters:
     def _id(self, conversation_id: str) -> str:
         return f"{self.scope}:{conversation_id}"
 
-    async def take(self, conversation_id: str, *, seq: bool) -> tuple[int, int]:
-        """Atomically take the next eventSeq (and the next seq when `seq`): returns (seq or 0, eventSeq)."""
-        inc = {"eventSeq": 1, **({"seq": 1} if seq else {})}
-        doc = await self.coll.find_one_and_update(
-            {"id": self._id(conversation_id)}, {"$inc": inc}, upsert=True, return_new=True
-        )
+    def conversation_of(self, counter_id: str) -> str | None:
+        prefix = f"{self.scope}:"
+        return counter_id[len(prefix) :] if counter_id.startswith(prefix) else None
+
+    async def acquire(self, conversation_id: str, owner: str) -> tuple[int, int, int, bool]:
+        """Take the lease in one write: returns (seq, eventSeq, lease number, stale), stale when an earlier
+        holder never released its lease (it died mid-step)."""
+        now = time.time()
+        flt = {"id": self._id(conversation_id), "$or": [{"lockOwner": None}, {"lockUntil": {"$lt": now}}]}
+        update = {"$set": {"lockOwner": owner, "lockUntil": now + LEASE_SECONDS}, "$inc": {"leases": 1}}
+        try:
+            doc = await self.coll.find_one_and_update(flt, update, upsert=True, return_new=True)
+        except DuplicateKeyError as exc:  # the document exists and its lease is held
+            raise LeaseBusy from exc
         assert doc is not None
-        return (int(doc.get("seq", 0)) if seq else 0), int(doc["eventSeq"])
+        lease = int(doc["leases"])
+        stale = lease - 1 != int(doc.get("released", lease - 1))
+        return int(doc.get("seq", 0)), int(doc.get("eventSeq", 0)), lease, stale
+
+    async def release(self, conversation_id: str, owner: str, step: Step) -> bool:
+        """Store the step's counters and free the lease, in one write."""
+        return await self.coll.update_one(
+            {"id": self._id(conversation_id), "lockOwner": owner},
+            {
+                "$set": {
+                    "seq": step.seq,
+                    "eventSeq": step.event_seq,
+                    "released": step.lease,
+                    "lockOwner": None,
+                    "lockUntil": None,
+                }
+            },
+        )
 
     async def current(self, conversation_id: str) -> tuple[int, int]:
         doc = await self.coll.find_one({"id": self._id(conversation_id)})
         return (int(doc.get("seq", 0)), int(doc.get("eventSeq", 0))) if doc else (0, 0)
+
+    async def current_many(self, conversation_ids: list[str]) -> dict[str, tuple[int, int]]:
+        """(seq, eventSeq) of several conversations in one query (absent ones are left out)."""
+        docs = await self.coll.find({"id": {"$in": sorted({self._id(c) for c in conversation_ids})}})
+        out: dict[str, tuple[int, int]] = {}
+        for doc in docs:
+            conversation = self.conversation_of(str(doc["id"]))
+            if conversation is not None:
+                out[conversation] = (int(doc.get("seq", 0)), int(doc.get("eventSeq", 0)))
+        return out
 
 
 class MessageLog(Generic[M]):
@@ -117,69 +207,197 @@ class MessageLog(Generic[M]):
         scope: str,
     ) -> None:
         repo_cls = type(f"{model.__name__}Repo", (Repository,), {"collection_name": collection, "model": model})
+        self.store = store
         self.repo: Repository[M] = repo_cls(store)
         self.field = conversation_field
+        self.scope = scope
         self.counters = Counters(store, scope)
+        self.on_repair: RepairHook | None = None  # the node counts repairs in /metrics
+        # One step per conversation at a time in this process (the lease does it across processes).
+        self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._appends: dict[str, list[_Pending[M]]] = {}  # per conversation: appends waiting for a step
+
+    # --- steps -----------------------------------------------------------------------------------------
+    @asynccontextmanager
+    async def step(self, conversation_id: str, *, repair: bool = False) -> AsyncIterator[Step]:
+        """Serialize one change to a conversation (see the module docstring). Numbers the block takes with
+        `step.take` are stored as the conversation's counters when the block ends without raising."""
+        lock = self._local.get(conversation_id)
+        if lock is None:
+            lock = self._local[conversation_id] = asyncio.Lock()
+        async with lock, self.store.transaction():
+            owner = new_id()
+            seq, event_seq, lease, stale = await self._acquire(conversation_id, owner)
+            step = Step(conversation_id, seq, event_seq, lease)
+            if stale or repair:
+                await self._repair(step, "stale lease" if stale else "requested")
+            try:
+                yield step
+            except BaseException:
+                if not self.store.atomic_transactions:
+                    # Something may have been written before the failure: count it from the messages.
+                    await self._repair(step, "failed step")
+                    await self.counters.release(conversation_id, owner, step)
+                raise
+            if not await self.counters.release(conversation_id, owner, step):
+                log.error("the lease of %s:%s expired during a step", self.scope, conversation_id)
+
+    async def _acquire(self, conversation_id: str, owner: str) -> tuple[int, int, int, bool]:
+        deadline = time.monotonic() + LEASE_WAIT_SECONDS
+        while True:
+            try:
+                return await self.counters.acquire(conversation_id, owner)
+            except LeaseBusy:
+                if time.monotonic() > deadline:
+                    raise AppError(errors.UNAVAILABLE, "The conversation is busy; retry") from None
+                await asyncio.sleep(LEASE_POLL_SECONDS)
+
+    async def _repair(self, step: Step, why: str) -> None:
+        """Bring the counters up to what the messages hold, and number messages stored without a seq."""
+        flt: dict[str, Any] = {self.field: step.conversation_id}
+        top = await self.repo.coll.find_one({**flt, "seq": {"$exists": True}}, sort=[("seq", -1)])
+        last = await self.repo.coll.find_one({**flt, "lastEventSeq": {"$exists": True}}, sort=[("lastEventSeq", -1)])
+        found_seq = int(top["seq"]) if top else 0
+        found_event = int(last["lastEventSeq"]) if last else 0
+        repaired = int(found_seq > step.seq) + int(found_event > step.event_seq)
+        step.seq, step.event_seq = max(step.seq, found_seq), max(step.event_seq, found_event)
+        orphans = await self.repo.coll.find({**flt, "seq": {"$exists": False}}, sort=[("createdAt", 1), ("id", 1)])
+        for orphan in orphans:
+            seq, event_seq = step.take(seq=True)
+            await self.repo.coll.update_one({"id": orphan["id"]}, {"$set": {"seq": seq, "lastEventSeq": event_seq}})
+        repaired += len(orphans)
+        if repaired:
+            log.warning(
+                "repaired %s:%s (%s): counters now seq=%d eventSeq=%d, %d message(s) numbered",
+                self.scope, step.conversation_id, why, step.seq, step.event_seq, len(orphans),
+            )  # fmt: skip
+            if self.on_repair is not None:
+                self.on_repair(self.scope, repaired)
+
+    async def repair_all(self) -> int:
+        """The start-up pass: every conversation left with an expired, unreleased lease or with messages
+        lacking a seq is repaired now. Returns how many conversations it visited."""
+        now = time.time()
+        todo: set[str] = set()
+        for doc in await self.counters.coll.find({"lockOwner": {"$exists": True}, "lockUntil": {"$lt": now}}):
+            conversation = self.counters.conversation_of(str(doc["id"]))
+            if conversation is not None:
+                todo.add(conversation)
+        for doc in await self.repo.coll.find({"seq": {"$exists": False}}):
+            todo.add(str(doc[self.field]))
+        for conversation in sorted(todo):
+            async with self.step(conversation, repair=True):
+                pass
+        return len(todo)
 
     # --- create ----------------------------------------------------------------------------------------
     async def append(
-        self, conversation_id: str, sender_id: str, client_msg_id: str, build: Builder[M]
+        self,
+        conversation_id: str,
+        sender_id: str,
+        client_msg_id: str,
+        build: Builder[M],
+        *,
+        also: Callable[[M, Step], Awaitable[None]] | None = None,
+        checked: bool = False,
     ) -> tuple[M, bool]:
-        """Store a message once per (conversation, sender, clientMsgId). Returns (message, created)."""
+        """Store a message once per (conversation, sender, clientMsgId). Returns (message, created).
+
+        `also(message, step)` runs inside the same step after the insert (a conversation's last-message
+        fields, a thread root's reply count through `apply`), so it is stored with the message or not at all.
+        `checked`: the caller has just looked for a replay with `find_replay` (skip the second look).
+
+        Group commit: appends to one conversation that arrive while a step is running wait for it and then
+        go together in the next step (one transaction on SQLite, one insert of all the messages), and each
+        is answered once that step has committed."""
         key = dedupe_key(conversation_id, sender_id, client_msg_id)
-        existing = await self.repo.find_one({"dedupeKey": key})
-        if existing is not None:
-            return await self._settled(existing), False
+        if not checked and (existing := await self.find_replay(key)) is not None:
+            return existing, False
         made = build(0, 0, key)
         record: M = await made if isinstance(made, Awaitable) else made
-        doc = record.to_doc()
-        doc.pop("seq", None)
-        doc.pop("lastEventSeq", None)
+        pending = _Pending(key, record, also, asyncio.get_running_loop().create_future())
+        queue = self._appends.setdefault(conversation_id, [])
+        queue.append(pending)
+        if len(queue) == 1:  # the first of a group leads it: it runs the step for everyone queued by then
+            await self._append_group(conversation_id, pending)
+        return await pending.done
+
+    async def _append_group(self, conversation_id: str, leader: _Pending[M]) -> None:
+        group: list[_Pending[M]] = []
         try:
-            await self.repo.coll.insert_one(doc)
-        except DuplicateKeyError as exc:
-            if exc.index != "ux_messages_dedupe" and not (exc.index or "").endswith("_dedupe"):
+            async with self.step(conversation_id) as step:
+                group = self._appends.pop(conversation_id)
+                answers = await self._store_group(step, group)
+        except BaseException as exc:
+            # Everyone in the group learns the failure (a cancelled leader leaves the others UNAVAILABLE:
+            # their resend finds whatever was stored).
+            failure = exc if isinstance(exc, Exception) else AppError(errors.UNAVAILABLE, "Retry the send")
+            for pending in group or self._appends.pop(conversation_id, []):
+                if not pending.done.done() and (pending is not leader or failure is exc):
+                    pending.done.set_exception(failure)
+            if failure is not exc:
                 raise
-            return await self._settled(await self._original(key)), False
-        seq, event_seq = await self.counters.take(conversation_id, seq=True)
-        stored = await self.repo.update({"id": record.id}, {"$set": {"seq": seq}, "$max": {"lastEventSeq": event_seq}})
-        assert stored is not None
-        return stored, True
+            return
+        for pending, answer in zip(group, answers, strict=True):
+            pending.done.set_result(answer)
 
-    async def _original(self, key: str) -> M:
-        """The winner of a dedupeKey race. A store may report the collision before its reads can see the
-        winner's row (a write still being committed), so look again for a moment."""
-        deadline = asyncio.get_running_loop().time() + SEQ_WAIT_SECONDS
-        while (original := await self.repo.find_one({"dedupeKey": key})) is None:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AppError(errors.UNAVAILABLE, "The original message is still being stored; retry")
-            await asyncio.sleep(SEQ_POLL_SECONDS)
-        return original
+    async def _store_group(self, step: Step, group: list[_Pending[M]]) -> list[tuple[M, bool]]:
+        """Inside the step: the new messages of the group numbered in arrival order and inserted at once;
+        replays (stored before, or twice in the group) answered with the original."""
+        keys = sorted({p.key for p in group})
+        originals: dict[str, M] = {
+            str(getattr(r, "dedupe_key", "")): r for r in await self.repo.find({"dedupeKey": {"$in": keys}})
+        }
+        answers: list[tuple[M, bool]] = []
+        fresh: list[M] = []
+        for pending in group:
+            if pending.key in originals:
+                answers.append((originals[pending.key], False))
+                continue
+            seq, event_seq = step.take(seq=True)
+            stored = pending.record.model_copy(update={"seq": seq, "last_event_seq": event_seq})
+            originals[pending.key] = stored
+            fresh.append(stored)
+            answers.append((stored, True))
+        if fresh:
+            await self.repo.coll.insert_many([m.to_doc() for m in fresh])
+        for pending, (stored, created) in zip(group, answers, strict=True):
+            if created and pending.also is not None:
+                await pending.also(stored, step)
+        return answers
 
-    async def _settled(self, record: M) -> M:
-        """The original of a replay, once its winner has set its seq."""
-        deadline = asyncio.get_running_loop().time() + SEQ_WAIT_SECONDS
-        while getattr(record, "seq", None) is None:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AppError(errors.UNAVAILABLE, "The original message is still being stored; retry")
-            await asyncio.sleep(SEQ_POLL_SECONDS)
-            again = await self.repo.get(record.id)
-            if again is None:
-                raise AppError(errors.NOT_FOUND)
-            record = again
-        return record
+    async def find_replay(self, key: str) -> M | None:
+        """The stored original of a replayed dedupe key (None for a new message); never waits for a
+        writer: a message is stored with its seq or not at all (one stored by an older version without one
+        is numbered here)."""
+        existing = await self.repo.find_one({"dedupeKey": key})
+        if existing is None or getattr(existing, "seq", None) is not None:
+            return existing
+        async with self.step(str(getattr(existing, _attr(self.field))), repair=True):
+            pass
+        return await self.repo.find_one({"dedupeKey": key})
 
     # --- mutate ----------------------------------------------------------------------------------------
+    async def apply(
+        self, step: Step, message_id: str, update: dict[str, Any], *, when: Filter | None = None
+    ) -> M | None:
+        """Inside a step: apply `update` to a live (sequenced) message of the step's conversation and stamp
+        the next eventSeq; None (and no number taken) when nothing matched."""
+        full: dict[str, Any] = {op: dict(fields) for op, fields in update.items()}
+        full.setdefault("$set", {})["lastEventSeq"] = step.event_seq + 1
+        full["$set"].setdefault("updatedAt", utcnow())
+        flt = {"id": message_id, self.field: step.conversation_id, "seq": {"$exists": True}, **(when or {})}
+        done = await self.repo.update(flt, full)
+        if done is not None:
+            step.take(seq=False)
+        return done
+
     async def mutate(
         self, message_id: str, conversation_id: str, update: dict[str, Any], *, when: Filter | None = None
     ) -> M | None:
         """Apply `update` to a live (sequenced) message and stamp a fresh eventSeq; None if nothing matched."""
-        _, event_seq = await self.counters.take(conversation_id, seq=False)
-        full: dict[str, Any] = {op: dict(fields) for op, fields in update.items()}
-        full.setdefault("$max", {})["lastEventSeq"] = event_seq
-        full.setdefault("$set", {}).setdefault("updatedAt", utcnow())
-        flt = {"id": message_id, self.field: conversation_id, "seq": {"$exists": True}, **(when or {})}
-        return await self.repo.update(flt, full)
+        async with self.step(conversation_id) as step:
+            return await self.apply(step, message_id, update, when=when)
 
     async def edit(self, message_id: str, conversation_id: str, expected_version: int, fields: dict[str, Any]) -> M:
         """Optimistic edit: succeeds only at `expected_version`; a stale one raises VERSION_CONFLICT."""
@@ -250,3 +468,8 @@ class MessageLog(Generic[M]):
             sort=[("lastEventSeq", 1)],
             limit=limit,
         )
+
+
+def _attr(field: str) -> str:
+    """A stored (camelCase) field's attribute name on the record model."""
+    return "".join("_" + c.lower() if c.isupper() else c for c in field)

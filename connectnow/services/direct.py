@@ -28,7 +28,7 @@ from connectnow.repositories.direct import (
     direct_log,
     ordered_pair,
 )
-from connectnow.repositories.message_log import check_content, dedupe_key
+from connectnow.repositories.message_log import Step, check_content, dedupe_key
 from connectnow.services.attachments import AttachmentService
 from connectnow.services.auth import Principal
 from connectnow.services.chat_access import Emitter
@@ -64,7 +64,7 @@ def dm_envelope(record: DirectMessageRecord, **extra: Any) -> dict[str, Any]:
         "messageId": record.id,
         "seq": record.seq,
         "eventSeq": record.last_event_seq,
-        "message": DirectMessagePublic.model_validate(record, from_attributes=True),
+        "message": _public(record),
         **extra,
     }
 
@@ -188,9 +188,11 @@ class DirectService:
         recipient = await self._recipient(conversation.other(principal.user_id))
         # REST callers may leave clientMsgId out: then every call is a new message.
         key = client_msg_id or data.client_msg_id or f"auto-{new_id()}"
-        # A replay (a resend after a lost ack) is answered without spending a token.
-        if await self.log.repo.find_one({"dedupeKey": dedupe_key(conversation.id, principal.user_id, key)}) is None:
-            await self.limiter.hit(principal.user_id, self.limiter.rules.send)
+        # A replay (a resend after a lost ack) is answered before anything else and costs no token.
+        replay = await self.log.find_replay(dedupe_key(conversation.id, principal.user_id, key))
+        if replay is not None:
+            return _public(replay), False
+        await self.limiter.hit(principal.user_id, self.limiter.rules.send)
         now = utcnow()
 
         def build(seq: int, event_seq: int, dedupe: str) -> DirectMessageRecord:
@@ -209,17 +211,21 @@ class DirectService:
                 updated_at=now,
             )
 
-        record, created = await self.log.append(conversation.id, principal.user_id, key, build)
+        async def touch(stored: DirectMessageRecord, _: Step) -> None:  # in the append's step: stored with it
+            assert stored.seq is not None
+            await self.conversations.touch(conversation.id, stored.seq, stored.created_at)
+
+        record, created = await self.log.append(
+            conversation.id, principal.user_id, key, build, also=touch, checked=True
+        )
         if not created:
-            return DirectMessagePublic.model_validate(record, from_attributes=True), False
+            return _public(record), False
         record = await self._attach(principal, record, data.attachment_ids)
-        assert record.seq is not None
-        await self.conversations.touch(conversation.id, record.seq, record.created_at)
         await self._emit("dm:message", conversation, dm_envelope(record))
         await self._announce(conversation, (conversation.user_a_id, conversation.user_b_id))
         if self.after_send is not None:
             await self.after_send(principal.user_id, conversation.id)
-        return DirectMessagePublic.model_validate(record, from_attributes=True), True
+        return _public(record), True
 
     def _check_content(self, data: DirectPost) -> None:
         check_content(data.content, self.max_chars, is_system=data.type is MessageType.SYSTEM)
@@ -234,8 +240,11 @@ class DirectService:
                 principal, ids, direct_message_id=record.id, conversation_id=record.conversation_id
             )
         except AppError:
-            # The message must not stay without the files it announced: tombstone it; seq stays gap-free.
-            await self.log.soft_delete(record.id, record.conversation_id, {"content": ""})
+            # The message must not stay without the files it announced: tombstone it (seq stays gap-free)
+            # and say so, so the conversation's event stream has no hole.
+            deleted = await self.log.soft_delete(record.id, record.conversation_id, {"content": ""})
+            if deleted is not None:
+                await self.hub.emit("dm:message:deleted", dm_envelope(deleted), room=dm_room(record.conversation_id))
             raise
         docs = [s.model_dump(mode="json", by_alias=True, exclude_none=True) for s in summaries]
         updated = await self.log.repo.update({"id": record.id}, {"$set": {"attachments": docs}})
@@ -246,7 +255,7 @@ class DirectService:
         self._check_content(DirectPost(content=data.content))
         edited = await self.log.edit(record.id, conversation.id, data.version, {"content": data.content})
         await self._emit("dm:message:updated", conversation, dm_envelope(edited))
-        return DirectMessagePublic.model_validate(edited, from_attributes=True)
+        return _public(edited)
 
     async def delete(self, principal: Principal, message_id: str) -> DirectMessagePublic:
         record, conversation = await self._own_message(principal, message_id)
@@ -255,7 +264,7 @@ class DirectService:
             raise AppError(errors.MESSAGE_DELETED)
         await self.attachments.discard_for_message(ConversationKind.DIRECT, record.id)
         await self._emit("dm:message:deleted", conversation, dm_envelope(deleted))
-        return DirectMessagePublic.model_validate(deleted, from_attributes=True)
+        return _public(deleted)
 
     async def _own_message(
         self, principal: Principal, message_id: str
@@ -287,7 +296,7 @@ class DirectService:
         rows = await self.log.page(
             conversation.id, before=query.before, after=query.after, around=query.around, limit=query.limit
         )
-        return [DirectMessagePublic.model_validate(r, from_attributes=True) for r in rows]
+        return [_public(r) for r in rows]
 
     # --- read state --------------------------------------------------------------------------------------
     async def mark_read(self, principal: Principal, data: DirectMarkRead) -> DirectConversationPublic:
@@ -328,4 +337,5 @@ class DirectService:
 
 
 def _public(record: DirectMessageRecord) -> DirectMessagePublic:
-    return DirectMessagePublic.model_validate(record, from_attributes=True)
+    """From a plain dump, not from_attributes: an order of magnitude cheaper per message."""
+    return DirectMessagePublic.model_validate(record.model_dump())

@@ -11,7 +11,7 @@ from connectnow.services.auth import Principal
 from connectnow.services.chat_access import channel_room
 from connectnow.services.messages import MessageService, envelope
 from connectnow.services.policy import Action
-from connectnow.store.port import Document, DuplicateKeyError, Filter
+from connectnow.store.port import Document, Filter
 from models.messages import MessagePublic, MessageRecord, ReactionIn, ReactionRecord, ReactionSummary, SearchQuery
 
 
@@ -32,35 +32,46 @@ class ReactionService:
         return record
 
     async def _announce(self, event: str, record: MessageRecord, emoji: str, user_id: str) -> list[ReactionSummary]:
-        stamped = await self.messages.log.mutate(record.id, record.channel_id, {"$set": {}})
-        stamped = stamped or record
         summaries = (await self.repo.summaries([record.id])).get(record.id, [])
-        body = envelope(stamped, emoji=emoji, userId=user_id, reactions=summaries)
+        body = envelope(record, emoji=emoji, userId=user_id, reactions=summaries)
         await self.messages.hub.emit(event, body, room=channel_room(record.channel_id))
         return summaries
+
+    async def _current(self, record: MessageRecord) -> list[ReactionSummary]:
+        return (await self.repo.summaries([record.id])).get(record.id, [])
 
     async def add(self, principal: Principal, data: ReactionIn) -> list[ReactionSummary]:
         record = await self._target(principal, data.message_id)
         await self.messages._hit(principal, "react")
-        reaction = ReactionRecord(
-            id=new_id(),
-            message_id=record.id,
-            channel_id=record.channel_id,
-            user_id=principal.user_id,
-            emoji=data.emoji,
-            created_at=utcnow(),
-        )
-        try:
+        key = {"messageId": record.id, "userId": principal.user_id, "emoji": data.emoji}
+        log = self.messages.log
+        # One step: the check, the message's new eventSeq and the reaction are stored together or not at
+        # all, and an existing reaction (a replay) takes no number.
+        async with log.step(record.channel_id) as step:
+            if await self.repo.find_one(key) is not None:
+                return await self._current(record)
+            stamped = await log.apply(step, record.id, {"$set": {}}, when={"isDeleted": False})
+            if stamped is None:
+                raise AppError(errors.MESSAGE_DELETED)
+            reaction = ReactionRecord(
+                id=new_id(), message_id=record.id, channel_id=record.channel_id, user_id=principal.user_id,
+                emoji=data.emoji, created_at=utcnow(),
+            )  # fmt: skip
             await self.repo.insert(reaction)
-        except DuplicateKeyError:  # already reacted: idempotent, no second event
-            return (await self.repo.summaries([record.id])).get(record.id, [])
-        return await self._announce("reaction:added", record, data.emoji, principal.user_id)
+        return await self._announce("reaction:added", stamped, data.emoji, principal.user_id)
 
     async def remove(self, principal: Principal, data: ReactionIn) -> list[ReactionSummary]:
         record = await self._target(principal, data.message_id)
-        if not await self.repo.remove(record.id, principal.user_id, data.emoji):
-            return (await self.repo.summaries([record.id])).get(record.id, [])
-        return await self._announce("reaction:removed", record, data.emoji, principal.user_id)
+        log = self.messages.log
+        async with log.step(record.channel_id) as step:
+            key = {"messageId": record.id, "userId": principal.user_id, "emoji": data.emoji}
+            if await self.repo.find_one(key) is None:
+                return await self._current(record)
+            stamped = await log.apply(step, record.id, {"$set": {}}, when={"isDeleted": False})
+            if stamped is None:
+                raise AppError(errors.MESSAGE_DELETED)
+            await self.repo.remove(record.id, principal.user_id, data.emoji)
+        return await self._announce("reaction:removed", stamped, data.emoji, principal.user_id)
 
     async def summary(self, principal: Principal, message_id: str) -> list[ReactionSummary]:
         record, _ = await self.messages.message_in_readable(principal, message_id)

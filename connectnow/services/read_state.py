@@ -41,31 +41,33 @@ class ReadStateService:
         return receipt
 
     async def unread(self, principal: Principal, workspace_id: str) -> list[UnreadCount]:
-        """Unread messages (by others, not deleted) and unread mentions per joined channel."""
+        """Unread messages (by others, not deleted) and unread mentions per joined channel: a fixed number of
+        queries per workspace (grouped counts), however many channels."""
         await self.access.membership(workspace_id, principal.user_id)
-        counts: list[UnreadCount] = []
-        for cm in await self.access.channel_members.for_user(principal.user_id, workspace_id):
-            last_seq, _ = await self.messages.log.counters.current(cm.channel_id)
-            base = {
-                "channelId": cm.channel_id,
-                "seq": {"$gt": cm.last_read_seq},
-                "isDeleted": False,
-                "userId": {"$ne": principal.user_id},
-            }
-            unread = await self.messages.log.repo.count(base)
-            mentions = await self.messages.log.repo.count(
-                {**base, "mentions": {"$elemMatch": {"$eq": principal.user_id}}}
+        joined = await self.access.channel_members.for_user(principal.user_id, workspace_id)
+        if not joined:
+            return []
+        log = self.messages.log
+        latest = await log.counters.current_many([cm.channel_id for cm in joined])
+        unseen: dict[str, object] = {
+            "$or": [{"channelId": cm.channel_id, "seq": {"$gt": cm.last_read_seq}} for cm in joined],
+            "isDeleted": False,
+            "userId": {"$ne": principal.user_id},
+        }
+        unread = await log.repo.coll.count_by(unseen, "channelId")
+        mentions = await log.repo.coll.count_by(
+            {**unseen, "mentions": {"$elemMatch": {"$eq": principal.user_id}}}, "channelId"
+        )
+        return [
+            UnreadCount(
+                channel_id=cm.channel_id,
+                unread=unread.get(cm.channel_id, 0),
+                mentions=mentions.get(cm.channel_id, 0),
+                last_seq=latest.get(cm.channel_id, (0, 0))[0],
+                last_read_seq=cm.last_read_seq,
             )
-            counts.append(
-                UnreadCount(
-                    channel_id=cm.channel_id,
-                    unread=unread,
-                    mentions=mentions,
-                    last_seq=last_seq,
-                    last_read_seq=cm.last_read_seq,
-                )
-            )
-        return counts
+            for cm in joined
+        ]
 
     async def receipts(self, principal: Principal, message_id: str) -> list[ReadReceipt]:
         """Who has read up to (at least) this message."""

@@ -49,7 +49,7 @@ class SyncService:
             await direct.conversation(principal, conversation_id)
 
         async def dm_public(rows: list[Any]) -> list[Any]:
-            return [DirectMessagePublic.model_validate(r, from_attributes=True) for r in rows]
+            return [DirectMessagePublic.model_validate(r.model_dump()) for r in rows]
 
         self.sources: dict[str, Source] = {
             "channel": Source(messages.log, channel_readable, messages.public),

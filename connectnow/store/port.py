@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 Document = dict[str, Any]
@@ -224,8 +225,21 @@ class DocumentStore(Protocol):
     """A database: a set of collections plus lifecycle."""
 
     kind: str
+    # True when `transaction()` makes its block all-or-nothing (SQLite). MongoDB without replica-set
+    # transactions runs the block write by write: callers order their writes so that a crash leaves only
+    # state they can detect and repair (see connectnow/repositories/message_log.py).
+    atomic_transactions: bool
 
     def collection(self, name: str) -> DocumentCollection: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """Run the block's writes (and reads, which see them) as one unit where the engine can.
+
+        SQLite: one `BEGIN IMMEDIATE` transaction, serialized against every other writer in every process;
+        committed when the block ends, rolled back when it raises. Nested blocks join the outer one. Keep the
+        block to database work: it holds the database's write lock. MongoDB: runs as written (no
+        multi-document transactions); see `atomic_transactions`."""
+        ...
 
     async def migrate(self) -> list[str]:
         """Apply the pending migrations in order; return the ids applied now."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -259,6 +260,8 @@ class MongoCollection:
 
 class MongoStore:
     kind = "mongodb"
+    # Multi-document transactions need a replica set (and mongomock has none): blocks run write by write.
+    atomic_transactions = False
 
     def __init__(self, client: Any, database_name: str) -> None:
         self.client = client
@@ -266,6 +269,10 @@ class MongoStore:
 
     def collection(self, name: str) -> MongoCollection:
         return MongoCollection(self, name)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        yield  # write by write: see DocumentStore.transaction and `atomic_transactions`
 
     async def aggregate(self, coll: Any, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
         # PyMongo async: aggregate() is a coroutine returning a cursor (Motor differs: see tests/support).

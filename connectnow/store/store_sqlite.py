@@ -14,6 +14,8 @@ import math
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,8 @@ from connectnow.store.schema import (
 )
 
 BUSY_TIMEOUT_MS = 10_000
+# The store whose transaction the current task is inside (its reads and writes then use the writer, unlocked).
+_IN_TRANSACTION: ContextVar[SqliteStore | None] = ContextVar("connectnow_sqlite_transaction", default=None)
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _UNIQUE_INDEX = re.compile(r"UNIQUE constraint failed: index '([^']+)'")
 
@@ -311,6 +315,7 @@ def _upsert_document(flt: Filter, update: Update) -> Document:
 
 class SqliteStore:
     kind = "sqlite"
+    atomic_transactions = True
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -345,29 +350,71 @@ class SqliteStore:
     def collection(self, name: str) -> SqliteCollection:
         return SqliteCollection(self, name)
 
+    def _in_transaction(self) -> bool:
+        return _IN_TRANSACTION.get() is self
+
+    def _conn_for_reads(self) -> aiosqlite.Connection:
+        """Inside a transaction, reads must see its own uncommitted writes."""
+        return self.writer if self._in_transaction() else self.reader
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        if self._in_transaction():
+            yield  # nested: part of the outer transaction
+            return
+        async with self._write_lock:
+            await self.writer.execute("BEGIN IMMEDIATE")
+            token = _IN_TRANSACTION.set(self)
+            try:
+                yield
+            except BaseException:
+                _IN_TRANSACTION.reset(token)
+                await self.writer.execute("ROLLBACK")
+                raise
+            _IN_TRANSACTION.reset(token)
+            await self.writer.execute("COMMIT")
+
+    @asynccontextmanager
+    async def _unit(self, *, savepoint: bool = False) -> AsyncIterator[None]:
+        """A compound write: its own transaction, or part of the caller's. A statement that fails (e.g. on a
+        unique index) undoes itself, so the caller's transaction goes on; a unit of several writes that may
+        fail after the first asks for a `savepoint` to undo them all."""
+        if not self._in_transaction():
+            async with self.transaction():
+                yield
+            return
+        if not savepoint:
+            yield
+            return
+        await self.writer.execute("SAVEPOINT unit")
+        try:
+            yield
+        except BaseException:
+            await self.writer.execute("ROLLBACK TO unit")
+            await self.writer.execute("RELEASE unit")
+            raise
+        await self.writer.execute("RELEASE unit")
+
     async def read(self, query: str, params: Sequence[Any]) -> list[Any]:
-        async with self.reader.execute(query, params) as cursor:
+        async with self._conn_for_reads().execute(query, params) as cursor:
             return list(await cursor.fetchall())
 
     async def stream(self, query: str, params: Sequence[Any], batch_size: int) -> AsyncIterator[Any]:
-        async with self.reader.execute(query, params) as cursor:
+        async with self._conn_for_reads().execute(query, params) as cursor:
             while rows := await cursor.fetchmany(batch_size):
                 for row in rows:
                     yield row
 
     async def write(self, query: str, params: Sequence[Any]) -> list[Any]:
+        if self._in_transaction():
+            async with self.writer.execute(query, params) as cursor:
+                return list(await cursor.fetchall())
         async with self._write_lock, self.writer.execute(query, params) as cursor:
             return list(await cursor.fetchall())
 
     async def write_many(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
-        async with self._write_lock:
-            await self.writer.execute("BEGIN IMMEDIATE")
-            try:
-                await self.writer.executemany(query, rows)
-            except BaseException:
-                await self.writer.execute("ROLLBACK")
-                raise
-            await self.writer.execute("COMMIT")
+        async with self._unit(savepoint=len(rows) > 1):
+            await self.writer.executemany(query, rows)
 
     async def update_returning(
         self,
@@ -379,26 +426,20 @@ class SqliteStore:
         upsert_doc: Document | None,
     ) -> tuple[Any, Any]:
         """Read-before (optional), update one, insert when nothing matched (upsert): one transaction."""
-        async with self._write_lock:
-            await self.writer.execute("BEGIN IMMEDIATE")
-            try:
-                before = None
-                if before_query is not None:
-                    async with self.writer.execute(before_query, before_params) as cursor:
-                        before = await cursor.fetchone()
-                async with self.writer.execute(update_query, update_params) as cursor:
-                    after: Any = await cursor.fetchone()
-                if after is None and upsert_doc is not None:
-                    body = dict(upsert_doc)
-                    doc_id = body.pop("id", None) or new_id()
-                    text = sql.dumps(body)
-                    await self.writer.execute(f"INSERT INTO {table} (id, doc) VALUES (?, ?)", (doc_id, text))
-                    after = (doc_id, text)
-            except BaseException:
-                await self.writer.execute("ROLLBACK")
-                raise
-            await self.writer.execute("COMMIT")
-            return before, after
+        async with self._unit():
+            before = None
+            if before_query is not None:
+                async with self.writer.execute(before_query, before_params) as cursor:
+                    before = await cursor.fetchone()
+            async with self.writer.execute(update_query, update_params) as cursor:
+                after: Any = await cursor.fetchone()
+            if after is None and upsert_doc is not None:
+                body = dict(upsert_doc)
+                doc_id = body.pop("id", None) or new_id()
+                text = sql.dumps(body)
+                await self.writer.execute(f"INSERT INTO {table} (id, doc) VALUES (?, ?)", (doc_id, text))
+                after = (doc_id, text)
+        return before, after
 
     # --- migrations --------------------------------------------------------------------------------------
     async def migrate(self) -> list[str]:

@@ -1,4 +1,5 @@
-"""ConnectNow example client (python-socketio): log in, join a channel, send, react, read history.
+"""ConnectNow example client (python-socketio): log in, join a channel, send, react, read history, and follow
+the channel's event stream by the client rule (event_stream.py; docs/PROTOCOL.md, "Event streams").
 
 Settings come from the environment; see examples/README.md. Needs `python-socketio[asyncio_client]` and
 `aiohttp`.
@@ -15,8 +16,12 @@ from typing import Any
 
 import aiohttp
 import socketio
+from event_stream import EventStream
 
 ACK_TIMEOUT_SECS = 10
+STREAM_WAIT_SECS = 10
+CHANNEL_EVENTS = ("message:new", "message:updated", "message:deleted", "message:pinned", "message:unpinned",
+                  "reaction:added", "reaction:removed", "thread:updated")  # fmt: skip
 
 
 def env(name: str, default: str | None = None) -> str:
@@ -55,15 +60,37 @@ async def main() -> None:
     tokens = await login(base_url, env("CN_LOGIN"), env("CN_PASSWORD"))
     sio = socketio.AsyncClient(reconnection=False)
 
+    stream = EventStream()
+    applied: list[int] = []  # the eventSeqs this client applied, in order
+
     @sio.on("*")
     async def on_any(event: str, data: Any = None) -> None:
         print(f"event {event} {json.dumps(data)}", file=sys.stderr)
+        if event in CHANNEL_EVENTS and isinstance(data, dict) and data.get("channelId") == channel_id:
+            applied.extend(e["eventSeq"] for e in stream.on_event(data))
+
+    async def sync() -> None:
+        answer = await call(sio, "sync", {"conversations": [{"kind": "channel", "id": channel_id,
+                                                             "lastEventSeq": stream.mark}]})  # fmt: skip
+        _changed, events = stream.on_sync(answer[0])  # a real client shows `_changed` in their current state
+        applied.extend(e["eventSeq"] for e in events)
+
+    async def caught_up(event_seq: int) -> None:
+        """Wait until every change up to `event_seq` is applied, syncing over any hole."""
+        deadline = asyncio.get_running_loop().time() + STREAM_WAIT_SECS
+        while stream.mark < event_seq:
+            if asyncio.get_running_loop().time() > deadline:
+                raise ApiError(f"the channel's events did not arrive up to {event_seq}")
+            if stream.needs_sync():
+                await sync()
+            await asyncio.sleep(0.05)
 
     # The token goes in the Socket.IO auth payload, never in the URL.
     await sio.connect(base_url, auth={"token": tokens["accessToken"]}, transports=["websocket"])
     try:
         await call(sio, "workspace:join", {"workspaceId": workspace_id}, allow=("ALREADY_MEMBER",))
         await call(sio, "channel:join", {"channelId": channel_id}, allow=("ALREADY_MEMBER",))
+        await sync()  # the starting mark: the channel's latest eventSeq
         sent = await call(
             sio,
             "message:send",
@@ -74,12 +101,16 @@ async def main() -> None:
             },
         )
         reactions = await call(sio, "reaction:add", {"messageId": sent["message"]["id"], "emoji": "👍"})
+        await caught_up(sent["message"]["lastEventSeq"] + 1)  # our message and our reaction, in order
         history = await call(sio, "message:history", {"channelId": channel_id, "limit": 20})
         result = {
             "client": "python",
             "userId": tokens["user"]["id"],
             "messageId": sent["message"]["id"],
             "seq": sent["message"]["seq"],
+            "eventSeq": sent["message"]["lastEventSeq"],
+            "mark": stream.mark,
+            "applied": applied,
             "reactions": reactions,
             "history": [
                 {"id": m["id"], "seq": m["seq"], "content": m["content"], "userId": m["userId"]} for m in history

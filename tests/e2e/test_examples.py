@@ -60,6 +60,10 @@ async def check_run(
     assert mine == [{"id": result["messageId"], "seq": result["seq"], "content": message, "userId": user["user"]["id"]}]
     seqs = [m["seq"] for m in result["history"]]
     assert seqs == sorted(seqs)
+    # The client rule: its own message and reaction applied once each, in eventSeq order.
+    assert result["mark"] >= result["eventSeq"] + 1
+    assert result["applied"] == sorted(set(result["applied"]))
+    assert {result["eventSeq"], result["eventSeq"] + 1} <= set(result["applied"])
     # Another member's live socket saw both the message and the reaction.
     await owner.wait_for("message:new", lambda d: d["messageId"] == result["messageId"])
     await owner.wait_for("reaction:added", lambda d: d["messageId"] == result["messageId"])
