@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from annotated_types import GroupedMetadata
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 from pydantic.alias_generators import to_camel
+
+from models.bounds import check_json_value
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -73,7 +75,15 @@ class InputModel(BaseModel):
         serialize_by_alias=True,
         extra="forbid",
         str_max_length=10_000,
+        allow_inf_nan=False,
     )
+
+    @model_validator(mode="after")
+    def _storable(self) -> Any:
+        # Every value a client sends, free-form objects included, fits what both engines can store: no
+        # integer past 64 bits, no NaN, no NUL or lone surrogate (models/bounds.py says why).
+        check_json_value(self.__dict__, "body")
+        return self
 
 
 class StoredModel(WireModel):

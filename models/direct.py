@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from models.base import IdStr, InputModel, StoredModel, Text, UtcDateTime, WireModel
+from models.bounds import INT64_MAX
 from models.messages import CONTENT_HARD_MAX_CHARS, ClientMsgId, HistoryWindow, MessageType
 from models.users import UserPublic
 
@@ -132,7 +133,7 @@ class DirectSend(DirectPost):
 
 class DirectPatch(InputModel):
     content: Annotated[str, Text(1, CONTENT_HARD_MAX_CHARS, strip=False)]
-    version: int = Field(ge=1, strict=True)
+    version: int = Field(ge=1, le=INT64_MAX, strict=True)
 
 
 class DirectEdit(DirectPatch):

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from models.base import IdStr, InputModel, StoredModel, Text, UtcDateTime, WireModel
+from models.bounds import INT64_MAX
 
 # The hard ceiling on the wire; the configurable limit (CONNECTNOW_MESSAGE_MAX_CHARS) is checked by the service.
 CONTENT_HARD_MAX_CHARS = 20_000
@@ -124,12 +125,12 @@ class MessagePost(InputModel):
 class MessageEdit(InputModel):
     message_id: IdStr
     content: Annotated[str, Text(1, CONTENT_HARD_MAX_CHARS)]
-    version: int = Field(ge=1, strict=True)
+    version: int = Field(ge=1, le=INT64_MAX, strict=True)
 
 
 class MessagePatch(InputModel):
     content: Annotated[str, Text(1, CONTENT_HARD_MAX_CHARS)]
-    version: int = Field(ge=1, strict=True)
+    version: int = Field(ge=1, le=INT64_MAX, strict=True)
 
 
 class MessageRef(InputModel):
@@ -148,9 +149,9 @@ class EmojiIn(InputModel):
 class HistoryWindow(InputModel):
     """A page of a conversation by `seq`: before, after, or around one (at most one of them), 1..100."""
 
-    before: int | None = Field(None, ge=0, strict=True)
-    after: int | None = Field(None, ge=0, strict=True)
-    around: int | None = Field(None, ge=0, strict=True)
+    before: int | None = Field(None, ge=0, le=INT64_MAX, strict=True)
+    after: int | None = Field(None, ge=0, le=INT64_MAX, strict=True)
+    around: int | None = Field(None, ge=0, le=INT64_MAX, strict=True)
     limit: int = Field(50, ge=1, le=100, strict=True)
 
 
@@ -160,7 +161,7 @@ class HistoryQuery(HistoryWindow):
 
 class ThreadQuery(InputModel):
     message_id: IdStr
-    after: int | None = Field(None, ge=0, strict=True)
+    after: int | None = Field(None, ge=0, le=INT64_MAX, strict=True)
     limit: int = Field(50, ge=1, le=100, strict=True)
 
 

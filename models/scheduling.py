@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_validator
 
 from models.base import InputModel, StoredModel, Text, UtcDateTime, WireModel
+from models.bounds import INT64_MAX
 
 MAX_ATTENDEES = 50
 MAX_JSON_BYTES = 16 * 1024  # metadata, intake data and provider ids, each, serialized
@@ -129,7 +130,7 @@ class BookingReschedule(InputModel):
     start_time: datetime
     end_time: datetime
     reason: Reason
-    expected_version: int | None = Field(None, ge=1)
+    expected_version: int | None = Field(None, ge=1, le=INT64_MAX)
 
 
 class BookingDecision(InputModel):

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from handlers.rest.deps import CurrentPrincipal, ServicesDep
+from models.bounds import INT64_MAX
 from models.users import AdminUserAction, UserMe
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -18,7 +19,7 @@ OptionalAction = Annotated[AdminUserAction | None, Body()]
 async def list_users(
     principal: CurrentPrincipal,
     svc: ServicesDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[UserMe]:
     return await svc.users.list_users(principal, offset=offset, limit=limit)

@@ -14,6 +14,8 @@ from connectnow import errors
 from connectnow.errors import AppError
 
 log = logging.getLogger("connectnow.rest")
+# Starlette's own refusals (routing, body reading), in the catalogue's codes.
+_HTTP_CODES = {404: errors.NOT_FOUND, 405: errors.METHOD_NOT_ALLOWED, 413: errors.PAYLOAD_TOO_LARGE}
 
 
 def error_response(exc: AppError) -> JSONResponse:
@@ -47,16 +49,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: errors.NOT_FOUND, 405: errors.METHOD_NOT_ALLOWED, 413: errors.PAYLOAD_TOO_LARGE}.get(
-            exc.status_code
-        )
-        if code is None:
-            body = {
-                "ok": False,
-                "error": {"code": "HTTP_ERROR", "message": str(exc.detail), "retryable": False},
-            }
-            return JSONResponse(body, status_code=exc.status_code)
-        return error_response(AppError(code))
+        code = _HTTP_CODES.get(exc.status_code, errors.HTTP_ERROR)
+        response = error_response(AppError(code, None if code is not errors.HTTP_ERROR else str(exc.detail)))
+        response.status_code = exc.status_code
+        for name, value in (exc.headers or {}).items():  # the Allow header of a 405, among others
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

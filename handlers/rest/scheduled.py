@@ -3,13 +3,13 @@ docs/SIDECAR-BROADCASTS.md."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
 from handlers.rest.deps import CurrentPrincipal, ServicesDep
 from models.base import IdStr
+from models.bounds import IsoDateTime
 from models.broadcasts import (
     DeliveryPublic,
     ScheduledCreate,
@@ -35,8 +35,8 @@ async def list_scheduled(
     principal: CurrentPrincipal,
     svc: ServicesDep,
     status_: Annotated[ScheduleStatus | None, Query(alias="status")] = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[IsoDateTime | None, Query(alias="from")] = None,
+    end: Annotated[IsoDateTime | None, Query(alias="to")] = None,
     target_kind: Annotated[TargetKind | None, Query(alias="targetKind")] = None,
     target_id: Annotated[IdStr | None, Query(alias="targetId")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
