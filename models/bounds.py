@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -117,4 +117,19 @@ def _iso_text_only(value: Any) -> Any:
     return value
 
 
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text_only)]
+# A filter bound (returned in UTC) a day inside what datetime holds, so "+ a day" or a time-zone shift cannot overflow.
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def _within_datetime_range(value: datetime) -> datetime:
+    try:
+        inside = _EARLIEST <= value.replace(tzinfo=value.tzinfo or UTC) <= _LATEST
+    except OverflowError:
+        inside = False
+    if not inside:
+        raise ValueError("date-time out of range: years 1 to 9999 in UTC")
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text_only), AfterValidator(_within_datetime_range)]

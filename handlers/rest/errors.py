@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -35,6 +37,24 @@ def validation_details(errs: list[Any]) -> dict[str, Any]:
     }
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API answers on this path, from the OpenAPI document (Starlette's 405 names only the
+    first matching route's method, and FastAPI makes one route per method)."""
+    path = request.scope.get("path", "")
+    methods = {
+        method.upper()
+        for template, item in request.app.openapi().get("paths", {}).items()
+        if _template_regex(template).fullmatch(path)
+        for method in item
+    }
+    return sorted(methods)
+
+
+@functools.cache
+def _template_regex(template: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -48,12 +68,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(AppError(errors.VALIDATION_FAILED, details=validation_details(list(exc.errors()))))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, errors.HTTP_ERROR)
         response = error_response(AppError(code, None if code is not errors.HTTP_ERROR else str(exc.detail)))
         response.status_code = exc.status_code
-        for name, value in (exc.headers or {}).items():  # the Allow header of a 405, among others
+        for name, value in (exc.headers or {}).items():
             response.headers[name] = value
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
         return response
 
     @app.exception_handler(Exception)

@@ -28,7 +28,7 @@ _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying"
 # Statuses any /api/v1 operation may answer: validation, rate limits, an unavailable store, and lookups (an
 # unknown id, a resource the caller may not see, and anything a stale cursor no longer names answer 404).
 _EVERY_API_OPERATION = (404, 422, 429, 503)
-_SECURED = (401, 403)  # operations that take a bearer token (or an API key)
+_SECURED = (401, 403)  # authentication and authorization
 _WITH_BODY = (400, 409, 413, 415)  # bodies: unreadable, conflicting, too large, of a refused type
 _CHANGES = (409, 501)  # writes may conflict; broadcasts into channels may be unavailable
 
@@ -75,9 +75,7 @@ _OUTSIDE_API = {("/metrics", "get"): {403}, ("/readyz", "get"): {503}}
 def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     if not path.startswith(API_PREFIX):
         return _OUTSIDE_API.get((path, method), set())
-    statuses = set(_EVERY_API_OPERATION)
-    if operation.get("security"):
-        statuses.update(_SECURED)
+    statuses = set(_EVERY_API_OPERATION) | set(_SECURED)  # sign-in and refresh answer 401 without a token too
     if "requestBody" in operation:
         statuses.update(_WITH_BODY)
     if method != "get":
