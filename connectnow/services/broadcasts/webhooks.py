@@ -57,6 +57,8 @@ async def resolves_private(url: str) -> bool:
     host = parts.hostname or ""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
+    except UnicodeError:  # a host IDNA cannot encode (a label over 63 characters, controls): never reachable
+        return True
     except OSError:
         return False
     return any(not ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_global for info in infos)
