@@ -31,7 +31,7 @@ from tests.contract.hostile import (
     encode,
     path_value,
 )
-from tests.support.clients import PASSWORD, bearer
+from tests.support.clients import admin_token, bearer
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -59,17 +59,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="module")
-def admin_token(server: LiveServer) -> str:
-    done = server.cli(
-        "create-admin", "--email", "root@example.com", "--username", "root", "--password-stdin", stdin=PASSWORD
-    )
-    assert done.returncode == 0, done.stderr
-    answer = httpx.post(
-        f"{server.base_url}/api/v1/auth/login", json={"login": "root", "password": PASSWORD}, timeout=10
-    )
-    assert answer.status_code == 200, answer.text
-    token: str = answer.json()["accessToken"]
-    return token
+def token(server: LiveServer) -> str:
+    return admin_token(server, "root")
 
 
 @dataclass
@@ -163,7 +154,7 @@ def judge(tally: Tally, probe: Probe, status: int, text: str) -> None:
         tally.failures.append(f"{where} {code} (status not declared in the OpenAPI document)")
 
 
-async def test_every_endpoint_refuses_every_class_of_bad_input(server: LiveServer, admin_token: str) -> None:
+async def test_every_endpoint_refuses_every_class_of_bad_input(server: LiveServer, token: str) -> None:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as plain:
         document = (await plain.get("/openapi.json")).json()
     probes = [
@@ -174,7 +165,7 @@ async def test_every_endpoint_refuses_every_class_of_bad_input(server: LiveServe
     ]
     tally = Tally()
     gate = asyncio.Semaphore(8)
-    headers = {**bearer(admin_token), "content-type": "application/json"}
+    headers = {**bearer(token), "content-type": "application/json"}
     # An oversized body is answered 413 before it is read, and the connection closed: those go on their own.
     single_use = httpx.Limits(max_keepalive_connections=0)
     async with (
@@ -220,11 +211,11 @@ def event_fields(spec: Any) -> list[str]:
     return [info.alias or name for name, info in spec.model.model_fields.items()]
 
 
-async def test_every_event_refuses_every_class_of_bad_input(server: LiveServer, admin_token: str) -> None:
+async def test_every_event_refuses_every_class_of_bad_input(server: LiveServer, token: str) -> None:
     events = socket_router.events
     client = socketio.AsyncClient(reconnection=False, json=RawCodec)
     tally = Tally()
-    await client.connect(server.base_url, auth={"token": admin_token}, transports=["websocket"], wait_timeout=5)
+    await client.connect(server.base_url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
     try:
         for name, spec in sorted(events.items()):
             fields = event_fields(spec)
@@ -254,9 +245,9 @@ async def test_every_event_refuses_every_class_of_bad_input(server: LiveServer, 
     assert tally.failures == [], "\n".join(tally.failures[:60]) + f"\n({len(tally.failures)} in all)"
 
 
-async def test_the_refusals_found_by_probing(server: LiveServer, admin_token: str) -> None:
+async def test_the_refusals_found_by_probing(server: LiveServer, token: str) -> None:
     """The findings of issue 14, one by one: each answered a 5xx or a code outside the catalogue."""
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=30, headers=bearer(admin_token)) as http:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30, headers=bearer(token)) as http:
         nul = await http.get("/api/v1/contacts", params={"q": "a\x00b"})
         assert (nul.status_code, nul.json()["error"]["code"]) == (422, "VALIDATION_FAILED")
         unix_time = await http.get("/api/v1/direct/conversations", params={"before": "0.5"})
@@ -285,3 +276,9 @@ async def test_the_refusals_found_by_probing(server: LiveServer, admin_token: st
                 headers={"content-type": "application/json"},
             )
             assert (answer.status_code, answer.json()["error"]["code"]) == (422, "VALIDATION_FAILED"), bad
+        cleared = await http.patch("/api/v1/users/me", json={"displayName": None})
+        assert (cleared.status_code, cleared.json()["error"]["code"]) == (422, "VALIDATION_FAILED")
+        assert (await http.get("/api/v1/users/me")).status_code == 200  # the user can still be read
+
+        long_label = await http.put("/api/v1/broadcasts/webhook", json={"url": f"https://{'a' * 64}.example.com/"})
+        assert (long_label.status_code, long_label.json()["error"]["code"]) == (422, "WEBHOOK_URL_FORBIDDEN")

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -26,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.support.clients import PASSWORD, bearer
+from tests.support.clients import admin_token, bearer
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -44,19 +43,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield live
     finally:
         live.stop()
-
-
-def admin_token(server: LiveServer) -> str:
-    done = server.cli(
-        "create-admin", "--email", "st@example.com", "--username", "stadmin", "--password-stdin", stdin=PASSWORD
-    )
-    assert done.returncode == 0, done.stderr
-    answer = httpx.post(
-        f"{server.base_url}/api/v1/auth/login", json={"login": "stadmin", "password": PASSWORD}, timeout=10
-    )
-    assert answer.status_code == 200, answer.text
-    token: str = answer.json()["accessToken"]
-    return token
 
 
 def modes_for(operation: Any) -> list[GenerationMode]:
@@ -106,7 +92,7 @@ def test_the_openapi_document_is_a_contract_the_server_keeps(server: LiveServer)
     schema = schemathesis.openapi.from_url(f"{server.base_url}/openapi.json")
     # The token is added to every call: generated requests must not plan to leave it out.
     schema.config.generation.update(with_security_parameters=False)
-    headers = bearer(admin_token(server))
+    headers = bearer(admin_token(server, "stadmin"))
     failures: list[str] = []
     operations = calls = 0
     for result in schema.get_all_operations():
