@@ -90,6 +90,8 @@ def decode_client_json(data: str | bytes) -> Any:
     try:
         value = orjson.loads(data)  # its own recursion limit (1024) makes it safe against any depth
     except orjson.JSONDecodeError as exc:
+        if "depth" in exc.msg:  # orjson's own limit, past ours
+            raise JsonValueError(f"nested deeper than {MAX_JSON_DEPTH} levels") from exc
         raise JsonValueError(f"not valid JSON: {exc.msg}") from exc
     _check_depth(value)
     return value

@@ -27,7 +27,7 @@ def _is_json(scope: Scope) -> bool:
         if name == b"content-type":
             media = value.split(b";", 1)[0].strip().lower()
             return media == b"application/json" or media.endswith(b"+json")
-    return True  # FastAPI reads a body without a content type as JSON
+    return False  # FastAPI (strict_content_type, its default) reads a body as JSON only when it says it is
 
 
 def _text_problem(scope: Scope) -> str | None:

@@ -254,8 +254,10 @@ async def test_the_refusals_found_by_probing(server: LiveServer, token: str) -> 
         assert (unix_time.status_code, unix_time.json()["error"]["code"]) == (422, "VALIDATION_FAILED")
         cursor = await http.get(f"/api/v1/channels/{'0' * 24}/messages", params={"before": str(2**64)})
         assert (cursor.status_code, cursor.json()["error"]["code"]) == (422, "VALIDATION_FAILED")
-        deep = await http.post("/api/v1/workspaces", content="[" * DEEP + "]" * DEEP)
+        as_json = {"content-type": "application/json"}
+        deep = await http.post("/api/v1/workspaces", content="[" * DEEP + "]" * DEEP, headers=as_json)
         assert (deep.status_code, deep.json()["error"]["code"]) == (422, "VALIDATION_FAILED")
+        assert "nested deeper" in deep.json()["error"]["details"]["errors"][0]["msg"]
         wrong_method = await http.put("/api/v1/workspaces")
         assert (wrong_method.status_code, wrong_method.json()["error"]["code"]) == (405, "METHOD_NOT_ALLOWED")
         assert set(wrong_method.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
