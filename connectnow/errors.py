@@ -42,6 +42,9 @@ NOT_FOUND = _define("NOT_FOUND", 404, False, "No such resource, or you may not s
 METHOD_NOT_ALLOWED = _define("METHOD_NOT_ALLOWED", 405, False, "Method not allowed on this resource")
 UNKNOWN_EVENT = _define("UNKNOWN_EVENT", 400, False, "Unknown Socket.IO event")
 CONFLICT = _define("CONFLICT", 409, False, "The resource changed or already exists")
+HTTP_ERROR = _define(
+    "HTTP_ERROR", 400, False, "The HTTP request itself could not be read (its status says how); the message says why"
+)
 
 # --- authentication ----------------------------------------------------------------------------------
 AUTH_REQUIRED = _define("AUTH_REQUIRED", 401, False, "Authentication required: send a bearer token")

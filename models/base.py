@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, f
 from pydantic.alias_generators import to_camel
 
 from models import binary, dates
+from models.bounds import check_json_value
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -75,12 +76,20 @@ class InputModel(BaseModel):
         serialize_by_alias=True,
         extra="forbid",
         str_max_length=10_000,
+        allow_inf_nan=False,
     )
 
     # Every date a client sends, in any field of any input model, lies in the range the stored form holds.
     _dates_in_range = field_validator("*", mode="after")(dates.check_any)
     # No field takes binary: a Socket.IO Buffer is refused, not decoded into text.
     _no_binary = model_validator(mode="before")(binary.refuse_binary)
+
+    @model_validator(mode="after")
+    def _storable(self) -> Any:
+        # Every value a client sends, free-form objects included, fits what both engines can store: no
+        # integer past 64 bits, no NaN, no NUL or lone surrogate (models/bounds.py says why).
+        check_json_value(self.__dict__, "body")
+        return self
 
 
 class StoredModel(WireModel):

@@ -8,10 +8,11 @@ before a start, retention after an end, recurrence windows) never step outside w
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
 LATEST = datetime(9998, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC)
@@ -52,5 +53,21 @@ def check_any(value: Any) -> Any:
     return value
 
 
-# For query parameters and other inputs outside an InputModel.
-ClientDateTime = Annotated[datetime, AfterValidator(check_datetime)]
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def iso_text_only(value: Any) -> Any:
+    # pydantic reads "0.5" as a Unix time; query and path dates are documented as ISO 8601 date-times.
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("expected an ISO 8601 date-time such as 2030-01-31T09:00:00Z")
+    return value
+
+
+def utc_in_range(value: datetime) -> datetime:
+    """A client's datetime in the range, converted to UTC (naive means UTC)."""
+    check_datetime(value)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# For query and path parameters and other inputs outside an InputModel: ISO text only, in the range, in UTC.
+ClientDateTime = Annotated[datetime, BeforeValidator(iso_text_only), AfterValidator(utc_in_range)]

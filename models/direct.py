@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from models.base import IdStr, InputModel, StoredModel, Text, UtcDateTime, WireModel
+from models.bounds import INT64_MAX, IsoDateTime
 from models.messages import CONTENT_HARD_MAX_CHARS, ClientMsgId, HistoryWindow, MessageType
 from models.users import UserPublic
 
@@ -132,7 +133,7 @@ class DirectSend(DirectPost):
 
 class DirectPatch(InputModel):
     content: Annotated[str, Text(1, CONTENT_HARD_MAX_CHARS, strip=False)]
-    version: int = Field(ge=1, strict=True)
+    version: int = Field(ge=1, le=INT64_MAX, strict=True)
 
 
 class DirectEdit(DirectPatch):
@@ -154,7 +155,7 @@ class DirectHistory(HistoryWindow):
 class DirectList(InputModel):
     limit: int = Field(50, ge=1, le=100, strict=True)
     # The last conversation of the previous page: its lastMessageAt, and its id to break ties.
-    before: UtcDateTime | None = None
+    before: IsoDateTime | None = None  # a filter bound, like the REST query's
     before_id: IdStr | None = None
 
 

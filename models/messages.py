@@ -10,6 +10,7 @@ import emoji
 from pydantic import AfterValidator, Field, StringConstraints
 
 from models.base import IdStr, InputModel, StoredModel, Text, UtcDateTime, WireModel
+from models.bounds import INT64_MAX
 
 # The hard ceiling on the wire; the configurable limit (CONNECTNOW_MESSAGE_MAX_CHARS) is checked by the service.
 CONTENT_HARD_MAX_CHARS = 20_000
@@ -136,12 +137,12 @@ class MessagePost(InputModel):
 class MessageEdit(InputModel):
     message_id: IdStr
     content: Annotated[str, Text(1, CONTENT_HARD_MAX_CHARS)]
-    version: int = Field(ge=1, strict=True)
+    version: int = Field(ge=1, le=INT64_MAX, strict=True)
 
 
 class MessagePatch(InputModel):
     content: Annotated[str, Text(1, CONTENT_HARD_MAX_CHARS)]
-    version: int = Field(ge=1, strict=True)
+    version: int = Field(ge=1, le=INT64_MAX, strict=True)
 
 
 class MessageRef(InputModel):
@@ -160,9 +161,9 @@ class EmojiIn(InputModel):
 class HistoryWindow(InputModel):
     """A page of a conversation by `seq`: before, after, or around one (at most one of them), 1..100."""
 
-    before: int | None = Field(None, ge=0, strict=True)
-    after: int | None = Field(None, ge=0, strict=True)
-    around: int | None = Field(None, ge=0, strict=True)
+    before: int | None = Field(None, ge=0, le=INT64_MAX, strict=True)
+    after: int | None = Field(None, ge=0, le=INT64_MAX, strict=True)
+    around: int | None = Field(None, ge=0, le=INT64_MAX, strict=True)
     limit: int = Field(50, ge=1, le=100, strict=True)
 
 
@@ -172,7 +173,7 @@ class HistoryQuery(HistoryWindow):
 
 class ThreadQuery(InputModel):
     message_id: IdStr
-    after: int | None = Field(None, ge=0, strict=True)
+    after: int | None = Field(None, ge=0, le=INT64_MAX, strict=True)
     limit: int = Field(50, ge=1, le=100, strict=True)
 
 

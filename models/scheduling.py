@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_validator
 
 from models.base import InputModel, StoredModel, Text, UtcDateTime, WireModel
+from models.bounds import INT64_MAX, check_json_value
 
 MAX_ATTENDEES = 50
 MAX_JSON_BYTES = 16 * 1024  # metadata, intake data and provider ids, each, serialized
@@ -26,7 +27,10 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 def _bounded_json(value: dict[str, Any] | None) -> dict[str, Any] | None:
     import orjson
 
-    if value is not None and len(orjson.dumps(value)) > MAX_JSON_BYTES:
+    if value is None:
+        return None
+    check_json_value(value)  # first: orjson raises TypeError (a 500) on an integer past 64 bits
+    if len(orjson.dumps(value)) > MAX_JSON_BYTES:
         raise ValueError(f"at most {MAX_JSON_BYTES} bytes once serialized")
     return value
 
@@ -129,7 +133,7 @@ class BookingReschedule(InputModel):
     start_time: datetime
     end_time: datetime
     reason: Reason
-    expected_version: int | None = Field(None, ge=1)
+    expected_version: int | None = Field(None, ge=1, le=INT64_MAX)
 
 
 class BookingDecision(InputModel):

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from models.base import InputModel, StoredModel, Text, UtcDateTime, WireModel
+from models.bounds import INT64_MAX
 
 
 class AuditRecord(StoredModel):
@@ -168,5 +169,5 @@ class AuditQuery(WireModel):
     resource_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=INT64_MAX)
     limit: int = Field(50, ge=1, le=500)

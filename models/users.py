@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import EmailStr, Field, StringConstraints
+from pydantic import EmailStr, Field, StringConstraints, field_validator
 
 from models.base import InputModel, StoredModel, Text, UtcDateTime, WireModel
 
@@ -76,6 +76,15 @@ class UserUpdate(InputModel):
     display_name: Annotated[str, Text(1, 64)] | None = None
     avatar_url: Url | None = None
     bio: Annotated[str, Text(0, 500)] | None = None
+
+    @field_validator("display_name")
+    @classmethod
+    def _display_name_stays(cls, value: str | None) -> str | None:
+        # null clears optional fields; a display name is required, and a user stored without one could no
+        # longer be read (every request of theirs answered 500). Found by schemathesis.
+        if value is None:
+            raise ValueError("displayName cannot be cleared; leave it out to keep it")
+        return value
 
 
 class PasswordChange(InputModel):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,7 @@ from connectnow.realtime import transport
 from connectnow.realtime.broker import Broker
 from connectnow.realtime.ordering import StreamOrder
 from connectnow.services.auth import Principal
+from models.bounds import JsonValueError, Undecodable, decode_client_json
 
 log = logging.getLogger("connectnow.hub")
 
@@ -83,9 +85,32 @@ class OrjsonCodec:
     @staticmethod
     def loads(text: str | bytes, **_: Any) -> Any:
         try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            return json.loads(text)
+            return decode_client_json(text)
+        except JsonValueError as exc:
+            if "nested deeper" in str(exc):
+                return _undecodable(text, str(exc))
+        try:
+            value = json.loads(text)
+        except (RecursionError, ValueError) as exc:  # the standard library recurses: a deep payload lands here
+            return _undecodable(text, f"not valid JSON: {type(exc).__name__}")
+        return value
+
+
+_EVENT_NAME = re.compile(r'^\s*\[\s*("(?:[^"\\]|\\.){0,200}")')
+
+
+def _undecodable(text: str | bytes, reason: str) -> Any:
+    """What a packet the server cannot read decodes to: its event name (when it has one) with an
+    `Undecodable` payload, so the event's acknowledgement answers VALIDATION_FAILED instead of python-socketio
+    dropping the packet, or the decoder recursing until RecursionError."""
+    head = text[:512].decode("utf-8", "replace") if isinstance(text, bytes) else text[:512]
+    match = _EVENT_NAME.match(head)
+    if match is None:
+        return Undecodable(reason)
+    try:
+        return [json.loads(match.group(1)), Undecodable(reason)]
+    except ValueError:
+        return Undecodable(reason)
 
 
 class Hub:

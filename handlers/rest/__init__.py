@@ -36,7 +36,9 @@ from handlers.rest import (
     workspaces,
 )
 from handlers.rest.errors import install_error_handlers
+from handlers.rest.guard import InputGuardMiddleware
 from handlers.rest.limits import BodyLimitMiddleware
+from handlers.rest.openapi import install_openapi
 
 API_PREFIX = "/api/v1"
 
@@ -55,10 +57,12 @@ for group in ROUTERS:
 
 def install_rest(app: FastAPI, node: Node) -> None:
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health.router)
     app.include_router(dashboard.router)
     app.include_router(webapp.router)
     app.include_router(api_router)
+    app.add_middleware(InputGuardMiddleware)  # inside the body limit: it reads only bodies within the limit
     upload_limit = node.settings.attachment_max_bytes + attachments.MULTIPART_OVERHEAD_BYTES
     app.add_middleware(
         BodyLimitMiddleware,

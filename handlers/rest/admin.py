@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Query
 from handlers.rest.deps import CurrentPrincipal, ServicesDep
 from models.auth import SessionPublic
 from models.base import IdStr
+from models.bounds import INT64_MAX
 from models.dashboard import MembersPage, MembersQuery, OperatorAction, OperatorAuditEntry
 from models.users import AdminUserAction, UserMe
 
@@ -22,7 +23,7 @@ OptionalAction = Annotated[AdminUserAction | None, Body()]
 async def list_users(
     principal: CurrentPrincipal,
     svc: ServicesDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[UserMe]:
     return await svc.users.list_users(principal, offset=offset, limit=limit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from handlers.rest.deps import CurrentPrincipal, ServicesDep
-from handlers.rest.workspaces import JsonBody, OptionalBody, no_content, with_path
+from handlers.rest.workspaces import JsonBody, OptionalBody, no_content, typed_body, with_path
 from models.base import IdStr
 from models.channels import (
     ChannelCreate,
@@ -19,7 +19,12 @@ from models.channels import (
 router = APIRouter(tags=["channels"])
 
 
-@router.post("/workspaces/{workspace_id}/channels", status_code=status.HTTP_201_CREATED, response_model=ChannelPublic)
+@router.post(
+    "/workspaces/{workspace_id}/channels",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ChannelPublic,
+    openapi_extra=typed_body(ChannelCreate, "workspaceId"),
+)
 async def create(workspace_id: IdStr, body: JsonBody, principal: CurrentPrincipal, svc: ServicesDep) -> ChannelPublic:
     return await svc.channels.create(principal, with_path(ChannelCreate, body, workspaceId=workspace_id))
 
@@ -34,7 +39,9 @@ async def get(channel_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep) 
     return await svc.channels.get(principal, channel_id)
 
 
-@router.patch("/channels/{channel_id}", response_model=ChannelPublic)
+@router.patch(
+    "/channels/{channel_id}", response_model=ChannelPublic, openapi_extra=typed_body(ChannelUpdate, "channelId")
+)
 async def update(channel_id: IdStr, body: JsonBody, principal: CurrentPrincipal, svc: ServicesDep) -> ChannelPublic:
     return await svc.channels.update(principal, with_path(ChannelUpdate, body, channelId=channel_id))
 
@@ -65,7 +72,12 @@ async def members(channel_id: IdStr, principal: CurrentPrincipal, svc: ServicesD
     return await svc.channels.members(principal, channel_id)
 
 
-@router.post("/channels/{channel_id}/members", status_code=status.HTTP_201_CREATED, response_model=ChannelMemberPublic)
+@router.post(
+    "/channels/{channel_id}/members",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ChannelMemberPublic,
+    openapi_extra=typed_body(ChannelMemberChange, "channelId"),
+)
 async def add_member(
     channel_id: IdStr, body: JsonBody, principal: CurrentPrincipal, svc: ServicesDep
 ) -> ChannelMemberPublic:
@@ -80,7 +92,11 @@ async def remove_member(channel_id: IdStr, user_id: IdStr, principal: CurrentPri
     return no_content()
 
 
-@router.put("/channels/{channel_id}/mute", response_model=ChannelMemberPublic)
+@router.put(
+    "/channels/{channel_id}/mute",
+    response_model=ChannelMemberPublic,
+    openapi_extra=typed_body(ChannelMute, "channelId", required=False),
+)
 async def mute(
     channel_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep, body: OptionalBody = None
 ) -> ChannelMemberPublic:

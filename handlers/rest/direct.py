@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from handlers.rest.deps import CurrentPrincipal, ServicesDep
 from models.base import IdStr
-from models.dates import ClientDateTime
+from models.bounds import INT64_MAX, IsoDateTime
 from models.direct import (
     DirectConversationPublic,
     DirectEdit,
@@ -23,7 +23,7 @@ from models.direct import (
 )
 
 router = APIRouter(prefix="/direct", tags=["direct messages"])
-Cursor = Annotated[int | None, Query(ge=0)]
+Cursor = Annotated[int | None, Query(ge=0, le=INT64_MAX)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 
@@ -39,7 +39,7 @@ async def list_conversations(
     principal: CurrentPrincipal,
     svc: ServicesDep,
     limit: Limit = 50,
-    before: ClientDateTime | None = None,
+    before: IsoDateTime | None = None,
     before_id: Annotated[IdStr | None, Query(alias="beforeId")] = None,
 ) -> list[DirectConversationPublic]:
     query = DirectList(limit=limit, before=before, beforeId=before_id)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 
 from handlers.rest.bookings import ERROR_RESPONSES, ActorDep, SchedulingDep
+from models.bounds import INT64_MAX
 from models.scheduling_forms import FormCreate, FormPublic, FormResponseCreate, FormResponsePublic, FormUpdate
 
 router = APIRouter(prefix="/scheduling", tags=["scheduling forms"], responses=ERROR_RESPONSES)
@@ -22,7 +23,7 @@ async def list_forms(
     actor: ActorDep,
     sch: SchedulingDep,
     user_id: Annotated[str | None, Query(alias="userId", max_length=64)] = None,
-    event_type_id: Annotated[int | None, Query(alias="eventTypeId", ge=0)] = None,
+    event_type_id: Annotated[int | None, Query(alias="eventTypeId", ge=0, le=INT64_MAX)] = None,
 ) -> list[FormPublic]:
     """A host's forms (yours by default), e.g. to find the one for an event type before booking."""
     return await sch.forms.list_for(user_id or actor.user_id, event_type_id)

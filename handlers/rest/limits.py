@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 
 from connectnow import errors
 from connectnow.errors import AppError
@@ -60,8 +61,12 @@ class BodyLimitMiddleware:
                 await _refuse(send, limit)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """An HTTPException so FastAPI, reading a body when the limit is crossed, passes it on (it turns any other
+    exception met while reading into 400) and the handler answers 413 PAYLOAD_TOO_LARGE."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=errors.PAYLOAD_TOO_LARGE.http_status)
 
 
 async def _refuse(send: Any, limit: int) -> None:

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from connectnow.clock import new_id
 from handlers.rest.deps import CurrentPrincipal, ServicesDep
-from handlers.rest.workspaces import JsonBody, with_path
+from handlers.rest.workspaces import JsonBody, typed_body, with_path
 from models.base import IdStr
+from models.bounds import INT64_MAX
 from models.messages import (
     HistoryQuery,
     MarkRead,
@@ -26,7 +27,7 @@ from models.messages import (
 )
 
 router = APIRouter(tags=["messages"])
-Cursor = Annotated[int | None, Query(ge=0)]
+Cursor = Annotated[int | None, Query(ge=0, le=INT64_MAX)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 
@@ -67,7 +68,12 @@ async def pins(channel_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep)
     return await svc.messages.pins(principal, channel_id)
 
 
-@router.post("/channels/{channel_id}/read", response_model=ReadReceipt, summary="Mark read up to a message")
+@router.post(
+    "/channels/{channel_id}/read",
+    response_model=ReadReceipt,
+    summary="Mark read up to a message",
+    openapi_extra=typed_body(MarkRead, "channelId"),
+)
 async def mark_read(channel_id: IdStr, body: JsonBody, principal: CurrentPrincipal, svc: ServicesDep) -> ReadReceipt:
     return await svc.read_state.mark_read(principal, with_path(MarkRead, body, channelId=channel_id))
 
@@ -99,7 +105,12 @@ async def get(message_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep) 
     return await svc.messages.get(principal, message_id)
 
 
-@router.patch("/messages/{message_id}", response_model=MessagePublic, summary="Edit (needs the current version)")
+@router.patch(
+    "/messages/{message_id}",
+    response_model=MessagePublic,
+    summary="Edit (needs the current version)",
+    openapi_extra=typed_body(MessageEdit, "messageId"),
+)
 async def edit(message_id: IdStr, body: JsonBody, principal: CurrentPrincipal, svc: ServicesDep) -> MessagePublic:
     return await svc.messages.edit(principal, with_path(MessageEdit, body, messageId=message_id))
 
@@ -136,7 +147,11 @@ async def reactions(message_id: IdStr, principal: CurrentPrincipal, svc: Service
     return await svc.reactions.summary(principal, message_id)
 
 
-@router.post("/messages/{message_id}/reactions", response_model=list[ReactionSummary])
+@router.post(
+    "/messages/{message_id}/reactions",
+    response_model=list[ReactionSummary],
+    openapi_extra=typed_body(ReactionIn, "messageId"),
+)
 async def react(
     message_id: IdStr, body: JsonBody, principal: CurrentPrincipal, svc: ServicesDep
 ) -> list[ReactionSummary]:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from handlers.rest.deps import CurrentPrincipal, ServicesDep
 from models.base import IdStr
+from models.bounds import IsoDateTime
 from models.broadcasts import (
     DeliveryPublic,
     ScheduledCreate,
@@ -20,7 +21,6 @@ from models.broadcasts import (
     WebhookPublic,
     WebhookSet,
 )
-from models.dates import ClientDateTime
 
 router = APIRouter(tags=["scheduled messages"])
 
@@ -35,8 +35,8 @@ async def list_scheduled(
     principal: CurrentPrincipal,
     svc: ServicesDep,
     status_: Annotated[ScheduleStatus | None, Query(alias="status")] = None,
-    start: Annotated[ClientDateTime | None, Query(alias="from")] = None,
-    end: Annotated[ClientDateTime | None, Query(alias="to")] = None,
+    start: Annotated[IsoDateTime | None, Query(alias="from")] = None,
+    end: Annotated[IsoDateTime | None, Query(alias="to")] = None,
     target_kind: Annotated[TargetKind | None, Query(alias="targetKind")] = None,
     target_id: Annotated[IdStr | None, Query(alias="targetId")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -31,6 +31,8 @@ router = APIRouter(prefix="/workspaces", tags=["workspaces"])
 M = TypeVar("M", bound=BaseModel)
 JsonBody = Annotated[dict[str, Any], Body()]
 OptionalBody = Annotated[dict[str, Any] | None, Body()]
+BODY_COMPONENTS: dict[str, Any] = {}  # schemas the typed mirror bodies refer to
+BODY_SCHEMA_KEY = "x-connectnow-body"
 
 
 def with_path(model: type[M], body: dict[str, Any] | None, **path: str) -> M:
@@ -39,6 +41,22 @@ def with_path(model: type[M], body: dict[str, Any] | None, **path: str) -> M:
         return model.model_validate({**(body or {}), **path})
     except ValidationError as exc:
         raise AppError(errors.VALIDATION_FAILED, details=validation_details(list(exc.errors()))) from exc
+
+
+def typed_body(model: type[BaseModel], *path_fields: str, required: bool = True) -> dict[str, Any]:
+    """The OpenAPI request body of a mirror that validates its body with `with_path`: the event's model
+    without the fields the path supplies. Models it refers to are published as components (openapi.py)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    BODY_COMPONENTS.update(schema.pop("$defs", {}))
+    for name in path_fields:
+        schema.get("properties", {}).pop(name, None)
+    remaining = [name for name in schema.get("required", []) if name not in path_fields]
+    schema["required"] = remaining
+    schema["title"] = f"{model.__name__}Body"
+    schema["additionalProperties"] = False
+    required = required or bool(remaining)  # an absent body is the same as {}
+    # openapi.py puts this schema in place of FastAPI's {"type": "object"} (a deep merge would mix the two).
+    return {"requestBody": {"required": required}, BODY_SCHEMA_KEY: schema}
 
 
 def no_content() -> Response:
@@ -65,7 +83,9 @@ async def get(workspace_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep
     return await svc.workspaces.get(principal, workspace_id)
 
 
-@router.patch("/{workspace_id}", response_model=WorkspacePublic)
+@router.patch(
+    "/{workspace_id}", response_model=WorkspacePublic, openapi_extra=typed_body(WorkspaceUpdate, "workspaceId")
+)
 async def update(workspace_id: IdStr, body: JsonBody, principal: CurrentPrincipal, svc: ServicesDep) -> WorkspacePublic:
     return await svc.workspaces.update(principal, with_path(WorkspaceUpdate, body, workspaceId=workspace_id))
 
@@ -87,7 +107,12 @@ async def leave(workspace_id: IdStr, principal: CurrentPrincipal, svc: ServicesD
     return no_content()
 
 
-@router.post("/{workspace_id}/transfer", response_model=WorkspacePublic, summary="Transfer ownership")
+@router.post(
+    "/{workspace_id}/transfer",
+    response_model=WorkspacePublic,
+    summary="Transfer ownership",
+    openapi_extra=typed_body(MemberRef, "workspaceId"),
+)
 async def transfer(
     workspace_id: IdStr, body: JsonBody, principal: CurrentPrincipal, svc: ServicesDep
 ) -> WorkspacePublic:
@@ -95,14 +120,24 @@ async def transfer(
     return await svc.workspaces.transfer(principal, ref.workspace_id, ref.user_id)
 
 
-@router.post("/{workspace_id}/invites", status_code=status.HTTP_201_CREATED, response_model=InviteCreated)
+@router.post(
+    "/{workspace_id}/invites",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InviteCreated,
+    openapi_extra=typed_body(InviteCreate, "workspaceId", required=False),
+)
 async def create_invite(
     workspace_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep, body: OptionalBody = None
 ) -> InviteCreated:
     return await svc.workspaces.create_invite(principal, with_path(InviteCreate, body, workspaceId=workspace_id))
 
 
-@router.post("/{workspace_id}/invites/rotate", status_code=status.HTTP_201_CREATED, response_model=InviteCreated)
+@router.post(
+    "/{workspace_id}/invites/rotate",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InviteCreated,
+    openapi_extra=typed_body(InviteCreate, "workspaceId", required=False),
+)
 async def rotate_invites(
     workspace_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep, body: OptionalBody = None
 ) -> InviteCreated:
@@ -127,7 +162,12 @@ async def members(workspace_id: IdStr, principal: CurrentPrincipal, svc: Service
     return await svc.workspaces.members(principal, workspace_id)
 
 
-@router.patch("/{workspace_id}/members/{user_id}", response_model=MemberPublic, summary="Change role or nickname")
+@router.patch(
+    "/{workspace_id}/members/{user_id}",
+    response_model=MemberPublic,
+    summary="Change role or nickname",
+    openapi_extra=typed_body(MemberUpdate, "workspaceId", "userId"),
+)
 async def update_member(
     workspace_id: IdStr, user_id: IdStr, body: JsonBody, principal: CurrentPrincipal, svc: ServicesDep
 ) -> MemberPublic:
@@ -146,7 +186,12 @@ async def bans(workspace_id: IdStr, principal: CurrentPrincipal, svc: ServicesDe
     return await svc.workspaces.bans(principal, workspace_id)
 
 
-@router.post("/{workspace_id}/bans", status_code=status.HTTP_201_CREATED, response_model=BanPublic)
+@router.post(
+    "/{workspace_id}/bans",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BanPublic,
+    openapi_extra=typed_body(BanCreate, "workspaceId"),
+)
 async def ban(workspace_id: IdStr, body: JsonBody, principal: CurrentPrincipal, svc: ServicesDep) -> BanPublic:
     return await svc.workspaces.ban(principal, with_path(BanCreate, body, workspaceId=workspace_id))
 

@@ -22,6 +22,7 @@ from connectnow.node import Node, Services
 from connectnow.realtime.hub import Connection, to_wire
 from connectnow.services.auth import Principal
 from handlers.rest.errors import validation_details
+from models.bounds import Undecodable
 
 log = logging.getLogger("connectnow.socket")
 
@@ -105,6 +106,9 @@ def _wrap(spec: EventSpec, node: Node) -> Callable[..., Awaitable[dict[str, Any]
 
 
 def _validate(model: type[BaseModel] | None, data: Any) -> Any:
+    if isinstance(data, Undecodable):  # the codec could not read it (connectnow/realtime/hub.py)
+        details = {"errors": [{"loc": ["payload"], "msg": data.reason, "type": "json_invalid"}]}
+        raise AppError(errors.VALIDATION_FAILED, details=details)
     if model is None:
         return None
     try:

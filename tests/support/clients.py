@@ -123,3 +123,17 @@ class Person:
     def got(self, prefix: str) -> list[str]:
         """Names of the events received so far that start with `prefix`."""
         return [e for e, _ in self.sock.events if e.startswith(prefix)]
+
+
+def admin_token(server: Any, username: str) -> str:
+    """Create a server administrator with the `connectnow` command of a live server and sign in as them."""
+    done = server.cli(
+        "create-admin", "--email", f"{username}@example.com", "--username", username, "--password-stdin", stdin=PASSWORD
+    )
+    assert done.returncode == 0, done.stderr
+    answer = httpx.post(
+        f"{server.base_url}/api/v1/auth/login", json={"login": username, "password": PASSWORD}, timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["accessToken"]
+    return token
