@@ -94,6 +94,9 @@ export class ConnectNowClient extends Emitter {
   forget(kind: ConversationKind, id: string): void;
   syncAll(): Promise<void>;
   queryPresence(userIds: string[]): Promise<Json[]>;
+  /** Follow these users' presence changes (max 200, replaces the list; renewed after reconnects). */
+  subscribePresence(userIds: string[]): Promise<Json[]>;
+  presenceSubscriptions: string[];
   setPresence(status: "ONLINE" | "AWAY" | "BUSY", statusText?: string): Promise<Json>;
   upload(file: Blob, options?: { onProgress?: (fraction: number) => void; fileName?: string }): Promise<Json>;
 

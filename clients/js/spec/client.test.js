@@ -15,6 +15,8 @@ before(async () => {
   server = await TestServer.start({
     CONNECTNOW_ACCESS_TOKEN_TTL_SECONDS: String(TOKEN_TTL_SECONDS),
     CONNECTNOW_SYNC_MAX_MESSAGES: String(SYNC_MAX_MESSAGES),
+    // Workspaces announce presence to nobody: every change a client sees comes through its subscription.
+    CONNECTNOW_PRESENCE_BROADCAST_MAX_MEMBERS: "0",
   });
 });
 after(async () => {
@@ -185,6 +187,26 @@ test("after the token expired and the connection was lost, the client refreshes,
     // And the stream goes on live.
     const after = await bob.channel(a.id).send("after the reconnect");
     await until(() => a.messages.has(after.id), "a live message after the reconnect", 30_000);
+  } finally {
+    alice.disconnect();
+    bob.disconnect();
+  }
+});
+
+test("presence subscriptions deliver the users' changes, and are renewed after a reconnect", async () => {
+  const { alice, bob } = await twoInGeneral();
+  try {
+    const bobId = bob.user.id;
+    const [now] = await alice.subscribePresence([bobId]);
+    assert.equal(now.userId, bobId);
+    await bob.setPresence("BUSY");
+    await until(() => alice.presence.get(bobId)?.status === "BUSY", "BUSY through the subscription");
+    alice.socket.io.engine.close(); // the transport drops; socket.io reconnects by itself
+    await until(() => alice.state === "reconnecting" || alice.state === "connecting", "the reconnect to start", 5_000).catch(() => {});
+    await until(() => alice.state === "connected", "the reconnect");
+    await sleep(300); // the renewed subscription is sent right after the catch-up
+    await bob.setPresence("AWAY");
+    await until(() => alice.presence.get(bobId)?.status === "AWAY", "AWAY through the renewed subscription");
   } finally {
     alice.disconnect();
     bob.disconnect();

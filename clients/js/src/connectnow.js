@@ -145,6 +145,8 @@ export class ConnectNowClient extends Emitter {
     this.conversations = new Map();
     /** @type {Map<string, object>} userId -> Presence */
     this.presence = new Map();
+    /** @type {string[]} the users this client follows with presence:subscribe (renewed after every reconnect) */
+    this.presenceSubscriptions = [];
     this.typing = new TypingHelper(this);
     this.#refreshing = null;
     this.#refreshTimer = null;
@@ -347,6 +349,10 @@ export class ConnectNowClient extends Emitter {
       }
     }
     for (const conversation of this.conversations.values()) conversation._resendWaiting();
+    // A subscription belongs to a socket: a reconnected socket subscribes again.
+    if (reconnect && this.presenceSubscriptions.length) {
+      await this.subscribePresence(this.presenceSubscriptions).catch(() => []);
+    }
   }
 
   // A refusal carries the code as err.message and {code, message, retryable} as err.data; a transport error has no data.
@@ -445,6 +451,19 @@ export class ConnectNowClient extends Emitter {
     const ids = [...new Set(userIds)].slice(0, 200);
     if (!ids.length) return [];
     const list = await this.call("presence:query", { userIds: ids });
+    for (const p of list) this.presence.set(p.userId, p);
+    return list;
+  }
+
+  /**
+   * Follow the presence of the users you show (at most 200; replaces the previous list, [] ends it): their
+   * `presence:changed` reach this client even in workspaces too big for presence to be announced to everyone.
+   * Answers (and fills `client.presence` with) their current presence; renewed by itself after reconnects.
+   */
+  async subscribePresence(userIds) {
+    const ids = [...new Set(userIds)].slice(0, 200);
+    this.presenceSubscriptions = ids;
+    const list = await this.call("presence:subscribe", { userIds: ids });
     for (const p of list) this.presence.set(p.userId, p);
     return list;
   }

@@ -230,7 +230,8 @@ async function selectWorkspace(workspaceId) {
     state.users.set(d.otherUser.id, { username: d.otherUser.username, displayName: d.otherUser.displayName });
     state.badges.set(`dm:${d.id}`, { unread: d.unread, mentions: d.mentions });
   }
-  await client.queryPresence([...members.map((m) => m.userId), ...dms.map((d) => d.otherUser.id)]).catch(() => []);
+  // Subscribe to the people shown: in workspaces over 200 members the server announces changes to subscribers only.
+  await client.subscribePresence([...members.map((m) => m.userId), ...dms.map((d) => d.otherUser.id)]).catch(() => []);
   await refreshBadges();
   renderMembers();
   const general = state.channels.find((c) => c.isDefault) ?? state.channels[0];
@@ -748,7 +749,7 @@ function wireServerEvents(client) {
     state.users.set(member.userId, { username: member.username, displayName: member.displayName });
     state.members = [...(state.members ?? []).filter((m) => m.userId !== member.userId), member];
     renderMembers();
-    client.queryPresence([member.userId]).then(renderMembers, () => {});
+    client.subscribePresence([...client.presenceSubscriptions, member.userId]).then(renderMembers, () => {});
   });
   client.on("workspace:removed", () => loadWorkspaces().catch(showError));
 }
