@@ -1,0 +1,3 @@
+"""ConnectNow: a self-hostable real-time chat server."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from connectnow.cli import main
+
+main()

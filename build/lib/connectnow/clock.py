@@ -1,0 +1,27 @@
+"""Time and identifiers.
+
+Timestamps are UTC and truncated to milliseconds, because MongoDB stores milliseconds: a value must read
+back equal from either storage adapter.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return to_millis(datetime.now(UTC))
+
+
+def to_millis(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+
+
+def new_id() -> str:
+    """A 24-hex-digit id that sorts by creation time (48-bit milliseconds + 48 random bits)."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"

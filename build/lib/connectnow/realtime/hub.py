@@ -1,0 +1,239 @@
+"""The hub: this worker's sockets, who they belong to, and the one place events leave the server.
+
+Services call `emit` after their write is stored. The hub sends the event through the broker, so every
+worker (this one included) delivers it once to its local sockets in the room. Room membership and
+disconnects travel the same way, so a ban on worker A closes the user's sockets on worker B.
+
+Rooms: `user:{id}` for each user's own sockets (joined on connect); later issues add workspace, channel and
+direct-conversation rooms. Only the server puts a socket in a room.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import socketio
+from engineio import packet as eio_packet
+from pydantic import BaseModel
+from socketio import packet as sio_packet
+
+from connectnow.clock import utcnow
+from connectnow.metrics import MESSAGE_EVENTS, Metrics
+from connectnow.realtime.broker import Broker
+from connectnow.services.auth import Principal
+
+log = logging.getLogger("connectnow.hub")
+
+
+def user_room(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+@dataclass
+class Connection:
+    sid: str
+    principal: Principal
+    connected_at: Any = field(default_factory=utcnow)
+
+    @property
+    def user_id(self) -> str:
+        return self.principal.user_id
+
+
+def to_wire(data: Any) -> Any:
+    if isinstance(data, BaseModel):
+        return data.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(data, list | tuple):
+        return [to_wire(item) for item in data]
+    if isinstance(data, dict):
+        return {key: to_wire(value) for key, value in data.items()}
+    return data
+
+
+Room = str | list[str]
+NAMESPACE = "/"
+
+
+class OrjsonCodec:
+    """python-socketio's `json` module, backed by orjson (encodes every event and decodes every client packet;
+    several times faster than the standard library). orjson is always compact, like the `separators` asked for.
+
+    What orjson refuses and the standard library reads (a lone surrogate escape such as "\\ud800", NaN) goes to
+    the standard library, so such input still reaches validation and is refused there with its error code
+    instead of being dropped without an answer."""
+
+    @staticmethod
+    def dumps(obj: Any, **_: Any) -> str:
+        try:
+            return orjson.dumps(obj).decode()
+        except TypeError:
+            return json.dumps(obj, separators=(",", ":"))
+
+    @staticmethod
+    def loads(text: str | bytes, **_: Any) -> Any:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return json.loads(text)
+
+
+class Hub:
+    def __init__(self, sio: socketio.AsyncServer, metrics: Metrics | None = None) -> None:
+        self.sio = sio
+        self.metrics = metrics or Metrics()
+        self.broker: Broker | None = None
+        self.connections: dict[str, Connection] = {}
+        self.messages_delivered = 0  # chat messages fanned out on this worker (the dashboard's messages/s)
+        self._by_user: dict[str, set[str]] = defaultdict(set)
+        # The fast fan-out writes to engine.io's socket queues itself; a server that hooks python-socketio's
+        # per-recipient send (the hub contract tests capture packets there) keeps python-socketio's own path.
+        self._fast_fanout = type(sio)._send_eio_packet is socketio.AsyncServer._send_eio_packet
+
+    async def attach(self, broker: Broker) -> None:
+        self.broker = broker
+        await broker.start(self._on_broker_message)
+
+    # --- this worker's sockets ---------------------------------------------------------------------------
+    async def register(self, sid: str, principal: Principal) -> Connection:
+        conn = Connection(sid=sid, principal=principal)
+        self.connections[sid] = conn
+        self._by_user[principal.user_id].add(sid)
+        await self.sio.enter_room(sid, user_room(principal.user_id))
+        return conn
+
+    def unregister(self, sid: str) -> Connection | None:
+        conn = self.connections.pop(sid, None)
+        if conn is not None:
+            sids = self._by_user.get(conn.user_id)
+            if sids is not None:
+                sids.discard(sid)
+                if not sids:
+                    del self._by_user[conn.user_id]
+        return conn
+
+    def connection(self, sid: str) -> Connection | None:
+        return self.connections.get(sid)
+
+    def local_sids(self, user_id: str) -> set[str]:
+        return set(self._by_user.get(user_id, ()))
+
+    # --- cluster-wide operations -------------------------------------------------------------------------
+    async def emit(
+        self, event: str, data: Any, *, room: Room, skip_sid: str | None = None, skip_user: str | None = None
+    ) -> None:
+        """Deliver to every socket in the room(s), on every worker; a socket in several rooms gets it once.
+
+        `skip_user` leaves out every socket of that user on every worker (typing indicators reach the others
+        in a conversation, never the typist's own devices)."""
+        self.metrics.events.labels(event).inc()
+        message: dict[str, Any] = {"op": "emit", "event": event, "data": to_wire(data), "room": room, "skip": skip_sid}
+        if skip_user is not None:
+            message["skipUser"] = skip_user
+        await self._publish(message)
+
+    async def join_user(self, user_id: str, room: str) -> None:
+        """Put every socket of a user, on every worker, into a room."""
+        await self._publish({"op": "join", "userId": user_id, "room": room})
+
+    async def leave_user(self, user_id: str, room: str) -> None:
+        await self._publish({"op": "leave", "userId": user_id, "room": room})
+
+    async def disconnect_user(self, user_id: str, reason: str) -> None:
+        await self._publish({"op": "disconnect", "by": "user", "id": user_id, "reason": reason})
+
+    async def disconnect_session(self, session_id: str, reason: str) -> None:
+        await self._publish({"op": "disconnect", "by": "session", "id": session_id, "reason": reason})
+
+    async def disconnect_api_key(self, api_key_id: str, reason: str) -> None:
+        await self._publish({"op": "disconnect", "by": "apiKey", "id": api_key_id, "reason": reason})
+
+    async def _publish(self, message: dict[str, Any]) -> None:
+        if self.broker is None:
+            raise RuntimeError("hub has no broker yet")
+        message["ts"] = time.time()
+        await self.broker.publish(message)
+
+    # --- delivery on this worker -------------------------------------------------------------------------
+    async def _on_broker_message(self, message: dict[str, Any]) -> None:
+        op = message.get("op")
+        handler = self._HANDLERS.get(op) if isinstance(op, str) else None
+        if handler is None:
+            log.error("unknown broker operation %r", op)
+            return
+        await handler(self, message)
+
+    async def _deliver_emit(self, message: dict[str, Any]) -> None:
+        skip: str | list[str] | None = message.get("skip")
+        skip_user = message.get("skipUser")
+        if isinstance(skip_user, str):
+            skip = sorted(self.local_sids(skip_user) | ({skip} if isinstance(skip, str) else set()))
+        if self._fast_fanout:
+            self._fanout_local(message["event"], message["data"], message["room"], skip)
+        else:
+            await self.sio.emit(message["event"], message["data"], room=message["room"], skip_sid=skip)
+        if "ts" in message:
+            self.metrics.fanout_latency.observe(max(0.0, time.time() - message["ts"]))
+        if message["event"] in MESSAGE_EVENTS:
+            self.metrics.messages.inc()
+            self.messages_delivered += 1
+
+    def _fanout_local(self, event: str, data: Any, room: Room, skip: str | list[str] | None) -> None:
+        """Queue one pre-encoded packet on every local socket in the room(s); a socket in several rooms once.
+
+        python-socketio's `emit` does the same with one asyncio task per recipient, which at hundreds of
+        recipients per message costs more than the write itself. A room with no local member costs nothing
+        here (common with several workers): nothing is encoded."""
+        manager = self.sio.manager
+        participants = dict(manager.get_participants(NAMESPACE, room)) if NAMESPACE in manager.rooms else {}
+        if isinstance(skip, str):
+            participants.pop(skip, None)
+        elif skip:
+            for sid in skip:
+                participants.pop(sid, None)
+        if not participants:
+            return
+        args = [] if data is None else [data]
+        encoded = self.sio.packet_class(sio_packet.EVENT, namespace=NAMESPACE, data=[event, *args]).encode()
+        if not isinstance(encoded, str):  # binary attachments: python-socketio's own path handles them
+            raise TypeError("events carry JSON only")
+        pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
+        pkt.encode()  # cached on the packet: every recipient's writer reuses the same string
+        sockets = self.sio.eio.sockets
+        for eio_sid in participants.values():
+            sock = sockets.get(eio_sid)
+            if sock is not None and not sock.closed:
+                sock.queue.put_nowait(pkt)
+
+    async def _deliver_join(self, message: dict[str, Any]) -> None:
+        for sid in self.local_sids(message["userId"]):
+            await self.sio.enter_room(sid, message["room"])
+
+    async def _deliver_leave(self, message: dict[str, Any]) -> None:
+        for sid in self.local_sids(message["userId"]):
+            await self.sio.leave_room(sid, message["room"])
+
+    async def _deliver_disconnect(self, message: dict[str, Any]) -> None:
+        by, target = message["by"], message["id"]
+        doomed = [
+            conn.sid
+            for conn in self.connections.values()
+            if (by == "user" and conn.user_id == target)
+            or (by == "session" and conn.principal.session_id == target)
+            or (by == "apiKey" and conn.principal.api_key_id == target)
+        ]
+        for sid in doomed:
+            await self.sio.emit("session:ended", {"reason": message.get("reason")}, to=sid)
+            await self.sio.disconnect(sid)
+
+    _HANDLERS = {
+        "emit": _deliver_emit,
+        "join": _deliver_join,
+        "leave": _deliver_leave,
+        "disconnect": _deliver_disconnect,
+    }

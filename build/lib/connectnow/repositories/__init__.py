@@ -1,0 +1,1 @@
+"""Repositories: one per aggregate, written once over the storage port, so both adapters share them."""

@@ -1,0 +1,66 @@
+"""Users, sessions, refresh tokens and API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from connectnow.repositories.base import Repository
+from models.auth import ApiKeyRecord, RefreshTokenRecord, SessionRecord
+from models.users import UserRecord
+
+
+class UserRepository(Repository[UserRecord]):
+    collection_name = "users"
+    model = UserRecord
+
+    async def by_login(self, login: str) -> UserRecord | None:
+        """A user by e-mail or username, case-insensitively."""
+        key = login.strip().lower()
+        field = "emailLower" if "@" in key else "usernameLower"
+        return await self.find_one({field: key})
+
+    async def by_username(self, username: str) -> UserRecord | None:
+        return await self.find_one({"usernameLower": username.strip().lower()})
+
+    async def by_usernames(self, usernames: list[str]) -> list[UserRecord]:
+        keys = sorted({u.strip().lower() for u in usernames})
+        return await self.find({"usernameLower": {"$in": keys}}) if keys else []
+
+    async def by_ids(self, ids: list[str]) -> list[UserRecord]:
+        return await self.find({"id": {"$in": sorted(set(ids))}}) if ids else []
+
+
+class SessionRepository(Repository[SessionRecord]):
+    collection_name = "sessions"
+    model = SessionRecord
+
+    async def by_token_hash(self, token_hash: str) -> SessionRecord | None:
+        return await self.find_one({"tokenHash": token_hash})
+
+    async def active_for_user(self, user_id: str, now: datetime) -> list[SessionRecord]:
+        return await self.find(
+            {"userId": user_id, "revokedAt": None, "refreshExpiresAt": {"$gt": now}}, sort=[("createdAt", -1)]
+        )
+
+    async def revoke(self, flt: dict[str, object], now: datetime, reason: str) -> int:
+        return await self.update_many({**flt, "revokedAt": None}, {"$set": {"revokedAt": now, "revokedReason": reason}})
+
+
+class RefreshTokenRepository(Repository[RefreshTokenRecord]):
+    collection_name = "refresh_tokens"
+    model = RefreshTokenRecord
+
+    async def claim(self, token_hash: str, now: datetime) -> tuple[RefreshTokenRecord | None, bool]:
+        """Mark a refresh token used. Returns (token, first_use); only one caller ever gets first_use."""
+        claimed = await self.update({"tokenHash": token_hash, "firstUsedAt": None}, {"$set": {"firstUsedAt": now}})
+        if claimed is not None:
+            return claimed, True
+        return await self.find_one({"tokenHash": token_hash}), False
+
+
+class ApiKeyRepository(Repository[ApiKeyRecord]):
+    collection_name = "api_keys"
+    model = ApiKeyRecord
+
+    async def by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        return await self.find_one({"keyHash": key_hash})

@@ -1,0 +1,49 @@
+"""Channels and channel members."""
+
+from __future__ import annotations
+
+from connectnow.repositories.base import Repository
+from models.channels import ChannelMemberRecord, ChannelRecord
+
+
+class ChannelRepository(Repository[ChannelRecord]):
+    collection_name = "channels"
+    model = ChannelRecord
+
+    async def in_workspace(self, workspace_id: str) -> list[ChannelRecord]:
+        return await self.find({"workspaceId": workspace_id}, sort=[("position", 1), ("nameLower", 1)])
+
+    async def in_workspaces(self, workspace_ids: list[str]) -> list[ChannelRecord]:
+        if not workspace_ids:
+            return []
+        return await self.find({"workspaceId": {"$in": sorted(set(workspace_ids))}})
+
+    async def last_position(self, workspace_id: str) -> int:
+        last = await self.find_one({"workspaceId": workspace_id}, sort=[("position", -1)])
+        return last.position if last else -1
+
+    async def by_ids(self, ids: list[str]) -> list[ChannelRecord]:
+        return await self.find({"id": {"$in": sorted(set(ids))}}) if ids else []
+
+
+class ChannelMemberRepository(Repository[ChannelMemberRecord]):
+    collection_name = "channel_members"
+    model = ChannelMemberRecord
+
+    async def of(self, channel_id: str, user_id: str) -> ChannelMemberRecord | None:
+        return await self.find_one({"channelId": channel_id, "userId": user_id})
+
+    async def in_channel(self, channel_id: str, *, limit: int = 10_000) -> list[ChannelMemberRecord]:
+        return await self.find({"channelId": channel_id}, sort=[("joinedAt", 1)], limit=limit)
+
+    async def for_user(self, user_id: str, workspace_id: str | None = None) -> list[ChannelMemberRecord]:
+        flt: dict[str, str] = {"userId": user_id}
+        if workspace_id is not None:
+            flt["workspaceId"] = workspace_id
+        return await self.find(flt)
+
+    async def remove(self, channel_id: str, user_id: str) -> bool:
+        return await self.delete({"channelId": channel_id, "userId": user_id}) > 0
+
+    async def remove_from_workspace(self, workspace_id: str, user_id: str) -> int:
+        return await self.delete({"workspaceId": workspace_id, "userId": user_id})

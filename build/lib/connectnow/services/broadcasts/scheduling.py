@@ -1,0 +1,286 @@
+"""Scheduled messages (seed scheduledMessages): create, list, edit and cancel while pending.
+
+A message goes to a contact (one webhook delivery), to every contact of a group (one tracked delivery per
+member, fixed when it is scheduled), or to a channel or direct conversation the user may post to (one in-app
+delivery). Its text is plain or comes from a template; placeholders are filled per contact at delivery.
+Statuses: pending -> sending (the first delivery started) -> sent | failed; pending -> cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from connectnow import errors
+from connectnow.clock import new_id, utcnow
+from connectnow.config import Settings
+from connectnow.errors import AppError
+from connectnow.realtime.hub import user_room
+from connectnow.repositories.broadcasts import DeliveryRepository, ScheduledRepository
+from connectnow.services.auth import Principal
+from connectnow.services.broadcasts.groups import GroupService
+from connectnow.services.broadcasts.sources import EVENT_SCHEDULED, Emitter
+from connectnow.services.broadcasts.templates import TemplateService, placeholders_in
+from connectnow.services.broadcasts.timing import check_window, resolve_instant
+from connectnow.services.broadcasts.transports import ChatPoster
+from connectnow.services.broadcasts.webhooks import WebhookService
+from connectnow.services.contacts import ContactService
+from connectnow.store.port import DocumentStore, DuplicateKeyError
+from models.broadcasts import (
+    DeliveryPublic,
+    DeliveryRecord,
+    DeliveryStatus,
+    ScheduledCreate,
+    ScheduledPage,
+    ScheduledPublic,
+    ScheduledRecord,
+    ScheduledUpdate,
+    ScheduleStatus,
+    SourceKind,
+    Target,
+    TargetKind,
+    TargetRef,
+)
+
+MAX_PAGE_SIZE = 200
+IN_APP_KINDS = (TargetKind.CHANNEL, TargetKind.DIRECT)
+
+
+def target_ref(target: Target) -> TargetRef:
+    ids = {"contact": "contact_id", "group": "group_id", "channel": "channel_id", "direct": "conversation_id"}
+    return TargetRef(kind=TargetKind(target.kind), id=getattr(target, ids[target.kind]))
+
+
+def to_public(record: ScheduledRecord) -> ScheduledPublic:
+    return ScheduledPublic.model_validate(record, from_attributes=True)
+
+
+class TargetResolver:
+    """Checks a target is the user's to send to, and names its recipients."""
+
+    def __init__(
+        self, contacts: ContactService, groups: GroupService, webhooks: WebhookService, poster: ChatPoster | None
+    ) -> None:
+        self.contacts = contacts
+        self.groups = groups
+        self.webhooks = webhooks
+        self.poster = poster
+
+    async def recipients(self, principal: Principal, target: TargetRef) -> list[TargetRef]:
+        if target.kind in IN_APP_KINDS:
+            if self.poster is None:
+                raise AppError(errors.IN_APP_UNAVAILABLE)
+            await self.poster.check_can_post(principal.user_id, target.kind, target.id)
+            return [target]
+        if target.kind is TargetKind.CONTACT:
+            contact_ids = [(await self.contacts.get_owned(principal, target.id)).id]
+        else:
+            contact_ids = await self.groups.member_records(principal, target.id)
+            if not contact_ids:
+                raise AppError(errors.GROUP_EMPTY)
+        if await self.webhooks.target_for(principal.user_id) is None:
+            raise AppError(errors.WEBHOOK_NOT_CONFIGURED)
+        return [TargetRef(kind=TargetKind.CONTACT, id=cid) for cid in contact_ids]
+
+
+def check_text_for(target: TargetRef, text: str) -> None:
+    if placeholders_in(text) and target.kind in IN_APP_KINDS:
+        raise AppError(errors.PLACEHOLDER_NEEDS_CONTACT)
+
+
+class ScheduleService:
+    def __init__(
+        self,
+        store: DocumentStore,
+        settings: Settings,
+        hub: Emitter,
+        resolver: TargetResolver,
+        templates: TemplateService,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self.scheduled = ScheduledRepository(store)
+        self.deliveries = DeliveryRepository(store)
+        self.settings = settings
+        self.hub = hub
+        self.resolver = resolver
+        self.templates = templates
+        self.wake = wake
+
+    def when(self, scheduled_for: datetime, time_zone: str | None) -> datetime:
+        instant = resolve_instant(scheduled_for, time_zone)
+        check_window(instant, utcnow(), timedelta(days=self.settings.broadcast_horizon_days))
+        return instant
+
+    async def _text(self, principal: Principal, message: str | None, template_id: str | None) -> str:
+        if (message is None) == (template_id is None):
+            raise AppError(errors.BROADCAST_CONTENT_INVALID)
+        if template_id is not None:
+            return (await self.templates.get_owned(principal, template_id)).content
+        assert message is not None
+        return message
+
+    async def check_quota(self, principal: Principal, target: TargetRef) -> None:
+        key = f"{target.kind.value}:{target.id}"
+        if await self.scheduled.active_for_target(principal.user_id, key) >= self.settings.broadcast_target_quota:
+            raise AppError(
+                errors.SCHEDULE_QUOTA_EXCEEDED,
+                f"At most {self.settings.broadcast_target_quota} pending messages per target",
+                details={"quota": self.settings.broadcast_target_quota},
+            )
+
+    async def create(self, principal: Principal, data: ScheduledCreate) -> ScheduledPublic:
+        request_key = f"{principal.user_id}:{data.client_request_id}" if data.client_request_id else None
+        if request_key is not None:
+            replayed = await self.scheduled.find_one({"requestKey": request_key})
+            if replayed is not None:
+                return to_public(replayed)
+        when = self.when(data.scheduled_for, data.time_zone)
+        text = await self._text(principal, data.message, data.template_id)
+        target = target_ref(data.target)
+        check_text_for(target, text)
+        recipients = await self.resolver.recipients(principal, target)
+        await self.check_quota(principal, target)
+        now = utcnow()
+        record = ScheduledRecord(
+            id=new_id(),
+            user_id=principal.user_id,
+            target=target,
+            target_key=f"{target.kind.value}:{target.id}",
+            request_key=request_key,
+            message=text,
+            template_id=data.template_id,
+            category=data.category,
+            scheduled_for=when,
+            time_zone=data.time_zone,
+            status=ScheduleStatus.PENDING,
+            recipients=len(recipients),
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            await self.scheduled.insert(record)
+        except DuplicateKeyError:
+            # The same request raced itself: answer with the one that won.
+            replayed = await self.scheduled.find_one({"requestKey": request_key})
+            if replayed is None:
+                raise
+            return to_public(replayed)
+        try:
+            await self.enqueue(principal.user_id, SourceKind.SCHEDULED, record.id, recipients, when)
+        except Exception:
+            await self.scheduled.delete({"id": record.id})
+            raise
+        await self.hub.emit(EVENT_SCHEDULED, to_public(record), room=user_room(principal.user_id))
+        return to_public(record)
+
+    async def enqueue(
+        self, user_id: str, kind: SourceKind, source_id: str, recipients: list[TargetRef], when: datetime
+    ) -> None:
+        now = utcnow()
+        docs = [
+            DeliveryRecord(
+                id=new_id(),
+                user_id=user_id,
+                source_kind=kind,
+                source_id=source_id,
+                target=recipient,
+                status=DeliveryStatus.PENDING,
+                scheduled_for=when,
+                due_at=when,
+                created_at=now,
+            ).to_doc()
+            for recipient in recipients
+        ]
+        await self.deliveries.coll.insert_many(docs)
+        if self.wake is not None:
+            self.wake()
+
+    async def get_owned(self, principal: Principal, scheduled_id: str) -> ScheduledRecord:
+        record = await self.scheduled.owned(principal.user_id, scheduled_id)
+        if record is None:
+            raise AppError(errors.NOT_FOUND, "No such scheduled message")
+        return record
+
+    async def get(self, principal: Principal, scheduled_id: str) -> ScheduledPublic:
+        return to_public(await self.get_owned(principal, scheduled_id))
+
+    async def list_scheduled(
+        self,
+        principal: Principal,
+        *,
+        status: ScheduleStatus | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        target_kind: TargetKind | None = None,
+        target_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> ScheduledPage:
+        flt: dict[str, Any] = {"userId": principal.user_id}
+        if status is not None:
+            flt["status"] = status.value
+        window: dict[str, Any] = {}
+        if start is not None:
+            window["$gte"] = resolve_instant(start, "UTC")
+        if end is not None:
+            window["$lt"] = resolve_instant(end, "UTC")
+        if window:
+            flt["scheduledFor"] = window
+        if target_kind is not None and target_id is not None:
+            flt["targetKey"] = f"{target_kind.value}:{target_id}"
+        elif target_kind is not None:
+            flt["target.kind"] = target_kind.value
+        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        records, total = await self.scheduled.page(flt, limit, offset)
+        next_offset = offset + len(records) if offset + len(records) < total else None
+        return ScheduledPage(items=[to_public(r) for r in records], total=total, next_offset=next_offset)
+
+    async def update(self, principal: Principal, scheduled_id: str, data: ScheduledUpdate) -> ScheduledPublic:
+        current = await self.get_owned(principal, scheduled_id)
+        if current.status is not ScheduleStatus.PENDING:
+            raise AppError(errors.SCHEDULE_NOT_PENDING, details={"status": current.status.value})
+        if data.time_zone is not None and data.scheduled_for is None:
+            raise AppError(errors.VALIDATION_FAILED, "A new timeZone needs the scheduledFor it applies to")
+        changes: dict[str, Any] = {"updatedAt": utcnow()}
+        if data.scheduled_for is not None:
+            changes["scheduledFor"] = self.when(data.scheduled_for, data.time_zone)
+            changes["timeZone"] = data.time_zone
+        if data.message is not None or data.template_id is not None:
+            text = await self._text(principal, data.message, data.template_id)
+            check_text_for(current.target, text)
+            changes["message"], changes["templateId"] = text, data.template_id
+        if "category" in data.model_fields_set:
+            changes["category"] = data.category
+        updated = await self.scheduled.update(
+            {"id": current.id, "userId": principal.user_id, "status": ScheduleStatus.PENDING.value}, {"$set": changes}
+        )
+        if updated is None:
+            latest = await self.get_owned(principal, scheduled_id)
+            raise AppError(errors.SCHEDULE_NOT_PENDING, details={"status": latest.status.value})
+        if "scheduledFor" in changes:
+            await self.deliveries.reschedule_pending(current.id, changes["scheduledFor"])
+        await self.hub.emit(EVENT_SCHEDULED, to_public(updated), room=user_room(principal.user_id))
+        return to_public(updated)
+
+    async def cancel(self, principal: Principal, scheduled_id: str) -> ScheduledPublic:
+        """Cancel while pending. Cancelling twice is harmless; a message being sent or sent is refused."""
+        current = await self.get_owned(principal, scheduled_id)
+        if current.status is ScheduleStatus.CANCELLED:
+            return to_public(current)
+        cancelled = await self.scheduled.update(
+            {"id": current.id, "userId": principal.user_id, "status": ScheduleStatus.PENDING.value},
+            {"$set": {"status": ScheduleStatus.CANCELLED.value, "updatedAt": utcnow()}},
+        )
+        if cancelled is None:
+            latest = await self.get_owned(principal, scheduled_id)
+            if latest.status is ScheduleStatus.CANCELLED:
+                return to_public(latest)
+            raise AppError(errors.SCHEDULE_ALREADY_SENT, details={"status": latest.status.value})
+        await self.deliveries.cancel_pending(current.id)
+        await self.hub.emit(EVENT_SCHEDULED, to_public(cancelled), room=user_room(principal.user_id))
+        return to_public(cancelled)
+
+    async def deliveries_of(self, principal: Principal, scheduled_id: str) -> list[DeliveryPublic]:
+        record = await self.get_owned(principal, scheduled_id)
+        return [DeliveryPublic.model_validate(d) for d in await self.deliveries.of_source(record.id)]

@@ -1,0 +1,72 @@
+"""The calendar sidecar (issue 8, seed 004): calendars, events, recurrence, categories, locations, ICS,
+admin exports and reminders. `build_calendar` wires the services; `CalendarSuite.workers` are the lease
+workers the node runs in the background."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from connectnow.security import Secrets
+from connectnow.services.calendar.calendars import CalendarService
+from connectnow.services.calendar.catalog import CatalogService
+from connectnow.services.calendar.events import Emitter, EventService
+from connectnow.services.calendar.exports import ExportService
+from connectnow.services.calendar.ics import IcsService
+from connectnow.services.calendar.providers import SyncProvider, providers
+from connectnow.services.calendar.reminders import ChatReminderPoster, ReminderPoster, ReminderService
+from connectnow.services.calendar.series import SeriesService
+from connectnow.services.leases import LeaseWorker
+from connectnow.store.port import DocumentStore
+
+DEFAULT_MAX_ICS_BYTES = 2 * 1024 * 1024
+
+
+@dataclass
+class CalendarSuite:
+    calendars: CalendarService
+    events: EventService
+    series: SeriesService
+    catalog: CatalogService
+    ics: IcsService
+    exports: ExportService
+    reminders: ReminderService
+    providers: dict[str, SyncProvider] = field(default_factory=dict)  # "ics"; Outlook/Google would join here
+    workers: list[LeaseWorker] = field(default_factory=list)
+
+
+def build_calendar(
+    store: DocumentStore,
+    secrets: Secrets,
+    hub: Emitter,
+    poster: ReminderPoster,
+    *,
+    export_dir: Path,
+    public_url: str | None = None,
+    max_ics_bytes: int = DEFAULT_MAX_ICS_BYTES,
+    poll_seconds: float = 1.0,
+) -> CalendarSuite:
+    calendars = CalendarService(store, secrets, public_url)
+    reminders = ReminderService(store, poster)
+    events = EventService(store, calendars, hub, reminders)
+    exports = ExportService(store, export_dir)
+    suite = CalendarSuite(
+        calendars=calendars,
+        events=events,
+        series=SeriesService(events),
+        catalog=CatalogService(store),
+        ics=IcsService(events, max_ics_bytes),
+        exports=exports,
+        reminders=reminders,
+    )
+    suite.providers = providers(suite.ics)
+    suite.workers = [
+        LeaseWorker("calendar-reminders", reminders.queue, reminders.handle, poll_seconds=poll_seconds),
+        LeaseWorker("calendar-exports", exports.queue, exports.handle, poll_seconds=poll_seconds),
+    ]
+    return suite
+
+
+def chat_poster(store: DocumentStore, messages: Any) -> ChatReminderPoster:
+    return ChatReminderPoster(store, messages)

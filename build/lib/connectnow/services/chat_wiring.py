@@ -1,0 +1,44 @@
+"""Builds the chat-core services (issue 3A) and hands them to the node's `Services`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from connectnow.config import Settings
+from connectnow.realtime.ratelimit import RateLimiter
+from connectnow.services.channels import ChannelService
+from connectnow.services.chat_access import ChatAccess, Emitter
+from connectnow.services.messages import AttachmentClaimer, MessageService
+from connectnow.services.reactions import ReactionService, SearchService
+from connectnow.services.read_state import ReadStateService
+from connectnow.services.workspaces import WorkspaceService
+from connectnow.store.port import DocumentStore
+
+if TYPE_CHECKING:
+    from connectnow.node import Services
+
+
+def wire_chat(
+    services: Services,
+    store: DocumentStore,
+    settings: Settings,
+    hub: Emitter,
+    limiter: RateLimiter | None,
+    attachments: AttachmentClaimer | None = None,
+) -> None:
+    access = ChatAccess(store)
+    messages = MessageService(store, access, hub, max_chars=settings.message_max_chars, limiter=limiter)
+    messages.attachments = attachments
+    register = getattr(attachments, "register_reader", None)
+    if register is not None:
+        from models.attachments import ConversationKind
+
+        register(ConversationKind.CHANNEL, messages.can_read_message)
+    channels = ChannelService(access, hub, messages)
+    services.chat = access
+    services.messages = messages
+    services.channels = channels
+    services.workspaces = WorkspaceService(access, hub, channels)
+    services.reactions = ReactionService(messages)
+    services.search = SearchService(messages)
+    services.read_state = ReadStateService(messages)

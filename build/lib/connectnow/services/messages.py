@@ -1,0 +1,349 @@
+"""Channel messages: send (idempotent, sequenced), edit, soft delete, pin, threads, history, mentions.
+
+Rules: reading needs read access to the channel (chat_access); writing needs channel membership, a role the
+policy allows, and a channel that is not archived. Events leave through the hub after the write, to the
+channel room; every event carries the message's `seq` and the conversation's new `eventSeq`.
+Reactions, search and read state live in their own modules (reactions.py, read_state.py).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol
+
+from pydantic_core import to_jsonable_python
+
+from connectnow import errors
+from connectnow.clock import new_id, utcnow
+from connectnow.errors import AppError
+from connectnow.realtime.ratelimit import RateLimiter
+from connectnow.repositories.message_log import check_content
+from connectnow.repositories.messages import ReactionRepository, channel_log
+from connectnow.services import policy
+from connectnow.services.auth import Principal
+from connectnow.services.chat_access import ChannelAccess, ChatAccess, Emitter, channel_room
+from connectnow.services.policy import Action
+from connectnow.store.port import DocumentStore
+from models.attachments import ConversationKind
+from models.messages import (
+    HistoryQuery,
+    MessageEdit,
+    MessagePublic,
+    MessageRecord,
+    MessageSend,
+    MessageType,
+    ThreadQuery,
+)
+from models.users import UserRecord
+
+MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9][A-Za-z0-9_.-]{2,31})")
+MAX_MENTIONS = 50  # per message: more is a mass-ping, not a conversation
+
+
+class AttachmentClaimer(Protocol):
+    """What messages need from the attachments area (connectnow/services/attachments.py)."""
+
+    async def get(self, principal: Principal, attachment_id: str) -> Any: ...
+
+    async def claim(
+        self, principal: Principal, attachment_ids: list[str], *, message_id: str, conversation_id: str
+    ) -> list[Any]: ...
+
+    async def discard_for_message(self, kind: Any, message_id: str) -> int: ...
+
+
+def envelope(record: MessageRecord, public: MessagePublic | None = None, **extra: Any) -> dict[str, Any]:
+    """The shape of every message event: where, which message, and the stamps for gap detection."""
+    body: dict[str, Any] = {
+        "channelId": record.channel_id,
+        "messageId": record.id,
+        "seq": record.seq,
+        "eventSeq": record.last_event_seq,
+    }
+    if public is not None:
+        body["message"] = public
+    # Extras may hold datetimes or models: make them JSON the way pydantic writes the message itself.
+    body.update({k: to_jsonable_python(v, by_alias=True) for k, v in extra.items()})
+    return body
+
+
+class MessageService:
+    def __init__(
+        self,
+        store: DocumentStore,
+        access: ChatAccess,
+        hub: Emitter,
+        *,
+        max_chars: int,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.log = channel_log(store)
+        self.reactions = ReactionRepository(store)
+        self.access = access
+        self.hub = hub
+        self.max_chars = max_chars
+        self.limiter = limiter
+        self.attachments: AttachmentClaimer | None = None  # set by the node when the attachments area exists
+
+    # --- views -------------------------------------------------------------------------------------------
+    async def public(self, records: list[MessageRecord]) -> list[MessagePublic]:
+        live = [r.id for r in records if not r.is_deleted]
+        summaries = await self.reactions.summaries(live)
+        return [
+            MessagePublic.model_validate(r, from_attributes=True).model_copy(
+                update={"reactions": summaries.get(r.id, [])}
+            )
+            for r in records
+        ]
+
+    async def public_one(self, record: MessageRecord) -> MessagePublic:
+        return (await self.public([record]))[0]
+
+    @staticmethod
+    def fresh(record: MessageRecord) -> MessagePublic:
+        """A message stored a moment ago has no reactions yet: skip their query on the send path."""
+        return MessagePublic.model_validate(record, from_attributes=True)
+
+    # --- access helpers ------------------------------------------------------------------------------------
+    def writable(self, access: ChannelAccess, action: Action) -> None:
+        if access.channel.is_archived:
+            raise AppError(errors.CHANNEL_ARCHIVED)
+        if access.channel_member is None:
+            raise AppError(errors.NOT_A_MEMBER, "Join the channel first")
+        policy.require(access.role, action)
+
+    async def message_in_readable(self, principal: Principal, message_id: str) -> tuple[MessageRecord, ChannelAccess]:
+        record = await self.log.get(message_id)
+        if record is None:
+            raise AppError(errors.NOT_FOUND, "No such message")
+        try:
+            access = await self.access.channel(record.channel_id, principal.user_id)
+        except AppError as exc:
+            raise AppError(errors.NOT_FOUND, "No such message") from exc
+        return record, access
+
+    async def can_read_message(self, user_id: str, message_id: str) -> bool:
+        """For other areas (attachments): may this user read this channel message?"""
+        record = await self.log.get(message_id)
+        return record is not None and await self.access.can_read_channel(record.channel_id, user_id)
+
+    async def _hit(self, principal: Principal, rule_name: str) -> None:
+        if self.limiter is not None:
+            await self.limiter.hit(principal.user_id, getattr(self.limiter.rules, rule_name))
+
+    # --- send ----------------------------------------------------------------------------------------------
+    def _check_content(self, data: MessageSend) -> None:
+        check_content(data.content, self.max_chars, is_system=data.type is MessageType.SYSTEM)
+        if not data.content and not data.attachment_ids:
+            raise AppError(errors.VALIDATION_FAILED, "A message needs content or attachments")
+
+    async def _thread_parent(self, data: MessageSend) -> MessageRecord | None:
+        if data.parent_id is None:
+            return None
+        parent = await self.log.get(data.parent_id, data.channel_id)
+        if parent is None:
+            raise AppError(errors.NOT_FOUND, "No such parent message in this channel")
+        if parent.parent_id is not None:
+            raise AppError(errors.VALIDATION_FAILED, "Reply to the thread's first message, not to a reply")
+        if parent.is_deleted:
+            raise AppError(errors.MESSAGE_DELETED, "The thread's first message was deleted")
+        return parent
+
+    async def mentioned_users(self, content: str, channel_id: str, author_id: str) -> list[UserRecord]:
+        names = list(dict.fromkeys(MENTION.findall(content)))[:MAX_MENTIONS]
+        users = await self.access.users.by_usernames(names)
+        return [u for u in users if u.id != author_id and await self.access.can_read_channel(channel_id, u.id)]
+
+    async def send(self, principal: Principal, data: MessageSend) -> tuple[MessagePublic, bool]:
+        """Store a message once per clientMsgId and fan it out; a replay returns the original (False)."""
+        access = await self.access.channel(data.channel_id, principal.user_id)
+        self.writable(access, Action.MESSAGE_SEND)
+        self._check_content(data)
+        await self._hit(principal, "send")
+        parent = await self._thread_parent(data)
+        await self._check_attachments(principal, data.attachment_ids)
+        mentions = await self.mentioned_users(data.content, data.channel_id, principal.user_id)
+
+        def build(seq: int, event_seq: int, key: str) -> MessageRecord:
+            now = utcnow()
+            return MessageRecord(
+                id=new_id(),
+                channel_id=access.channel.id,
+                workspace_id=access.channel.workspace_id,
+                user_id=principal.user_id,
+                content=data.content,
+                type=data.type,
+                parent_id=data.parent_id,
+                client_msg_id=data.client_msg_id,
+                dedupe_key=key,
+                mentions=[u.id for u in mentions],
+                is_bot=principal.is_bot,
+                via="api" if principal.api_key_id else None,
+                created_at=now,
+                updated_at=now,
+            )
+
+        record, created = await self.log.append(access.channel.id, principal.user_id, data.client_msg_id, build)
+        if not created:
+            return await self.public_one(record), False
+        record = await self._attach(principal, record, data.attachment_ids)
+        public = self.fresh(record)
+        await self.hub.emit("message:new", envelope(record, public), room=channel_room(record.channel_id))
+        if parent is not None:
+            await self._bump_thread(parent, record)
+        for user in mentions:
+            await self.hub.emit("message:mention", envelope(record, public), room=f"user:{user.id}")
+        return public, True
+
+    async def _check_attachments(self, principal: Principal, ids: list[str]) -> None:
+        """Refuse unusable attachments before anything is stored (the claim after the insert can then
+        fail only on a race with another message claiming the same upload)."""
+        if not ids:
+            return
+        if self.attachments is None:
+            raise AppError(errors.VALIDATION_FAILED, "Attachments are not available on this server")
+        for attachment_id in dict.fromkeys(ids):
+            found = await self.attachments.get(principal, attachment_id)
+            if getattr(found, "uploader_id", None) != principal.user_id:
+                raise AppError(errors.NOT_FOUND, "No such attachment", details={"attachmentId": attachment_id})
+            if getattr(found, "message_id", None) or getattr(found, "direct_message_id", None):
+                raise AppError(errors.ATTACHMENT_ALREADY_ATTACHED, details={"attachmentId": attachment_id})
+
+    async def _attach(self, principal: Principal, record: MessageRecord, ids: list[str]) -> MessageRecord:
+        if not ids:
+            return record
+        if self.attachments is None:
+            await self.log.soft_delete(record.id, record.channel_id, {"content": ""})
+            raise AppError(errors.VALIDATION_FAILED, "Attachments are not available on this server")
+        try:
+            summaries = await self.attachments.claim(
+                principal, ids, message_id=record.id, conversation_id=record.channel_id
+            )
+        except AppError:
+            # The message must not stay without the files it announced: tombstone it, keep seq gap-free.
+            await self.log.soft_delete(record.id, record.channel_id, {"content": ""})
+            raise
+        docs = [
+            s.model_dump(mode="json", by_alias=True, exclude_none=True) if hasattr(s, "model_dump") else s
+            for s in summaries
+        ]
+        updated = await self.log.repo.update({"id": record.id}, {"$set": {"attachments": docs}})
+        return updated or record
+
+    async def _bump_thread(self, parent: MessageRecord, reply: MessageRecord) -> None:
+        bumped = await self.log.mutate(
+            parent.id, parent.channel_id, {"$inc": {"replyCount": 1}, "$set": {"lastReplyAt": reply.created_at}}
+        )
+        if bumped is not None:
+            await self.hub.emit(
+                "thread:updated",
+                envelope(bumped, replyCount=bumped.reply_count, lastReplyAt=bumped.last_reply_at),
+                room=channel_room(bumped.channel_id),
+            )
+
+    async def post_system(self, channel_id: str, workspace_id: str, actor_id: str, event: str, text: str) -> None:
+        """A SYSTEM message (joins, leaves, topic and role changes), sequenced like any other."""
+
+        def build(seq: int, event_seq: int, key: str) -> MessageRecord:
+            now = utcnow()
+            return MessageRecord(
+                id=new_id(),
+                channel_id=channel_id,
+                workspace_id=workspace_id,
+                user_id=actor_id,
+                content=text,
+                type=MessageType.SYSTEM,
+                client_msg_id=f"sys-{new_id()}",
+                dedupe_key=key,
+                system_event=event,
+                created_at=now,
+                updated_at=now,
+            )
+
+        record, _ = await self.log.append(channel_id, actor_id, f"sys-{new_id()}", build)
+        await self.hub.emit("message:new", envelope(record, self.fresh(record)), room=channel_room(channel_id))
+
+    # --- edit, delete, pin -------------------------------------------------------------------------------------
+    async def edit(self, principal: Principal, data: MessageEdit) -> MessagePublic:
+        record, access = await self.message_in_readable(principal, data.message_id)
+        if record.user_id != principal.user_id or record.type is MessageType.SYSTEM:
+            raise AppError(errors.FORBIDDEN, "You may edit only your own messages")
+        self.writable(access, Action.MESSAGE_SEND)
+        if len(data.content) > self.max_chars:
+            raise AppError(errors.PAYLOAD_TOO_LARGE, details={"maxChars": self.max_chars})
+        mentions = await self.mentioned_users(data.content, record.channel_id, principal.user_id)
+        fields = {"content": data.content, "mentions": [u.id for u in mentions]}
+        edited = await self.log.edit(record.id, record.channel_id, data.version, fields)
+        public = await self.public_one(edited)
+        await self.hub.emit("message:updated", envelope(edited, public), room=channel_room(edited.channel_id))
+        for user in mentions:
+            if user.id not in record.mentions:
+                await self.hub.emit("message:mention", envelope(edited, public), room=f"user:{user.id}")
+        return public
+
+    async def delete(self, principal: Principal, message_id: str) -> MessagePublic:
+        record, access = await self.message_in_readable(principal, message_id)
+        if access.channel.is_archived:
+            raise AppError(errors.CHANNEL_ARCHIVED)
+        own = record.user_id == principal.user_id and record.type is not MessageType.SYSTEM
+        if not own:
+            policy.require(access.role, Action.MESSAGE_DELETE_ANY)
+        if record.is_deleted:
+            raise AppError(errors.MESSAGE_DELETED)
+        tombstone = {"content": "", "attachments": [], "mentions": []}
+        deleted = await self.log.soft_delete(record.id, record.channel_id, tombstone)
+        if deleted is None:
+            raise AppError(errors.MESSAGE_DELETED)
+        if self.attachments is not None and record.attachments:
+            # The tombstone no longer lists them; the bytes go too, as for direct messages.
+            await self.attachments.discard_for_message(ConversationKind.CHANNEL, record.id)
+        public = await self.public_one(deleted)
+        await self.hub.emit("message:deleted", envelope(deleted, public), room=channel_room(deleted.channel_id))
+        return public
+
+    async def set_pinned(self, principal: Principal, message_id: str, pinned: bool) -> MessagePublic:
+        record, access = await self.message_in_readable(principal, message_id)
+        self.writable(access, Action.MESSAGE_PIN)
+        if record.is_deleted:
+            raise AppError(errors.MESSAGE_DELETED)
+        now = utcnow()
+        fields: dict[str, Any] = (
+            {"isPinned": True, "pinnedAt": now, "pinnedBy": principal.user_id}
+            if pinned
+            else {"isPinned": False, "pinnedAt": None, "pinnedBy": None}
+        )
+        changed = await self.log.mutate(record.id, record.channel_id, {"$set": fields}, when={"isPinned": not pinned})
+        if changed is None:  # already in that state: answer it without a new event
+            return await self.public_one(record)
+        public = await self.public_one(changed)
+        event = "message:pinned" if pinned else "message:unpinned"
+        await self.hub.emit(event, envelope(changed, public), room=channel_room(changed.channel_id))
+        return public
+
+    # --- read ----------------------------------------------------------------------------------------------
+    async def get(self, principal: Principal, message_id: str) -> MessagePublic:
+        record, _ = await self.message_in_readable(principal, message_id)
+        return await self.public_one(record)
+
+    async def history(self, principal: Principal, query: HistoryQuery) -> list[MessagePublic]:
+        if sum(x is not None for x in (query.before, query.after, query.around)) > 1:
+            raise AppError(errors.VALIDATION_FAILED, "Give at most one of before, after, around")
+        await self.access.channel(query.channel_id, principal.user_id)
+        rows = await self.log.page(
+            query.channel_id, before=query.before, after=query.after, around=query.around, limit=query.limit
+        )
+        return await self.public(rows)
+
+    async def pins(self, principal: Principal, channel_id: str) -> list[MessagePublic]:
+        await self.access.channel(channel_id, principal.user_id)
+        rows = await self.log.repo.find(
+            {"channelId": channel_id, "isPinned": True, "isDeleted": False}, sort=[("pinnedAt", -1)], limit=100
+        )
+        return await self.public(rows)
+
+    async def thread(self, principal: Principal, query: ThreadQuery) -> list[MessagePublic]:
+        parent, _ = await self.message_in_readable(principal, query.message_id)
+        rows = await self.log.page(
+            parent.channel_id, after=query.after or 0, limit=query.limit, extra={"parentId": parent.id}
+        )
+        return await self.public(rows)

@@ -1,0 +1,76 @@
+"""Read state for channels: mark read up to a message, unread and mention counts, read receipts.
+
+A member's pointer (lastReadSeq, lastReadMessageId, lastReadAt) only moves forward, with a conditional
+update, so two devices marking read out of order never move it back. Receipts are derived from the pointers.
+"""
+
+from __future__ import annotations
+
+from connectnow import errors
+from connectnow.clock import utcnow
+from connectnow.errors import AppError
+from connectnow.services.auth import Principal
+from connectnow.services.chat_access import channel_room
+from connectnow.services.messages import MessageService
+from models.messages import MarkRead, ReadReceipt, UnreadCount
+
+
+class ReadStateService:
+    def __init__(self, messages: MessageService) -> None:
+        self.messages = messages
+        self.access = messages.access
+
+    async def mark_read(self, principal: Principal, data: MarkRead) -> ReadReceipt:
+        access = await self.access.channel(data.channel_id, principal.user_id)
+        if access.channel_member is None:
+            raise AppError(errors.NOT_A_MEMBER, "Join the channel to keep read state")
+        record = await self.messages.log.get(data.message_id, data.channel_id)
+        if record is None or record.seq is None:
+            raise AppError(errors.NOT_FOUND, "No such message in this channel")
+        now = utcnow()
+        moved = await self.access.channel_members.update(
+            {"channelId": data.channel_id, "userId": principal.user_id, "lastReadSeq": {"$lt": record.seq}},
+            {"$set": {"lastReadSeq": record.seq, "lastReadMessageId": record.id, "lastReadAt": now}},
+        )
+        member = moved or await self.access.channel_members.of(data.channel_id, principal.user_id)
+        assert member is not None
+        receipt = ReadReceipt.model_validate(member, from_attributes=True)
+        if moved is not None:
+            body = {"channelId": data.channel_id, **receipt.model_dump(mode="json", by_alias=True, exclude_none=True)}
+            await self.messages.hub.emit("channel:read", body, room=channel_room(data.channel_id))
+        return receipt
+
+    async def unread(self, principal: Principal, workspace_id: str) -> list[UnreadCount]:
+        """Unread messages (by others, not deleted) and unread mentions per joined channel."""
+        await self.access.membership(workspace_id, principal.user_id)
+        counts: list[UnreadCount] = []
+        for cm in await self.access.channel_members.for_user(principal.user_id, workspace_id):
+            last_seq, _ = await self.messages.log.counters.current(cm.channel_id)
+            base = {
+                "channelId": cm.channel_id,
+                "seq": {"$gt": cm.last_read_seq},
+                "isDeleted": False,
+                "userId": {"$ne": principal.user_id},
+            }
+            unread = await self.messages.log.repo.count(base)
+            mentions = await self.messages.log.repo.count(
+                {**base, "mentions": {"$elemMatch": {"$eq": principal.user_id}}}
+            )
+            counts.append(
+                UnreadCount(
+                    channel_id=cm.channel_id,
+                    unread=unread,
+                    mentions=mentions,
+                    last_seq=last_seq,
+                    last_read_seq=cm.last_read_seq,
+                )
+            )
+        return counts
+
+    async def receipts(self, principal: Principal, message_id: str) -> list[ReadReceipt]:
+        """Who has read up to (at least) this message."""
+        record, _ = await self.messages.message_in_readable(principal, message_id)
+        members = await self.access.channel_members.find(
+            {"channelId": record.channel_id, "lastReadSeq": {"$gte": record.seq or 0}}, limit=1000
+        )
+        return [ReadReceipt.model_validate(m, from_attributes=True) for m in members]

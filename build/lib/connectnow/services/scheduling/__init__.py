@@ -1,0 +1,112 @@
+"""The scheduling sidecar (issue 7, seed 003): bookings under scheduling policies, intake forms with
+encrypted responses, context summaries, audit logs, worker jobs, calendar connections, system settings.
+
+`build_scheduling` wires the services once per node; `SchedulingServices.worker` is the node's background
+loop for worker jobs (the shared lease mechanism).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from connectnow.config import Settings
+from connectnow.crypto import KeyRing, keyring_from_settings
+from connectnow.services.leases import LeaseWorker
+from connectnow.services.scheduling.admin import SchedulingAdminService
+from connectnow.services.scheduling.audit import AuditService
+from connectnow.services.scheduling.bookings import BookingService, EventSink
+from connectnow.services.scheduling.forms import FormService
+from connectnow.services.scheduling.jobs import JobService
+from connectnow.services.scheduling.notify import (
+    ChatReminderChannel,
+    DirectMessenger,
+    ReminderChannel,
+    ReminderService,
+    WebhookChannel,
+)
+from connectnow.services.scheduling.policies import PolicyService
+from connectnow.services.scheduling.purge import PurgeService
+from connectnow.services.scheduling.summaries import SummaryService
+from connectnow.store.port import DocumentStore
+from models.scheduling_ops import JobType
+
+
+@dataclass
+class SchedulingServices:
+    ring: KeyRing
+    audit: AuditService
+    policies: PolicyService
+    jobs: JobService
+    bookings: BookingService
+    forms: FormService
+    summaries: SummaryService
+    reminders: ReminderService
+    purge: PurgeService
+    admin: SchedulingAdminService
+
+    @property
+    def worker(self) -> LeaseWorker:
+        return self.jobs.worker
+
+    def attach_chat(self, store: DocumentStore, direct: DirectMessenger) -> None:
+        """Reminders also go out as direct messages, once the chat core is wired."""
+        self.reminders.channels.append(ChatReminderChannel(store, direct))
+
+
+def build_scheduling(
+    store: DocumentStore,
+    settings: Settings,
+    *,
+    channels: list[ReminderChannel] | None = None,
+    hub: EventSink | None = None,
+) -> SchedulingServices:
+    ring = keyring_from_settings(settings)
+    audit = AuditService(store, settings.audit_retention_days)
+    policies = PolicyService(store)
+    jobs = JobService(
+        store,
+        lease_seconds=settings.scheduling_job_lease_seconds,
+        poll_seconds=settings.scheduling_job_poll_seconds,
+        reminder_before=timedelta(minutes=settings.reminder_minutes_before),
+        purge_interval=timedelta(seconds=settings.scheduling_purge_interval_seconds),
+    )
+    forms = FormService(store, ring, audit, settings.form_retention_days)
+    bookings = BookingService(store, ring, policies, audit, jobs, forms, hub)
+    summaries = SummaryService(store, ring, audit, settings.summary_retention_days)
+    if channels is None:
+        secret = (
+            settings.reminder_webhook_secret.get_secret_value().encode() if settings.reminder_webhook_secret else None
+        )
+        channels = [WebhookChannel(settings.reminder_webhook_url, secret)] if settings.reminder_webhook_url else []
+    reminders = ReminderService(store, audit, channels)
+    purge = PurgeService(store, audit, settings.form_retention_days)
+    jobs.register(JobType.GENERATE_SUMMARY, summaries.job)
+    jobs.register(JobType.SEND_REMINDER, reminders.job)
+    jobs.register(JobType.PURGE_SENSITIVE, purge.job)
+    return SchedulingServices(
+        ring=ring,
+        audit=audit,
+        policies=policies,
+        jobs=jobs,
+        bookings=bookings,
+        forms=forms,
+        summaries=summaries,
+        reminders=reminders,
+        purge=purge,
+        admin=SchedulingAdminService(store, ring, audit),
+    )
+
+
+class SchedulingWorker:
+    """The node's background part: keep a purge scheduled, then run the worker-job lease loop."""
+
+    def __init__(self, services: SchedulingServices) -> None:
+        self.services = services
+
+    async def start(self) -> None:
+        await self.services.jobs.ensure_purge_scheduled()
+        await self.services.worker.start()
+
+    async def stop(self) -> None:
+        await self.services.worker.stop()

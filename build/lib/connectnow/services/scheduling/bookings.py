@@ -1,0 +1,325 @@
+"""Bookings: create, read, list, and the status lifecycle, with every policy enforced on each write.
+
+Lifecycle: pending -> accepted | rejected | cancelled | rescheduled; accepted -> cancelled | rescheduled;
+rescheduled -> accepted | rejected | cancelled | rescheduled. Rejected and cancelled are final. Only the
+host accepts or rejects; the host or the booker cancels or reschedules. Every change is conditional on
+the booking's `version`, so two concurrent changes cannot both apply.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from connectnow import errors
+from connectnow.clock import new_id, utcnow
+from connectnow.crypto import KeyRing
+from connectnow.errors import AppError
+from connectnow.repositories.accounts import UserRepository
+from connectnow.repositories.scheduling import BookingRepository
+from connectnow.services.scheduling import rules
+from connectnow.services.scheduling.access import Actor, is_participant, require_visible
+from connectnow.services.scheduling.audit import AuditService
+from connectnow.services.scheduling.forms import FormService
+from connectnow.services.scheduling.jobs import JobService
+from connectnow.services.scheduling.policies import PolicyService
+from connectnow.services.scheduling.sealing import seal, unseal
+from connectnow.store.port import DocumentStore, DuplicateKeyError
+from models.scheduling import (
+    ACTIVE_STATUSES,
+    Attendee,
+    BookingCreate,
+    BookingPublic,
+    BookingRecord,
+    BookingReschedule,
+    BookingStatus,
+    Sensitivity,
+)
+
+S = BookingStatus
+TRANSITIONS: dict[str, tuple[BookingStatus, ...]] = {
+    "accept": (S.PENDING, S.RESCHEDULED),
+    "reject": (S.PENDING, S.RESCHEDULED),
+    "cancel": (S.PENDING, S.ACCEPTED, S.RESCHEDULED),
+    "reschedule": (S.PENDING, S.ACCEPTED, S.RESCHEDULED),
+}
+RESULT = {"accept": S.ACCEPTED, "reject": S.REJECTED, "cancel": S.CANCELLED}
+HOST_ONLY = {"accept", "reject"}
+REDACTED_LENGTH = 280  # characters of description an external calendar may show
+PRIVATE_TEXT = "Private meeting"
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+_PHONE = re.compile(r"\+?\d[\d ().-]{6,}\d")
+Scope = Literal["all", "upcoming", "past", "cancelled"]
+
+
+def redact(description: str | None, sensitivity: Sensitivity, anonymous: bool) -> str | None:
+    """What may leave the participants (external calendars, notifications): no contact details, and
+    nothing at all of a High-sensitivity or anonymous meeting."""
+    if sensitivity is Sensitivity.HIGH or anonymous:
+        return PRIVATE_TEXT
+    if not description:
+        return None
+    masked = _PHONE.sub("[phone]", _EMAIL.sub("[email]", description))
+    return masked[:REDACTED_LENGTH]
+
+
+class EventSink(Protocol):
+    """The hub's one emit (connectnow/realtime/hub.py)."""
+
+    async def emit(self, event: str, data: Any, *, room: str | list[str]) -> None: ...
+
+
+BOOKING_EVENT = "scheduling:booking"
+
+
+class BookingService:
+    def __init__(
+        self,
+        store: DocumentStore,
+        ring: KeyRing,
+        policies: PolicyService,
+        audit: AuditService,
+        jobs: JobService,
+        forms: FormService,
+        events: EventSink | None = None,
+    ) -> None:
+        self.repo = BookingRepository(store)
+        self.users = UserRepository(store)
+        self.ring = ring
+        self.policies = policies
+        self.audit = audit
+        self.jobs = jobs
+        self.forms = forms
+        self.events = events
+
+    # --- views ----------------------------------------------------------------------------------------
+    def public(self, booking: BookingRecord, *, with_intake: bool) -> BookingPublic:
+        view = BookingPublic.model_validate(booking, from_attributes=True)
+        if with_intake and booking.encrypted_intake_data:
+            view.intake_data = unseal(
+                self.ring, booking.encrypted_intake_data, "bookings", booking.id, "encryptedIntakeData"
+            )
+        return view
+
+    async def notify(self, booking: BookingRecord, action: str) -> None:
+        """Tell the host's and the booker's sockets, after the write; intake data never rides along."""
+        if self.events is not None:
+            rooms = sorted({f"user:{booking.user_id}", f"user:{booking.created_by}"})
+            view = self.public(booking, with_intake=False)
+            await self.events.emit(BOOKING_EVENT, {"action": action, "booking": view}, room=rooms)
+
+    async def load(self, actor: Actor, booking_id: str) -> BookingRecord:
+        return require_visible(actor, await self.repo.get(booking_id))
+
+    # --- create ---------------------------------------------------------------------------------------
+    async def create(self, actor: Actor, body: BookingCreate) -> BookingPublic:
+        start, end = rules.as_utc(body.start_time), rules.as_utc(body.end_time)
+        duration = rules.check_interval(start, end)
+        if start <= utcnow():
+            raise AppError(errors.BOOKING_TIME_INVALID, "A meeting must start in the future")
+        if body.time_zone:
+            rules.zone(body.time_zone)
+        for attendee in body.attendees:
+            if attendee.time_zone:
+                rules.zone(attendee.time_zone)
+        host = await self.users.get(body.user_id)
+        if host is None or not host.is_active or host.is_banned:
+            raise AppError(errors.NOT_FOUND, "No such host")
+        policy = await self.policies.policy_for(host.id)
+        record = self._record(actor, body, start, end, duration, policy.buffer_time_minutes)
+
+        async def write() -> BookingRecord:
+            try:
+                return await self.repo.insert(record)
+            except DuplicateKeyError as exc:
+                raise AppError(
+                    errors.CONFLICT, "A booking with this external id exists", details={"index": exc.index}
+                ) from exc
+
+        async def undo(written: BookingRecord) -> None:
+            await self.repo.delete({"id": written.id})
+
+        booking = await self.policies.guarded_write(host.id, start, end, record.buffer_minutes, write, undo)
+        await self.audit.record(actor, "booking.create", "booking", booking.id, booking_id=booking.id)
+        await self.jobs.on_booking_scheduled(booking)
+        await self.notify(booking, "create")
+        return self.public(booking, with_intake=True)
+
+    def _record(
+        self, actor: Actor, body: BookingCreate, start: datetime, end: datetime, duration: int, default_buffer: int
+    ) -> BookingRecord:
+        now = utcnow()
+        booking_id = new_id()
+        attendees = [Attendee.model_validate(a.model_dump()) for a in body.attendees]
+        intake = None
+        if body.intake_data is not None:
+            intake = seal(self.ring, body.intake_data, "bookings", booking_id, "encryptedIntakeData")
+        return BookingRecord(
+            id=booking_id,
+            user_id=body.user_id,
+            created_by=actor.user_id,
+            cal_booking_id=body.cal_booking_id,
+            cal_booking_uid=body.cal_booking_uid,
+            event_type_id=body.event_type_id,
+            event_type_title=body.event_type_title,
+            event_type_slug=body.event_type_slug,
+            title=body.title,
+            description=body.description,
+            start_time=start,
+            end_time=end,
+            time_zone=body.time_zone,
+            duration=duration,
+            buffer_minutes=default_buffer if body.buffer_minutes is None else body.buffer_minutes,
+            location=body.location,
+            attendees=attendees,
+            attendee_emails=[str(a.email).lower() for a in attendees],
+            attendee_names=[a.name for a in attendees],
+            sensitivity=body.sensitivity,
+            is_anonymous=body.is_anonymous,
+            provider_ids=body.provider_ids,
+            encrypted_intake_data=intake,
+            redacted_description=redact(body.description, body.sensitivity, body.is_anonymous),
+            metadata=body.metadata,
+            status=BookingStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+        )
+
+    # --- read -----------------------------------------------------------------------------------------
+    async def get(self, actor: Actor, booking_id: str) -> BookingPublic:
+        booking = await self.load(actor, booking_id)
+        await self.audit.record(actor, "booking.read", "booking", booking.id, booking_id=booking.id)
+        return self.public(booking, with_intake=True)
+
+    async def list(
+        self,
+        actor: Actor,
+        *,
+        scope: Scope = "all",
+        status: BookingStatus | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        for_user: str | None = None,
+    ) -> list[BookingPublic]:
+        """Bookings the caller hosts or booked; administrators may name another user (`for_user`)."""
+        if for_user is not None and for_user != actor.user_id and not actor.is_admin:
+            raise AppError(errors.ADMIN_REQUIRED, "Only administrators list other users' bookings")
+        now = utcnow()
+        flt: dict[str, Any] = {}
+        span: dict[str, datetime] = {}
+        active = [s.value for s in ACTIVE_STATUSES]
+        if scope == "upcoming":
+            span["$gte"] = now
+            flt["status"] = {"$in": active}
+        elif scope == "past":
+            flt["endTime"] = {"$lte": now}
+        elif scope == "cancelled":
+            flt["status"] = BookingStatus.CANCELLED.value
+        if status is not None:
+            if (scope == "cancelled" and status is not S.CANCELLED) or (
+                scope == "upcoming" and status not in ACTIVE_STATUSES
+            ):
+                return []
+            flt["status"] = status.value
+        if since is not None:
+            span["$gte"] = max(rules.as_utc(since), span.get("$gte", rules.as_utc(since)))
+        if until is not None:
+            span["$lt"] = rules.as_utc(until)
+        if span:
+            flt["startTime"] = span
+        rows = await self.repo.visible_to(
+            for_user or actor.user_id, flt, limit=limit, skip=offset, sort=-1 if scope == "past" else 1
+        )
+        await self.audit.record(actor, "booking.list", "booking", metadata={"ids": [b.id for b in rows][:100]})
+        return [self.public(b, with_intake=False) for b in rows]
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+    async def transition(self, actor: Actor, booking_id: str, action: str, reason: str | None) -> BookingPublic:
+        booking = await self.load(actor, booking_id)
+        if action in HOST_ONLY and actor.user_id != booking.user_id:
+            raise AppError(errors.FORBIDDEN, "Only the host accepts or rejects a booking")
+        if not is_participant(actor, booking) and not actor.is_admin:
+            raise AppError(errors.FORBIDDEN)
+        if action in ("cancel", "reject") and not reason:
+            raise AppError(errors.VALIDATION_FAILED, "A reason is required", details={"field": "reason"})
+        self._check_status(booking, action)
+        target = RESULT[action]
+        updated = await self._apply(booking, {"status": target.value}, actor, target, reason)
+        await self.audit.record(actor, f"booking.{action}", "booking", booking.id, booking_id=booking.id)
+        if target in (S.CANCELLED, S.REJECTED):
+            await self.jobs.on_booking_closed(updated)
+            await self.forms.follow_booking(updated)
+        await self.notify(updated, action)
+        return self.public(updated, with_intake=True)
+
+    async def reschedule(self, actor: Actor, booking_id: str, body: BookingReschedule) -> BookingPublic:
+        booking = await self.load(actor, booking_id)
+        if body.expected_version is not None and body.expected_version != booking.version:
+            raise AppError(errors.CONFLICT, details={"currentVersion": booking.version})
+        start, end = rules.as_utc(body.start_time), rules.as_utc(body.end_time)
+        duration = rules.check_interval(start, end)
+        if start <= utcnow():
+            raise AppError(errors.BOOKING_TIME_INVALID, "A meeting must start in the future")
+        self._check_status(booking, "reschedule")
+        moved = {"startTime": start, "endTime": end, "duration": duration, "status": S.RESCHEDULED.value}
+
+        async def write() -> BookingRecord:
+            return await self._apply(booking, moved, actor, S.RESCHEDULED, body.reason)
+
+        async def undo(written: BookingRecord) -> None:
+            # Lost the race for the host's calendar: put the old times back (the history says so).
+            back = {"startTime": booking.start_time, "endTime": booking.end_time, "duration": booking.duration}
+            revert = {"status": booking.status.value, "at": utcnow(), "by": actor.user_id, "reason": "reverted"}
+            await self.repo.update(
+                {"id": written.id, "version": written.version},
+                {
+                    "$set": {**back, "status": booking.status.value},
+                    "$inc": {"version": 1},
+                    "$push": {"statusHistory": revert},
+                },
+            )
+            booking.version = written.version + 1
+
+        updated = await self.policies.guarded_write(
+            booking.user_id, start, end, booking.buffer_minutes, write, undo, exclude_id=booking.id
+        )
+        await self.audit.record(
+            actor,
+            "booking.reschedule",
+            "booking",
+            booking.id,
+            booking_id=booking.id,
+            metadata={"version": updated.version},
+        )
+        await self.jobs.on_booking_scheduled(updated)
+        await self.forms.follow_booking(updated)
+        await self.notify(updated, "reschedule")
+        return self.public(updated, with_intake=True)
+
+    def _check_status(self, booking: BookingRecord, action: str) -> None:
+        if booking.status not in TRANSITIONS[action]:
+            raise AppError(
+                errors.BOOKING_STATUS_INVALID,
+                f"A {booking.status.value} booking cannot be {action}ed",
+                details={"status": booking.status.value, "action": action},
+            )
+
+    async def _apply(
+        self, booking: BookingRecord, fields: dict[str, Any], actor: Actor, status: BookingStatus, reason: str | None
+    ) -> BookingRecord:
+        now = utcnow()
+        change = {"status": status.value, "at": now, "by": actor.user_id, "reason": reason}
+        updated = await self.repo.update(
+            {"id": booking.id, "version": booking.version, "status": booking.status.value},
+            {
+                "$set": {**fields, "updatedAt": now},
+                "$inc": {"version": 1},
+                "$push": {"statusHistory": {k: v for k, v in change.items() if v is not None}},
+            },
+        )
+        if updated is None:
+            raise AppError(errors.CONFLICT, "The booking changed meanwhile; read it again")
+        return updated

@@ -1,0 +1,1 @@
+"""One module per migration, each defining `MIGRATION` (see connectnow/store/schema.py)."""

@@ -1,0 +1,47 @@
+"""Scheduling sidecar (seed 003): bookings, policies, forms, responses, summaries, audit, jobs, connections."""
+
+from connectnow.store.schema import Index, Migration
+
+MIGRATION = Migration(
+    id="0700_scheduling",
+    description="scheduling: bookings, policies, forms, encrypted responses and summaries, audit, worker jobs",
+    collections=(
+        "bookings",
+        "scheduling_policies",
+        "forms",
+        "form_responses",
+        "context_summaries",
+        "ai_configurations",
+        "audit_logs",
+        "worker_jobs",
+        "calendar_connections",
+        "system_settings",
+    ),
+    indexes=(
+        Index("bookings", "ux_bookings_cal_booking_id", (("calBookingId", 1),), unique=True, sparse=True),
+        Index("bookings", "ux_bookings_cal_booking_uid", (("calBookingUid", 1),), unique=True, sparse=True),
+        Index("bookings", "ix_bookings_user_start", (("userId", 1), ("startTime", 1))),
+        Index("bookings", "ix_bookings_created_by_start", (("createdBy", 1), ("startTime", 1))),
+        Index("bookings", "ix_bookings_status", (("status", 1),)),
+        Index("bookings", "ix_bookings_sensitivity", (("sensitivity", 1),)),
+        Index("scheduling_policies", "ux_scheduling_policies_user", (("userId", 1),), unique=True),
+        Index("forms", "ix_forms_user_event_type", (("userId", 1), ("eventTypeId", 1))),
+        Index("forms", "ix_forms_is_active", (("isActive", 1),)),
+        Index("form_responses", "ix_form_responses_form", (("formId", 1), ("createdAt", -1))),
+        Index("form_responses", "ux_form_responses_booking_form", (("bookingId", 1), ("formId", 1)), unique=True),
+        Index("form_responses", "ix_form_responses_retain_until", (("retainUntil", 1),)),
+        Index("context_summaries", "ix_context_summaries_booking", (("bookingId", 1), ("createdAt", -1))),
+        Index("context_summaries", "ix_context_summaries_expires_at", (("expiresAt", 1),)),
+        Index("ai_configurations", "ux_ai_configurations_scope", (("scope", 1),), unique=True),
+        Index("audit_logs", "ix_audit_logs_user", (("userId", 1), ("createdAt", -1))),
+        Index("audit_logs", "ix_audit_logs_booking", (("bookingId", 1), ("createdAt", -1))),
+        Index("audit_logs", "ix_audit_logs_action", (("action", 1), ("createdAt", -1))),
+        Index("audit_logs", "ix_audit_logs_created_at", (("createdAt", 1),)),
+        Index("worker_jobs", "ix_worker_jobs_due", (("status", 1), ("scheduledFor", 1))),
+        Index("worker_jobs", "ix_worker_jobs_booking", (("bookingId", 1), ("jobType", 1))),
+        Index("worker_jobs", "ix_worker_jobs_type", (("jobType", 1), ("status", 1))),
+        Index("worker_jobs", "ix_worker_jobs_created_at", (("createdAt", 1),)),
+        Index("calendar_connections", "ix_calendar_connections_user", (("userId", 1), ("provider", 1))),
+        Index("system_settings", "ux_system_settings_key", (("key", 1),), unique=True),
+    ),
+)

@@ -1,0 +1,332 @@
+"""The MongoDB adapter, on PyMongo's async API (`AsyncMongoClient`).
+
+Documents keep their string `id` as MongoDB's `_id`. Indexes come from the same migrations as SQLite's and
+carry the same names, created at start-up; applied migration ids are recorded in `_migrations`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import errors as mongo_errors
+
+from connectnow.clock import new_id, utcnow
+from connectnow.store.port import (
+    Document,
+    DuplicateKeyError,
+    Filter,
+    Sort,
+    StoreError,
+    Update,
+    check_filter,
+    check_near,
+    check_update,
+    haversine_meters,
+    normalize_update,
+    strip_none,
+)
+from connectnow.store.schema import Migration, all_migrations, geo_index_for, text_index_for, unique_indexes
+
+MIGRATIONS_COLLECTION = "_migrations"
+
+
+def _to_mongo_filter(flt: Filter) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in flt.items():
+        if key in ("$or", "$and"):
+            out[key] = [_to_mongo_filter(sub) for sub in value]
+            continue
+        if isinstance(value, Mapping):
+            value = {op: list(v) if op in ("$in", "$nin") else v for op, v in value.items()}
+        out["_id" if key == "id" else key] = value
+    return out
+
+
+def _to_mongo_sort(sort: Sort | None) -> list[tuple[str, int]] | None:
+    if not sort:
+        return None
+    return [("_id" if f == "id" else f, DESCENDING if d < 0 else ASCENDING) for f, d in sort]
+
+
+def _to_mongo_doc(doc: Document) -> dict[str, Any]:
+    body = strip_none(doc)
+    body["_id"] = body.pop("id", None) or new_id()
+    return body
+
+
+def _from_mongo(doc: Mapping[str, Any] | None) -> Document | None:
+    if doc is None:
+        return None
+    out = dict(doc)
+    out["id"] = out.pop("_id")
+    return out
+
+
+def _to_mongo_update(update: Update) -> dict[str, Any]:
+    norm = normalize_update(update)
+    if "$unset" in norm:
+        norm["$unset"] = dict.fromkeys(norm["$unset"], "")
+    return norm
+
+
+class MongoCollection:
+    def __init__(self, store: MongoStore, name: str) -> None:
+        self.name = name
+        self._store = store
+        self._coll = store.database[name]
+
+    def _duplicate(self, exc: mongo_errors.DuplicateKeyError) -> DuplicateKeyError:
+        details = exc.details or {}
+        pattern = tuple((details.get("keyPattern") or {}).keys())
+        if pattern == ("_id",):
+            return DuplicateKeyError(self.name, "primary")
+        for index in unique_indexes(self.name):
+            if index.fields == pattern or index.name in str(exc):
+                return DuplicateKeyError(self.name, index.name)
+        return DuplicateKeyError(self.name, None)
+
+    async def _duplicate_of(self, exc: mongo_errors.DuplicateKeyError, doc: Document) -> DuplicateKeyError:
+        """Like `_duplicate`, and when the server names no key pattern, find which unique key collides."""
+        known = self._duplicate(exc)
+        if known.index is not None:
+            return known
+        if await self._coll.count_documents({"_id": doc["_id"]}, limit=1):
+            return DuplicateKeyError(self.name, "primary")
+        for index in unique_indexes(self.name):
+            probe = {f: doc.get(f) for f in index.fields}
+            if all(v is not None for v in probe.values()) and await self._coll.count_documents(probe, limit=1):
+                return DuplicateKeyError(self.name, index.name)
+        return known
+
+    async def insert_one(self, doc: Document) -> None:
+        body = _to_mongo_doc(doc)
+        try:
+            await self._coll.insert_one(body)
+        except mongo_errors.DuplicateKeyError as exc:
+            raise await self._duplicate_of(exc, body) from exc
+
+    async def insert_many(self, docs: Sequence[Document]) -> None:
+        if not docs:
+            return
+        try:
+            await self._coll.insert_many([_to_mongo_doc(d) for d in docs], ordered=True)
+        except mongo_errors.BulkWriteError as exc:
+            first = (exc.details.get("writeErrors") or [{}])[0]
+            if first.get("code") == 11000:
+                dup = mongo_errors.DuplicateKeyError(first.get("errmsg", ""), 11000, first)
+                raise self._duplicate(dup) from exc
+            raise StoreError(str(exc)) from exc
+        except mongo_errors.DuplicateKeyError as exc:
+            raise self._duplicate(exc) from exc
+
+    async def find_one(self, flt: Filter, *, sort: Sort | None = None) -> Document | None:
+        check_filter(flt)
+        return _from_mongo(await self._coll.find_one(_to_mongo_filter(flt), sort=_to_mongo_sort(sort)))
+
+    async def find(
+        self, flt: Filter, *, sort: Sort | None = None, limit: int | None = None, skip: int = 0
+    ) -> list[Document]:
+        check_filter(flt)
+        cursor = self._coll.find(_to_mongo_filter(flt))
+        mongo_sort = _to_mongo_sort(sort)
+        if mongo_sort:
+            cursor = cursor.sort(mongo_sort)
+        if skip:
+            cursor = cursor.skip(int(skip))
+        if limit is not None:
+            if limit <= 0:
+                return []
+            cursor = cursor.limit(int(limit))
+        return [d for d in (_from_mongo(doc) for doc in await cursor.to_list(None)) if d is not None]
+
+    async def iterate(self, flt: Filter, *, sort: Sort | None = None, batch_size: int = 500) -> AsyncIterator[Document]:
+        check_filter(flt)
+        cursor = self._coll.find(_to_mongo_filter(flt)).batch_size(batch_size)
+        mongo_sort = _to_mongo_sort(sort)
+        if mongo_sort:
+            cursor = cursor.sort(mongo_sort)
+        async for doc in cursor:
+            out = _from_mongo(doc)
+            if out is not None:
+                yield out
+
+    async def count(self, flt: Filter) -> int:
+        check_filter(flt)
+        return int(await self._coll.count_documents(_to_mongo_filter(flt)))
+
+    async def count_by(self, flt: Filter, field: str) -> dict[Any, int]:
+        check_filter(flt)
+        key = "_id" if field == "id" else field
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"$and": [_to_mongo_filter(flt), {key: {"$ne": None}}]}},
+            {"$group": {"_id": f"${key}", "n": {"$sum": 1}}},
+        ]
+        rows = await self._store.aggregate(self._coll, pipeline)
+        return {row["_id"]: int(row["n"]) for row in rows}
+
+    async def update_one(self, flt: Filter, update: Update, *, upsert: bool = False) -> bool:
+        return await self.find_one_and_update(flt, update, upsert=upsert) is not None
+
+    async def update_many(self, flt: Filter, update: Update) -> int:
+        check_filter(flt)
+        check_update(update)
+        try:
+            result = await self._coll.update_many(_to_mongo_filter(flt), _to_mongo_update(update))
+        except mongo_errors.DuplicateKeyError as exc:
+            raise self._duplicate(exc) from exc
+        return int(result.matched_count)
+
+    async def find_one_and_update(
+        self,
+        flt: Filter,
+        update: Update,
+        *,
+        sort: Sort | None = None,
+        upsert: bool = False,
+        return_new: bool = True,
+    ) -> Document | None:
+        check_filter(flt)
+        check_update(update)
+        mongo_update = _to_mongo_update(update)
+        if upsert and "id" not in flt:
+            mongo_update.setdefault("$setOnInsert", {})["_id"] = new_id()
+        try:
+            doc = await self._coll.find_one_and_update(
+                _to_mongo_filter(flt),
+                mongo_update,
+                sort=_to_mongo_sort(sort),
+                upsert=upsert,
+                return_document=ReturnDocument.AFTER if return_new else ReturnDocument.BEFORE,
+            )
+        except mongo_errors.DuplicateKeyError as exc:
+            raise self._duplicate(exc) from exc
+        return _from_mongo(doc)
+
+    async def replace_one(self, flt: Filter, doc: Document) -> bool:
+        check_filter(flt)
+        body = strip_none(doc)
+        body.pop("id", None)
+        try:
+            result = await self._coll.replace_one(_to_mongo_filter(flt), body)
+        except mongo_errors.DuplicateKeyError as exc:
+            raise self._duplicate(exc) from exc
+        return bool(result.matched_count)
+
+    async def delete_one(self, flt: Filter) -> bool:
+        check_filter(flt)
+        result = await self._coll.delete_one(_to_mongo_filter(flt))
+        return bool(result.deleted_count)
+
+    async def delete_many(self, flt: Filter) -> int:
+        check_filter(flt)
+        result = await self._coll.delete_many(_to_mongo_filter(flt))
+        return int(result.deleted_count)
+
+    async def text_search(self, text: str, flt: Filter, *, limit: int = 50) -> list[Document]:
+        check_filter(flt)
+        if text_index_for(self.name) is None:
+            raise StoreError(f"collection {self.name} has no text index")
+        words = [w for w in text.split() if w][:32]
+        if not words:
+            return []
+        docs = await self._store.text_find(self._coll, " ".join(words), _to_mongo_filter(flt), int(limit))
+        return [d for d in (_from_mongo(doc) for doc in docs) if d is not None]
+
+    async def near(
+        self, field: str, lng: float, lat: float, *, max_meters: float, flt: Filter, limit: int = 50
+    ) -> list[tuple[Document, float]]:
+        check_filter(flt)
+        check_near(lng, lat, max_meters, limit)
+        if geo_index_for(self.name, field) is None:
+            raise StoreError(f"collection {self.name} has no geo index on {field}")
+        docs = await self._store.near_find(self._coll, field, lng, lat, max_meters, _to_mongo_filter(flt), limit)
+        out: list[tuple[Document, float]] = []
+        for raw in docs:
+            doc = _from_mongo(raw)
+            point = ((doc or {}).get(field) or {}).get("coordinates") or []
+            if doc is not None and len(point) == 2:
+                out.append((doc, haversine_meters(lng, lat, float(point[0]), float(point[1]))))
+        return out
+
+
+class MongoStore:
+    kind = "mongodb"
+
+    def __init__(self, client: Any, database_name: str) -> None:
+        self.client = client
+        self.database = client[database_name]
+
+    def collection(self, name: str) -> MongoCollection:
+        return MongoCollection(self, name)
+
+    async def aggregate(self, coll: Any, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # PyMongo async: aggregate() is a coroutine returning a cursor (Motor differs: see tests/support).
+        cursor = await coll.aggregate(pipeline)
+        return list(await cursor.to_list(None))
+
+    async def text_find(self, coll: Any, text: str, flt: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        projection = {"score": {"$meta": "textScore"}}
+        cursor = coll.find({"$text": {"$search": text}, **flt}, projection)
+        cursor = cursor.sort([("score", {"$meta": "textScore"})]).limit(limit)
+        docs = await cursor.to_list(None)
+        for doc in docs:
+            doc.pop("score", None)
+        return list(docs)
+
+    async def near_find(
+        self, coll: Any, field: str, lng: float, lat: float, max_meters: float, flt: dict[str, Any], limit: int
+    ) -> list[dict[str, Any]]:
+        # $near on a 2dsphere index returns the documents nearest first (mongomock lacks it: see tests/support).
+        near = {"$near": {"$geometry": {"type": "Point", "coordinates": [lng, lat]}, "$maxDistance": max_meters}}
+        return list(await coll.find({**flt, field: near}).limit(limit).to_list(None))
+
+    async def migrate(self) -> list[str]:
+        done = {doc["_id"] async for doc in self.database[MIGRATIONS_COLLECTION].find({})}
+        applied = []
+        for migration in all_migrations():
+            if migration.id in done:
+                continue
+            await self._apply(migration)
+            applied.append(migration.id)
+        return applied
+
+    async def _apply(self, migration: Migration) -> None:
+        for index in migration.indexes:
+            keys = [("_id" if f == "id" else f, DESCENDING if d < 0 else ASCENDING) for f, d in index.keys]
+            await self.database[index.collection].create_index(
+                keys, name=index.name, unique=index.unique, sparse=index.sparse
+            )
+        for text_index in migration.text_indexes:
+            await self.database[text_index.collection].create_index(
+                [(f, "text") for f in text_index.fields], name=text_index.name
+            )
+        for geo_index in migration.geo_indexes:
+            await self.database[geo_index.collection].create_index([(geo_index.field, "2dsphere")], name=geo_index.name)
+        await self.database[MIGRATIONS_COLLECTION].insert_one(
+            {"_id": migration.id, "description": migration.description, "appliedAt": utcnow()}
+        )
+
+    async def applied_migrations(self) -> list[str]:
+        return sorted([doc["_id"] async for doc in self.database[MIGRATIONS_COLLECTION].find({})])
+
+    async def ping(self) -> None:
+        try:
+            await self.database.command("ping")
+        except mongo_errors.PyMongoError as exc:
+            raise StoreError(f"MongoDB is not reachable: {exc}") from exc
+
+    async def close(self) -> None:
+        result = self.client.close()
+        if hasattr(result, "__await__"):
+            await result
+
+    async def dump(self) -> dict[str, list[Document]]:
+        names = await self.database.list_collection_names()
+        out: dict[str, list[Document]] = {}
+        for name in sorted(names):
+            if name == MIGRATIONS_COLLECTION:
+                continue
+            out[name] = await self.collection(name).find({})
+        return out

@@ -1,0 +1,500 @@
+"""The SQLite adapter: the embedded default, so `connectnow serve` runs with nothing else installed.
+
+Each collection is a table `(id TEXT PRIMARY KEY, doc TEXT)` holding the document as JSON, with real
+(expression) indexes and unique constraints from the migrations, and an FTS5 table kept by triggers for
+full-text search. WAL mode; one writer connection (writes are serialized, compound writes run inside
+`BEGIN IMMEDIATE` so they are atomic against other processes too) and one reader connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import math
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from connectnow.clock import new_id, utcnow
+from connectnow.store import sqlite_sql as sql
+from connectnow.store.port import (
+    EARTH_RADIUS_METERS,
+    Document,
+    DuplicateKeyError,
+    Filter,
+    Sort,
+    StoreError,
+    Update,
+    check_field,
+    check_filter,
+    check_near,
+    check_update,
+    haversine_meters,
+    normalize_update,
+    strip_none,
+)
+from connectnow.store.schema import (
+    GeoIndex,
+    Index,
+    Migration,
+    TextIndex,
+    all_migrations,
+    geo_index_for,
+    text_index_for,
+)
+
+BUSY_TIMEOUT_MS = 10_000
+_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_UNIQUE_INDEX = re.compile(r"UNIQUE constraint failed: index '([^']+)'")
+
+
+def _table(name: str) -> str:
+    if not _TABLE_NAME.match(name):
+        raise StoreError(f"invalid collection name {name!r}")
+    return name
+
+
+def _fts_query(text: str) -> str:
+    """Any of the words, each quoted so FTS5 syntax in user input is inert."""
+    words = [w for w in re.split(r"\s+", text.strip()) if w]
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words[:32])
+
+
+class SqliteCollection:
+    def __init__(self, store: SqliteStore, name: str) -> None:
+        self.name = _table(name)
+        self._store = store
+
+    def _duplicate(self, exc: sqlite3.IntegrityError) -> DuplicateKeyError:
+        match = _UNIQUE_INDEX.search(str(exc))
+        if match:
+            return DuplicateKeyError(self.name, match.group(1))
+        if f"{self.name}.id" in str(exc):
+            return DuplicateKeyError(self.name, "primary")
+        return DuplicateKeyError(self.name, None)
+
+    async def insert_one(self, doc: Document) -> None:
+        await self.insert_many([doc])
+
+    async def insert_many(self, docs: Sequence[Document]) -> None:
+        rows = []
+        for doc in docs:
+            body = strip_none(doc)
+            doc_id = body.pop("id", None) or new_id()
+            rows.append((doc_id, sql.dumps(body)))
+        try:
+            await self._store.write_many(f"INSERT INTO {self.name} (id, doc) VALUES (?, ?)", rows)
+        except sqlite3.IntegrityError as exc:
+            raise self._duplicate(exc) from exc
+
+    def _select(self, flt: Filter, sort: Sort | None, limit: int | None, skip: int) -> tuple[str, list[Any]]:
+        check_filter(flt)
+        params: list[Any] = []
+        query = f"SELECT id, doc FROM {self.name} WHERE {sql.where(flt, params)}{sql.order_by(sort)}"
+        if limit is not None or skip:
+            query += " LIMIT ? OFFSET ?"
+            params += [-1 if limit is None else int(limit), int(skip)]
+        return query, params
+
+    async def find_one(self, flt: Filter, *, sort: Sort | None = None) -> Document | None:
+        rows = await self.find(flt, sort=sort, limit=1)
+        return rows[0] if rows else None
+
+    async def find(
+        self, flt: Filter, *, sort: Sort | None = None, limit: int | None = None, skip: int = 0
+    ) -> list[Document]:
+        query, params = self._select(flt, sort, limit, skip)
+        return [_decode(row) for row in await self._store.read(query, params)]
+
+    async def iterate(self, flt: Filter, *, sort: Sort | None = None, batch_size: int = 500) -> AsyncIterator[Document]:
+        query, params = self._select(flt, sort, None, 0)
+        async for row in self._store.stream(query, params, batch_size):
+            yield _decode(row)
+
+    async def count(self, flt: Filter) -> int:
+        check_filter(flt)
+        params: list[Any] = []
+        rows = await self._store.read(f"SELECT COUNT(*) FROM {self.name} WHERE {sql.where(flt, params)}", params)
+        return int(rows[0][0])
+
+    async def count_by(self, flt: Filter, field: str) -> dict[Any, int]:
+        check_filter(flt)
+        expr = sql.field_expr(field)
+        params: list[Any] = []
+        query = (
+            f"SELECT {expr}, COUNT(*) FROM {self.name} WHERE {sql.where(flt, params)} "
+            f"AND {expr} IS NOT NULL GROUP BY {expr}"
+        )
+        return {key: int(n) for key, n in await self._store.read(query, params)}
+
+    def _update_sql(self, flt: Filter, update: Update, sort: Sort | None, limit_one: bool) -> tuple[str, list[Any]]:
+        check_filter(flt)
+        check_update(update)
+        params: list[Any] = []
+        set_expr = sql.update_expr(normalize_update(update), params)
+        target = f"SELECT id FROM {self.name} WHERE {sql.where(flt, params)}{sql.order_by(sort)}"
+        if limit_one:
+            target += " LIMIT 1"
+        return f"UPDATE {self.name} SET doc = {set_expr} WHERE id IN ({target}) RETURNING id, doc", params
+
+    async def update_one(self, flt: Filter, update: Update, *, upsert: bool = False) -> bool:
+        return await self.find_one_and_update(flt, update, upsert=upsert) is not None
+
+    async def update_many(self, flt: Filter, update: Update) -> int:
+        query, params = self._update_sql(flt, update, None, limit_one=False)
+        try:
+            return len(await self._store.write(query, params))
+        except sqlite3.IntegrityError as exc:
+            raise self._duplicate(exc) from exc
+
+    async def find_one_and_update(
+        self,
+        flt: Filter,
+        update: Update,
+        *,
+        sort: Sort | None = None,
+        upsert: bool = False,
+        return_new: bool = True,
+    ) -> Document | None:
+        query, params = self._update_sql(flt, update, sort, limit_one=True)
+        before_query, before_params = self._select(flt, sort, 1, 0)
+        insert = _upsert_document(flt, update) if upsert else None
+        try:
+            before, after = await self._store.update_returning(
+                before_query if not return_new else None, before_params, query, params, self.name, insert
+            )
+        except sqlite3.IntegrityError as exc:
+            raise self._duplicate(exc) from exc
+        if return_new:
+            return _decode(after) if after else None
+        return _decode(before) if before else None
+
+    async def replace_one(self, flt: Filter, doc: Document) -> bool:
+        check_filter(flt)
+        body = strip_none(doc)
+        body.pop("id", None)
+        params: list[Any] = [sql.dumps(body)]
+        query = (
+            f"UPDATE {self.name} SET doc = ? WHERE id IN "
+            f"(SELECT id FROM {self.name} WHERE {sql.where(flt, params)} LIMIT 1) RETURNING id"
+        )
+        try:
+            return bool(await self._store.write(query, params))
+        except sqlite3.IntegrityError as exc:
+            raise self._duplicate(exc) from exc
+
+    async def delete_one(self, flt: Filter) -> bool:
+        check_filter(flt)
+        params: list[Any] = []
+        query = (
+            f"DELETE FROM {self.name} WHERE id IN "
+            f"(SELECT id FROM {self.name} WHERE {sql.where(flt, params)} LIMIT 1) RETURNING id"
+        )
+        return bool(await self._store.write(query, params))
+
+    async def delete_many(self, flt: Filter) -> int:
+        check_filter(flt)
+        params: list[Any] = []
+        return len(
+            await self._store.write(f"DELETE FROM {self.name} WHERE {sql.where(flt, params)} RETURNING id", params)
+        )
+
+    async def text_search(self, text: str, flt: Filter, *, limit: int = 50) -> list[Document]:
+        """Documents matching any word of `text`, best match first, within `flt`."""
+        check_filter(flt)
+        if text_index_for(self.name) is None:
+            raise StoreError(f"collection {self.name} has no text index")
+        query_text = _fts_query(text)
+        if not query_text:
+            return []
+        params: list[Any] = [query_text]
+        query = (
+            f"SELECT t.id, t.doc FROM {self.name}__fts f JOIN {self.name} t ON t.rowid = f.rowid "
+            f"WHERE {self.name}__fts MATCH ? AND {sql.where(flt, params, doc='t.doc')} "
+            f"ORDER BY f.rank LIMIT ?"
+        )
+        params.append(int(limit))
+        return [_decode(row) for row in await self._store.read(query, params)]
+
+    async def near(
+        self, field: str, lng: float, lat: float, *, max_meters: float, flt: Filter, limit: int = 50
+    ) -> list[tuple[Document, float]]:
+        """Bounding box on the indexed (lat, lng) expressions, then exact haversine distances."""
+        check_filter(flt)
+        check_near(lng, lat, max_meters, limit)
+        if geo_index_for(self.name, field) is None:
+            raise StoreError(f"collection {self.name} has no geo index on {field}")
+        lat_expr, lng_expr = _geo_exprs(field)
+        params: list[Any] = []
+        box = _bounding_box(lng, lat, max_meters, lat_expr, lng_expr, params)
+        query = f"SELECT id, doc FROM {self.name} WHERE {box} AND {sql.where(flt, params)}"
+        nearest: list[tuple[float, int, Document]] = []
+        seen = 0
+        async for row in self._store.stream(query, params, 500):
+            doc = _decode(row)
+            point = (doc.get(field) or {}).get("coordinates") or []
+            if len(point) != 2:
+                continue
+            distance = haversine_meters(lng, lat, float(point[0]), float(point[1]))
+            if distance <= max_meters:
+                seen += 1
+                # A bounded max-heap (negated distances) keeps only the `limit` nearest in memory.
+                heapq.heappush(nearest, (-distance, seen, doc))
+                if len(nearest) > limit:
+                    heapq.heappop(nearest)
+        return [(doc, -neg) for neg, _, doc in sorted(nearest, key=lambda item: (-item[0], item[1]))]
+
+
+def _geo_exprs(field: str) -> tuple[str, str]:
+    check_field(field)
+    return (
+        f"json_extract(doc, '$.{field}.coordinates[1]')",
+        f"json_extract(doc, '$.{field}.coordinates[0]')",
+    )
+
+
+def _bounding_box(lng: float, lat: float, meters: float, lat_expr: str, lng_expr: str, params: list[Any]) -> str:
+    """SQL for the latitude/longitude box around a circle (Jan Matuschek's bounding-coordinates method)."""
+    angular = meters / EARTH_RADIUS_METERS
+    lat_r, lng_r = math.radians(lat), math.radians(lng)
+    min_lat, max_lat = lat_r - angular, lat_r + angular
+    params += [math.degrees(max(min_lat, -math.pi / 2)), math.degrees(min(max_lat, math.pi / 2))]
+    clause = f"{lat_expr} BETWEEN ? AND ?"
+    if min_lat <= -math.pi / 2 or max_lat >= math.pi / 2:
+        return clause  # the circle covers a pole: every longitude is inside
+    delta = math.asin(min(1.0, math.sin(angular) / math.cos(lat_r)))
+    min_lng, max_lng = lng_r - delta, lng_r + delta
+    if min_lng < -math.pi or max_lng > math.pi:
+        # The box crosses the antimeridian: two longitude ranges.
+        low = math.degrees(min_lng + 2 * math.pi if min_lng < -math.pi else min_lng)
+        high = math.degrees(max_lng - 2 * math.pi if max_lng > math.pi else max_lng)
+        params += [low, high]
+        return f"{clause} AND ({lng_expr} >= ? OR {lng_expr} <= ?)"
+    params += [math.degrees(min_lng), math.degrees(max_lng)]
+    return f"{clause} AND {lng_expr} BETWEEN ? AND ?"
+
+
+async def _pragma(conn: aiosqlite.Connection, statement: str) -> None:
+    # Step the statement to completion: an open cursor would keep a lock on the database.
+    async with conn.execute(f"PRAGMA {statement}") as cursor:
+        await cursor.fetchall()
+
+
+def _decode(row: Sequence[Any]) -> Document:
+    doc: Document = sql.loads(row[1])
+    doc["id"] = row[0]
+    return doc
+
+
+def _upsert_document(flt: Filter, update: Update) -> Document:
+    """The document an upsert inserts: the filter's equality fields plus the update's values."""
+    doc: Document = {k: v for k, v in flt.items() if not k.startswith("$") and not isinstance(v, dict)}
+    norm = normalize_update(update)
+    for op in ("$setOnInsert", "$set", "$max", "$min"):
+        doc.update(norm.get(op, {}))
+    for field, value in norm.get("$inc", {}).items():
+        doc[field] = value
+    for op in ("$push", "$addToSet"):
+        for field, value in norm.get(op, {}).items():
+            doc[field] = [value]
+    for field in norm.get("$unset", {}):
+        doc.pop(field, None)
+    for key in doc:
+        if "." in key:
+            raise StoreError("upsert with dotted field names is not supported")
+    return doc
+
+
+class SqliteStore:
+    kind = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await self._connect()
+        await _pragma(self._writer, "journal_mode=WAL")
+        self._reader = await self._connect()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        await _pragma(conn, f"busy_timeout={BUSY_TIMEOUT_MS}")
+        await _pragma(conn, "synchronous=NORMAL")
+        return conn
+
+    @property
+    def writer(self) -> aiosqlite.Connection:
+        if self._writer is None:
+            raise StoreError("SQLite store is not open")
+        return self._writer
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise StoreError("SQLite store is not open")
+        return self._reader
+
+    def collection(self, name: str) -> SqliteCollection:
+        return SqliteCollection(self, name)
+
+    async def read(self, query: str, params: Sequence[Any]) -> list[Any]:
+        async with self.reader.execute(query, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def stream(self, query: str, params: Sequence[Any], batch_size: int) -> AsyncIterator[Any]:
+        async with self.reader.execute(query, params) as cursor:
+            while rows := await cursor.fetchmany(batch_size):
+                for row in rows:
+                    yield row
+
+    async def write(self, query: str, params: Sequence[Any]) -> list[Any]:
+        async with self._write_lock, self.writer.execute(query, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def write_many(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+        async with self._write_lock:
+            await self.writer.execute("BEGIN IMMEDIATE")
+            try:
+                await self.writer.executemany(query, rows)
+            except BaseException:
+                await self.writer.execute("ROLLBACK")
+                raise
+            await self.writer.execute("COMMIT")
+
+    async def update_returning(
+        self,
+        before_query: str | None,
+        before_params: Sequence[Any],
+        update_query: str,
+        update_params: Sequence[Any],
+        table: str,
+        upsert_doc: Document | None,
+    ) -> tuple[Any, Any]:
+        """Read-before (optional), update one, insert when nothing matched (upsert): one transaction."""
+        async with self._write_lock:
+            await self.writer.execute("BEGIN IMMEDIATE")
+            try:
+                before = None
+                if before_query is not None:
+                    async with self.writer.execute(before_query, before_params) as cursor:
+                        before = await cursor.fetchone()
+                async with self.writer.execute(update_query, update_params) as cursor:
+                    after: Any = await cursor.fetchone()
+                if after is None and upsert_doc is not None:
+                    body = dict(upsert_doc)
+                    doc_id = body.pop("id", None) or new_id()
+                    text = sql.dumps(body)
+                    await self.writer.execute(f"INSERT INTO {table} (id, doc) VALUES (?, ?)", (doc_id, text))
+                    after = (doc_id, text)
+            except BaseException:
+                await self.writer.execute("ROLLBACK")
+                raise
+            await self.writer.execute("COMMIT")
+            return before, after
+
+    # --- migrations --------------------------------------------------------------------------------------
+    async def migrate(self) -> list[str]:
+        async with self._write_lock:
+            await self.writer.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, description TEXT, applied_at TEXT)"
+            )
+            async with self.writer.execute("SELECT id FROM schema_migrations") as cursor:
+                done = {row[0] for row in await cursor.fetchall()}
+            applied = []
+            for migration in all_migrations():
+                if migration.id in done:
+                    continue
+                await self._apply(migration)
+                applied.append(migration.id)
+            return applied
+
+    async def _apply(self, migration: Migration) -> None:
+        await self.writer.execute("BEGIN IMMEDIATE")
+        try:
+            for name in migration.collections:
+                await self.writer.execute(
+                    f"CREATE TABLE IF NOT EXISTS {_table(name)} (id TEXT PRIMARY KEY, doc TEXT NOT NULL)"
+                )
+            for index in migration.indexes:
+                await self.writer.execute(_index_ddl(index))
+            for text_index in migration.text_indexes:
+                for statement in _fts_ddl(text_index):
+                    await self.writer.execute(statement)
+            for geo_index in migration.geo_indexes:
+                await self.writer.execute(_geo_ddl(geo_index))
+            await self.writer.execute(
+                "INSERT INTO schema_migrations (id, description, applied_at) VALUES (?, ?, ?)",
+                (migration.id, migration.description, sql.format_datetime(utcnow())),
+            )
+        except BaseException:
+            await self.writer.execute("ROLLBACK")
+            raise
+        await self.writer.execute("COMMIT")
+
+    async def applied_migrations(self) -> list[str]:
+        rows = await self.read("SELECT id FROM schema_migrations ORDER BY id", [])
+        return [row[0] for row in rows]
+
+    async def ping(self) -> None:
+        try:
+            await self.read("SELECT 1", [])
+        except (sqlite3.Error, ValueError) as exc:
+            raise StoreError(f"SQLite at {self.path} is not usable: {exc}") from exc
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    async def dump(self) -> dict[str, list[Document]]:
+        tables = await self.read(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+            "AND name NOT LIKE '%__fts%' AND name != 'schema_migrations'",
+            [],
+        )
+        return {name: await self.collection(name).find({}) for (name,) in tables}
+
+
+def _index_ddl(index: Index) -> str:
+    columns = ", ".join(
+        f"{sql.field_expr(name)} {'DESC' if direction < 0 else 'ASC'}" for name, direction in index.keys
+    )
+    unique = "UNIQUE " if index.unique else ""
+    partial = f" WHERE {sql.field_expr(index.keys[0][0])} IS NOT NULL" if index.sparse else ""
+    return f"CREATE {unique}INDEX IF NOT EXISTS {_table(index.name)} ON {_table(index.collection)} ({columns}){partial}"
+
+
+def _geo_ddl(index: GeoIndex) -> str:
+    lat_expr, lng_expr = _geo_exprs(index.field)
+    return f"CREATE INDEX IF NOT EXISTS {_table(index.name)} ON {_table(index.collection)} ({lat_expr}, {lng_expr})"
+
+
+def _fts_ddl(index: TextIndex) -> list[str]:
+    table = _table(index.collection)
+    for name in index.fields:
+        check_field(name)
+
+    def body(row: str) -> str:
+        return " || ' ' || ".join(f"coalesce(json_extract({row}.doc, '$.{f}'), '')" for f in index.fields)
+
+    fts = f"{table}__fts"
+    return [
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(body, tokenize='unicode61 remove_diacritics 2')",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_ai AFTER INSERT ON {table} BEGIN "
+        f"INSERT INTO {fts}(rowid, body) VALUES (new.rowid, {body('new')}); END",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_ad AFTER DELETE ON {table} BEGIN "
+        f"DELETE FROM {fts} WHERE rowid = old.rowid; END",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_au AFTER UPDATE ON {table} BEGIN "
+        f"DELETE FROM {fts} WHERE rowid = old.rowid; "
+        f"INSERT INTO {fts}(rowid, body) VALUES (new.rowid, {body('new')}); END",
+        f"INSERT INTO {fts}(rowid, body) SELECT rowid, {body(table)} FROM {table}",
+    ]

@@ -1,0 +1,1 @@
+"""Thin edges: Socket.IO event handlers and REST routers. Validate, call one service, answer."""

@@ -1,0 +1,91 @@
+"""Calendar events (issue 8): CRUD, range queries expanding series, instance edits, splits, responses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from connectnow.services.calendar.rules import as_utc
+from handlers.rest.deps import CurrentPrincipal, ServicesDep
+from models.calendar_events import (
+    Attendee,
+    AttendeeResponse,
+    EventCreate,
+    EventFields,
+    EventInstance,
+    EventPublic,
+    EventSaved,
+    EventUpdate,
+    SplitRequest,
+)
+
+router = APIRouter(prefix="/calendar-events", tags=["calendar events"])
+EventId = Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
+CalendarIds = Annotated[list[Annotated[str, Query(pattern=r"^[0-9a-f]{24}$")]] | None, Query(max_length=50)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=EventSaved, summary="Create; warns of conflicts")
+async def create_event(body: EventCreate, principal: CurrentPrincipal, svc: ServicesDep) -> EventSaved:
+    return await svc.calendar.events.create(principal, body)
+
+
+@router.get("", response_model=list[EventInstance], summary="Occurrences in [timeMin, timeMax), series expanded")
+async def list_range(
+    principal: CurrentPrincipal,
+    svc: ServicesDep,
+    time_min: Annotated[datetime, Query(alias="timeMin")],
+    time_max: Annotated[datetime, Query(alias="timeMax")],
+    calendar_id: Annotated[list[str] | None, Query(alias="calendarId", max_length=50)] = None,
+) -> list[EventInstance]:
+    return await svc.calendar.events.range(principal, calendar_id, as_utc(time_min, "UTC"), as_utc(time_max, "UTC"))
+
+
+@router.get("/{event_id}", response_model=EventPublic)
+async def get_event(event_id: EventId, principal: CurrentPrincipal, svc: ServicesDep) -> EventPublic:
+    return await svc.calendar.events.get(principal, event_id)
+
+
+@router.patch("/{event_id}", response_model=EventSaved, summary="Update an event or a whole series")
+async def update_event(
+    event_id: EventId, body: EventUpdate, principal: CurrentPrincipal, svc: ServicesDep
+) -> EventSaved:
+    return await svc.calendar.events.update(principal, event_id, body)
+
+
+@router.delete("/{event_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete an event or a whole series")
+async def delete_event(event_id: EventId, principal: CurrentPrincipal, svc: ServicesDep) -> Response:
+    await svc.calendar.events.delete(principal, event_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.patch("/{event_id}/instances/{original_start}", response_model=EventSaved, summary="Edit one instance")
+async def edit_instance(
+    event_id: EventId, original_start: datetime, body: EventFields, principal: CurrentPrincipal, svc: ServicesDep
+) -> EventSaved:
+    return await svc.calendar.series.edit_instance(principal, event_id, original_start, body)
+
+
+@router.delete(
+    "/{event_id}/instances/{original_start}", status_code=status.HTTP_204_NO_CONTENT, summary="Cancel one instance"
+)
+async def cancel_instance(
+    event_id: EventId, original_start: datetime, principal: CurrentPrincipal, svc: ServicesDep
+) -> Response:
+    await svc.calendar.series.cancel_instance(principal, event_id, original_start)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{event_id}/split", status_code=status.HTTP_201_CREATED, response_model=EventSaved, summary="This and following"
+)
+async def split_series(
+    event_id: EventId, body: SplitRequest, principal: CurrentPrincipal, svc: ServicesDep
+) -> EventSaved:
+    return await svc.calendar.series.split(principal, event_id, body)
+
+
+@router.post("/{event_id}/responses", response_model=Attendee, summary="An attendee's response status")
+async def respond(event_id: EventId, body: AttendeeResponse, principal: CurrentPrincipal, svc: ServicesDep) -> Attendee:
+    return await svc.calendar.events.respond(principal, event_id, body)

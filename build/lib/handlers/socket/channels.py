@@ -1,0 +1,73 @@
+"""Socket.IO events for channels and channel membership."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.socket.router import SocketContext, SocketRouter
+from models.channels import ChannelCreate, ChannelList, ChannelMemberChange, ChannelMute, ChannelUpdate
+from models.messages import ChannelRef
+
+router = SocketRouter()
+
+
+@router.event("channel:create", ChannelCreate)
+async def create(ctx: SocketContext, data: ChannelCreate) -> Any:
+    return await ctx.svc.channels.create(ctx.principal, data)
+
+
+@router.event("channel:list", ChannelList)
+async def list_channels(ctx: SocketContext, data: ChannelList) -> Any:
+    return await ctx.svc.channels.visible(ctx.principal, data.workspace_id)
+
+
+@router.event("channel:get", ChannelRef)
+async def get(ctx: SocketContext, data: ChannelRef) -> Any:
+    return await ctx.svc.channels.get(ctx.principal, data.channel_id)
+
+
+@router.event("channel:update", ChannelUpdate)
+async def update(ctx: SocketContext, data: ChannelUpdate) -> Any:
+    return await ctx.svc.channels.update(ctx.principal, data)
+
+
+@router.event("channel:archive", ChannelRef)
+async def archive(ctx: SocketContext, data: ChannelRef) -> Any:
+    return await ctx.svc.channels.set_archived(ctx.principal, data.channel_id, True)
+
+
+@router.event("channel:unarchive", ChannelRef)
+async def unarchive(ctx: SocketContext, data: ChannelRef) -> Any:
+    return await ctx.svc.channels.set_archived(ctx.principal, data.channel_id, False)
+
+
+@router.event("channel:join", ChannelRef)
+async def join(ctx: SocketContext, data: ChannelRef) -> Any:
+    return await ctx.svc.channels.join(ctx.principal, data.channel_id)
+
+
+@router.event("channel:leave", ChannelRef)
+async def leave(ctx: SocketContext, data: ChannelRef) -> Any:
+    await ctx.svc.channels.leave(ctx.principal, data.channel_id)
+    return {"channelId": data.channel_id}
+
+
+@router.event("channel:members", ChannelRef)
+async def members(ctx: SocketContext, data: ChannelRef) -> Any:
+    return await ctx.svc.channels.members(ctx.principal, data.channel_id)
+
+
+@router.event("channel:addMember", ChannelMemberChange)
+async def add_member(ctx: SocketContext, data: ChannelMemberChange) -> Any:
+    return await ctx.svc.channels.add_member(ctx.principal, data)
+
+
+@router.event("channel:removeMember", ChannelMemberChange)
+async def remove_member(ctx: SocketContext, data: ChannelMemberChange) -> Any:
+    await ctx.svc.channels.remove_member(ctx.principal, data)
+    return {"channelId": data.channel_id, "userId": data.user_id}
+
+
+@router.event("channel:mute", ChannelMute)
+async def mute(ctx: SocketContext, data: ChannelMute) -> Any:
+    return await ctx.svc.channels.set_muted(ctx.principal, data)

@@ -1,0 +1,66 @@
+"""Connection lifecycle: authenticate on connect, forget on disconnect, and `session:whoami`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+
+from connectnow import errors
+from connectnow.errors import AppError
+from connectnow.node import Node
+from handlers.socket.router import SocketContext, SocketRouter
+
+log = logging.getLogger("connectnow.socket")
+router = SocketRouter()
+
+
+def install_connection_handlers(sio: socketio.AsyncServer, node: Node) -> None:
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        try:
+            token = _token_from(auth)
+            principal = await node.svc.auth.authenticate(token)
+        except AppError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.code, exc.body()["error"]) from None
+        await node.hub.register(sid, principal)
+        # Chat core: the workspace and channel rooms this user may see (a banned user is in none).
+        for room in await node.svc.chat.rooms_for(principal.user_id):
+            await sio.enter_room(sid, room)
+        # Direct messages (issue 3B): the `dm:{id}` room of each of the user's conversations.
+        for room in await node.svc.direct.rooms_for(principal.user_id):
+            await sio.enter_room(sid, room)
+        node.hub.metrics.connects.inc()
+        await node.svc.presence.connected(principal.user_id, sid)
+        await node.svc.dashboard.connection_event("connect", principal, sid)
+
+    async def disconnect(sid: str, reason: Any = None) -> None:
+        conn = node.hub.unregister(sid)
+        if conn is not None:
+            node.hub.metrics.disconnects.inc()
+            node.svc.dashboard.forget(sid)
+            await node.svc.presence.disconnected(conn.user_id, sid)
+            await node.svc.dashboard.connection_event("disconnect", conn.principal, sid)
+
+    sio.on("connect", handler=connect)
+    sio.on("disconnect", handler=disconnect)
+
+
+def _token_from(auth: Any) -> str:
+    # Only the Socket.IO auth payload is read; a token in the query string is ignored.
+    if auth is None:
+        raise AppError(errors.AUTH_REQUIRED, 'Send auth = {"token": "<access token or API key>"}')
+    if not isinstance(auth, dict) or not isinstance(auth.get("token"), str):
+        raise AppError(errors.AUTH_MALFORMED, 'auth must be {"token": "<string>"}')
+    token: str = auth["token"]
+    return token
+
+
+@router.event("session:whoami")
+async def whoami(ctx: SocketContext, _: None) -> dict[str, Any]:
+    return {
+        "sid": ctx.sid,
+        "user": ctx.svc.users.me(ctx.principal.user),
+        "sessionId": ctx.principal.session_id,
+        "apiKeyId": ctx.principal.api_key_id,
+    }

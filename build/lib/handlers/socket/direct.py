@@ -1,0 +1,60 @@
+"""Socket.IO events for direct conversations and direct messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.socket.router import SocketContext, SocketRouter
+from models.direct import (
+    DirectConversationRef,
+    DirectEdit,
+    DirectHistory,
+    DirectList,
+    DirectMarkRead,
+    DirectMessageRef,
+    DirectOpen,
+    DirectSend,
+)
+
+router = SocketRouter()
+
+
+@router.event("dm:open", DirectOpen)
+async def open_conversation(ctx: SocketContext, data: DirectOpen) -> Any:
+    return await ctx.svc.direct.open(ctx.principal, data.user_id)
+
+
+@router.event("dm:list", DirectList)
+async def list_conversations(ctx: SocketContext, data: DirectList) -> Any:
+    return await ctx.svc.direct.list_conversations(ctx.principal, data)
+
+
+@router.event("dm:get", DirectConversationRef)
+async def get_conversation(ctx: SocketContext, data: DirectConversationRef) -> Any:
+    return await ctx.svc.direct.get(ctx.principal, data.conversation_id)
+
+
+@router.event("dm:send", DirectSend)
+async def send(ctx: SocketContext, data: DirectSend) -> Any:
+    message, created = await ctx.svc.direct.send(ctx.principal, data)
+    return {"message": message, "duplicate": not created}
+
+
+@router.event("dm:edit", DirectEdit)
+async def edit(ctx: SocketContext, data: DirectEdit) -> Any:
+    return await ctx.svc.direct.edit(ctx.principal, data)
+
+
+@router.event("dm:delete", DirectMessageRef)
+async def delete(ctx: SocketContext, data: DirectMessageRef) -> Any:
+    return await ctx.svc.direct.delete(ctx.principal, data.message_id)
+
+
+@router.event("dm:history", DirectHistory)
+async def history(ctx: SocketContext, data: DirectHistory) -> Any:
+    return await ctx.svc.direct.history(ctx.principal, data)
+
+
+@router.event("dm:markRead", DirectMarkRead)
+async def mark_read(ctx: SocketContext, data: DirectMarkRead) -> Any:
+    return await ctx.svc.direct.mark_read(ctx.principal, data)

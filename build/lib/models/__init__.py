@@ -1,0 +1,1 @@
+"""pydantic models: stored documents and API shapes (camelCase on the wire)."""

@@ -1,0 +1,198 @@
+"""Scheduled messages (seed 000 scheduledMessages), their per-recipient deliveries, and webhook settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from models.base import IdStr, InputModel, StoredModel, Text, UtcDateTime, WireModel
+
+TimeZoneName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+WebhookUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^https?://\S+$")]
+
+
+class ScheduleStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class TargetKind(StrEnum):
+    CONTACT = "contact"  # one webhook delivery
+    GROUP = "group"  # one webhook delivery per member, fixed when scheduled
+    CHANNEL = "channel"  # one in-app chat message
+    DIRECT = "direct"  # one in-app chat message in a direct conversation
+
+
+class ContactTarget(InputModel):
+    kind: Literal["contact"]
+    contact_id: IdStr
+
+
+class GroupTarget(InputModel):
+    kind: Literal["group"]
+    group_id: IdStr
+
+
+class ChannelTarget(InputModel):
+    kind: Literal["channel"]
+    channel_id: IdStr
+
+
+class DirectTarget(InputModel):
+    kind: Literal["direct"]
+    conversation_id: IdStr
+
+
+Target = Annotated[ContactTarget | GroupTarget | ChannelTarget | DirectTarget, Field(discriminator="kind")]
+
+
+class ScheduleTime(InputModel):
+    """`scheduledFor` with an offset, or a local time plus an IANA `timeZone`."""
+
+    scheduled_for: datetime
+    time_zone: TimeZoneName | None = None
+
+
+class ScheduledCreate(ScheduleTime):
+    target: Target
+    message: Annotated[str, Text(1, 4000, strip=False)] | None = None
+    template_id: IdStr | None = None
+    category: Annotated[str, Text(1, 60)] | None = None
+    # Sending the same request again (after a lost answer) returns the message created the first time.
+    client_request_id: RequestId | None = None
+
+
+class ScheduledUpdate(InputModel):
+    """Only while pending. A new time needs `scheduledFor` (and `timeZone` when it is a local time)."""
+
+    scheduled_for: datetime | None = None
+    time_zone: TimeZoneName | None = None
+    message: Annotated[str, Text(1, 4000, strip=False)] | None = None
+    template_id: IdStr | None = None
+    category: Annotated[str, Text(1, 60)] | None = None
+
+
+class TargetRef(WireModel):
+    kind: TargetKind
+    id: str
+
+
+class ScheduledRecord(StoredModel):
+    user_id: str
+    target: TargetRef
+    target_key: str  # "kind:id": the quota and the target filter use it
+    request_key: str | None = None  # "{userId}:{clientRequestId}" (unique): replays find the first one
+    message: str
+    template_id: str | None = None
+    category: str | None = None
+    scheduled_for: UtcDateTime
+    time_zone: str | None = None
+    status: ScheduleStatus
+    recipients: int
+    delivered: int = 0
+    failed: int = 0
+    late: bool = False
+    delivery_error: str | None = None
+    actual_delivery_time: UtcDateTime | None = None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class ScheduledPublic(WireModel):
+    id: str
+    target: TargetRef
+    message: str
+    template_id: str | None = None
+    category: str | None = None
+    scheduled_for: UtcDateTime
+    time_zone: str | None = None
+    status: ScheduleStatus
+    recipients: int
+    delivered: int
+    failed: int
+    late: bool
+    delivery_error: str | None = None
+    actual_delivery_time: UtcDateTime | None = None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class ScheduledPage(WireModel):
+    items: list[ScheduledPublic]
+    total: int
+    next_offset: int | None = None
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class SourceKind(StrEnum):
+    SCHEDULED = "scheduled"  # a scheduled message (one delivery per recipient)
+    SELECTION = "selection"  # a study-book selection
+
+
+class DeliveryRecord(StoredModel):
+    """One item of the lease queue: one message to one recipient."""
+
+    user_id: str
+    source_kind: SourceKind
+    source_id: str
+    target: TargetRef  # contact, channel or direct conversation (groups are expanded)
+    status: DeliveryStatus
+    scheduled_for: UtcDateTime  # the promised time, for the late policy
+    due_at: UtcDateTime  # the next attempt (moves with backoff)
+    lease_owner: str | None = None
+    lease_until: UtcDateTime | None = None
+    delivery_attempts: int = 0
+    last_delivery_attempt: UtcDateTime | None = None
+    delivery_error: str | None = None
+    actual_delivery_time: UtcDateTime | None = None
+    late: bool = False
+    created_at: UtcDateTime
+
+
+class DeliveryPublic(WireModel):
+    id: str
+    target: TargetRef
+    status: DeliveryStatus
+    scheduled_for: UtcDateTime
+    due_at: UtcDateTime
+    delivery_attempts: int
+    last_delivery_attempt: UtcDateTime | None = None
+    delivery_error: str | None = None
+    actual_delivery_time: UtcDateTime | None = None
+    late: bool
+
+
+class WebhookRecord(StoredModel):
+    """The secret is never stored: it is derived from the server key and `secretNonce` (rotated on demand)."""
+
+    user_id: str
+    url: str
+    secret_nonce: str
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class WebhookSet(InputModel):
+    url: WebhookUrl
+    rotate_secret: bool = False
+
+
+class WebhookPublic(WireModel):
+    url: str
+    secret: str  # shown to its owner so the gateway can verify signatures
+    signature_header: str
+    updated_at: UtcDateTime
