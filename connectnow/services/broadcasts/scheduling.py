@@ -8,7 +8,7 @@ Statuses: pending -> sending (the first delivery started) -> sent | failed; pend
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -97,7 +97,7 @@ class ScheduleService:
         hub: Emitter,
         resolver: TargetResolver,
         templates: TemplateService,
-        wake: Callable[[], None] | None = None,
+        wake: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.scheduled = ScheduledRepository(store)
         self.deliveries = DeliveryRepository(store)
@@ -193,8 +193,12 @@ class ScheduleService:
             for recipient in recipients
         ]
         await self.deliveries.coll.insert_many(docs)
+        await self._wake()
+
+    async def _wake(self) -> None:
+        # Every scheduler sleeps until its next known due time: a new or moved one must cut that sleep short.
         if self.wake is not None:
-            self.wake()
+            await self.wake()
 
     async def get_owned(self, principal: Principal, scheduled_id: str) -> ScheduledRecord:
         record = await self.scheduled.owned(principal.user_id, scheduled_id)
@@ -260,6 +264,7 @@ class ScheduleService:
             raise AppError(errors.SCHEDULE_NOT_PENDING, details={"status": latest.status.value})
         if "scheduledFor" in changes:
             await self.deliveries.reschedule_pending(current.id, changes["scheduledFor"])
+            await self._wake()
         await self.hub.emit(EVENT_SCHEDULED, to_public(updated), room=user_room(principal.user_id))
         return to_public(updated)
 

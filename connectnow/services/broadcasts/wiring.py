@@ -22,6 +22,7 @@ from connectnow.services.broadcasts.transports import (
     WebhookTransport,
     http_client,
 )
+from connectnow.services.broadcasts.wake import WakeSignal, wake_broker
 from connectnow.services.broadcasts.webhooks import WebhookService
 from connectnow.services.contacts import ContactService
 from connectnow.services.studybooks import StudyBookService
@@ -39,6 +40,7 @@ class Broadcasts:
     studybooks: StudyBookService
     engine: DeliveryEngine
     client: httpx.AsyncClient
+    waker: WakeSignal
 
     def attach_chat(self, poster: ChatPoster) -> None:
         """In-app delivery, once the chat core is built (it is wired after this sidecar in Node.start)."""
@@ -48,10 +50,12 @@ class Broadcasts:
         self.engine.transports[TargetKind.DIRECT] = in_app
 
     async def start(self) -> None:
+        await self.waker.start()
         await self.engine.worker.start()
 
     async def stop(self) -> None:
         await self.engine.worker.stop()
+        await self.waker.stop()
         await self.client.aclose()
 
 
@@ -82,6 +86,7 @@ def build_broadcasts(
     }
     engine = DeliveryEngine(deliveries, settings, hub, sources, transports)
     resolver = TargetResolver(contacts, groups, webhooks, poster)
-    schedule = ScheduleService(store, settings, hub, resolver, templates, wake=engine.worker.wake)
+    waker = WakeSignal(engine.worker, wake_broker(settings))
+    schedule = ScheduleService(store, settings, hub, resolver, templates, wake=waker.notify)
     studybooks = StudyBookService(store, schedule)
-    return Broadcasts(contacts, groups, templates, webhooks, schedule, studybooks, engine, client)
+    return Broadcasts(contacts, groups, templates, webhooks, schedule, studybooks, engine, client, waker)
