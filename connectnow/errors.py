@@ -157,6 +157,15 @@ CONTACT_DUPLICATE = _define(
 )
 CSV_INVALID = _define("CSV_INVALID", 422, False, "The CSV file cannot be read: details say why")
 GROUP_EMPTY = _define("GROUP_EMPTY", 422, False, "This group has no contacts to send to")
+CONTACT_OPTED_OUT = _define(
+    "CONTACT_OPTED_OUT", 409, False, "The contact opted out of messages: only their own START reply opts them in"
+)
+INBOUND_SIGNATURE_INVALID = _define(
+    "INBOUND_SIGNATURE_INVALID",
+    401,
+    False,
+    "The inbound webhook call is not signed with this user's secret, or too old",
+)
 TEMPLATE_UNKNOWN_PLACEHOLDER = _define(
     "TEMPLATE_UNKNOWN_PLACEHOLDER", 422, False, "The text uses a placeholder that does not exist"
 )

@@ -31,6 +31,7 @@ from models.broadcasts import (
     DeliveryPublic,
     DeliveryRecord,
     DeliveryStatus,
+    GroupsTarget,
     ScheduledCreate,
     ScheduledPage,
     ScheduledPublic,
@@ -48,6 +49,8 @@ IN_APP_KINDS = (TargetKind.CHANNEL, TargetKind.DIRECT)
 
 
 def target_ref(target: Target) -> TargetRef:
+    if isinstance(target, GroupsTarget):
+        return TargetRef(kind=TargetKind.GROUPS, id=",".join(sorted(set(target.group_ids))))
     ids = {"contact": "contact_id", "group": "group_id", "channel": "channel_id", "direct": "conversation_id"}
     return TargetRef(kind=TargetKind(target.kind), id=getattr(target, ids[target.kind]))
 
@@ -74,14 +77,32 @@ class TargetResolver:
             await self.poster.check_can_post(principal.user_id, target.kind, target.id)
             return [target]
         if target.kind is TargetKind.CONTACT:
-            contact_ids = [(await self.contacts.get_owned(principal, target.id)).id]
+            contact = await self.contacts.get_owned(principal, target.id)
+            if contact.opted_out:
+                raise AppError(errors.CONTACT_OPTED_OUT, details={"contactId": contact.id})
+            contact_ids = [contact.id]
         else:
-            contact_ids = await self.groups.member_records(principal, target.id)
-            if not contact_ids:
-                raise AppError(errors.GROUP_EMPTY)
+            contact_ids = await self._members(principal, target)
         if await self.webhooks.target_for(principal.user_id) is None:
             raise AppError(errors.WEBHOOK_NOT_CONFIGURED)
         return [TargetRef(kind=TargetKind.CONTACT, id=cid) for cid in contact_ids]
+
+    async def _members(self, principal: Principal, target: TargetRef) -> list[str]:
+        """The distinct contacts of one or several groups, in group order, without those who opted out."""
+        group_ids = target.id.split(",") if target.kind is TargetKind.GROUPS else [target.id]
+        members: dict[str, None] = {}  # insertion-ordered set: a contact in two groups is sent to once
+        for group_id in group_ids:
+            members.update(dict.fromkeys(await self.groups.member_records(principal, group_id)))
+        if not members:
+            raise AppError(errors.GROUP_EMPTY)
+        records = await self.contacts.contacts.owned_many(principal.user_id, list(members))
+        opted_out = {c.id for c in records if c.opted_out}
+        reachable = [cid for cid in members if cid not in opted_out]
+        if not reachable:
+            raise AppError(
+                errors.CONTACT_OPTED_OUT, "Every contact of the target opted out", details={"optedOut": len(opted_out)}
+            )
+        return reachable
 
 
 def check_text_for(target: TargetRef, text: str) -> None:

@@ -10,6 +10,7 @@ from connectnow.config import Settings
 from connectnow.repositories.broadcasts import DeliveryRepository, ScheduledRepository
 from connectnow.repositories.contacts import ContactRepository
 from connectnow.repositories.studybooks import SelectionRepository
+from connectnow.services.broadcasts.consent import ConsentService
 from connectnow.services.broadcasts.delivery import DeliveryEngine
 from connectnow.services.broadcasts.groups import GroupService
 from connectnow.services.broadcasts.scheduling import ScheduleService, TargetResolver
@@ -41,6 +42,7 @@ class Broadcasts:
     engine: DeliveryEngine
     client: httpx.AsyncClient
     waker: WakeSignal
+    consent: ConsentService
 
     def attach_chat(self, poster: ChatPoster) -> None:
         """In-app delivery, once the chat core is built (it is wired after this sidecar in Node.start)."""
@@ -89,4 +91,5 @@ def build_broadcasts(
     waker = WakeSignal(engine.worker, wake_broker(settings))
     schedule = ScheduleService(store, settings, hub, resolver, templates, wake=waker.notify)
     studybooks = StudyBookService(store, schedule)
-    return Broadcasts(contacts, groups, templates, webhooks, schedule, studybooks, engine, client, waker)
+    consent = ConsentService(contacts, webhooks)
+    return Broadcasts(contacts, groups, templates, webhooks, schedule, studybooks, engine, client, waker, consent)
