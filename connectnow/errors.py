@@ -160,6 +160,9 @@ GROUP_EMPTY = _define("GROUP_EMPTY", 422, False, "This group has no contacts to 
 CONTACT_OPTED_OUT = _define(
     "CONTACT_OPTED_OUT", 409, False, "The contact opted out of messages: only their own START reply opts them in"
 )
+RSVP_LINK_INVALID = _define(
+    "RSVP_LINK_INVALID", 404, False, "This RSVP link is not valid, or it was used already: ask for a new one"
+)
 INBOUND_SIGNATURE_INVALID = _define(
     "INBOUND_SIGNATURE_INVALID",
     401,

@@ -334,22 +334,34 @@ async def test_split_this_and_following(cal: Cal) -> None:
     assert err.value.error is errors.RECURRENCE_INVALID
 
 
-async def test_attendee_responses(cal: Cal) -> None:
-    alice, bob, eve = await cal.user(), await cal.user("bobby"), await cal.user()
+async def test_attendee_responses_need_the_rsvp_link_not_a_matching_email(cal: Cal) -> None:
+    alice, bob, squatter = await cal.user(), await cal.user("bobby"), await cal.user()
     cid = await cal.calendar(alice)
     saved = await cal.suite.events.create(alice, body(cid, attendees=[{"email": "bobby@example.com"}]))
     answer = AttendeeResponse.model_validate({"email": "bobby@example.com", "responseStatus": "accepted"})
+    # An account with the invitee's address is not proof of owning it: refused until the link is used.
+    with pytest.raises(AppError) as refused:
+        await cal.suite.events.respond(bob, saved.event.id, answer)
+    assert refused.value.error is errors.NOT_FOUND
+    [link] = await cal.suite.rsvp.links(alice, saved.event.id)
+    assert link.email == "bobby@example.com" and link.path == f"/api/v1/rsvp/{link.token}"
+    attendee = await cal.suite.rsvp.link_account(bob, link.token)
+    assert attendee.email == "bobby@example.com"
+    with pytest.raises(AppError) as used:
+        await cal.suite.rsvp.link_account(squatter, link.token)  # single use
+    assert used.value.error is errors.RSVP_LINK_INVALID
     mine = await cal.suite.events.respond(bob, saved.event.id, answer)
-    assert mine.email == "bobby@example.com" and mine.response_status == "accepted"
+    assert mine.response_status == "accepted"
     assert (await cal.suite.events.get(alice, saved.event.id)).attendees[0].response_status == "accepted"
+    invited = await cal.suite.events.range(bob, None, utc(2026, 1, 1), utc(2026, 12, 31))
+    assert [(i.event_id, i.invited) for i in invited] == [(saved.event.id, True)]
+    assert await cal.suite.events.range(squatter, None, utc(2026, 1, 1), utc(2026, 12, 31)) == []
     with pytest.raises(AppError):
-        await cal.suite.events.respond(eve, saved.event.id, answer)  # not her address
-    with pytest.raises(AppError):
-        await cal.suite.events.respond(
-            eve,
-            saved.event.id,
-            AttendeeResponse.model_validate({"email": eve.user.email, "responseStatus": "declined"}),
-        )
+        await cal.suite.events.respond(squatter, saved.event.id, answer)
+    forged = link.token[:-4] + ("0000" if not link.token.endswith("0000") else "1111")
+    with pytest.raises(AppError) as bad:
+        await cal.suite.rsvp.view(forged)
+    assert bad.value.error is errors.RSVP_LINK_INVALID
 
 
 async def test_deleting_a_calendar_and_a_user_cascades(cal: Cal) -> None:

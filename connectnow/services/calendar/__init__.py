@@ -16,6 +16,7 @@ from connectnow.services.calendar.exports import ExportService
 from connectnow.services.calendar.ics import IcsService
 from connectnow.services.calendar.providers import SyncProvider, providers
 from connectnow.services.calendar.reminders import ChatReminderPoster, ReminderPoster, ReminderService
+from connectnow.services.calendar.rsvp import RsvpService
 from connectnow.services.calendar.series import SeriesService
 from connectnow.services.leases import LeaseWorker
 from connectnow.store.port import DocumentStore
@@ -32,6 +33,7 @@ class CalendarSuite:
     ics: IcsService
     exports: ExportService
     reminders: ReminderService
+    rsvp: RsvpService
     providers: dict[str, SyncProvider] = field(default_factory=dict)  # "ics"; Outlook/Google would join here
     workers: list[LeaseWorker] = field(default_factory=list)
 
@@ -59,6 +61,7 @@ def build_calendar(
         ics=IcsService(events, max_ics_bytes),
         exports=exports,
         reminders=reminders,
+        rsvp=RsvpService(events, secrets.digest, public_url),
     )
     suite.providers = providers(suite.ics)
     suite.workers = [

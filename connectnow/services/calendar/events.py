@@ -15,7 +15,7 @@ from connectnow.repositories.calendar import EventRepository, user_scope
 from connectnow.services.auth import Principal
 from connectnow.services.calendar import recurrence
 from connectnow.services.calendar.calendars import CalendarService
-from connectnow.services.calendar.queries import MAX_SERIES_PER_CALENDAR, EventQueries, check_range
+from connectnow.services.calendar.queries import MAX_RANGE_ITEMS, MAX_SERIES_PER_CALENDAR, EventQueries, check_range
 from connectnow.services.calendar.rules import check_recurrence, check_times, convert_times, range_end
 from connectnow.store.port import DocumentStore
 from models.calendar import GLOBAL_SCOPE
@@ -179,9 +179,11 @@ class EventService:
         check_range(time_min, time_max)
         if calendar_ids:
             ids = [(await self.calendars.owned(principal, cid)).id for cid in dict.fromkeys(calendar_ids)]
-        else:
-            ids = [c.id for c in await self.calendars.calendars.for_user(principal.user_id) if c.is_active]
-        return await self.queries.expand(ids, time_min, time_max)
+            return await self.queries.expand(ids, time_min, time_max)
+        ids = [c.id for c in await self.calendars.calendars.for_user(principal.user_id) if c.is_active]
+        own = await self.queries.expand(ids, time_min, time_max)
+        invited = await self.queries.invited(principal.user_id, time_min, time_max)
+        return sorted([*own, *invited], key=lambda i: (i.start_time, i.event_id))[:MAX_RANGE_ITEMS]
 
     # --- update, delete --------------------------------------------------------------------------------
     async def update(self, principal: Principal, event_id: str, data: EventUpdate) -> EventSaved:
@@ -272,7 +274,10 @@ class EventService:
         event = await self.events.get(event_id)
         email = str(data.email).lower()
         owner = event is not None and event.user_id == principal.user_id
-        if event is None or (not owner and principal.user.email_lower != email):
+        # An account's e-mail proves nothing (anyone may register with an invitee's address): another user
+        # answers only for an invitation they linked to their account through its RSVP link (rsvp.py).
+        linked = event is not None and any(g.email == email and g.user_id == principal.user_id for g in event.rsvp)
+        if event is None or (not owner and not linked):
             raise AppError(errors.NOT_FOUND, "No such event")
         attendees = [a.model_copy() for a in event.attendees]
         match = [a for a in attendees if a.email.lower() == email]
