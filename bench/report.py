@@ -92,7 +92,7 @@ def markdown(result: dict[str, Any]) -> str:
         "crossworker": "### 3. Cross-worker (Redis)",
         "persist": "### 4. Persist (SQLite)",
         "memory": "### 5. Memory per idle connection",
-        "lateness": "### 6. Scheduled-delivery lateness (broadcasts scheduler, issue 6)",
+        "lateness": "### 6. Scheduled-delivery lateness (broadcasts scheduler, issues 6 and 19)",
     }
     for name, title in titles.items():
         if name in bench:

@@ -344,6 +344,19 @@ class EventInstance(WireModel):
     invited: bool = False  # someone else's event the caller is invited to (answer via /responses)
 
 
+class BusySpan(WireModel):
+    start: UtcDateTime
+    end: UtcDateTime
+
+
+class FreeBusy(WireModel):
+    """Google Calendar's freeBusy answer for the caller: merged busy spans, no titles."""
+
+    time_min: UtcDateTime
+    time_max: UtcDateTime
+    busy: list[BusySpan]
+
+
 class Conflict(WireModel):
     kind: str  # "calendar": overlaps on the same calendar; "location": the location is busy then
     start_time: UtcDateTime

@@ -441,3 +441,34 @@ async def test_changing_a_series_time_drops_exceptions_it_no_longer_has(cal: Cal
     items = await cal.suite.events.range(alice, [cid], utc(2026, 6, 1), utc(2026, 6, 10))
     assert [(i.title, i.start_time.hour) for i in items] == [("Renamed", 15)] * 4
     assert await cal.count("calendar_events") == 1
+
+
+async def test_free_busy_merges_and_clips_and_search_matches_words(cal: Cal) -> None:
+    alice, other = await cal.user(), await cal.user()
+    cid = await cal.calendar(alice)
+    for title, start, end in (
+        ("Board meeting", "2026-06-01T09:00:00Z", "2026-06-01T10:00:00Z"),
+        ("Lunch with board", "2026-06-01T09:30:00Z", "2026-06-01T11:00:00Z"),  # overlaps: merged
+        ("Choir", "2026-06-01T11:00:00Z", "2026-06-01T12:00:00Z"),  # touches: merged
+        ("Late", "2026-06-01T22:00:00Z", "2026-06-02T02:00:00Z"),  # clipped at timeMax
+    ):
+        await cal.suite.events.create(alice, body(cid, title=title, startTime=start, endTime=end))
+    await cal.suite.events.create(
+        alice,
+        body(cid, title="Weekly", startTime="2026-05-25T15:00:00Z", endTime="2026-05-25T16:00:00Z",
+             recurrencePattern={"type": "weekly", "daysOfWeek": ["monday"], "occurrenceCount": 3}),
+    )  # fmt: skip
+    free = await cal.suite.events.free_busy(alice, None, utc(2026, 6, 1), utc(2026, 6, 2))
+    assert [(b.start, b.end) for b in free.busy] == [
+        (utc(2026, 6, 1, 9), utc(2026, 6, 1, 12)),
+        (utc(2026, 6, 1, 15), utc(2026, 6, 1, 16)),  # the series' second instance
+        (utc(2026, 6, 1, 22), utc(2026, 6, 2)),
+    ]
+    assert (await cal.suite.events.free_busy(other, None, utc(2026, 6, 1), utc(2026, 6, 2))).busy == []
+    found = await cal.suite.events.search(alice, "BOARD", None, utc(2026, 5, 1), utc(2026, 7, 1))
+    assert [i.title for i in found] == ["Board meeting", "Lunch with board"]
+    assert [
+        i.title for i in await cal.suite.events.search(alice, "lunch board", None, utc(2026, 5, 1), utc(2026, 7, 1))
+    ] == ["Lunch with board"]
+    assert len(await cal.suite.events.search(alice, "weekly", None, utc(2026, 5, 1), utc(2026, 7, 1))) == 3
+    assert await cal.suite.events.search(other, "board", None, utc(2026, 5, 1), utc(2026, 7, 1)) == []

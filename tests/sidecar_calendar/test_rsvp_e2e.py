@@ -76,6 +76,13 @@ async def test_rsvp_links_close_the_invitee_email_hole(live_server: LiveServer, 
     )
     assert accepted.status_code == 200 and accepted.json()["responseStatus"] == "accepted"
     assert (await http.get(f"{API}/calendar-events", params=RANGE, headers=mallory)).json() == []
+    busy = (await http.get(f"{API}/calendar-events/freebusy", params=RANGE, headers=bob)).json()
+    assert busy["busy"] == [{"start": "2026-06-10T09:00:00Z", "end": "2026-06-10T10:00:00Z"}]
+    found = await http.get(f"{API}/calendar-events/search", params={**RANGE, "q": "plan"}, headers=bob)
+    assert [i["eventId"] for i in found.json()] == [eid]
+    assert (
+        await http.get(f"{API}/calendar-events/search", params={**RANGE, "q": "plan"}, headers=mallory)
+    ).json() == []
     stored = (await http.get(f"{API}/calendar-events/{eid}", headers=alice)).json()
     assert {a["email"]: a["responseStatus"] for a in stored["attendees"]} == {
         f"{guest}@example.com": "tentative",
@@ -86,6 +93,8 @@ async def test_rsvp_links_close_the_invitee_email_hole(live_server: LiveServer, 
     async with httpx.AsyncClient(base_url=live_server.base_url) as root:
         paths = (await root.get("/openapi.json")).json()["paths"]
     for documented in (
+        "/api/v1/calendar-events/freebusy",
+        "/api/v1/calendar-events/search",
         "/api/v1/rsvp/{token}",
         "/api/v1/rsvp/{token}/link",
         "/api/v1/calendar-events/{event_id}/rsvp-links",

@@ -5,6 +5,7 @@ Series edits (one instance, 'this and following') live in series.py; range reads
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from connectnow import errors
@@ -22,6 +23,7 @@ from models.calendar import GLOBAL_SCOPE
 from models.calendar_events import (
     Attendee,
     AttendeeResponse,
+    BusySpan,
     EventCreate,
     EventFields,
     EventInstance,
@@ -29,6 +31,7 @@ from models.calendar_events import (
     EventRecord,
     EventSaved,
     EventUpdate,
+    FreeBusy,
 )
 
 # Fields a PATCH may clear with `clearFields` (camelCase, as on the wire).
@@ -184,6 +187,31 @@ class EventService:
         own = await self.queries.expand(ids, time_min, time_max)
         invited = await self.queries.invited(principal.user_id, time_min, time_max)
         return sorted([*own, *invited], key=lambda i: (i.start_time, i.event_id))[:MAX_RANGE_ITEMS]
+
+    async def free_busy(
+        self, principal: Principal, calendar_ids: list[str] | None, time_min: datetime, time_max: datetime
+    ) -> FreeBusy:
+        """Busy spans (overlapping and touching occurrences merged), clipped to the range."""
+        spans: list[BusySpan] = []
+        for item in await self.range(principal, calendar_ids, time_min, time_max):
+            start, end = max(item.start_time, time_min), min(item.end_time, time_max)
+            if spans and start <= spans[-1].end:
+                spans[-1] = BusySpan(start=spans[-1].start, end=max(spans[-1].end, end))
+            elif end > start:
+                spans.append(BusySpan(start=start, end=end))
+        return FreeBusy(time_min=time_min, time_max=time_max, busy=spans)
+
+    async def search(
+        self, principal: Principal, text: str, calendar_ids: list[str] | None, time_min: datetime, time_max: datetime
+    ) -> list[EventInstance]:
+        """Occurrences in the range whose title or location contains every word of `text` (any case)."""
+        words = text.casefold().split()
+        found = []
+        for item in await self.range(principal, calendar_ids, time_min, time_max):
+            haystack = f"{item.title} {item.location or ''}".casefold()
+            if all(word in haystack for word in words):
+                found.append(item)
+        return found
 
     # --- update, delete --------------------------------------------------------------------------------
     async def update(self, principal: Principal, event_id: str, data: EventUpdate) -> EventSaved:
