@@ -237,6 +237,12 @@ EVENT_TIME_INVALID = _define(
 RECURRENCE_INVALID = _define("RECURRENCE_INVALID", 422, False, "The recurrence rule is invalid or never occurs")
 INSTANCE_NOT_FOUND = _define("INSTANCE_NOT_FOUND", 404, False, "The series has no instance at that time")
 LOCATION_CAPACITY_EXCEEDED = _define("LOCATION_CAPACITY_EXCEEDED", 409, False, "More attendees than the location holds")
+LOCATION_EQUIPMENT_MISSING = _define(
+    "LOCATION_EQUIPMENT_MISSING", 409, False, "The event needs equipment the location does not have"
+)
+LOCATION_SETUP_TOO_SHORT = _define(
+    "LOCATION_SETUP_TOO_SHORT", 422, False, "The location needs a longer setup window before the event"
+)
 CATEGORY_NAME_TAKEN = _define("CATEGORY_NAME_TAKEN", 409, False, "A category with this name already exists")
 LOCATION_NAME_TAKEN = _define("LOCATION_NAME_TAKEN", 409, False, "A location with this name already exists")
 CALENDAR_SERIES_LIMIT = _define(

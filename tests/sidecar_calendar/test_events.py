@@ -207,6 +207,38 @@ async def test_location_capacity_and_setup_teardown_busy_time(cal: Cal) -> None:
     assert err.value.code == "NOT_FOUND"
 
 
+async def test_location_equipment_and_setup_time_are_checked(cal: Cal) -> None:
+    alice = await cal.user()
+    hall = await cal.suite.catalog.create_location(
+        alice,
+        LocationCreate.model_validate(
+            {"name": "Hall", "equipmentAvailable": ["Projector", "piano"], "setupTimeRequired": 30}
+        ),
+    )
+    cid = await cal.calendar(alice)
+    setup = {"setupStartTime": "2026-06-01T09:30:00Z", "setupEndTime": "2026-06-01T10:00:00Z"}
+    with pytest.raises(AppError) as err:
+        await cal.suite.events.create(
+            alice, body(cid, locationId=hall.id, equipmentRequired=["piano", "Organ"], **setup)
+        )
+    assert err.value.error is errors.LOCATION_EQUIPMENT_MISSING and err.value.details["missing"] == ["Organ"]
+    for short in ({}, {"setupStartTime": "2026-06-01T09:45:00Z", "setupEndTime": "2026-06-01T10:00:00Z"}):
+        with pytest.raises(AppError) as err:
+            await cal.suite.events.create(alice, body(cid, locationId=hall.id, **short))
+        assert err.value.error is errors.LOCATION_SETUP_TOO_SHORT and err.value.details["setupTimeRequired"] == 30
+    assert await cal.count("calendar_events") == 0
+    made = await cal.suite.events.create(
+        alice, body(cid, locationId=hall.id, equipmentRequired=["projector", "Piano"], **setup)
+    )
+    assert made.event.location_id == hall.id
+    # An update that drops the setup window is refused the same way.
+    with pytest.raises(AppError) as err:
+        await cal.suite.events.update(
+            alice, made.event.id, EventUpdate.model_validate({"clearFields": ["setupStartTime", "setupEndTime"]})
+        )
+    assert err.value.error is errors.LOCATION_SETUP_TOO_SHORT
+
+
 async def test_usage_counts_follow_events(cal: Cal) -> None:
     alice = await cal.user()
     cid = await cal.calendar(alice)

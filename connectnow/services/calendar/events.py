@@ -19,7 +19,7 @@ from connectnow.services.calendar.calendars import CalendarService
 from connectnow.services.calendar.queries import MAX_RANGE_ITEMS, MAX_SERIES_PER_CALENDAR, EventQueries, check_range
 from connectnow.services.calendar.rules import check_recurrence, check_times, convert_times, range_end
 from connectnow.store.port import DocumentStore
-from models.calendar import GLOBAL_SCOPE
+from models.calendar import GLOBAL_SCOPE, LocationRecord
 from models.calendar_events import (
     Attendee,
     AttendeeResponse,
@@ -67,6 +67,29 @@ def field_values(
     return convert_times(values, zone)
 
 
+def check_location_fits(event: EventRecord, location: LocationRecord) -> None:
+    """Seed 004's location checks: the equipment the event needs is there (names compared in any case), and
+    the event books at least the setup time the location requires (`setupStartTime`..`setupEndTime`)."""
+    available = {name.casefold() for name in location.equipment_available}
+    missing = [name for name in event.equipment_required if name.casefold() not in available]
+    if missing:
+        raise AppError(
+            errors.LOCATION_EQUIPMENT_MISSING,
+            f"{location.name} has no {', '.join(missing)}",
+            details={"missing": missing, "equipmentAvailable": location.equipment_available},
+        )
+    required = location.setup_time_required
+    given = 0.0
+    if event.setup_start_time is not None and event.setup_end_time is not None:
+        given = (event.setup_end_time - event.setup_start_time).total_seconds() / 60
+    if required and given < required:
+        raise AppError(
+            errors.LOCATION_SETUP_TOO_SHORT,
+            f"{location.name} needs {required} minutes of setup (setupStartTime..setupEndTime), not {given:g}",
+            details={"setupTimeRequired": required, "setupMinutes": given},
+        )
+
+
 class EventService:
     def __init__(
         self, store: DocumentStore, calendars: CalendarService, hub: Emitter, reminders: ReminderScheduler
@@ -95,6 +118,7 @@ class EventService:
                     f"{location.name} holds {location.capacity}; the event has {len(event.attendees)} attendees",
                     details={"capacity": location.capacity, "attendees": len(event.attendees)},
                 )
+            check_location_fits(event, location)
 
     async def validate(self, principal: Principal, event: EventRecord) -> EventRecord:
         check_times(event)
