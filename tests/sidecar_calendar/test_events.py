@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from connectnow import errors
 from connectnow.errors import AppError
-from models.calendar import CategoryCreate, LocationCreate
+from models.calendar import CategoryCreate, LocationCreate, ShareRole
 from models.calendar_events import (
     AttendeeResponse,
     EventCreate,
@@ -504,3 +504,47 @@ async def test_free_busy_merges_and_clips_and_search_matches_words(cal: Cal) -> 
     ] == ["Lunch with board"]
     assert len(await cal.suite.events.search(alice, "weekly", None, utc(2026, 5, 1), utc(2026, 7, 1))) == 3
     assert await cal.suite.events.search(other, "board", None, utc(2026, 5, 1), utc(2026, 7, 1)) == []
+
+
+async def test_calendar_sharing_read_and_read_write(cal: Cal) -> None:
+    owner, reader, writer, stranger = await cal.user(), await cal.user(), await cal.user(), await cal.user()
+    cid = await cal.calendar(owner)
+    made = await cal.suite.events.create(owner, body(cid, title="Rota"))
+    await cal.suite.calendars.share(owner, cid, reader.user_id, ShareRole.READ)
+    shared = await cal.suite.calendars.share(owner, cid, writer.user_id, ShareRole.WRITE)
+    assert {(s.user_id, s.role) for s in shared.shares} == {(reader.user_id, "read"), (writer.user_id, "write")}
+    [seen] = await cal.suite.calendars.shared_with_me(reader)
+    assert (seen.id, seen.my_role, seen.shares) == (cid, "read", [])
+    june = (utc(2026, 6, 1), utc(2026, 6, 2))
+    assert [i.title for i in await cal.suite.events.range(reader, [cid], *june)] == ["Rota"]
+    assert (await cal.suite.events.get(reader, made.event.id)).title == "Rota"
+    for attempt in (
+        cal.suite.events.create(reader, body(cid)),
+        cal.suite.events.update(reader, made.event.id, EventUpdate.model_validate({"title": "Mine"})),
+        cal.suite.events.delete(reader, made.event.id),
+    ):
+        with pytest.raises(AppError) as err:
+            await attempt
+        assert err.value.error is errors.CALENDAR_READ_ONLY
+    # The read-write share creates and changes events; they stay the owner's (owner sees and edits them).
+    added = await cal.suite.events.create(writer, body(cid, title="Added", startTime="2026-06-01T12:00:00Z",
+                                                       endTime="2026-06-01T13:00:00Z"))  # fmt: skip
+    assert (added.event.user_id, added.event.created_by) == (owner.user_id, writer.user_id)
+    await cal.suite.events.update(writer, made.event.id, EventUpdate.model_validate({"title": "Rota v2"}))
+    assert (await cal.suite.events.get(owner, added.event.id)).title == "Added"
+    assert [i.title for i in await cal.suite.events.range(owner, [cid], *june)] == ["Rota v2", "Added"]
+    # Only the owner manages the calendar and its shares; strangers see nothing.
+    for attempt in (
+        cal.suite.calendars.share(writer, cid, stranger.user_id, ShareRole.READ),
+        cal.suite.calendars.delete(writer, cid),
+        cal.suite.events.range(stranger, [cid], *june),
+        cal.suite.events.get(stranger, made.event.id),
+        cal.suite.rsvp.links(writer, made.event.id),
+    ):
+        with pytest.raises(AppError) as err:
+            await attempt
+        assert err.value.error is errors.NOT_FOUND
+    await cal.suite.calendars.unshare(owner, cid, reader.user_id)
+    assert await cal.suite.calendars.shared_with_me(reader) == []
+    with pytest.raises(AppError):
+        await cal.suite.events.get(reader, made.event.id)

@@ -165,14 +165,14 @@ class EventService:
 
     # --- create, read ----------------------------------------------------------------------------------
     async def create(self, principal: Principal, data: EventCreate) -> EventSaved:
-        await self.calendars.owned(principal, data.calendar_id, for_write=True)
+        calendar = await self.calendars.accessible(principal, data.calendar_id, write=True)
         now = utcnow()
         values = field_values(data, data.time_zone, exclude={"recurrence_pattern"}, only_set=False)
         pattern = data.recurrence_pattern.model_dump() if data.recurrence_pattern else None
         event_id = new_id()
         record = EventRecord(
             id=event_id,
-            user_id=principal.user_id,
+            user_id=calendar.user_id,  # the calendar's owner, also when a read-write share creates it
             uid=f"{event_id}@connectnow",
             **values,
             is_recurring=pattern is not None,
@@ -193,8 +193,13 @@ class EventService:
 
     async def owned_event(self, principal: Principal, event_id: str) -> EventRecord:
         event = await self.events.get(event_id)
-        if event is None or event.user_id != principal.user_id:
+        if event is None:
             raise AppError(errors.NOT_FOUND, "No such event")
+        if event.user_id != principal.user_id:
+            try:
+                await self.calendars.accessible(principal, event.calendar_id)  # shared with the caller
+            except AppError:
+                raise AppError(errors.NOT_FOUND, "No such event") from None
         return event
 
     async def get(self, principal: Principal, event_id: str) -> EventPublic:
@@ -205,7 +210,7 @@ class EventService:
     ) -> list[EventInstance]:
         check_range(time_min, time_max)
         if calendar_ids:
-            ids = [(await self.calendars.owned(principal, cid)).id for cid in dict.fromkeys(calendar_ids)]
+            ids = [(await self.calendars.accessible(principal, cid)).id for cid in dict.fromkeys(calendar_ids)]
             return await self.queries.expand(ids, time_min, time_max)
         ids = [c.id for c in await self.calendars.calendars.for_user(principal.user_id) if c.is_active]
         own = await self.queries.expand(ids, time_min, time_max)
@@ -240,11 +245,13 @@ class EventService:
     # --- update, delete --------------------------------------------------------------------------------
     async def update(self, principal: Principal, event_id: str, data: EventUpdate) -> EventSaved:
         current = await self.owned_event(principal, event_id)
-        await self.calendars.owned(principal, current.calendar_id, for_write=True)
+        await self.calendars.accessible(principal, current.calendar_id, write=True)
         if data.calendar_id and data.calendar_id != current.calendar_id:
             if current.recurrence_master_id or current.recurrence_pattern:
                 raise AppError(errors.CONFLICT, "Move a whole series by deleting and re-creating it")
-            await self.calendars.owned(principal, data.calendar_id, for_write=True)
+            target = await self.calendars.accessible(principal, data.calendar_id, write=True)
+            if target.user_id != current.user_id:
+                raise AppError(errors.CONFLICT, "An event moves only between calendars of the same owner")
         bad = set(data.clear_fields) - CLEARABLE
         if bad:
             raise AppError(errors.VALIDATION_FAILED, f"These fields cannot be cleared: {sorted(bad)}")
@@ -307,7 +314,7 @@ class EventService:
 
     async def delete(self, principal: Principal, event_id: str) -> None:
         event = await self.owned_event(principal, event_id)
-        await self.calendars.owned(principal, event.calendar_id, for_write=True)
+        await self.calendars.accessible(principal, event.calendar_id, write=True)
         await self.remove(event)
 
     async def remove(self, event: EventRecord) -> None:

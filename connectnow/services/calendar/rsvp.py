@@ -48,6 +48,8 @@ class RsvpService:
     async def links(self, principal: Principal, event_id: str) -> list[RsvpLink]:
         """The organizer's links, one per invitee (a grant is made for each new attendee)."""
         event = await self.events.owned_event(principal, event_id)
+        if event.user_id != principal.user_id:
+            raise AppError(errors.NOT_FOUND, "No such event")  # the organizer's links, not a sharee's
         grants = {g.email: g for g in event.rsvp}
         wanted = [a.email.lower() for a in event.attendees if not a.is_organizer]
         missing = [e for e in dict.fromkeys(wanted) if e not in grants]
