@@ -117,6 +117,30 @@ async def test_summary_generated_encrypted_with_retention(
     assert job.started_at is not None and job.completed_at is not None
 
 
+async def test_pii_detection_redacts_summaries_unless_turned_off(
+    sch: SchedulingServices, make_actor: MakeActor, store: DocumentStore
+) -> None:
+    host, guest = await make_actor(), await make_actor()
+    leaky = {
+        "title": "Call ruth@example.org or +44 20 7946 0958, card 4111-1111-1111-1111",
+        "location": "Desk +1 202 555 0143",
+        "attendees": [{"name": "Ruth Miller", "email": "ruth@example.org"}],
+    }
+    first = await new_booking(sch, guest, host, "2027-01-05 09:00", "2027-01-05 09:30", **leaky)
+    await sch.jobs.run_due()
+    content = (await sch.summaries.latest(host, first)).summary
+    assert content.plain_text.startswith("Call [email] or [phone], card [card]: a 30-minute meeting at Desk [phone]")
+    assert content.location == "Desk [phone]" and content.participants == ["Ruth Miller"]
+    assert "2027-01-05 09:00 UTC" in content.plain_text  # dates and times are not phone numbers
+    raw = await store.collection("context_summaries").find_one({"bookingId": first})
+    assert raw is not None and raw["metadata"]["piiRedacted"] is True
+    await sch.summaries.put_config(host, AiConfigUpdate.model_validate({"piiDetection": False}), global_scope=False)
+    second = await new_booking(sch, guest, host, "2027-01-06 09:00", "2027-01-06 09:30", **leaky)
+    await sch.jobs.run_due()
+    kept = (await sch.summaries.latest(host, second)).summary
+    assert "ruth@example.org" in kept.plain_text and kept.location == "Desk +1 202 555 0143"
+
+
 async def test_per_user_retention_and_global_config(sch: SchedulingServices, make_actor: MakeActor) -> None:
     host, guest, admin = await make_actor(), await make_actor(), await make_actor(admin=True)
     await sch.summaries.put_config(admin, AiConfigUpdate.model_validate({"retentionDays": 30}), global_scope=True)

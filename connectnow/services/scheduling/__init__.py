@@ -73,7 +73,7 @@ def build_scheduling(
     )
     forms = FormService(store, ring, audit, settings.form_retention_days)
     bookings = BookingService(store, ring, policies, audit, jobs, forms, hub)
-    summaries = SummaryService(store, ring, audit, settings.summary_retention_days)
+    summaries = SummaryService(store, ring, audit, settings.summary_retention_days, settings.phone_default_region)
     if channels is None:
         secret = (
             settings.reminder_webhook_secret.get_secret_value().encode() if settings.reminder_webhook_secret else None
