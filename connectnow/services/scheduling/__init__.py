@@ -17,6 +17,7 @@ from connectnow.services.scheduling.admin import SchedulingAdminService
 from connectnow.services.scheduling.audit import AuditService
 from connectnow.services.scheduling.bookings import BookingService, EventSink
 from connectnow.services.scheduling.forms import FormService
+from connectnow.services.scheduling.jit import JitValidator
 from connectnow.services.scheduling.jobs import JobService
 from connectnow.services.scheduling.notify import (
     ChatReminderChannel,
@@ -84,6 +85,7 @@ def build_scheduling(
     jobs.register(JobType.GENERATE_SUMMARY, summaries.job)
     jobs.register(JobType.SEND_REMINDER, reminders.job)
     jobs.register(JobType.PURGE_SENSITIVE, purge.job)
+    jobs.register(JobType.JIT_VALIDATE, JitValidator(policies, forms, audit).job)
     return SchedulingServices(
         ring=ring,
         audit=audit,
