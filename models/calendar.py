@@ -256,6 +256,7 @@ class SyncLogPublic(SyncLogRecord):
 class ExportType(StrEnum):
     EVENTS = "events"
     USERS = "users"
+    FULL_BACKUP = "full_backup"  # JSON only: users, calendars, events, categories and locations
 
 
 class ExportFormat(StrEnum):

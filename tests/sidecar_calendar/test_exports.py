@@ -113,6 +113,24 @@ async def test_csv_export_neutralises_formulas_and_users_export_hides_secrets(ca
     assert [u["username"] for u in json.loads(read_text(users_json.file_path))] == ["bob"]
 
 
+async def test_full_backup_holds_every_collection_without_secrets(cal: Cal) -> None:
+    s = await seeded(cal)
+    calendars = await cal.suite.calendars.list(s["alice"])
+    await cal.suite.calendars.rotate_feed(s["alice"], calendars[0].id)  # a feed token digest to keep out
+    done = await run(cal, s["admin"], exportType="full_backup", format="json")
+    backup = json.loads(read_text(done.file_path))
+    assert backup["exportType"] == "full_backup"
+    sizes = {key: len(backup[key]) for key in ("users", "calendars", "calendarEvents", "categories", "locations")}
+    assert sizes == {"users": 3, "calendars": 2, "calendarEvents": 6, "categories": 1, "locations": 0}
+    assert done.record_count == sum(sizes.values())
+    text = read_text(done.file_path)
+    assert "passwordHash" not in text and "feedTokenHash" not in text and '"rsvp"' not in text
+    with pytest.raises(AppError):
+        await cal.suite.exports.create(
+            s["admin"], ExportCreate.model_validate({"exportType": "full_backup", "format": "csv"})
+        )
+
+
 async def test_ics_export_parses_with_time_zones(cal: Cal) -> None:
     s = await seeded(cal)
     done = await run(cal, s["admin"], format="ics")
