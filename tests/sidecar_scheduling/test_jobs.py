@@ -21,7 +21,7 @@ from connectnow.services.scheduling.notify import WebhookChannel
 from connectnow.store.port import DocumentStore
 from models.scheduling import BookingCreate, BookingReschedule, PolicyUpdate
 from models.scheduling_forms import AiConfigUpdate, FormCreate, FormResponseCreate, FormUpdate
-from models.scheduling_ops import JobStatus, JobType
+from models.scheduling_ops import JobStatus, JobType, SystemSettingUpdate
 from tests.conftest import make_settings
 from tests.sidecar_scheduling.conftest import MakeActor, at, booking_body
 
@@ -438,3 +438,32 @@ async def test_availability_of_an_unknown_host_stores_nothing(sch: SchedulingSer
         )
     assert info.value.code == "NOT_FOUND"
     assert await store.collection("scheduling_policies").count({}) == 0
+
+
+async def test_retention_from_system_settings_with_the_environment_as_default(
+    sch: SchedulingServices, make_actor: MakeActor, store: DocumentStore
+) -> None:
+    host, guest, admin = await make_actor(), await make_actor(), await make_actor(admin=True)
+    first = await new_booking(sch, guest, host, "2027-01-05 09:00", "2027-01-05 09:30")
+    await sch.jobs.run_due()
+    default = await sch.summaries.latest(host, first)
+    assert default.expires_at is not None and (default.expires_at - default.created_at).days == 90  # environment
+    for key, days in (("retention.summaryDays", 7), ("retention.formDays", 10), ("retention.auditDays", 30)):
+        await sch.admin.put_setting(admin, key, SystemSettingUpdate.model_validate({"value": days}))
+    for bad in ({"value": "7"}, {"value": 0}, {"value": 4000}, {"value": True}, {"value": 7, "isEncrypted": True}):
+        with pytest.raises(AppError) as err:
+            await sch.admin.put_setting(admin, "retention.formDays", SystemSettingUpdate.model_validate(bad))
+        assert err.value.code == "VALIDATION_FAILED"
+    second = await new_booking(sch, guest, host, "2027-01-06 09:00", "2027-01-06 09:30")
+    await sch.jobs.run_due()
+    got = await sch.summaries.latest(host, second)
+    assert got.expires_at is not None and (got.expires_at - got.created_at).days == 7
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    form = await sch.forms.create(host, FormCreate.model_validate({"name": "F", "eventTypeId": 7, "schema": schema}))
+    response = await sch.forms.submit(
+        guest, form.id, FormResponseCreate.model_validate({"bookingId": second, "answers": {"a": "x"}})
+    )
+    stored = await sch.forms.responses.get(response.id)
+    assert stored is not None and stored.retain_until == at("2027-01-06 09:30") + timedelta(days=10)
+    periods = await sch.purge.retention.current()
+    assert (periods.summary_days, periods.form.days, periods.audit.days) == (7, 10, 30)

@@ -19,6 +19,7 @@ from connectnow.repositories.scheduling import AiConfigRepository, BookingReposi
 from connectnow.services.scheduling.access import Actor, require_admin, require_visible
 from connectnow.services.scheduling.audit import AuditService
 from connectnow.services.scheduling.pii import redact
+from connectnow.services.scheduling.retention import Retention
 from connectnow.services.scheduling.sealing import seal, unseal
 from connectnow.store.port import DocumentStore, DuplicateKeyError
 from models.scheduling import BookingRecord
@@ -76,7 +77,7 @@ class SummaryService:
         store: DocumentStore,
         ring: KeyRing,
         audit: AuditService,
-        default_retention_days: int,
+        retention: Retention,
         phone_region: str | None = None,
     ) -> None:
         self.phone_region = phone_region
@@ -85,7 +86,7 @@ class SummaryService:
         self.configs = AiConfigRepository(store)
         self.ring = ring
         self.audit = audit
-        self.default_retention_days = default_retention_days
+        self.retention = retention
         self.provider: SummaryProvider = RuleBasedProvider()
 
     async def active_config(self, user_id: str) -> AiConfigRecord | None:
@@ -99,7 +100,7 @@ class SummaryService:
     async def retention_days(self, user_id: str) -> int:
         """The active configuration's, else the setting (default 90)."""
         config = await self.active_config(user_id)
-        return config.retention_days if config is not None else self.default_retention_days
+        return config.retention_days if config is not None else (await self.retention.current()).summary_days
 
     def redacted(self, content: SummaryContent) -> SummaryContent:
         """E-mail addresses, phone numbers and card-like numbers out of every text of the summary."""
@@ -124,7 +125,7 @@ class SummaryService:
             content = self.redacted(content)
         now = utcnow()
         summary_id = new_id()
-        days = config.retention_days if config is not None else self.default_retention_days
+        days = config.retention_days if config is not None else (await self.retention.current()).summary_days
         from models.scheduling_forms import SummaryRecord
 
         await self.repo.insert(
