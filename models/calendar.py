@@ -259,6 +259,10 @@ class ExportType(StrEnum):
     FULL_BACKUP = "full_backup"  # JSON only: users, calendars, events, categories and locations
 
 
+class ArchiveRequest(InputModel):
+    before: date  # events whose last instance ended before this day (UTC) move to the archive
+
+
 class ExportFormat(StrEnum):
     JSON = "json"
     CSV = "csv"

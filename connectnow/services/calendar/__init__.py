@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from connectnow.security import Secrets
+from connectnow.services.calendar.archive import ArchiveService
 from connectnow.services.calendar.calendars import CalendarService
 from connectnow.services.calendar.catalog import CatalogService
 from connectnow.services.calendar.events import Emitter, EventService
@@ -34,6 +35,7 @@ class CalendarSuite:
     exports: ExportService
     reminders: ReminderService
     rsvp: RsvpService
+    archive: ArchiveService
     providers: dict[str, SyncProvider] = field(default_factory=dict)  # "ics"; Outlook/Google would join here
     workers: list[LeaseWorker] = field(default_factory=list)
 
@@ -53,11 +55,13 @@ def build_calendar(
     reminders = ReminderService(store, poster)
     events = EventService(store, calendars, hub, reminders)
     exports = ExportService(store, export_dir)
+    catalog = CatalogService(store)
     suite = CalendarSuite(
         calendars=calendars,
         events=events,
         series=SeriesService(events),
-        catalog=CatalogService(store),
+        catalog=catalog,
+        archive=ArchiveService(store, catalog),
         ics=IcsService(events, max_ics_bytes),
         exports=exports,
         reminders=reminders,
