@@ -105,6 +105,8 @@ class ScheduledCreate(ScheduleTime):
     category: Annotated[str, Text(1, 60)] | None = None
     # Sending the same request again (after a lost answer) returns the message created the first time.
     client_request_id: RequestId | None = None
+    # `scheduledFor` (without offset) is read in each contact's own `timeZone` (else `timeZone`).
+    recipient_local_time: bool = False
 
 
 class ScheduledUpdate(InputModel):
@@ -134,6 +136,7 @@ class ScheduledRecord(StoredModel):
     time_zone: str | None = None
     status: ScheduleStatus
     recipients: int
+    recipient_local_time: bool = False
     delivered: int = 0
     failed: int = 0
     late: bool = False
@@ -153,6 +156,7 @@ class ScheduledPublic(WireModel):
     time_zone: str | None = None
     status: ScheduleStatus
     recipients: int
+    recipient_local_time: bool = False
     delivered: int
     failed: int
     late: bool

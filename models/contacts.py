@@ -49,6 +49,7 @@ class ContactRecord(StoredModel):
     opt_out_reason: str | None = None
     opt_out_source: ConsentSource | None = None
     consent_at: UtcDateTime | None = None  # the last START reply
+    time_zone: str | None = None  # IANA: messages sent "at the recipient's local time" use it
     created_at: UtcDateTime
     updated_at: UtcDateTime
 
@@ -58,6 +59,7 @@ class ContactCreate(InputModel):
     phone_number: PhoneText
     email: EmailStr | None = None
     notes: Annotated[str, Text(0, 2000)] | None = None
+    time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     # The region used to read a number written without a country code (falls back to the server setting).
     region: RegionCode | None = None
 
@@ -67,6 +69,7 @@ class ContactUpdate(InputModel):
     phone_number: PhoneText | None = None
     email: EmailStr | None = None
     notes: Annotated[str, Text(0, 2000)] | None = None
+    time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     region: RegionCode | None = None
 
 
@@ -81,6 +84,7 @@ class ContactPublic(WireModel):
     opt_out_reason: str | None = None
     opt_out_source: ConsentSource | None = None
     consent_at: UtcDateTime | None = None
+    time_zone: str | None = None
     created_at: UtcDateTime
     updated_at: UtcDateTime
 

@@ -230,3 +230,40 @@ async def test_openapi_lists_consent_endpoints(server: LiveServer) -> None:
     assert "/api/v1/contacts/{contact_id}/opt-out" in paths
     params = [p["name"] for p in paths["/api/v1/studybook-selections"]["get"]["parameters"]]
     assert "deliveryStatus" in params
+
+
+async def test_send_at_each_recipients_local_time(http: httpx.AsyncClient, receiver: Receiver) -> None:
+    data = await signup(http, "t")
+    auth = bearer(data["accessToken"])
+    await http.put("/broadcasts/webhook", json={"url": receiver.url("/ok")}, headers=auth)
+    bad = await http.post("/contacts", json={"name": "X", "phoneNumber": "+12025550149", "timeZone": "Mars/Base"},
+                          headers=auth)  # fmt: skip
+    assert code(bad) == "TIMEZONE_UNKNOWN"
+    ids = {}
+    for (name, phone), zone in zip(PHONES.items(), ("America/New_York", "Europe/Paris", None), strict=True):
+        body = {"name": name, "phoneNumber": phone, **({"timeZone": zone} if zone else {})}
+        ids[name] = (await http.post("/contacts", json=body, headers=auth)).json()["contact"]["id"]
+    group = (await http.post("/groups", json={"name": "All", "color": "#123"}, headers=auth)).json()["id"]
+    await http.post(f"/groups/{group}/members", json={"contactIds": list(ids.values())}, headers=auth)
+    local = {"target": {"kind": "group", "groupId": group}, "message": "Merry", "scheduledFor": "2026-12-24T09:00:00",
+             "recipientLocalTime": True}  # fmt: skip
+    missing = await http.post("/scheduled", json=local, headers=auth)
+    assert (
+        code(missing) == "SCHEDULE_TIME_ZONE_REQUIRED" and missing.json()["error"]["details"]["contactId"] == ids["Cy"]
+    )
+    made = await http.post("/scheduled", json={**local, "timeZone": "UTC"}, headers=auth)
+    assert made.status_code == 201, made.text
+    assert made.json()["recipientLocalTime"] is True and made.json()["scheduledFor"] == "2026-12-24T08:00:00Z"
+    deliveries = (await http.get(f"/scheduled/{made.json()['id']}/deliveries", headers=auth)).json()
+    due = {d["target"]["id"]: d["scheduledFor"] for d in deliveries}
+    assert due == {
+        ids["Ann"]: "2026-12-24T14:00:00Z",
+        ids["Ben"]: "2026-12-24T08:00:00Z",
+        ids["Cy"]: "2026-12-24T09:00:00Z",
+    }
+    moved = await http.patch(
+        f"/scheduled/{made.json()['id']}", json={"scheduledFor": "2026-12-25T09:00:00Z"}, headers=auth
+    )
+    assert code(moved) == "VALIDATION_FAILED"
+    with_offset = await http.post("/scheduled", json={**local, "scheduledFor": "2026-12-24T09:00:00Z"}, headers=auth)
+    assert code(with_offset) == "VALIDATION_FAILED"

@@ -156,11 +156,18 @@ class ScheduleService:
             replayed = await self.scheduled.find_one({"requestKey": request_key})
             if replayed is not None:
                 return to_public(replayed)
-        when = self.when(data.scheduled_for, data.time_zone)
-        text = await self._text(principal, data.message, data.template_id)
         target = target_ref(data.target)
+        if data.recipient_local_time:
+            self._check_local_time(data, target)
+        else:
+            when = self.when(data.scheduled_for, data.time_zone)
+        text = await self._text(principal, data.message, data.template_id)
         check_text_for(target, text)
         recipients = await self.resolver.recipients(principal, target)
+        times = None
+        if data.recipient_local_time:
+            times = await self._local_times(principal, data, recipients)
+            when = min(times)
         await self.check_quota(principal, target)
         now = utcnow()
         record = ScheduledRecord(
@@ -176,6 +183,7 @@ class ScheduleService:
             time_zone=data.time_zone,
             status=ScheduleStatus.PENDING,
             recipients=len(recipients),
+            recipient_local_time=data.recipient_local_time,
             created_at=now,
             updated_at=now,
         )
@@ -188,16 +196,46 @@ class ScheduleService:
                 raise
             return to_public(replayed)
         try:
-            await self.enqueue(principal.user_id, SourceKind.SCHEDULED, record.id, recipients, when)
+            await self.enqueue(principal.user_id, SourceKind.SCHEDULED, record.id, recipients, when, times=times)
         except Exception:
             await self.scheduled.delete({"id": record.id})
             raise
         await self.hub.emit(EVENT_SCHEDULED, to_public(record), room=user_room(principal.user_id))
         return to_public(record)
 
+    def _check_local_time(self, data: ScheduledCreate, target: TargetRef) -> None:
+        if target.kind in IN_APP_KINDS:
+            raise AppError(errors.VALIDATION_FAILED, "recipientLocalTime is for contacts and groups")
+        if data.scheduled_for.tzinfo is not None:
+            raise AppError(errors.VALIDATION_FAILED, "With recipientLocalTime, scheduledFor is a local time: no offset")
+
+    async def _local_times(
+        self, principal: Principal, data: ScheduledCreate, recipients: list[TargetRef]
+    ) -> list[datetime]:
+        """The instant `scheduledFor` is in each contact's zone (else the message's `timeZone`)."""
+        contacts = {
+            c.id: c
+            for c in await self.resolver.contacts.contacts.owned_many(principal.user_id, [r.id for r in recipients])
+        }
+        times = []
+        for recipient in recipients:
+            zone = contacts[recipient.id].time_zone if recipient.id in contacts else None
+            if zone is None and data.time_zone is None:
+                raise AppError(errors.SCHEDULE_TIME_ZONE_REQUIRED, details={"contactId": recipient.id})
+            times.append(self.when(data.scheduled_for, zone or data.time_zone))
+        return times
+
     async def enqueue(
-        self, user_id: str, kind: SourceKind, source_id: str, recipients: list[TargetRef], when: datetime
+        self,
+        user_id: str,
+        kind: SourceKind,
+        source_id: str,
+        recipients: list[TargetRef],
+        when: datetime,
+        *,
+        times: list[datetime] | None = None,
     ) -> None:
+        """One delivery per recipient, due at `when` (or at `times[i]`, recipient by recipient)."""
         now = utcnow()
         docs = [
             DeliveryRecord(
@@ -207,11 +245,11 @@ class ScheduleService:
                 source_id=source_id,
                 target=recipient,
                 status=DeliveryStatus.PENDING,
-                scheduled_for=when,
-                due_at=when,
+                scheduled_for=due,
+                due_at=due,
                 created_at=now,
             ).to_doc()
-            for recipient in recipients
+            for recipient, due in zip(recipients, times or [when] * len(recipients), strict=True)
         ]
         await self.deliveries.coll.insert_many(docs)
         await self._wake()
@@ -267,6 +305,11 @@ class ScheduleService:
             raise AppError(errors.SCHEDULE_NOT_PENDING, details={"status": current.status.value})
         if data.time_zone is not None and data.scheduled_for is None:
             raise AppError(errors.VALIDATION_FAILED, "A new timeZone needs the scheduledFor it applies to")
+        if data.scheduled_for is not None and current.recipient_local_time:
+            raise AppError(
+                errors.VALIDATION_FAILED,
+                "A message sent at each recipient's local time is moved by cancelling it and scheduling it again",
+            )
         changes: dict[str, Any] = {"updatedAt": utcnow()}
         if data.scheduled_for is not None:
             changes["scheduledFor"] = self.when(data.scheduled_for, data.time_zone)
