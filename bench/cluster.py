@@ -152,3 +152,19 @@ def lateness(server: Server, room: RoomSpec, profile: Profile, poll_seconds: flo
             "delivered": f"{len(latencies)}/{count * len(room.members)}",
         },
     }
+
+
+def lateness_summary(one: dict[str, Any], racing: dict[str, Any], workers: int) -> dict[str, Any]:
+    """One worker against several schedulers racing (workers over Redis)."""
+    a, b = one["summary"], racing["summary"]
+    return {
+        "p99LatenessMs": a["p99LatenessMs"],
+        "maxLatenessMs": one["lateness"]["maxMs"],
+        "racingWorkers": workers,
+        "racingP99LatenessMs": b["p99LatenessMs"],
+        "racingMaxLatenessMs": racing["lateness"]["maxMs"],
+        "p99OverPollInterval": a["p99OverPollInterval"],
+        "eventLoopTimerP99Ms": a["eventLoopTimerP99Ms"],
+        "delivered": a["delivered"],
+        "racingDelivered": b["delivered"],
+    }

@@ -93,7 +93,7 @@ def markdown(result: dict[str, Any]) -> str:
         "persist": "### 4. Persist (SQLite)",
         "senders": "### 7. Concurrent senders, two workers over Redis, one channel (issue 11)",
         "memory": "### 5. Memory per idle connection",
-        "lateness": "### 6. Scheduled-delivery lateness (broadcasts scheduler, issue 6)",
+        "lateness": "### 6. Scheduled-delivery lateness (broadcasts scheduler, issues 6 and 19)",
     }
     for name, title in titles.items():
         if name in bench:

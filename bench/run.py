@@ -16,6 +16,7 @@ from bench.seed import seed
 from bench.stats import ratio
 
 Log = Callable[[str], None]
+LATENESS_RACING_WORKERS = 3  # schedulers racing for the same deliveries in the lateness benchmark
 MEMORY_ROOM_MAX = 100  # members: the memory benchmark's sockets go to rooms no bigger than this
 
 
@@ -206,12 +207,33 @@ class Run:
         return storm.run(self.start_cn, bare, room, p.storm_sockets, p.client_processes)
 
     def lateness(self) -> dict[str, Any]:
-        poll = 1.0  # CONNECTNOW_BROADCAST_POLL_SECONDS, the default
+        """One worker, then several workers over Redis whose schedulers race for the same deliveries (each
+        schedule is posted to whichever worker the kernel hands the connection to)."""
+        from tests.support.redis_server import RedisServer
+
+        poll = 1.0  # CONNECTNOW_BROADCAST_POLL_SECONDS, the default: the fallback, not what sets lateness
         server = self.start_cn(broadcast_poll_seconds=str(poll))
         try:
-            return cluster.lateness(server, self.rooms[0], self.profile, poll)
+            one = cluster.lateness(server, self.rooms[0], self.profile, poll)
         finally:
             server.stop()
+        redis = RedisServer.start()
+        try:
+            workers = str(LATENESS_RACING_WORKERS)
+            server = self.start_cn(
+                "connectnow-racing", workers=workers, redis_url=redis.url, broadcast_poll_seconds=str(poll)
+            )
+            try:
+                racing = cluster.lateness(server, self.rooms[0], self.profile, poll)
+            finally:
+                server.stop()
+        finally:
+            redis.stop()
+        return {
+            "oneWorker": one,
+            "racing": racing,
+            "summary": cluster.lateness_summary(one, racing, LATENESS_RACING_WORKERS),
+        }
 
     def all(self, checkpoint: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
         """Every chosen benchmark; `checkpoint` gets the results so far after each one (a long run that is

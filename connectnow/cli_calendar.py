@@ -38,7 +38,7 @@ async def _admin_principal(store: Any, username: str) -> Any:
 @calendar_cli.command("export")
 def export(
     admin: Annotated[str, typer.Option(help="Username of the administrator running the export")],
-    export_type: Annotated[str, typer.Option("--type", help="events or users")] = "events",
+    export_type: Annotated[str, typer.Option("--type", help="events, users or full_backup (JSON)")] = "events",
     fmt: Annotated[str, typer.Option("--format", help="json, csv or ics")] = "json",
     start_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD (events from this day, UTC)")] = None,
     end_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD (events until this day, inclusive)")] = None,
@@ -68,7 +68,7 @@ def export(
         record = await service.create(principal, body, status="running")
         coll = service.events.coll if body.export_type.value == "events" else service.users.coll
         flt = event_filter(record.filters) if body.export_type.value == "events" else {}
-        total = await coll.count(flt)
+        total = None if body.export_type.value == "full_backup" else await coll.count(flt)  # several collections
         columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns) as bar:
             task = bar.add_task("export", total=total)

@@ -160,6 +160,18 @@ CONTACT_DUPLICATE = _define(
 )
 CSV_INVALID = _define("CSV_INVALID", 422, False, "The CSV file cannot be read: details say why")
 GROUP_EMPTY = _define("GROUP_EMPTY", 422, False, "This group has no contacts to send to")
+CONTACT_OPTED_OUT = _define(
+    "CONTACT_OPTED_OUT", 409, False, "The contact opted out of messages: only their own START reply opts them in"
+)
+RSVP_LINK_INVALID = _define(
+    "RSVP_LINK_INVALID", 404, False, "This RSVP link is not valid, or it was used already: ask for a new one"
+)
+INBOUND_SIGNATURE_INVALID = _define(
+    "INBOUND_SIGNATURE_INVALID",
+    401,
+    False,
+    "The inbound webhook call is not signed with this user's secret, or too old",
+)
 TEMPLATE_UNKNOWN_PLACEHOLDER = _define(
     "TEMPLATE_UNKNOWN_PLACEHOLDER", 422, False, "The text uses a placeholder that does not exist"
 )
@@ -228,6 +240,12 @@ EVENT_TIME_INVALID = _define(
 RECURRENCE_INVALID = _define("RECURRENCE_INVALID", 422, False, "The recurrence rule is invalid or never occurs")
 INSTANCE_NOT_FOUND = _define("INSTANCE_NOT_FOUND", 404, False, "The series has no instance at that time")
 LOCATION_CAPACITY_EXCEEDED = _define("LOCATION_CAPACITY_EXCEEDED", 409, False, "More attendees than the location holds")
+LOCATION_EQUIPMENT_MISSING = _define(
+    "LOCATION_EQUIPMENT_MISSING", 409, False, "The event needs equipment the location does not have"
+)
+LOCATION_SETUP_TOO_SHORT = _define(
+    "LOCATION_SETUP_TOO_SHORT", 422, False, "The location needs a longer setup window before the event"
+)
 CATEGORY_NAME_TAKEN = _define("CATEGORY_NAME_TAKEN", 409, False, "A category with this name already exists")
 LOCATION_NAME_TAKEN = _define("LOCATION_NAME_TAKEN", 409, False, "A location with this name already exists")
 CALENDAR_SERIES_LIMIT = _define(

@@ -53,6 +53,7 @@ class ScheduleStatus(StrEnum):
 class TargetKind(StrEnum):
     CONTACT = "contact"  # one webhook delivery
     GROUP = "group"  # one webhook delivery per member, fixed when scheduled
+    GROUPS = "groups"  # several groups: one delivery per distinct contact (a member of two groups gets one)
     CHANNEL = "channel"  # one in-app chat message
     DIRECT = "direct"  # one in-app chat message in a direct conversation
 
@@ -67,6 +68,14 @@ class GroupTarget(InputModel):
     group_id: IdStr
 
 
+MAX_TARGET_GROUPS = 20
+
+
+class GroupsTarget(InputModel):
+    kind: Literal["groups"]
+    group_ids: Annotated[list[IdStr], Field(min_length=1, max_length=MAX_TARGET_GROUPS)]
+
+
 class ChannelTarget(InputModel):
     kind: Literal["channel"]
     channel_id: IdStr
@@ -77,7 +86,9 @@ class DirectTarget(InputModel):
     conversation_id: IdStr
 
 
-Target = Annotated[ContactTarget | GroupTarget | ChannelTarget | DirectTarget, Field(discriminator="kind")]
+Target = Annotated[
+    ContactTarget | GroupTarget | GroupsTarget | ChannelTarget | DirectTarget, Field(discriminator="kind")
+]
 
 
 class ScheduleTime(InputModel):
@@ -94,6 +105,8 @@ class ScheduledCreate(ScheduleTime):
     category: Annotated[str, Text(1, 60)] | None = None
     # Sending the same request again (after a lost answer) returns the message created the first time.
     client_request_id: RequestId | None = None
+    # `scheduledFor` (without offset) is read in each contact's own `timeZone` (else `timeZone`).
+    recipient_local_time: bool = False
 
 
 class ScheduledUpdate(InputModel):
@@ -108,7 +121,7 @@ class ScheduledUpdate(InputModel):
 
 class TargetRef(WireModel):
     kind: TargetKind
-    id: str
+    id: str  # for `groups`: the group ids, sorted, comma-separated
 
 
 class ScheduledRecord(StoredModel):
@@ -123,6 +136,7 @@ class ScheduledRecord(StoredModel):
     time_zone: str | None = None
     status: ScheduleStatus
     recipients: int
+    recipient_local_time: bool = False
     delivered: int = 0
     failed: int = 0
     late: bool = False
@@ -142,6 +156,7 @@ class ScheduledPublic(WireModel):
     time_zone: str | None = None
     status: ScheduleStatus
     recipients: int
+    recipient_local_time: bool = False
     delivered: int
     failed: int
     late: bool

@@ -20,6 +20,20 @@ ShortList = Annotated[list[Annotated[str, Text(1, 100)]], Field(max_length=50)]
 
 
 # --- calendars -------------------------------------------------------------------------------------------
+class ShareRole(StrEnum):
+    READ = "read"  # sees the calendar's events (range, search, free/busy, one event)
+    WRITE = "write"  # and creates, changes and deletes them
+
+
+class CalendarShare(WireModel):
+    user_id: str
+    role: ShareRole
+
+
+class ShareSet(InputModel):
+    role: ShareRole
+
+
 class CalendarRecord(StoredModel):
     user_id: str
     name: str
@@ -36,6 +50,8 @@ class CalendarRecord(StoredModel):
     changed_at: UtcDateTime
     created_at: UtcDateTime
     updated_at: UtcDateTime
+    shares: list[CalendarShare] = Field(default_factory=list)
+    shared_with: list[str] = Field(default_factory=list)  # the shares' user ids, for "shared with me" queries
 
 
 class CalendarCreate(InputModel):
@@ -71,6 +87,8 @@ class CalendarPublic(WireModel):
     last_synced: UtcDateTime | None = None
     created_at: UtcDateTime
     updated_at: UtcDateTime
+    shares: list[CalendarShare] = Field(default_factory=list)  # the owner's view; empty for others
+    my_role: ShareRole | None = None  # set when the calendar is someone else's, shared with the caller
 
 
 class FeedToken(WireModel):
@@ -238,6 +256,11 @@ class SyncLogPublic(SyncLogRecord):
 class ExportType(StrEnum):
     EVENTS = "events"
     USERS = "users"
+    FULL_BACKUP = "full_backup"  # JSON only: users, calendars, events, categories and locations
+
+
+class ArchiveRequest(InputModel):
+    before: date  # events whose last instance ended before this day (UTC) move to the archive
 
 
 class ExportFormat(StrEnum):

@@ -196,6 +196,41 @@ class AttendeeResponse(InputModel):
     response_status: ResponseStatus
 
 
+class RsvpGrant(WireModel):
+    """An attendee's RSVP link state (never shown): the nonce the signed link carries, changed on every use,
+    and the account the invitation was linked to, if any."""
+
+    email: str  # lower case
+    nonce: str
+    user_id: str | None = None
+    used_at: UtcDateTime | None = None
+
+
+class RsvpLink(WireModel):
+    email: str
+    token: str
+    path: str  # "/api/v1/rsvp/{token}"
+    url: str | None = None  # with CONNECTNOW_PUBLIC_URL when it is set
+
+
+class RsvpAnswer(InputModel):
+    response_status: ResponseStatus
+
+
+class RsvpView(WireModel):
+    """What the holder of an RSVP link sees: the invitation, not the event's internal fields."""
+
+    event_id: str
+    title: str
+    start_time: UtcDateTime
+    end_time: UtcDateTime
+    time_zone: str
+    all_day: bool
+    location: str | None = None
+    email: str
+    response_status: ResponseStatus
+
+
 class EventRecord(StoredModel):
     user_id: str
     calendar_id: str
@@ -244,6 +279,8 @@ class EventRecord(StoredModel):
     updated_at: UtcDateTime
     created_by: str
     last_modified_by: str
+    rsvp: list[RsvpGrant] = Field(default_factory=list)
+    invitee_user_ids: list[str] = Field(default_factory=list)  # accounts that linked an invitation
 
 
 class EventPublic(WireModel):
@@ -304,6 +341,20 @@ class EventInstance(WireModel):
     location: str | None = None
     location_id: str | None = None
     is_exception: bool = False
+    invited: bool = False  # someone else's event the caller is invited to (answer via /responses)
+
+
+class BusySpan(WireModel):
+    start: UtcDateTime
+    end: UtcDateTime
+
+
+class FreeBusy(WireModel):
+    """Google Calendar's freeBusy answer for the caller: merged busy spans, no titles."""
+
+    time_min: UtcDateTime
+    time_max: UtcDateTime
+    busy: list[BusySpan]
 
 
 class Conflict(WireModel):

@@ -31,6 +31,11 @@ class ContactSort(StrEnum):
 
 
 # --- contacts ------------------------------------------------------------------------------------------
+class ConsentSource(StrEnum):
+    INBOUND = "inbound"  # the contact replied (STOP / START) through the signed inbound webhook
+    OWNER = "owner"  # the address book's owner recorded it (e.g. a request by phone)
+
+
 class ContactRecord(StoredModel):
     user_id: str
     name: str
@@ -38,6 +43,13 @@ class ContactRecord(StoredModel):
     phone_number: str  # E.164
     email: str | None = None
     notes: str | None = None
+    # Consent: an opted-out contact is never sent to; only the contact (a START reply) opts back in.
+    opted_out: bool = False
+    opted_out_at: UtcDateTime | None = None
+    opt_out_reason: str | None = None
+    opt_out_source: ConsentSource | None = None
+    consent_at: UtcDateTime | None = None  # the last START reply
+    time_zone: str | None = None  # IANA: messages sent "at the recipient's local time" use it
     created_at: UtcDateTime
     updated_at: UtcDateTime
 
@@ -47,6 +59,7 @@ class ContactCreate(InputModel):
     phone_number: PhoneText
     email: EmailStr | None = None
     notes: Annotated[str, Text(0, 2000)] | None = None
+    time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     # The region used to read a number written without a country code (falls back to the server setting).
     region: RegionCode | None = None
 
@@ -56,6 +69,7 @@ class ContactUpdate(InputModel):
     phone_number: PhoneText | None = None
     email: EmailStr | None = None
     notes: Annotated[str, Text(0, 2000)] | None = None
+    time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     region: RegionCode | None = None
 
 
@@ -65,6 +79,12 @@ class ContactPublic(WireModel):
     phone_number: str
     email: str | None = None
     notes: str | None = None
+    opted_out: bool = False
+    opted_out_at: UtcDateTime | None = None
+    opt_out_reason: str | None = None
+    opt_out_source: ConsentSource | None = None
+    consent_at: UtcDateTime | None = None
+    time_zone: str | None = None
     created_at: UtcDateTime
     updated_at: UtcDateTime
 
@@ -93,6 +113,32 @@ class ImportReport(WireModel):
     merged: int = 0
     refused: int = 0
     rows: list[ImportRow] = Field(default_factory=list)
+
+
+class OptOutCreate(InputModel):
+    """The owner records an opt-out the contact asked for another way (a call, a letter)."""
+
+    reason: Annotated[str, Text(1, 200)]
+
+
+class InboundReply(InputModel):
+    """A reply a gateway received from a contact (an SMS "STOP"), posted to the signed inbound webhook."""
+
+    from_: PhoneText = Field(alias="from")
+    text: Annotated[str, Text(0, 1600, strip=False)]
+    region: RegionCode | None = None
+
+
+class InboundAction(StrEnum):
+    OPTED_OUT = "opted_out"
+    OPTED_IN = "opted_in"
+    IGNORED = "ignored"  # not a keyword
+    UNKNOWN_CONTACT = "unknown_contact"
+
+
+class InboundResult(WireModel):
+    action: InboundAction
+    contact_id: str | None = None
 
 
 # --- groups --------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ class JobType(StrEnum):
     GENERATE_SUMMARY = "generate-summary"
     SEND_REMINDER = "send-reminder"
     PURGE_SENSITIVE = "purge-sensitive"
+    JIT_VALIDATE = "jit-validate"  # re-check the booking's policy and form answers just before it starts
 
 
 class JobStatus(StrEnum):

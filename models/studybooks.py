@@ -45,6 +45,7 @@ class StudyBookPublic(WireModel):
     title: str
     description: str
     total_lessons: int
+    created_by: str  # the admin who created it (user id)
     created_at: UtcDateTime
     is_active: bool
 
@@ -112,6 +113,7 @@ class PredefinedPublic(WireModel):
     message_type: PredefinedType
     display_order: int
     is_active: bool
+    created_by: str  # the admin who wrote it (user id)
     created_at: UtcDateTime
 
 

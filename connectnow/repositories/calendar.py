@@ -50,6 +50,20 @@ class EventRepository(Repository[EventRecord]):
             limit=limit,
         )
 
+    async def invited_in_range(
+        self, user_id: str, time_min: datetime, time_max: datetime, *, limit: int
+    ) -> list[EventRecord]:
+        """Events (and series) meeting [time_min, time_max) whose invitation `user_id` linked to their account."""
+        return await self.find(
+            {
+                "inviteeUserIds": {"$elemMatch": {"$eq": user_id}},
+                "startTime": {"$lt": time_max},
+                "rangeEnd": {"$gt": time_min},
+            },
+            sort=[("startTime", 1), ("id", 1)],
+            limit=limit,
+        )
+
     async def at_location(self, location_id: str, time_min: datetime, time_max: datetime) -> list[EventRecord]:
         # Busy windows reach back by setup time: look back a day so setup windows are found too.
         return await self.find(

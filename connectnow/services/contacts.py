@@ -68,6 +68,16 @@ def normalize_phone(raw: str, region: str | None) -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+def checked_zone(name: str | None) -> str | None:
+    """An IANA zone name, or TIMEZONE_UNKNOWN (the same check as scheduled messages' `timeZone`)."""
+    if name is None:
+        return None
+    from connectnow.services.broadcasts.timing import load_zone
+
+    load_zone(name)
+    return name
+
+
 def to_public(record: ContactRecord) -> ContactPublic:
     return ContactPublic.model_validate(record, from_attributes=True)
 
@@ -101,6 +111,7 @@ class ContactService:
             phone_number=phone,
             email=str(data.email) if data.email else None,
             notes=data.notes or None,
+            time_zone=checked_zone(data.time_zone),
             created_at=now,
             updated_at=now,
         )
@@ -170,6 +181,8 @@ class ContactService:
             changes["email"] = str(data.email) if data.email else None
         if "notes" in fields:
             changes["notes"] = data.notes or None
+        if "timeZone" in fields:
+            changes["timeZone"] = checked_zone(data.time_zone)
         try:
             updated = await self.contacts.update({"id": current.id, "userId": principal.user_id}, {"$set": changes})
         except DuplicateKeyError:

@@ -19,7 +19,7 @@ import random
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectnow.clock import utcnow
@@ -27,6 +27,10 @@ from connectnow.realtime.tasks import raise_if_cancelling, stop_task
 from connectnow.store.port import Document, DocumentCollection
 
 log = logging.getLogger("connectnow.leases")
+
+# The shortest sleep between rounds: an item the loop's timer wakes for a hair early is claimed on the next
+# round instead of spinning.
+MIN_SLEEP_SECONDS = 0.001
 
 
 def worker_identity() -> str:
@@ -77,6 +81,12 @@ class LeaseQueue:
         }
         return await self.coll.find_one_and_update(flt, update, sort=[(s.due_field, 1)])
 
+    async def next_due(self) -> datetime | None:
+        """When the earliest ready item falls due (None when none is waiting): the worker sleeps until then."""
+        s = self.spec
+        item = await self.coll.find_one({s.status_field: {"$in": list(s.ready_statuses)}}, sort=[(s.due_field, 1)])
+        return None if item is None else as_instant(item.get(s.due_field))
+
     def _owned(self, item_id: str, worker_id: str) -> dict[str, Any]:
         return {
             "id": item_id,
@@ -111,6 +121,18 @@ class LeaseQueue:
         return await self.coll.update_one(self._owned(item_id, worker_id), update)
 
 
+def as_instant(value: Any) -> datetime | None:
+    """A stored time as an aware UTC datetime (SQLite hands back ISO text, MongoDB naive UTC datetimes)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 ItemHandler = Callable[[Document, str], Awaitable[None]]
 
 
@@ -119,6 +141,10 @@ class LeaseWorker:
 
     The handler must finish or reschedule the item through the queue. A handler that raises leaves the
     lease to expire, so the item is retried after `lease_seconds`.
+
+    Between rounds the worker sleeps until the earliest ready item falls due, at most `poll_seconds` (the
+    fallback that notices items written by another process and leases that expired), and `wake()` cuts the
+    sleep short after a write that may have made something due sooner.
     """
 
     def __init__(self, name: str, queue: LeaseQueue, handler: ItemHandler, *, poll_seconds: float = 1.0) -> None:
@@ -172,4 +198,17 @@ class LeaseWorker:
                 log.exception("%s: claim loop failed; retrying", self.name)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=await self._sleep_seconds())
+
+    async def _sleep_seconds(self) -> float:
+        """Until the next due item, capped by the poll interval; never a busy loop."""
+        try:
+            due = await self.queue.next_due()
+        except Exception:
+            raise_if_cancelling()
+            log.exception("%s: looking up the next due time failed; polling", self.name)
+            return self.poll_seconds
+        if due is None:
+            return self.poll_seconds
+        wait = (due - utcnow()).total_seconds()
+        return min(self.poll_seconds, max(MIN_SLEEP_SECONDS, wait))

@@ -251,10 +251,14 @@ class StudyBookService:
             await self.schedule.enqueue(principal.user_id, SourceKind.SELECTION, record.id, recipients, when)
         return SelectionPublic.model_validate(record)
 
-    async def list_selections(self, principal: Principal, lesson_id: str | None) -> list[SelectionPublic]:
+    async def list_selections(
+        self, principal: Principal, lesson_id: str | None, delivery_status: DeliveryStatus | None = None
+    ) -> list[SelectionPublic]:
         flt: dict[str, Any] = {"userId": principal.user_id}
         if lesson_id:
             flt["lessonId"] = lesson_id
+        if delivery_status is not None:
+            flt["deliveryStatus"] = delivery_status.value
         found = await self.selections.find(flt, sort=[("createdAt", -1), ("id", -1)], limit=500)
         return [SelectionPublic.model_validate(s) for s in found]
 

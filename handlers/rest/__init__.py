@@ -26,6 +26,7 @@ from handlers.rest import (
     ics,
     locations,
     messages,
+    rsvp,
     scheduled,
     scheduling_admin,
     studybooks,
@@ -48,7 +49,7 @@ ROUTERS = (
     (workspaces, channels, messages, direct, sync),  # chat core and recovery (issues 3 and 4)
     (contacts, groups, templates, scheduled, studybooks),  # broadcasts sidecar (issue 6)
     (bookings, forms, audit, scheduling_admin),  # scheduling sidecar (issue 7)
-    (calendars, events, categories, locations, ics, exports),  # calendar sidecar (issue 8)
+    (calendars, events, rsvp, categories, locations, ics, exports),  # calendar sidecar (issue 8)
 )
 for group in ROUTERS:
     for module in group:

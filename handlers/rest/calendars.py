@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from handlers.rest.deps import CurrentPrincipal, ServicesDep
-from models.calendar import CalendarCreate, CalendarPublic, CalendarUpdate, FeedToken, SyncLogPublic
+from models.calendar import CalendarCreate, CalendarPublic, CalendarUpdate, FeedToken, ShareSet, SyncLogPublic
 
 router = APIRouter(prefix="/calendars", tags=["calendars"])
 CalendarId = Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
+UserId = Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CalendarPublic)
@@ -21,6 +22,25 @@ async def create_calendar(body: CalendarCreate, principal: CurrentPrincipal, svc
 @router.get("", response_model=list[CalendarPublic])
 async def list_calendars(principal: CurrentPrincipal, svc: ServicesDep) -> list[CalendarPublic]:
     return await svc.calendar.calendars.list(principal)
+
+
+@router.get("/shared", response_model=list[CalendarPublic], summary="Calendars other users share with me (myRole)")
+async def shared_with_me(principal: CurrentPrincipal, svc: ServicesDep) -> list[CalendarPublic]:
+    return await svc.calendar.calendars.shared_with_me(principal)
+
+
+@router.put("/{calendar_id}/shares/{user_id}", response_model=CalendarPublic, summary="Owner: share read or write")
+async def share_calendar(
+    calendar_id: CalendarId, user_id: UserId, body: ShareSet, principal: CurrentPrincipal, svc: ServicesDep
+) -> CalendarPublic:
+    return await svc.calendar.calendars.share(principal, calendar_id, user_id, body.role)
+
+
+@router.delete("/{calendar_id}/shares/{user_id}", response_model=CalendarPublic, summary="Owner: stop sharing")
+async def unshare_calendar(
+    calendar_id: CalendarId, user_id: UserId, principal: CurrentPrincipal, svc: ServicesDep
+) -> CalendarPublic:
+    return await svc.calendar.calendars.unshare(principal, calendar_id, user_id)
 
 
 @router.get("/{calendar_id}", response_model=CalendarPublic)

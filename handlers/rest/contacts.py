@@ -22,6 +22,7 @@ from models.contacts import (
     DuplicatePolicy,
     GroupPublic,
     ImportReport,
+    OptOutCreate,
 )
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
@@ -123,3 +124,12 @@ async def delete_contact(contact_id: str, principal: CurrentPrincipal, svc: Serv
 @router.get("/{contact_id}/groups", response_model=list[GroupPublic])
 async def groups_of_contact(contact_id: str, principal: CurrentPrincipal, svc: ServicesDep) -> list[GroupPublic]:
     return await svc.broadcasts.contacts.groups_of(principal, contact_id)
+
+
+@router.post("/{contact_id}/opt-out", response_model=ContactPublic)
+async def opt_out_contact(
+    contact_id: str, body: OptOutCreate, principal: CurrentPrincipal, svc: ServicesDep
+) -> ContactPublic:
+    """Record an opt-out the contact asked for another way; from now on nothing is sent to them. Only the
+    contact's own START reply (inbound webhook) opts them back in."""
+    return await svc.broadcasts.consent.opt_out(principal, contact_id, body.reason)

@@ -18,8 +18,10 @@ from models.calendar_events import (
     EventPublic,
     EventSaved,
     EventUpdate,
+    FreeBusy,
     SplitRequest,
 )
+from models.dates import ClientDateTime
 
 router = APIRouter(prefix="/calendar-events", tags=["calendar events"])
 EventId = Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
@@ -40,6 +42,29 @@ async def list_range(
     calendar_id: Annotated[list[str] | None, Query(alias="calendarId", max_length=50)] = None,
 ) -> list[EventInstance]:
     return await svc.calendar.events.range(principal, calendar_id, as_utc(time_min, "UTC"), as_utc(time_max, "UTC"))
+
+
+@router.get("/freebusy", response_model=FreeBusy, summary="My busy spans in [timeMin, timeMax), merged, no titles")
+async def free_busy(
+    principal: CurrentPrincipal,
+    svc: ServicesDep,
+    time_min: Annotated[ClientDateTime, Query(alias="timeMin")],
+    time_max: Annotated[ClientDateTime, Query(alias="timeMax")],
+    calendar_id: Annotated[list[str] | None, Query(alias="calendarId", max_length=50)] = None,
+) -> FreeBusy:
+    return await svc.calendar.events.free_busy(principal, calendar_id, as_utc(time_min, "UTC"), as_utc(time_max, "UTC"))
+
+
+@router.get("/search", response_model=list[EventInstance], summary="Occurrences whose title or location match q")
+async def search_events(
+    principal: CurrentPrincipal,
+    svc: ServicesDep,
+    q: Annotated[str, Query(min_length=1, max_length=200)],
+    time_min: Annotated[ClientDateTime, Query(alias="timeMin")],
+    time_max: Annotated[ClientDateTime, Query(alias="timeMax")],
+    calendar_id: Annotated[list[str] | None, Query(alias="calendarId", max_length=50)] = None,
+) -> list[EventInstance]:
+    return await svc.calendar.events.search(principal, q, calendar_id, as_utc(time_min, "UTC"), as_utc(time_max, "UTC"))
 
 
 @router.get("/{event_id}", response_model=EventPublic)

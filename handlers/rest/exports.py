@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import FileResponse
@@ -10,7 +10,8 @@ from fastapi.responses import FileResponse
 from connectnow import errors
 from connectnow.errors import AppError
 from handlers.rest.deps import CurrentPrincipal, NodeDep, ServicesDep
-from models.calendar import ExportCreate, ExportPublic
+from models.calendar import ArchiveRequest, ExportCreate, ExportPublic
+from models.calendar_events import EventPublic
 
 router = APIRouter(prefix="/admin", tags=["admin", "calendar exports"])
 ExportId = Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
@@ -57,3 +58,19 @@ async def delete_user_data(user_id: ExportId, principal: CurrentPrincipal, svc: 
 @router.post("/calendar-usage/recount", summary="Rebuild category and location usage counts from the events")
 async def recount(principal: CurrentPrincipal, svc: ServicesDep) -> dict[str, int]:
     return await svc.calendar.catalog.admin_recount(principal)
+
+
+@router.post("/calendar-archive", summary="Move events that ended before a day into the archive")
+async def archive_events(body: ArchiveRequest, principal: CurrentPrincipal, svc: ServicesDep) -> dict[str, Any]:
+    return await svc.calendar.archive.archive_before(principal, body.before)
+
+
+@router.get("/calendar-archive", response_model=list[EventPublic], summary="Archived events, oldest first")
+async def archived_events(
+    principal: CurrentPrincipal,
+    svc: ServicesDep,
+    calendar_id: Annotated[str | None, Query(alias="calendarId", pattern=r"^[0-9a-f]{24}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[EventPublic]:
+    return await svc.calendar.archive.list_archived(principal, calendar_id, limit, offset)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from handlers.rest.deps import CurrentPrincipal, ServicesDep
 from models.base import IdStr
@@ -21,6 +21,7 @@ from models.broadcasts import (
     WebhookPublic,
     WebhookSet,
 )
+from models.contacts import InboundReply, InboundResult
 
 router = APIRouter(tags=["scheduled messages"])
 
@@ -90,3 +91,29 @@ async def get_webhook(principal: CurrentPrincipal, svc: ServicesDep) -> WebhookP
 async def delete_webhook(principal: CurrentPrincipal, svc: ServicesDep) -> Response:
     await svc.broadcasts.webhooks.delete(principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/broadcasts/inbound/{user_id}",
+    response_model=InboundResult,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": InboundReply.model_json_schema(by_alias=True)}},
+        },
+        "parameters": [
+            {
+                "name": "X-ConnectNow-Signature",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(the user's webhook secret, '<t>.' + body)>",
+            }
+        ],
+    },
+)
+async def inbound_reply(user_id: Annotated[IdStr, Path()], request: Request, svc: ServicesDep) -> InboundResult:
+    """A contact's reply relayed by the user's gateway: STOP (and its synonyms) opts the contact out, START
+    opts them back in, anything else is ignored. No login: the call is signed with the webhook secret."""
+    body = await request.body()
+    return await svc.broadcasts.consent.inbound(user_id, request.headers.get("X-ConnectNow-Signature"), body)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from handlers.rest.deps import CurrentPrincipal, ServicesDep
 from models.base import IdStr
+from models.broadcasts import DeliveryStatus
 from models.studybooks import (
     CustomCreate,
     CustomPublic,
@@ -116,9 +117,13 @@ async def select(body: SelectionCreate, principal: CurrentPrincipal, svc: Servic
 
 @router.get("/studybook-selections", response_model=list[SelectionPublic])
 async def list_selections(
-    principal: CurrentPrincipal, svc: ServicesDep, lesson_id: Annotated[IdStr | None, Query(alias="lessonId")] = None
+    principal: CurrentPrincipal,
+    svc: ServicesDep,
+    lesson_id: Annotated[IdStr | None, Query(alias="lessonId")] = None,
+    delivery_status: Annotated[DeliveryStatus | None, Query(alias="deliveryStatus")] = None,
 ) -> list[SelectionPublic]:
-    return await svc.broadcasts.studybooks.list_selections(principal, lesson_id)
+    """Mine, newest first; `deliveryStatus` keeps those whose delivery is pending, sent, failed or cancelled."""
+    return await svc.broadcasts.studybooks.list_selections(principal, lesson_id, delivery_status)
 
 
 @router.post("/studybook-selections/{selection_id}/cancel", response_model=SelectionPublic)

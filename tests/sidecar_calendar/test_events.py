@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from connectnow import errors
 from connectnow.errors import AppError
-from models.calendar import CategoryCreate, LocationCreate
+from models.calendar import CategoryCreate, LocationCreate, ShareRole
 from models.calendar_events import (
     AttendeeResponse,
     EventCreate,
@@ -207,6 +207,38 @@ async def test_location_capacity_and_setup_teardown_busy_time(cal: Cal) -> None:
     assert err.value.code == "NOT_FOUND"
 
 
+async def test_location_equipment_and_setup_time_are_checked(cal: Cal) -> None:
+    alice = await cal.user()
+    hall = await cal.suite.catalog.create_location(
+        alice,
+        LocationCreate.model_validate(
+            {"name": "Hall", "equipmentAvailable": ["Projector", "piano"], "setupTimeRequired": 30}
+        ),
+    )
+    cid = await cal.calendar(alice)
+    setup = {"setupStartTime": "2026-06-01T09:30:00Z", "setupEndTime": "2026-06-01T10:00:00Z"}
+    with pytest.raises(AppError) as err:
+        await cal.suite.events.create(
+            alice, body(cid, locationId=hall.id, equipmentRequired=["piano", "Organ"], **setup)
+        )
+    assert err.value.error is errors.LOCATION_EQUIPMENT_MISSING and err.value.details["missing"] == ["Organ"]
+    for short in ({}, {"setupStartTime": "2026-06-01T09:45:00Z", "setupEndTime": "2026-06-01T10:00:00Z"}):
+        with pytest.raises(AppError) as err:
+            await cal.suite.events.create(alice, body(cid, locationId=hall.id, **short))
+        assert err.value.error is errors.LOCATION_SETUP_TOO_SHORT and err.value.details["setupTimeRequired"] == 30
+    assert await cal.count("calendar_events") == 0
+    made = await cal.suite.events.create(
+        alice, body(cid, locationId=hall.id, equipmentRequired=["projector", "Piano"], **setup)
+    )
+    assert made.event.location_id == hall.id
+    # An update that drops the setup window is refused the same way.
+    with pytest.raises(AppError) as err:
+        await cal.suite.events.update(
+            alice, made.event.id, EventUpdate.model_validate({"clearFields": ["setupStartTime", "setupEndTime"]})
+        )
+    assert err.value.error is errors.LOCATION_SETUP_TOO_SHORT
+
+
 async def test_usage_counts_follow_events(cal: Cal) -> None:
     alice = await cal.user()
     cid = await cal.calendar(alice)
@@ -334,22 +366,34 @@ async def test_split_this_and_following(cal: Cal) -> None:
     assert err.value.error is errors.RECURRENCE_INVALID
 
 
-async def test_attendee_responses(cal: Cal) -> None:
-    alice, bob, eve = await cal.user(), await cal.user("bobby"), await cal.user()
+async def test_attendee_responses_need_the_rsvp_link_not_a_matching_email(cal: Cal) -> None:
+    alice, bob, squatter = await cal.user(), await cal.user("bobby"), await cal.user()
     cid = await cal.calendar(alice)
     saved = await cal.suite.events.create(alice, body(cid, attendees=[{"email": "bobby@example.com"}]))
     answer = AttendeeResponse.model_validate({"email": "bobby@example.com", "responseStatus": "accepted"})
+    # An account with the invitee's address is not proof of owning it: refused until the link is used.
+    with pytest.raises(AppError) as refused:
+        await cal.suite.events.respond(bob, saved.event.id, answer)
+    assert refused.value.error is errors.NOT_FOUND
+    [link] = await cal.suite.rsvp.links(alice, saved.event.id)
+    assert link.email == "bobby@example.com" and link.path == f"/api/v1/rsvp/{link.token}"
+    attendee = await cal.suite.rsvp.link_account(bob, link.token)
+    assert attendee.email == "bobby@example.com"
+    with pytest.raises(AppError) as used:
+        await cal.suite.rsvp.link_account(squatter, link.token)  # single use
+    assert used.value.error is errors.RSVP_LINK_INVALID
     mine = await cal.suite.events.respond(bob, saved.event.id, answer)
-    assert mine.email == "bobby@example.com" and mine.response_status == "accepted"
+    assert mine.response_status == "accepted"
     assert (await cal.suite.events.get(alice, saved.event.id)).attendees[0].response_status == "accepted"
+    invited = await cal.suite.events.range(bob, None, utc(2026, 1, 1), utc(2026, 12, 31))
+    assert [(i.event_id, i.invited) for i in invited] == [(saved.event.id, True)]
+    assert await cal.suite.events.range(squatter, None, utc(2026, 1, 1), utc(2026, 12, 31)) == []
     with pytest.raises(AppError):
-        await cal.suite.events.respond(eve, saved.event.id, answer)  # not her address
-    with pytest.raises(AppError):
-        await cal.suite.events.respond(
-            eve,
-            saved.event.id,
-            AttendeeResponse.model_validate({"email": eve.user.email, "responseStatus": "declined"}),
-        )
+        await cal.suite.events.respond(squatter, saved.event.id, answer)
+    forged = link.token[:-4] + ("0000" if not link.token.endswith("0000") else "1111")
+    with pytest.raises(AppError) as bad:
+        await cal.suite.rsvp.view(forged)
+    assert bad.value.error is errors.RSVP_LINK_INVALID
 
 
 async def test_deleting_a_calendar_and_a_user_cascades(cal: Cal) -> None:
@@ -429,3 +473,78 @@ async def test_changing_a_series_time_drops_exceptions_it_no_longer_has(cal: Cal
     items = await cal.suite.events.range(alice, [cid], utc(2026, 6, 1), utc(2026, 6, 10))
     assert [(i.title, i.start_time.hour) for i in items] == [("Renamed", 15)] * 4
     assert await cal.count("calendar_events") == 1
+
+
+async def test_free_busy_merges_and_clips_and_search_matches_words(cal: Cal) -> None:
+    alice, other = await cal.user(), await cal.user()
+    cid = await cal.calendar(alice)
+    for title, start, end in (
+        ("Board meeting", "2026-06-01T09:00:00Z", "2026-06-01T10:00:00Z"),
+        ("Lunch with board", "2026-06-01T09:30:00Z", "2026-06-01T11:00:00Z"),  # overlaps: merged
+        ("Choir", "2026-06-01T11:00:00Z", "2026-06-01T12:00:00Z"),  # touches: merged
+        ("Late", "2026-06-01T22:00:00Z", "2026-06-02T02:00:00Z"),  # clipped at timeMax
+    ):
+        await cal.suite.events.create(alice, body(cid, title=title, startTime=start, endTime=end))
+    await cal.suite.events.create(
+        alice,
+        body(cid, title="Weekly", startTime="2026-05-25T15:00:00Z", endTime="2026-05-25T16:00:00Z",
+             recurrencePattern={"type": "weekly", "daysOfWeek": ["monday"], "occurrenceCount": 3}),
+    )  # fmt: skip
+    free = await cal.suite.events.free_busy(alice, None, utc(2026, 6, 1), utc(2026, 6, 2))
+    assert [(b.start, b.end) for b in free.busy] == [
+        (utc(2026, 6, 1, 9), utc(2026, 6, 1, 12)),
+        (utc(2026, 6, 1, 15), utc(2026, 6, 1, 16)),  # the series' second instance
+        (utc(2026, 6, 1, 22), utc(2026, 6, 2)),
+    ]
+    assert (await cal.suite.events.free_busy(other, None, utc(2026, 6, 1), utc(2026, 6, 2))).busy == []
+    found = await cal.suite.events.search(alice, "BOARD", None, utc(2026, 5, 1), utc(2026, 7, 1))
+    assert [i.title for i in found] == ["Board meeting", "Lunch with board"]
+    assert [
+        i.title for i in await cal.suite.events.search(alice, "lunch board", None, utc(2026, 5, 1), utc(2026, 7, 1))
+    ] == ["Lunch with board"]
+    assert len(await cal.suite.events.search(alice, "weekly", None, utc(2026, 5, 1), utc(2026, 7, 1))) == 3
+    assert await cal.suite.events.search(other, "board", None, utc(2026, 5, 1), utc(2026, 7, 1)) == []
+
+
+async def test_calendar_sharing_read_and_read_write(cal: Cal) -> None:
+    owner, reader, writer, stranger = await cal.user(), await cal.user(), await cal.user(), await cal.user()
+    cid = await cal.calendar(owner)
+    made = await cal.suite.events.create(owner, body(cid, title="Rota"))
+    await cal.suite.calendars.share(owner, cid, reader.user_id, ShareRole.READ)
+    shared = await cal.suite.calendars.share(owner, cid, writer.user_id, ShareRole.WRITE)
+    assert {(s.user_id, s.role) for s in shared.shares} == {(reader.user_id, "read"), (writer.user_id, "write")}
+    [seen] = await cal.suite.calendars.shared_with_me(reader)
+    assert (seen.id, seen.my_role, seen.shares) == (cid, "read", [])
+    june = (utc(2026, 6, 1), utc(2026, 6, 2))
+    assert [i.title for i in await cal.suite.events.range(reader, [cid], *june)] == ["Rota"]
+    assert (await cal.suite.events.get(reader, made.event.id)).title == "Rota"
+    for attempt in (
+        cal.suite.events.create(reader, body(cid)),
+        cal.suite.events.update(reader, made.event.id, EventUpdate.model_validate({"title": "Mine"})),
+        cal.suite.events.delete(reader, made.event.id),
+    ):
+        with pytest.raises(AppError) as err:
+            await attempt
+        assert err.value.error is errors.CALENDAR_READ_ONLY
+    # The read-write share creates and changes events; they stay the owner's (owner sees and edits them).
+    added = await cal.suite.events.create(writer, body(cid, title="Added", startTime="2026-06-01T12:00:00Z",
+                                                       endTime="2026-06-01T13:00:00Z"))  # fmt: skip
+    assert (added.event.user_id, added.event.created_by) == (owner.user_id, writer.user_id)
+    await cal.suite.events.update(writer, made.event.id, EventUpdate.model_validate({"title": "Rota v2"}))
+    assert (await cal.suite.events.get(owner, added.event.id)).title == "Added"
+    assert [i.title for i in await cal.suite.events.range(owner, [cid], *june)] == ["Rota v2", "Added"]
+    # Only the owner manages the calendar and its shares; strangers see nothing.
+    for attempt in (
+        cal.suite.calendars.share(writer, cid, stranger.user_id, ShareRole.READ),
+        cal.suite.calendars.delete(writer, cid),
+        cal.suite.events.range(stranger, [cid], *june),
+        cal.suite.events.get(stranger, made.event.id),
+        cal.suite.rsvp.links(writer, made.event.id),
+    ):
+        with pytest.raises(AppError) as err:
+            await attempt
+        assert err.value.error is errors.NOT_FOUND
+    await cal.suite.calendars.unshare(owner, cid, reader.user_id)
+    assert await cal.suite.calendars.shared_with_me(reader) == []
+    with pytest.raises(AppError):
+        await cal.suite.events.get(reader, made.event.id)

@@ -8,7 +8,7 @@ import io
 import json
 import time
 import tracemalloc
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from connectnow.services.calendar.exports import ExportService
 from connectnow.services.leases import LeaseWorker
 from connectnow.store.store_sqlite import SqliteStore
 from models.calendar import CategoryCreate, ExportCreate, ExportRecord
-from models.calendar_events import EventCreate
+from models.calendar_events import EventCreate, EventFields
 from tests.sidecar_calendar.conftest import Cal
 
 
@@ -111,6 +111,24 @@ async def test_csv_export_neutralises_formulas_and_users_export_hides_secrets(ca
     assert users.record_count == 3 and "alice@example.com" in text and "passwordHash" not in text
     users_json = await run(cal, s["admin"], exportType="users", format="json", filters={"userIds": [s["bob"].user_id]})
     assert [u["username"] for u in json.loads(read_text(users_json.file_path))] == ["bob"]
+
+
+async def test_full_backup_holds_every_collection_without_secrets(cal: Cal) -> None:
+    s = await seeded(cal)
+    calendars = await cal.suite.calendars.list(s["alice"])
+    await cal.suite.calendars.rotate_feed(s["alice"], calendars[0].id)  # a feed token digest to keep out
+    done = await run(cal, s["admin"], exportType="full_backup", format="json")
+    backup = json.loads(read_text(done.file_path))
+    assert backup["exportType"] == "full_backup"
+    sizes = {key: len(backup[key]) for key in ("users", "calendars", "calendarEvents", "categories", "locations")}
+    assert sizes == {"users": 3, "calendars": 2, "calendarEvents": 6, "categories": 1, "locations": 0}
+    assert done.record_count == sum(sizes.values())
+    text = read_text(done.file_path)
+    assert "passwordHash" not in text and "feedTokenHash" not in text and '"rsvp"' not in text
+    with pytest.raises(AppError):
+        await cal.suite.exports.create(
+            s["admin"], ExportCreate.model_validate({"exportType": "full_backup", "format": "csv"})
+        )
 
 
 async def test_ics_export_parses_with_time_zones(cal: Cal) -> None:
@@ -236,3 +254,39 @@ async def _admin(store: SqliteStore) -> Any:
     )
     await UserRepository(store).insert(user)
     return Principal(user=user)
+
+
+async def test_archiving_moves_ended_events_and_whole_series_only(cal: Cal) -> None:
+    admin, alice = await cal.user("root", admin=True), await cal.user("alice")
+    cid = await cal.calendar(alice)
+
+    async def make(title: str, start: str, **extra: Any) -> str:
+        end = start.replace("T09", "T10")
+        body = {"calendarId": cid, "title": title, "startTime": start, "endTime": end, **extra}
+        return (await cal.suite.events.create(alice, EventCreate.model_validate(body))).event.id
+
+    weekly = {"type": "weekly", "daysOfWeek": ["monday"]}
+    await make("Old", "2026-06-01T09:00:00Z")
+    done = await make("Done", "2026-06-01T09:00:00Z", recurrencePattern={**weekly, "occurrenceCount": 3})
+    ongoing = await make("Ongoing", "2026-06-01T09:00:00Z", recurrencePattern=weekly)
+    await make("Future", "2027-01-04T09:00:00Z")
+    for master in (done, ongoing):
+        await cal.suite.series.edit_instance(
+            alice, master, datetime(2026, 6, 8, 9, tzinfo=UTC), EventFields.model_validate({"title": "Moved"})
+        )
+    with pytest.raises(AppError) as err:
+        await cal.suite.archive.archive_before(alice, date(2026, 7, 1))
+    assert err.value.code == "ADMIN_REQUIRED"
+    with pytest.raises(AppError) as err:
+        await cal.suite.archive.archive_before(admin, date(2099, 1, 1))
+    assert err.value.code == "VALIDATION_FAILED"
+    result = await cal.suite.archive.archive_before(admin, date(2026, 7, 1))
+    assert result["archived"] == 3  # "Old", the "Done" series and its exception
+    archived = await cal.suite.archive.list_archived(admin, cid, 100, 0)
+    assert sorted(e.title for e in archived) == ["Done", "Moved", "Old"]
+    june = await cal.suite.events.range(
+        alice, [cid], datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 6, 30, tzinfo=UTC)
+    )
+    assert [i.title for i in june] == ["Ongoing", "Moved", "Ongoing", "Ongoing", "Ongoing"]
+    assert (await cal.suite.archive.archive_before(admin, date(2026, 7, 1)))["archived"] == 0
+    assert await cal.count("calendar_events") == 3  # "Ongoing", its exception, "Future"

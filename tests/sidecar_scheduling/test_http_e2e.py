@@ -256,3 +256,22 @@ async def test_booking_events_reach_only_the_participants(server: LiveServer, cl
     finally:
         for sock in sockets.values():
             await sock.close()
+
+
+async def test_summary_redacts_pii_over_rest(client: httpx.AsyncClient) -> None:
+    """`piiDetection` (on by default): the summary a host reads over REST has no e-mail, phone or card number."""
+    host, guest = await register(client), await register(client)
+    h, g = bearer(host["accessToken"]), bearer(guest["accessToken"])
+    where = "Desk +1 202 555 0143, card 4111 1111 1111 1111"
+    leaky = booking(host["user"]["id"], "2027-02-02T14:00:00Z", "2027-02-02T14:30:00Z", title="Call ann@example.org")
+    leaky["location"] = where
+    made = await client.post(f"{API}/bookings", json=leaky, headers=g)
+    assert made.status_code == 201, made.text
+    for _ in range(100):
+        got = await client.get(f"{API}/bookings/{made.json()['id']}/summary", headers=h)
+        if got.status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    summary = got.json()["summary"]
+    assert summary["location"] == "Desk [phone], card [card]", got.text
+    assert summary["plainText"].startswith("Call [email]: a 30-minute meeting at Desk [phone], card [card]")

@@ -20,8 +20,8 @@ from connectnow.services.scheduling import SchedulingServices, build_scheduling
 from connectnow.services.scheduling.notify import WebhookChannel
 from connectnow.store.port import DocumentStore
 from models.scheduling import BookingCreate, BookingReschedule, PolicyUpdate
-from models.scheduling_forms import AiConfigUpdate, FormCreate, FormResponseCreate
-from models.scheduling_ops import JobStatus, JobType
+from models.scheduling_forms import AiConfigUpdate, FormCreate, FormResponseCreate, FormUpdate
+from models.scheduling_ops import JobStatus, JobType, SystemSettingUpdate
 from tests.conftest import make_settings
 from tests.sidecar_scheduling.conftest import MakeActor, at, booking_body
 
@@ -115,6 +115,79 @@ async def test_summary_generated_encrypted_with_retention(
         and job.result == {"summaryId": summary.id, "retentionDays": 90}
     )
     assert job.started_at is not None and job.completed_at is not None
+
+
+async def test_pii_detection_redacts_summaries_unless_turned_off(
+    sch: SchedulingServices, make_actor: MakeActor, store: DocumentStore
+) -> None:
+    host, guest = await make_actor(), await make_actor()
+    leaky = {
+        "title": "Call ruth@example.org or +44 20 7946 0958, card 4111-1111-1111-1111",
+        "location": "Desk +1 202 555 0143",
+        "attendees": [{"name": "Ruth Miller", "email": "ruth@example.org"}],
+    }
+    first = await new_booking(sch, guest, host, "2027-01-05 09:00", "2027-01-05 09:30", **leaky)
+    await sch.jobs.run_due()
+    content = (await sch.summaries.latest(host, first)).summary
+    assert content.plain_text.startswith("Call [email] or [phone], card [card]: a 30-minute meeting at Desk [phone]")
+    assert content.location == "Desk [phone]" and content.participants == ["Ruth Miller"]
+    assert "2027-01-05 09:00 UTC" in content.plain_text  # dates and times are not phone numbers
+    raw = await store.collection("context_summaries").find_one({"bookingId": first})
+    assert raw is not None and raw["metadata"]["piiRedacted"] is True
+    await sch.summaries.put_config(host, AiConfigUpdate.model_validate({"piiDetection": False}), global_scope=False)
+    second = await new_booking(sch, guest, host, "2027-01-06 09:00", "2027-01-06 09:30", **leaky)
+    await sch.jobs.run_due()
+    kept = (await sch.summaries.latest(host, second)).summary
+    assert "ruth@example.org" in kept.plain_text and kept.location == "Desk +1 202 555 0143"
+
+
+async def test_jit_validate_rechecks_policy_before_the_start(
+    sch: SchedulingServices, make_actor: MakeActor, store: DocumentStore
+) -> None:
+    host, guest = await make_actor(), await make_actor()
+    fits = await new_booking(sch, guest, host, "2027-01-05 10:00", "2027-01-05 10:30")
+    late = await new_booking(sch, guest, host, "2027-01-05 19:00", "2027-01-05 19:30")
+    [check] = await jobs_of(sch, late, JobType.JIT_VALIDATE)
+    assert check.scheduled_for == at("2027-01-05 18:55")  # five minutes before the start
+    # The host narrows their working hours after both were booked.
+    hours = {"workingHours": {"start": "09:00", "end": "17:00", "timezone": "UTC"}, "timeZone": "UTC"}
+    await sch.policies.update(host, PolicyUpdate.model_validate(hours))
+    for booking_id in (fits, late):
+        await make_due(store, (await jobs_of(sch, booking_id, JobType.JIT_VALIDATE))[0].id)
+    await sch.jobs.run_due()
+    [ok] = await jobs_of(sch, fits, JobType.JIT_VALIDATE)
+    [bad] = await jobs_of(sch, late, JobType.JIT_VALIDATE)
+    assert ok.status is JobStatus.COMPLETED and ok.result == {"valid": True, "problems": []}
+    assert bad.result is not None and bad.result["valid"] is False
+    [problem] = bad.result["problems"]
+    assert (problem["check"], problem["code"], problem["rule"]) == (
+        "policy",
+        "SCHEDULING_POLICY_VIOLATION",
+        "workingHours",
+    )
+    # A form changed after it was answered: the check says the answers no longer fit.
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    form = await sch.forms.create(host, FormCreate.model_validate({"name": "F", "eventTypeId": 7, "schema": schema}))
+    await sch.forms.submit(
+        guest, form.id, FormResponseCreate.model_validate({"bookingId": fits, "answers": {"a": "x"}})
+    )
+    stricter = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    await sch.forms.update(host, form.id, FormUpdate.model_validate({"schema": stricter}))
+    rerun = await sch.jobs.enqueue(JobType.JIT_VALIDATE, {"bookingId": fits}, utcnow(), booking_id=fits)
+    await sch.jobs.run_due()
+    [done] = [j for j in await jobs_of(sch, fits, JobType.JIT_VALIDATE) if j.id == rerun.id]
+    assert done.result is not None and done.result["valid"] is False
+    assert [(p["check"], p["formId"]) for p in done.result["problems"]] == [("form", form.id)]
+    # Moving the booking replaces its pending check with one before the new start.
+    moved = await sch.bookings.reschedule(
+        guest,
+        fits,
+        BookingReschedule.model_validate(
+            {"startTime": "2027-01-06T10:00:00Z", "endTime": "2027-01-06T10:30:00Z", "reason": "moved"}
+        ),
+    )
+    pending = [j for j in await jobs_of(sch, moved.id, JobType.JIT_VALIDATE) if j.status is JobStatus.PENDING]
+    assert [j.scheduled_for for j in pending] == [at("2027-01-06 09:55")]
 
 
 async def test_per_user_retention_and_global_config(sch: SchedulingServices, make_actor: MakeActor) -> None:
@@ -365,3 +438,32 @@ async def test_availability_of_an_unknown_host_stores_nothing(sch: SchedulingSer
         )
     assert info.value.code == "NOT_FOUND"
     assert await store.collection("scheduling_policies").count({}) == 0
+
+
+async def test_retention_from_system_settings_with_the_environment_as_default(
+    sch: SchedulingServices, make_actor: MakeActor, store: DocumentStore
+) -> None:
+    host, guest, admin = await make_actor(), await make_actor(), await make_actor(admin=True)
+    first = await new_booking(sch, guest, host, "2027-01-05 09:00", "2027-01-05 09:30")
+    await sch.jobs.run_due()
+    default = await sch.summaries.latest(host, first)
+    assert default.expires_at is not None and (default.expires_at - default.created_at).days == 90  # environment
+    for key, days in (("retention.summaryDays", 7), ("retention.formDays", 10), ("retention.auditDays", 30)):
+        await sch.admin.put_setting(admin, key, SystemSettingUpdate.model_validate({"value": days}))
+    for bad in ({"value": "7"}, {"value": 0}, {"value": 4000}, {"value": True}, {"value": 7, "isEncrypted": True}):
+        with pytest.raises(AppError) as err:
+            await sch.admin.put_setting(admin, "retention.formDays", SystemSettingUpdate.model_validate(bad))
+        assert err.value.code == "VALIDATION_FAILED"
+    second = await new_booking(sch, guest, host, "2027-01-06 09:00", "2027-01-06 09:30")
+    await sch.jobs.run_due()
+    got = await sch.summaries.latest(host, second)
+    assert got.expires_at is not None and (got.expires_at - got.created_at).days == 7
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    form = await sch.forms.create(host, FormCreate.model_validate({"name": "F", "eventTypeId": 7, "schema": schema}))
+    response = await sch.forms.submit(
+        guest, form.id, FormResponseCreate.model_validate({"bookingId": second, "answers": {"a": "x"}})
+    )
+    stored = await sch.forms.responses.get(response.id)
+    assert stored is not None and stored.retain_until == at("2027-01-06 09:30") + timedelta(days=10)
+    periods = await sch.purge.retention.current()
+    assert (periods.summary_days, periods.form.days, periods.audit.days) == (7, 10, 30)

@@ -166,7 +166,7 @@ class DeliveryEngine:
             fields = {"deliveryAttempts": max(0, delivery.delivery_attempts - 1), "scheduledFor": skip.later}
             await self.queue.retry_at(delivery.id, worker_id, skip.later, fields)
             return
-        await self._finish(delivery, worker_id, source, skip.status or DeliveryStatus.CANCELLED, now, None)
+        await self._finish(delivery, worker_id, source, skip.status or DeliveryStatus.CANCELLED, now, skip.reason)
 
     async def _finish(
         self,

@@ -8,7 +8,7 @@ Statuses: pending -> sending (the first delivery started) -> sent | failed; pend
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from models.broadcasts import (
     DeliveryPublic,
     DeliveryRecord,
     DeliveryStatus,
+    GroupsTarget,
     ScheduledCreate,
     ScheduledPage,
     ScheduledPublic,
@@ -48,6 +49,8 @@ IN_APP_KINDS = (TargetKind.CHANNEL, TargetKind.DIRECT)
 
 
 def target_ref(target: Target) -> TargetRef:
+    if isinstance(target, GroupsTarget):
+        return TargetRef(kind=TargetKind.GROUPS, id=",".join(sorted(set(target.group_ids))))
     ids = {"contact": "contact_id", "group": "group_id", "channel": "channel_id", "direct": "conversation_id"}
     return TargetRef(kind=TargetKind(target.kind), id=getattr(target, ids[target.kind]))
 
@@ -74,14 +77,32 @@ class TargetResolver:
             await self.poster.check_can_post(principal.user_id, target.kind, target.id)
             return [target]
         if target.kind is TargetKind.CONTACT:
-            contact_ids = [(await self.contacts.get_owned(principal, target.id)).id]
+            contact = await self.contacts.get_owned(principal, target.id)
+            if contact.opted_out:
+                raise AppError(errors.CONTACT_OPTED_OUT, details={"contactId": contact.id})
+            contact_ids = [contact.id]
         else:
-            contact_ids = await self.groups.member_records(principal, target.id)
-            if not contact_ids:
-                raise AppError(errors.GROUP_EMPTY)
+            contact_ids = await self._members(principal, target)
         if await self.webhooks.target_for(principal.user_id) is None:
             raise AppError(errors.WEBHOOK_NOT_CONFIGURED)
         return [TargetRef(kind=TargetKind.CONTACT, id=cid) for cid in contact_ids]
+
+    async def _members(self, principal: Principal, target: TargetRef) -> list[str]:
+        """The distinct contacts of one or several groups, in group order, without those who opted out."""
+        group_ids = target.id.split(",") if target.kind is TargetKind.GROUPS else [target.id]
+        members: dict[str, None] = {}  # insertion-ordered set: a contact in two groups is sent to once
+        for group_id in group_ids:
+            members.update(dict.fromkeys(await self.groups.member_records(principal, group_id)))
+        if not members:
+            raise AppError(errors.GROUP_EMPTY)
+        records = await self.contacts.contacts.owned_many(principal.user_id, list(members))
+        opted_out = {c.id for c in records if c.opted_out}
+        reachable = [cid for cid in members if cid not in opted_out]
+        if not reachable:
+            raise AppError(
+                errors.CONTACT_OPTED_OUT, "Every contact of the target opted out", details={"optedOut": len(opted_out)}
+            )
+        return reachable
 
 
 def check_text_for(target: TargetRef, text: str) -> None:
@@ -97,7 +118,7 @@ class ScheduleService:
         hub: Emitter,
         resolver: TargetResolver,
         templates: TemplateService,
-        wake: Callable[[], None] | None = None,
+        wake: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.scheduled = ScheduledRepository(store)
         self.deliveries = DeliveryRepository(store)
@@ -135,11 +156,18 @@ class ScheduleService:
             replayed = await self.scheduled.find_one({"requestKey": request_key})
             if replayed is not None:
                 return to_public(replayed)
-        when = self.when(data.scheduled_for, data.time_zone)
-        text = await self._text(principal, data.message, data.template_id)
         target = target_ref(data.target)
+        if data.recipient_local_time:
+            self._check_local_time(data, target)
+        else:
+            when = self.when(data.scheduled_for, data.time_zone)
+        text = await self._text(principal, data.message, data.template_id)
         check_text_for(target, text)
         recipients = await self.resolver.recipients(principal, target)
+        times = None
+        if data.recipient_local_time:
+            times = await self._local_times(principal, data, recipients)
+            when = min(times)
         await self.check_quota(principal, target)
         now = utcnow()
         record = ScheduledRecord(
@@ -155,6 +183,7 @@ class ScheduleService:
             time_zone=data.time_zone,
             status=ScheduleStatus.PENDING,
             recipients=len(recipients),
+            recipient_local_time=data.recipient_local_time,
             created_at=now,
             updated_at=now,
         )
@@ -167,16 +196,46 @@ class ScheduleService:
                 raise
             return to_public(replayed)
         try:
-            await self.enqueue(principal.user_id, SourceKind.SCHEDULED, record.id, recipients, when)
+            await self.enqueue(principal.user_id, SourceKind.SCHEDULED, record.id, recipients, when, times=times)
         except Exception:
             await self.scheduled.delete({"id": record.id})
             raise
         await self.hub.emit(EVENT_SCHEDULED, to_public(record), room=user_room(principal.user_id))
         return to_public(record)
 
+    def _check_local_time(self, data: ScheduledCreate, target: TargetRef) -> None:
+        if target.kind in IN_APP_KINDS:
+            raise AppError(errors.VALIDATION_FAILED, "recipientLocalTime is for contacts and groups")
+        if data.scheduled_for.tzinfo is not None:
+            raise AppError(errors.VALIDATION_FAILED, "With recipientLocalTime, scheduledFor is a local time: no offset")
+
+    async def _local_times(
+        self, principal: Principal, data: ScheduledCreate, recipients: list[TargetRef]
+    ) -> list[datetime]:
+        """The instant `scheduledFor` is in each contact's zone (else the message's `timeZone`)."""
+        contacts = {
+            c.id: c
+            for c in await self.resolver.contacts.contacts.owned_many(principal.user_id, [r.id for r in recipients])
+        }
+        times = []
+        for recipient in recipients:
+            zone = contacts[recipient.id].time_zone if recipient.id in contacts else None
+            if zone is None and data.time_zone is None:
+                raise AppError(errors.SCHEDULE_TIME_ZONE_REQUIRED, details={"contactId": recipient.id})
+            times.append(self.when(data.scheduled_for, zone or data.time_zone))
+        return times
+
     async def enqueue(
-        self, user_id: str, kind: SourceKind, source_id: str, recipients: list[TargetRef], when: datetime
+        self,
+        user_id: str,
+        kind: SourceKind,
+        source_id: str,
+        recipients: list[TargetRef],
+        when: datetime,
+        *,
+        times: list[datetime] | None = None,
     ) -> None:
+        """One delivery per recipient, due at `when` (or at `times[i]`, recipient by recipient)."""
         now = utcnow()
         docs = [
             DeliveryRecord(
@@ -186,15 +245,19 @@ class ScheduleService:
                 source_id=source_id,
                 target=recipient,
                 status=DeliveryStatus.PENDING,
-                scheduled_for=when,
-                due_at=when,
+                scheduled_for=due,
+                due_at=due,
                 created_at=now,
             ).to_doc()
-            for recipient in recipients
+            for recipient, due in zip(recipients, times or [when] * len(recipients), strict=True)
         ]
         await self.deliveries.coll.insert_many(docs)
+        await self._wake()
+
+    async def _wake(self) -> None:
+        # Every scheduler sleeps until its next known due time: a new or moved one must cut that sleep short.
         if self.wake is not None:
-            self.wake()
+            await self.wake()
 
     async def get_owned(self, principal: Principal, scheduled_id: str) -> ScheduledRecord:
         record = await self.scheduled.owned(principal.user_id, scheduled_id)
@@ -242,6 +305,11 @@ class ScheduleService:
             raise AppError(errors.SCHEDULE_NOT_PENDING, details={"status": current.status.value})
         if data.time_zone is not None and data.scheduled_for is None:
             raise AppError(errors.VALIDATION_FAILED, "A new timeZone needs the scheduledFor it applies to")
+        if data.scheduled_for is not None and current.recipient_local_time:
+            raise AppError(
+                errors.VALIDATION_FAILED,
+                "A message sent at each recipient's local time is moved by cancelling it and scheduling it again",
+            )
         changes: dict[str, Any] = {"updatedAt": utcnow()}
         if data.scheduled_for is not None:
             changes["scheduledFor"] = self.when(data.scheduled_for, data.time_zone)
@@ -260,6 +328,7 @@ class ScheduleService:
             raise AppError(errors.SCHEDULE_NOT_PENDING, details={"status": latest.status.value})
         if "scheduledFor" in changes:
             await self.deliveries.reschedule_pending(current.id, changes["scheduledFor"])
+            await self._wake()
         await self.hub.emit(EVENT_SCHEDULED, to_public(updated), room=user_room(principal.user_id))
         return to_public(updated)
 

@@ -50,6 +50,7 @@ class Skip:
 
     status: DeliveryStatus | None = None
     later: datetime | None = None
+    reason: str | None = None  # recorded as the delivery's `deliveryError` (e.g. the contact opted out)
 
 
 class Source(Protocol):
@@ -65,7 +66,12 @@ async def _contact_for(contacts: ContactRepository, delivery: DeliveryRecord) ->
         return None
     contact = await contacts.owned(delivery.user_id, delivery.target.id)
     # A contact deleted after scheduling cannot be reached any more: nothing to send.
-    return contact if contact is not None else Skip(status=DeliveryStatus.CANCELLED)
+    if contact is None:
+        return Skip(status=DeliveryStatus.CANCELLED)
+    if contact.opted_out:
+        # Consent is checked again at delivery: an opt-out after scheduling still stops the message.
+        return Skip(status=DeliveryStatus.CANCELLED, reason=f"the contact opted out ({contact.opt_out_reason})")
+    return contact
 
 
 class ScheduledSource:

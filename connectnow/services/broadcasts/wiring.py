@@ -10,6 +10,7 @@ from connectnow.config import Settings
 from connectnow.repositories.broadcasts import DeliveryRepository, ScheduledRepository
 from connectnow.repositories.contacts import ContactRepository
 from connectnow.repositories.studybooks import SelectionRepository
+from connectnow.services.broadcasts.consent import ConsentService
 from connectnow.services.broadcasts.delivery import DeliveryEngine
 from connectnow.services.broadcasts.groups import GroupService
 from connectnow.services.broadcasts.scheduling import ScheduleService, TargetResolver
@@ -22,6 +23,7 @@ from connectnow.services.broadcasts.transports import (
     WebhookTransport,
     http_client,
 )
+from connectnow.services.broadcasts.wake import WakeSignal, wake_broker
 from connectnow.services.broadcasts.webhooks import WebhookService
 from connectnow.services.contacts import ContactService
 from connectnow.services.studybooks import StudyBookService
@@ -39,6 +41,8 @@ class Broadcasts:
     studybooks: StudyBookService
     engine: DeliveryEngine
     client: httpx.AsyncClient
+    waker: WakeSignal
+    consent: ConsentService
 
     def attach_chat(self, poster: ChatPoster) -> None:
         """In-app delivery, once the chat core is built (it is wired after this sidecar in Node.start)."""
@@ -48,10 +52,12 @@ class Broadcasts:
         self.engine.transports[TargetKind.DIRECT] = in_app
 
     async def start(self) -> None:
+        await self.waker.start()
         await self.engine.worker.start()
 
     async def stop(self) -> None:
         await self.engine.worker.stop()
+        await self.waker.stop()
         await self.client.aclose()
 
 
@@ -82,6 +88,8 @@ def build_broadcasts(
     }
     engine = DeliveryEngine(deliveries, settings, hub, sources, transports)
     resolver = TargetResolver(contacts, groups, webhooks, poster)
-    schedule = ScheduleService(store, settings, hub, resolver, templates, wake=engine.worker.wake)
+    waker = WakeSignal(engine.worker, wake_broker(settings))
+    schedule = ScheduleService(store, settings, hub, resolver, templates, wake=waker.notify)
     studybooks = StudyBookService(store, schedule)
-    return Broadcasts(contacts, groups, templates, webhooks, schedule, studybooks, engine, client)
+    consent = ConsentService(contacts, webhooks)
+    return Broadcasts(contacts, groups, templates, webhooks, schedule, studybooks, engine, client, waker, consent)

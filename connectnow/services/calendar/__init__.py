@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from connectnow.security import Secrets
+from connectnow.services.calendar.archive import ArchiveService
 from connectnow.services.calendar.calendars import CalendarService
 from connectnow.services.calendar.catalog import CatalogService
 from connectnow.services.calendar.events import Emitter, EventService
@@ -16,6 +17,7 @@ from connectnow.services.calendar.exports import ExportService
 from connectnow.services.calendar.ics import IcsService
 from connectnow.services.calendar.providers import SyncProvider, providers
 from connectnow.services.calendar.reminders import ChatReminderPoster, ReminderPoster, ReminderService
+from connectnow.services.calendar.rsvp import RsvpService
 from connectnow.services.calendar.series import SeriesService
 from connectnow.services.leases import LeaseWorker
 from connectnow.store.port import DocumentStore
@@ -32,6 +34,8 @@ class CalendarSuite:
     ics: IcsService
     exports: ExportService
     reminders: ReminderService
+    rsvp: RsvpService
+    archive: ArchiveService
     providers: dict[str, SyncProvider] = field(default_factory=dict)  # "ics"; Outlook/Google would join here
     workers: list[LeaseWorker] = field(default_factory=list)
 
@@ -51,14 +55,17 @@ def build_calendar(
     reminders = ReminderService(store, poster)
     events = EventService(store, calendars, hub, reminders)
     exports = ExportService(store, export_dir)
+    catalog = CatalogService(store)
     suite = CalendarSuite(
         calendars=calendars,
         events=events,
         series=SeriesService(events),
-        catalog=CatalogService(store),
+        catalog=catalog,
+        archive=ArchiveService(store, catalog),
         ics=IcsService(events, max_ics_bytes),
         exports=exports,
         reminders=reminders,
+        rsvp=RsvpService(events, secrets.digest, public_url),
     )
     suite.providers = providers(suite.ics)
     suite.workers = [

@@ -8,6 +8,7 @@ from datetime import datetime
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
+from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.calendar import (
     CalendarRepository,
     CategoryRepository,
@@ -19,7 +20,15 @@ from connectnow.repositories.calendar import (
 from connectnow.security import Secrets
 from connectnow.services.auth import Principal
 from connectnow.store.port import DocumentStore
-from models.calendar import CalendarCreate, CalendarPublic, CalendarRecord, CalendarUpdate, FeedToken
+from models.calendar import (
+    CalendarCreate,
+    CalendarPublic,
+    CalendarRecord,
+    CalendarShare,
+    CalendarUpdate,
+    FeedToken,
+    ShareRole,
+)
 
 FEED_TOKEN_PREFIX = "cnf_"  # noqa: S105 - a prefix naming the token kind, not a secret
 MAX_CALENDARS_PER_USER = 100
@@ -34,6 +43,7 @@ def calendar_public(record: CalendarRecord) -> CalendarPublic:
 class CalendarService:
     def __init__(self, store: DocumentStore, secrets: Secrets, public_url: str | None) -> None:
         self.calendars = CalendarRepository(store)
+        self.users = UserRepository(store)
         self.events = EventRepository(store)
         self.categories = CategoryRepository(store)
         self.locations = LocationRepository(store)
@@ -50,6 +60,53 @@ class CalendarService:
         if for_write and not record.can_edit:
             raise AppError(errors.CALENDAR_READ_ONLY)
         return record
+
+    async def accessible(self, principal: Principal, calendar_id: str, *, write: bool = False) -> CalendarRecord:
+        """The caller's calendar, or one shared with them (`write` needs a read-write share). Only event
+        reads and writes use this; managing the calendar itself stays with its owner (`owned`)."""
+        record = await self.calendars.get(calendar_id)
+        if record is not None and record.user_id != principal.user_id:
+            share = next((s for s in record.shares if s.user_id == principal.user_id), None)
+            if share is None:
+                raise AppError(errors.NOT_FOUND, "No such calendar")
+            if write and share.role is not ShareRole.WRITE:
+                raise AppError(errors.CALENDAR_READ_ONLY, "This calendar is shared with you read-only")
+            if write and not record.can_edit:
+                raise AppError(errors.CALENDAR_READ_ONLY)
+            return record
+        return await self.owned(principal, calendar_id, for_write=write)
+
+    async def share(self, principal: Principal, calendar_id: str, user_id: str, role: ShareRole) -> CalendarPublic:
+        record = await self.owned(principal, calendar_id)
+        if user_id == principal.user_id or await self.users.get(user_id) is None:
+            raise AppError(errors.NOT_FOUND, "No such user")
+        shares = [s for s in record.shares if s.user_id != user_id] + [CalendarShare(user_id=user_id, role=role)]
+        return await self._set_shares(record, shares)
+
+    async def unshare(self, principal: Principal, calendar_id: str, user_id: str) -> CalendarPublic:
+        record = await self.owned(principal, calendar_id)
+        return await self._set_shares(record, [s for s in record.shares if s.user_id != user_id])
+
+    async def _set_shares(self, record: CalendarRecord, shares: list[CalendarShare]) -> CalendarPublic:
+        changes = {
+            "shares": [s.model_dump(by_alias=True, mode="json") for s in shares],
+            "sharedWith": [s.user_id for s in shares],
+            "updatedAt": utcnow(),
+        }
+        updated = await self.calendars.update({"id": record.id, "userId": record.user_id}, {"$set": changes})
+        if updated is None:
+            raise AppError(errors.NOT_FOUND, "No such calendar")
+        return calendar_public(updated)
+
+    async def shared_with_me(self, principal: Principal) -> list[CalendarPublic]:
+        found = await self.calendars.find({"sharedWith": {"$elemMatch": {"$eq": principal.user_id}}}, limit=500)
+        out = []
+        for record in found:
+            public = calendar_public(record)
+            public.my_role = next(s.role for s in record.shares if s.user_id == principal.user_id)
+            public.shares = []
+            out.append(public)
+        return out
 
     async def create(self, principal: Principal, data: CalendarCreate) -> CalendarPublic:
         existing = await self.calendars.for_user(principal.user_id)

@@ -5,6 +5,7 @@ Series edits (one instance, 'this and following') live in series.py; range reads
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from connectnow import errors
@@ -15,13 +16,14 @@ from connectnow.repositories.calendar import EventRepository, user_scope
 from connectnow.services.auth import Principal
 from connectnow.services.calendar import recurrence
 from connectnow.services.calendar.calendars import CalendarService
-from connectnow.services.calendar.queries import MAX_SERIES_PER_CALENDAR, EventQueries, check_range
+from connectnow.services.calendar.queries import MAX_RANGE_ITEMS, MAX_SERIES_PER_CALENDAR, EventQueries, check_range
 from connectnow.services.calendar.rules import check_recurrence, check_times, convert_times, range_end
 from connectnow.store.port import DocumentStore
-from models.calendar import GLOBAL_SCOPE
+from models.calendar import GLOBAL_SCOPE, LocationRecord
 from models.calendar_events import (
     Attendee,
     AttendeeResponse,
+    BusySpan,
     EventCreate,
     EventFields,
     EventInstance,
@@ -29,6 +31,7 @@ from models.calendar_events import (
     EventRecord,
     EventSaved,
     EventUpdate,
+    FreeBusy,
 )
 
 # Fields a PATCH may clear with `clearFields` (camelCase, as on the wire).
@@ -64,6 +67,29 @@ def field_values(
     return convert_times(values, zone)
 
 
+def check_location_fits(event: EventRecord, location: LocationRecord) -> None:
+    """Seed 004's location checks: the equipment the event needs is there (names compared in any case), and
+    the event books at least the setup time the location requires (`setupStartTime`..`setupEndTime`)."""
+    available = {name.casefold() for name in location.equipment_available}
+    missing = [name for name in event.equipment_required if name.casefold() not in available]
+    if missing:
+        raise AppError(
+            errors.LOCATION_EQUIPMENT_MISSING,
+            f"{location.name} has no {', '.join(missing)}",
+            details={"missing": missing, "equipmentAvailable": location.equipment_available},
+        )
+    required = location.setup_time_required
+    given = 0.0
+    if event.setup_start_time is not None and event.setup_end_time is not None:
+        given = (event.setup_end_time - event.setup_start_time).total_seconds() / 60
+    if required and given < required:
+        raise AppError(
+            errors.LOCATION_SETUP_TOO_SHORT,
+            f"{location.name} needs {required} minutes of setup (setupStartTime..setupEndTime), not {given:g}",
+            details={"setupTimeRequired": required, "setupMinutes": given},
+        )
+
+
 class EventService:
     def __init__(
         self, store: DocumentStore, calendars: CalendarService, hub: Emitter, reminders: ReminderScheduler
@@ -92,6 +118,7 @@ class EventService:
                     f"{location.name} holds {location.capacity}; the event has {len(event.attendees)} attendees",
                     details={"capacity": location.capacity, "attendees": len(event.attendees)},
                 )
+            check_location_fits(event, location)
 
     async def validate(self, principal: Principal, event: EventRecord) -> EventRecord:
         check_times(event)
@@ -138,14 +165,14 @@ class EventService:
 
     # --- create, read ----------------------------------------------------------------------------------
     async def create(self, principal: Principal, data: EventCreate) -> EventSaved:
-        await self.calendars.owned(principal, data.calendar_id, for_write=True)
+        calendar = await self.calendars.accessible(principal, data.calendar_id, write=True)
         now = utcnow()
         values = field_values(data, data.time_zone, exclude={"recurrence_pattern"}, only_set=False)
         pattern = data.recurrence_pattern.model_dump() if data.recurrence_pattern else None
         event_id = new_id()
         record = EventRecord(
             id=event_id,
-            user_id=principal.user_id,
+            user_id=calendar.user_id,  # the calendar's owner, also when a read-write share creates it
             uid=f"{event_id}@connectnow",
             **values,
             is_recurring=pattern is not None,
@@ -166,8 +193,13 @@ class EventService:
 
     async def owned_event(self, principal: Principal, event_id: str) -> EventRecord:
         event = await self.events.get(event_id)
-        if event is None or event.user_id != principal.user_id:
+        if event is None:
             raise AppError(errors.NOT_FOUND, "No such event")
+        if event.user_id != principal.user_id:
+            try:
+                await self.calendars.accessible(principal, event.calendar_id)  # shared with the caller
+            except AppError:
+                raise AppError(errors.NOT_FOUND, "No such event") from None
         return event
 
     async def get(self, principal: Principal, event_id: str) -> EventPublic:
@@ -178,19 +210,48 @@ class EventService:
     ) -> list[EventInstance]:
         check_range(time_min, time_max)
         if calendar_ids:
-            ids = [(await self.calendars.owned(principal, cid)).id for cid in dict.fromkeys(calendar_ids)]
-        else:
-            ids = [c.id for c in await self.calendars.calendars.for_user(principal.user_id) if c.is_active]
-        return await self.queries.expand(ids, time_min, time_max)
+            ids = [(await self.calendars.accessible(principal, cid)).id for cid in dict.fromkeys(calendar_ids)]
+            return await self.queries.expand(ids, time_min, time_max)
+        ids = [c.id for c in await self.calendars.calendars.for_user(principal.user_id) if c.is_active]
+        own = await self.queries.expand(ids, time_min, time_max)
+        invited = await self.queries.invited(principal.user_id, time_min, time_max)
+        return sorted([*own, *invited], key=lambda i: (i.start_time, i.event_id))[:MAX_RANGE_ITEMS]
+
+    async def free_busy(
+        self, principal: Principal, calendar_ids: list[str] | None, time_min: datetime, time_max: datetime
+    ) -> FreeBusy:
+        """Busy spans (overlapping and touching occurrences merged), clipped to the range."""
+        spans: list[BusySpan] = []
+        for item in await self.range(principal, calendar_ids, time_min, time_max):
+            start, end = max(item.start_time, time_min), min(item.end_time, time_max)
+            if spans and start <= spans[-1].end:
+                spans[-1] = BusySpan(start=spans[-1].start, end=max(spans[-1].end, end))
+            elif end > start:
+                spans.append(BusySpan(start=start, end=end))
+        return FreeBusy(time_min=time_min, time_max=time_max, busy=spans)
+
+    async def search(
+        self, principal: Principal, text: str, calendar_ids: list[str] | None, time_min: datetime, time_max: datetime
+    ) -> list[EventInstance]:
+        """Occurrences in the range whose title or location contains every word of `text` (any case)."""
+        words = text.casefold().split()
+        found = []
+        for item in await self.range(principal, calendar_ids, time_min, time_max):
+            haystack = f"{item.title} {item.location or ''}".casefold()
+            if all(word in haystack for word in words):
+                found.append(item)
+        return found
 
     # --- update, delete --------------------------------------------------------------------------------
     async def update(self, principal: Principal, event_id: str, data: EventUpdate) -> EventSaved:
         current = await self.owned_event(principal, event_id)
-        await self.calendars.owned(principal, current.calendar_id, for_write=True)
+        await self.calendars.accessible(principal, current.calendar_id, write=True)
         if data.calendar_id and data.calendar_id != current.calendar_id:
             if current.recurrence_master_id or current.recurrence_pattern:
                 raise AppError(errors.CONFLICT, "Move a whole series by deleting and re-creating it")
-            await self.calendars.owned(principal, data.calendar_id, for_write=True)
+            target = await self.calendars.accessible(principal, data.calendar_id, write=True)
+            if target.user_id != current.user_id:
+                raise AppError(errors.CONFLICT, "An event moves only between calendars of the same owner")
         bad = set(data.clear_fields) - CLEARABLE
         if bad:
             raise AppError(errors.VALIDATION_FAILED, f"These fields cannot be cleared: {sorted(bad)}")
@@ -253,7 +314,7 @@ class EventService:
 
     async def delete(self, principal: Principal, event_id: str) -> None:
         event = await self.owned_event(principal, event_id)
-        await self.calendars.owned(principal, event.calendar_id, for_write=True)
+        await self.calendars.accessible(principal, event.calendar_id, write=True)
         await self.remove(event)
 
     async def remove(self, event: EventRecord) -> None:
@@ -272,7 +333,10 @@ class EventService:
         event = await self.events.get(event_id)
         email = str(data.email).lower()
         owner = event is not None and event.user_id == principal.user_id
-        if event is None or (not owner and principal.user.email_lower != email):
+        # An account's e-mail proves nothing (anyone may register with an invitee's address): another user
+        # answers only for an invitation they linked to their account through its RSVP link (rsvp.py).
+        linked = event is not None and any(g.email == email and g.user_id == principal.user_id for g in event.rsvp)
+        if event is None or (not owner and not linked):
             raise AppError(errors.NOT_FOUND, "No such event")
         attendees = [a.model_copy() for a in event.attendees]
         match = [a for a in attendees if a.email.lower() == email]

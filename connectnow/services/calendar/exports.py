@@ -124,6 +124,8 @@ class ExportService:
         self.require_admin(principal)
         if data.export_type is ExportType.USERS and data.format is ExportFormat.ICS:
             raise AppError(errors.VALIDATION_FAILED, "Users export as JSON or CSV")
+        if data.export_type is ExportType.FULL_BACKUP and data.format is not ExportFormat.JSON:
+            raise AppError(errors.VALIDATION_FAILED, "A full backup is JSON")
         now = utcnow()
         record = ExportRecord(
             id=new_id(), admin_user_id=principal.user_id, export_type=data.export_type, format=data.format,
@@ -177,15 +179,19 @@ class ExportService:
         try:
             self.export_dir.mkdir(parents=True, exist_ok=True)
             with path.open("wb", buffering=1 << 16) as out:
-                writer = _Writer(out, record.format, record.export_type)
-                writer.begin()
-                async for wire, event in self._records(record):
-                    writer.write(wire, event)
-                    if progress is not None and writer.count % BATCH == 0:
-                        progress(writer.count)
-                writer.end()
+                if record.export_type is ExportType.FULL_BACKUP:
+                    count = await self._backup(out, progress)
+                else:
+                    writer = _Writer(out, record.format, record.export_type)
+                    writer.begin()
+                    async for wire, event in self._records(record):
+                        writer.write(wire, event)
+                        if progress is not None and writer.count % BATCH == 0:
+                            progress(writer.count)
+                    writer.end()
+                    count = writer.count
             fields: dict[str, Any] = {"status": "completed", "filePath": str(path), "fileSize": path.stat().st_size,
-                      "recordCount": writer.count, "completedAt": utcnow()}  # fmt: skip
+                      "recordCount": count, "completedAt": utcnow()}  # fmt: skip
         except (OSError, ValueError) as exc:
             if path.is_file():
                 path.unlink()
@@ -196,12 +202,30 @@ class ExportService:
         flt: dict[str, Any] = {"id": record.id, **({"leaseOwner": owner} if owner else {})}
         return await self.exports.update(flt, update) or record
 
+    async def _backup(self, out: IO[bytes], progress: Progress | None) -> int:
+        """Seed 004 `full_backup`: one JSON object, a list per collection, streamed in batches. Secrets stay
+        out (password hashes, feed token digests, RSVP nonces)."""
+        count = 0
+        out.write(b'{"exportType":"full_backup","createdAt":' + orjson.dumps(iso_millis(utcnow())))
+        for key, collection, wire in BACKUP_SECTIONS:
+            out.write(b',\n"' + key.encode() + b'":[')
+            separator = b""
+            async for doc in self.events.store.collection(collection).iterate({}, sort=[("id", 1)], batch_size=BATCH):
+                out.write(separator + orjson.dumps(wire(doc)))
+                separator = b",\n"
+                count += 1
+                if progress is not None and count % BATCH == 0:
+                    progress(count)
+            out.write(b"]")
+        out.write(b"}\n")
+        return count
+
     async def handle(self, item: Document, worker_id: str) -> None:
         """LeaseWorker handler: run a claimed export, then release it."""
         await self.run(ExportRecord.model_validate(item), owner=worker_id)
 
 
-_BOOKKEEPING = frozenset({"rangeEnd", "originalKey", "sequence"})
+_BOOKKEEPING = frozenset({"rangeEnd", "originalKey", "sequence", "rsvp"})  # rsvp: link nonces, never exported
 
 
 def _iso(value: Any) -> Any:
@@ -220,3 +244,20 @@ def _event_wire(doc: Document) -> dict[str, Any]:
 def _user_wire(doc: Document) -> dict[str, Any]:
     # UserMe leaves out the password hash and every secret.
     return UserMe.model_validate(doc).model_dump(mode="json", by_alias=True)
+
+
+_BACKUP_SECRETS = frozenset({"feedTokenHash", "rsvp"})
+
+
+def _without_secrets(doc: Document) -> dict[str, Any]:
+    return {key: _iso(value) for key, value in doc.items() if key not in _BACKUP_SECRETS}
+
+
+# (JSON key, collection, document -> exported form)
+BACKUP_SECTIONS: tuple[tuple[str, str, Callable[[Document], dict[str, Any]]], ...] = (
+    ("users", "users", _user_wire),
+    ("calendars", "calendars", _without_secrets),
+    ("calendarEvents", "calendar_events", _event_wire),
+    ("categories", "calendar_categories", _without_secrets),
+    ("locations", "calendar_locations", _without_secrets),
+)

@@ -113,6 +113,15 @@ class EventQueries:
             return _earliest(stored, replaced, time_min, time_max, limit)
         return await asyncio.to_thread(_earliest, stored, replaced, time_min, time_max, limit)
 
+    async def invited(
+        self, user_id: str, time_min: datetime, time_max: datetime, limit: int = MAX_RANGE_ITEMS
+    ) -> list[EventInstance]:
+        """Other people's events whose invitation the user linked to their account, marked `invited`."""
+        stored = await self.events.invited_in_range(user_id, time_min, time_max, limit=limit)
+        replaced = await self._replaced_instances([e.id for e in stored if e.recurrence_pattern is not None])
+        found = await asyncio.to_thread(_earliest, stored, replaced, time_min, time_max, limit)
+        return [i.model_copy(update={"invited": True}) for i in found]
+
     async def _replaced_instances(self, master_ids: list[str]) -> set[tuple[str, datetime]]:
         if not master_ids:
             return set()

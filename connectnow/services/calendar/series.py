@@ -39,7 +39,7 @@ class SeriesService:
 
     async def _master(self, principal: Principal, master_id: str, original_start: datetime) -> EventRecord:
         master = await self.svc.owned_event(principal, master_id)
-        await self.svc.calendars.owned(principal, master.calendar_id, for_write=True)
+        await self.svc.calendars.accessible(principal, master.calendar_id, write=True)
         if master.recurrence_pattern is None:
             raise AppError(errors.RECURRENCE_INVALID, "This event is not a series")
         if not recurrence.is_occurrence(master, original_start):

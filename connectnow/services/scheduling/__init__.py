@@ -17,6 +17,7 @@ from connectnow.services.scheduling.admin import SchedulingAdminService
 from connectnow.services.scheduling.audit import AuditService
 from connectnow.services.scheduling.bookings import BookingService, EventSink
 from connectnow.services.scheduling.forms import FormService
+from connectnow.services.scheduling.jit import JitValidator
 from connectnow.services.scheduling.jobs import JobService
 from connectnow.services.scheduling.notify import (
     ChatReminderChannel,
@@ -27,6 +28,7 @@ from connectnow.services.scheduling.notify import (
 )
 from connectnow.services.scheduling.policies import PolicyService
 from connectnow.services.scheduling.purge import PurgeService
+from connectnow.services.scheduling.retention import Retention
 from connectnow.services.scheduling.summaries import SummaryService
 from connectnow.store.port import DocumentStore
 from models.scheduling_ops import JobType
@@ -62,7 +64,10 @@ def build_scheduling(
     hub: EventSink | None = None,
 ) -> SchedulingServices:
     ring = keyring_from_settings(settings)
-    audit = AuditService(store, settings.audit_retention_days)
+    retention = Retention(
+        store, settings.summary_retention_days, settings.form_retention_days, settings.audit_retention_days
+    )
+    audit = AuditService(store, retention)
     policies = PolicyService(store)
     jobs = JobService(
         store,
@@ -71,19 +76,20 @@ def build_scheduling(
         reminder_before=timedelta(minutes=settings.reminder_minutes_before),
         purge_interval=timedelta(seconds=settings.scheduling_purge_interval_seconds),
     )
-    forms = FormService(store, ring, audit, settings.form_retention_days)
+    forms = FormService(store, ring, audit, retention)
     bookings = BookingService(store, ring, policies, audit, jobs, forms, hub)
-    summaries = SummaryService(store, ring, audit, settings.summary_retention_days)
+    summaries = SummaryService(store, ring, audit, retention, settings.phone_default_region)
     if channels is None:
         secret = (
             settings.reminder_webhook_secret.get_secret_value().encode() if settings.reminder_webhook_secret else None
         )
         channels = [WebhookChannel(settings.reminder_webhook_url, secret)] if settings.reminder_webhook_url else []
     reminders = ReminderService(store, audit, channels)
-    purge = PurgeService(store, audit, settings.form_retention_days)
+    purge = PurgeService(store, audit, retention)
     jobs.register(JobType.GENERATE_SUMMARY, summaries.job)
     jobs.register(JobType.SEND_REMINDER, reminders.job)
     jobs.register(JobType.PURGE_SENSITIVE, purge.job)
+    jobs.register(JobType.JIT_VALIDATE, JitValidator(policies, forms, audit).job)
     return SchedulingServices(
         ring=ring,
         audit=audit,

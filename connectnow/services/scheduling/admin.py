@@ -13,6 +13,7 @@ from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.scheduling import CalendarConnectionRepository, SystemSettingRepository
 from connectnow.services.scheduling.access import Actor, require_admin
 from connectnow.services.scheduling.audit import AuditService
+from connectnow.services.scheduling.retention import check_setting as check_retention_setting
 from connectnow.services.scheduling.rules import as_utc
 from connectnow.services.scheduling.sealing import seal, unseal
 from connectnow.store.port import DocumentStore, DuplicateKeyError
@@ -112,6 +113,7 @@ class SchedulingAdminService:
         require_admin(actor)
         import orjson
 
+        check_retention_setting(key, body.value, body.is_encrypted)
         if len(orjson.dumps(body.value)) > MAX_SETTING_BYTES:
             raise AppError(errors.PAYLOAD_TOO_LARGE, f"A setting value is limited to {MAX_SETTING_BYTES} bytes")
         now = utcnow()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from connectnow.clock import new_id, utcnow
 from connectnow.repositories.scheduling import AuditRepository
 from connectnow.services.scheduling.access import Actor, require_admin
+from connectnow.services.scheduling.retention import Retention
 from connectnow.store.port import DocumentStore
 from models.scheduling_ops import AuditPublic, AuditQuery, AuditRecord
 
@@ -15,9 +16,9 @@ SYSTEM_ACTOR = "system"
 
 
 class AuditService:
-    def __init__(self, store: DocumentStore, retention_days: int) -> None:
+    def __init__(self, store: DocumentStore, retention: Retention) -> None:
         self.repo = AuditRepository(store)
-        self.retention = timedelta(days=retention_days)
+        self.retention = retention
 
     async def record(
         self,
@@ -64,4 +65,4 @@ class AuditService:
         return [AuditPublic.model_validate(r, from_attributes=True) for r in rows]
 
     async def purge(self, now: datetime) -> int:
-        return await self.repo.purge_before(now - self.retention)
+        return await self.repo.purge_before(now - (await self.retention.current()).audit)

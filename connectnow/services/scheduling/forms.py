@@ -9,7 +9,7 @@ answered, and the values of fields the owner marked `"x-analytics": true` (boole
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -25,6 +25,7 @@ from connectnow.services.scheduling import conditions
 from connectnow.services.scheduling.access import Actor, require_visible
 from connectnow.services.scheduling.audit import AuditService
 from connectnow.services.scheduling.form_schema import MAX_DEPTH, answer_validator, check_schema_safety, nesting_depth
+from connectnow.services.scheduling.retention import Retention
 from connectnow.services.scheduling.sealing import seal, unseal
 from connectnow.store.port import DocumentStore, DuplicateKeyError
 from models.scheduling import ACTIVE_STATUSES, BookingRecord, BookingStatus
@@ -122,13 +123,13 @@ def form_public(record: FormRecord) -> FormPublic:
 
 
 class FormService:
-    def __init__(self, store: DocumentStore, ring: KeyRing, audit: AuditService, retention_days: int) -> None:
+    def __init__(self, store: DocumentStore, ring: KeyRing, audit: AuditService, retention: Retention) -> None:
         self.forms = FormRepository(store)
         self.responses = FormResponseRepository(store)
         self.bookings = BookingRepository(store)
         self.ring = ring
         self.audit = audit
-        self.retention = timedelta(days=retention_days)
+        self.retention = retention
 
     # --- forms ----------------------------------------------------------------------------------------
     async def create(self, actor: Actor, body: FormCreate) -> FormPublic:
@@ -217,7 +218,7 @@ class FormService:
             encrypted_data=seal(self.ring, body.answers, "form_responses", response_id, "encryptedData"),
             metadata={"fieldCount": len(body.answers)},
             redacted_data=redacted_copy(form, body.answers),
-            retain_until=self.retain_until(booking),
+            retain_until=await self.retain_until(booking),
             created_at=now,
         )
         try:
@@ -227,16 +228,17 @@ class FormService:
         await self.audit.record(actor, "formResponse.create", "formResponse", response_id, booking_id=booking.id)
         return self._public(record, body.answers)
 
-    def retain_until(self, booking: BookingRecord) -> datetime:
-        """Form data lives `form_retention_days` past the meeting's end, or past its cancellation."""
+    async def retain_until(self, booking: BookingRecord) -> datetime:
+        """Form data lives the form retention past the meeting's end, or past its cancellation."""
+        period = (await self.retention.current()).form
         if booking.status in (BookingStatus.CANCELLED, BookingStatus.REJECTED):
-            return min(booking.end_time, booking.updated_at) + self.retention
-        return booking.end_time + self.retention
+            return min(booking.end_time, booking.updated_at) + period
+        return booking.end_time + period
 
     async def follow_booking(self, booking: BookingRecord) -> None:
         """A booking moved or closed: its responses' retention follows it."""
         await self.responses.update_many(
-            {"bookingId": booking.id}, {"$set": {"retainUntil": self.retain_until(booking)}}
+            {"bookingId": booking.id}, {"$set": {"retainUntil": await self.retain_until(booking)}}
         )
 
     def _public(self, record: FormResponseRecord, answers: dict[str, Any]) -> FormResponsePublic:

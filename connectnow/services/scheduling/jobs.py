@@ -34,6 +34,9 @@ MAX_ERROR_CHARS = 2000
 JobHandler = Callable[[JobRecord], Awaitable[dict[str, Any]]]
 
 
+JIT_VALIDATE_BEFORE = timedelta(minutes=5)  # jit-validate runs this long before a booking starts
+
+
 class JobService:
     def __init__(
         self,
@@ -86,9 +89,13 @@ class JobService:
         # A meeting booked closer than the reminder lead time is reminded of at once.
         remind_at = max(booking.start_time - self.reminder_before, utcnow())
         await self.enqueue(JobType.SEND_REMINDER, {"bookingId": booking.id}, remind_at, booking_id=booking.id)
+        await self.cancel_pending(booking.id, JobType.JIT_VALIDATE)
+        check_at = max(booking.start_time - JIT_VALIDATE_BEFORE, utcnow())
+        await self.enqueue(JobType.JIT_VALIDATE, {"bookingId": booking.id}, check_at, booking_id=booking.id)
 
     async def on_booking_closed(self, booking: BookingRecord) -> None:
         await self.cancel_pending(booking.id, JobType.SEND_REMINDER)
+        await self.cancel_pending(booking.id, JobType.JIT_VALIDATE)
 
     async def cancel_pending(self, booking_id: str, job_type: JobType) -> int:
         flt = {"bookingId": booking_id, "jobType": job_type.value, "status": JobStatus.PENDING.value}

@@ -8,28 +8,28 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from connectnow.clock import utcnow
 from connectnow.repositories.scheduling import BookingRepository, FormResponseRepository, SummaryRepository
 from connectnow.services.scheduling.audit import AuditService
+from connectnow.services.scheduling.retention import Retention
 from connectnow.store.port import DocumentStore
 from models.scheduling import BookingStatus
 from models.scheduling_ops import JobRecord
 
 
 class PurgeService:
-    def __init__(self, store: DocumentStore, audit: AuditService, form_retention_days: int) -> None:
+    def __init__(self, store: DocumentStore, audit: AuditService, retention: Retention) -> None:
         self.summaries = SummaryRepository(store)
         self.responses = FormResponseRepository(store)
         self.bookings = BookingRepository(store)
         self.audit = audit
-        self.form_retention = timedelta(days=form_retention_days)
+        self.retention = retention
 
     async def purge(self) -> dict[str, int]:
         now = utcnow()
-        cutoff = now - self.form_retention
+        cutoff = now - (await self.retention.current()).form
         closed = [BookingStatus.CANCELLED.value, BookingStatus.REJECTED.value]
         intake = await self.bookings.update_many(
             {

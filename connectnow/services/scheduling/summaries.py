@@ -8,6 +8,7 @@ configuration, and a configuration naming one still gets the rule-based summary 
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from connectnow import errors
@@ -17,6 +18,8 @@ from connectnow.errors import AppError
 from connectnow.repositories.scheduling import AiConfigRepository, BookingRepository, SummaryRepository
 from connectnow.services.scheduling.access import Actor, require_admin, require_visible
 from connectnow.services.scheduling.audit import AuditService
+from connectnow.services.scheduling.pii import redact
+from connectnow.services.scheduling.retention import Retention
 from connectnow.services.scheduling.sealing import seal, unseal
 from connectnow.store.port import DocumentStore, DuplicateKeyError
 from models.scheduling import BookingRecord
@@ -69,31 +72,60 @@ class RuleBasedProvider:
 
 
 class SummaryService:
-    def __init__(self, store: DocumentStore, ring: KeyRing, audit: AuditService, default_retention_days: int) -> None:
+    def __init__(
+        self,
+        store: DocumentStore,
+        ring: KeyRing,
+        audit: AuditService,
+        retention: Retention,
+        phone_region: str | None = None,
+    ) -> None:
+        self.phone_region = phone_region
         self.repo = SummaryRepository(store)
         self.bookings = BookingRepository(store)
         self.configs = AiConfigRepository(store)
         self.ring = ring
         self.audit = audit
-        self.default_retention_days = default_retention_days
+        self.retention = retention
         self.provider: SummaryProvider = RuleBasedProvider()
 
-    async def retention_days(self, user_id: str) -> int:
-        """The host's own active configuration, else the global one, else the setting (default 90)."""
+    async def active_config(self, user_id: str) -> AiConfigRecord | None:
+        """The host's own active configuration, else the global one."""
         for scope in (f"user:{user_id}", GLOBAL_SCOPE):
             config = await self.configs.for_scope(scope)
             if config is not None and config.is_active:
-                return config.retention_days
-        return self.default_retention_days
+                return config
+        return None
+
+    async def retention_days(self, user_id: str) -> int:
+        """The active configuration's, else the setting (default 90)."""
+        config = await self.active_config(user_id)
+        return config.retention_days if config is not None else (await self.retention.current()).summary_days
+
+    def redacted(self, content: SummaryContent) -> SummaryContent:
+        """E-mail addresses, phone numbers and card-like numbers out of every text of the summary."""
+        clean = partial(redact, region=self.phone_region)
+        return content.model_copy(
+            update={
+                "topic": clean(content.topic),
+                "plain_text": clean(content.plain_text),
+                "location": clean(content.location) if content.location else content.location,
+                "participants": [clean(p) for p in content.participants],
+            }
+        )
 
     async def generate(self, booking_id: str) -> dict[str, Any]:
         booking = await self.bookings.get(booking_id)
         if booking is None:
             return {"skipped": "booking deleted"}
         content = await self.provider.summarize(booking)
+        config = await self.active_config(booking.user_id)
+        pii_detection = config.pii_detection if config is not None else True  # the seed's default
+        if pii_detection:
+            content = self.redacted(content)
         now = utcnow()
         summary_id = new_id()
-        days = await self.retention_days(booking.user_id)
+        days = config.retention_days if config is not None else (await self.retention.current()).summary_days
         from models.scheduling_forms import SummaryRecord
 
         await self.repo.insert(
@@ -108,7 +140,12 @@ class SummaryService:
                     summary_id,
                     "encryptedSummary",
                 ),
-                metadata={"method": content.method, "provider": self.provider.name, "generatedAt": now.isoformat()},
+                metadata={
+                    "method": content.method,
+                    "provider": self.provider.name,
+                    "generatedAt": now.isoformat(),
+                    "piiRedacted": pii_detection,
+                },
                 expires_at=now + timedelta(days=days),
                 created_at=now,
             )
