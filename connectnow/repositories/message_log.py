@@ -113,6 +113,7 @@ class Step:
     conversation_id: str
     seq: int
     event_seq: int
+    lease: int = 0  # which lease of the conversation this step holds (released as `released`)
 
     def take(self, *, seq: bool) -> tuple[int, int]:
         """The next numbers (seq or 0, eventSeq); call only once the change is sure to be stored."""
@@ -124,6 +125,16 @@ class Step:
 
 class LeaseBusy(Exception):
     pass
+
+
+@dataclass
+class _Pending(Generic[M]):
+    """An append waiting for its group's step."""
+
+    key: str
+    record: M
+    also: Callable[[M, Step], Awaitable[None]] | None
+    done: asyncio.Future[tuple[M, bool]]
 
 
 class Counters:
@@ -140,24 +151,34 @@ class Counters:
         prefix = f"{self.scope}:"
         return counter_id[len(prefix) :] if counter_id.startswith(prefix) else None
 
-    async def acquire(self, conversation_id: str, owner: str) -> tuple[int, int, bool]:
-        """Take the lease: returns (seq, eventSeq, stale), stale when a dead holder never released it."""
+    async def acquire(self, conversation_id: str, owner: str) -> tuple[int, int, int, bool]:
+        """Take the lease in one write: returns (seq, eventSeq, lease number, stale), stale when an earlier
+        holder never released its lease (it died mid-step)."""
         now = time.time()
         flt = {"id": self._id(conversation_id), "$or": [{"lockOwner": None}, {"lockUntil": {"$lt": now}}]}
-        update = {"$set": {"lockOwner": owner, "lockUntil": now + LEASE_SECONDS}}
+        update = {"$set": {"lockOwner": owner, "lockUntil": now + LEASE_SECONDS}, "$inc": {"leases": 1}}
         try:
-            before = await self.coll.find_one_and_update(flt, update, upsert=True, return_new=False)
+            doc = await self.coll.find_one_and_update(flt, update, upsert=True, return_new=True)
         except DuplicateKeyError as exc:  # the document exists and its lease is held
             raise LeaseBusy from exc
-        if before is None:
-            return 0, 0, False
-        return int(before.get("seq", 0)), int(before.get("eventSeq", 0)), before.get("lockOwner") is not None
+        assert doc is not None
+        lease = int(doc["leases"])
+        stale = lease - 1 != int(doc.get("released", lease - 1))
+        return int(doc.get("seq", 0)), int(doc.get("eventSeq", 0)), lease, stale
 
-    async def release(self, conversation_id: str, owner: str, seq: int, event_seq: int) -> bool:
+    async def release(self, conversation_id: str, owner: str, step: Step) -> bool:
         """Store the step's counters and free the lease, in one write."""
         return await self.coll.update_one(
             {"id": self._id(conversation_id), "lockOwner": owner},
-            {"$set": {"seq": seq, "eventSeq": event_seq, "lockOwner": None, "lockUntil": None}},
+            {
+                "$set": {
+                    "seq": step.seq,
+                    "eventSeq": step.event_seq,
+                    "released": step.lease,
+                    "lockOwner": None,
+                    "lockUntil": None,
+                }
+            },
         )
 
     async def current(self, conversation_id: str) -> tuple[int, int]:
@@ -194,6 +215,7 @@ class MessageLog(Generic[M]):
         self.on_repair: RepairHook | None = None  # the node counts repairs in /metrics
         # One step per conversation at a time in this process (the lease does it across processes).
         self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._appends: dict[str, list[_Pending[M]]] = {}  # per conversation: appends waiting for a step
 
     # --- steps -----------------------------------------------------------------------------------------
     @asynccontextmanager
@@ -205,8 +227,8 @@ class MessageLog(Generic[M]):
             lock = self._local[conversation_id] = asyncio.Lock()
         async with lock, self.store.transaction():
             owner = new_id()
-            seq, event_seq, stale = await self._acquire(conversation_id, owner)
-            step = Step(conversation_id, seq, event_seq)
+            seq, event_seq, lease, stale = await self._acquire(conversation_id, owner)
+            step = Step(conversation_id, seq, event_seq, lease)
             if stale or repair:
                 await self._repair(step, "stale lease" if stale else "requested")
             try:
@@ -215,12 +237,12 @@ class MessageLog(Generic[M]):
                 if not self.store.atomic_transactions:
                     # Something may have been written before the failure: count it from the messages.
                     await self._repair(step, "failed step")
-                    await self.counters.release(conversation_id, owner, step.seq, step.event_seq)
+                    await self.counters.release(conversation_id, owner, step)
                 raise
-            if not await self.counters.release(conversation_id, owner, step.seq, step.event_seq):
+            if not await self.counters.release(conversation_id, owner, step):
                 log.error("the lease of %s:%s expired during a step", self.scope, conversation_id)
 
-    async def _acquire(self, conversation_id: str, owner: str) -> tuple[int, int, bool]:
+    async def _acquire(self, conversation_id: str, owner: str) -> tuple[int, int, int, bool]:
         deadline = time.monotonic() + LEASE_WAIT_SECONDS
         while True:
             try:
@@ -277,28 +299,72 @@ class MessageLog(Generic[M]):
         build: Builder[M],
         *,
         also: Callable[[M, Step], Awaitable[None]] | None = None,
+        checked: bool = False,
     ) -> tuple[M, bool]:
         """Store a message once per (conversation, sender, clientMsgId). Returns (message, created).
 
         `also(message, step)` runs inside the same step after the insert (a conversation's last-message
-        fields, a thread root's reply count through `apply`), so it is stored with the message or not at all."""
+        fields, a thread root's reply count through `apply`), so it is stored with the message or not at all.
+        `checked`: the caller has just looked for a replay with `find_replay` (skip the second look).
+
+        Group commit: appends to one conversation that arrive while a step is running wait for it and then
+        go together in the next step (one transaction on SQLite, one insert of all the messages), and each
+        is answered once that step has committed."""
         key = dedupe_key(conversation_id, sender_id, client_msg_id)
-        existing = await self.find_replay(key)
-        if existing is not None:
+        if not checked and (existing := await self.find_replay(key)) is not None:
             return existing, False
         made = build(0, 0, key)
         record: M = await made if isinstance(made, Awaitable) else made
-        async with self.step(conversation_id) as step:
-            again = await self.repo.find_one({"dedupeKey": key})
-            if again is not None:  # a concurrent replay won while this one was building
-                return again, False
-            seq, event_seq = step.seq + 1, step.event_seq + 1
-            stored = record.model_copy(update={"seq": seq, "last_event_seq": event_seq})
-            await self.repo.coll.insert_one(stored.to_doc())
-            step.take(seq=True)
-            if also is not None:
-                await also(stored, step)
-        return stored, True
+        pending = _Pending(key, record, also, asyncio.get_running_loop().create_future())
+        queue = self._appends.setdefault(conversation_id, [])
+        queue.append(pending)
+        if len(queue) == 1:  # the first of a group leads it: it runs the step for everyone queued by then
+            await self._append_group(conversation_id, pending)
+        return await pending.done
+
+    async def _append_group(self, conversation_id: str, leader: _Pending[M]) -> None:
+        group: list[_Pending[M]] = []
+        try:
+            async with self.step(conversation_id) as step:
+                group = self._appends.pop(conversation_id)
+                answers = await self._store_group(step, group)
+        except BaseException as exc:
+            # Everyone in the group learns the failure (a cancelled leader leaves the others UNAVAILABLE:
+            # their resend finds whatever was stored).
+            failure = exc if isinstance(exc, Exception) else AppError(errors.UNAVAILABLE, "Retry the send")
+            for pending in group or self._appends.pop(conversation_id, []):
+                if not pending.done.done() and (pending is not leader or failure is exc):
+                    pending.done.set_exception(failure)
+            if failure is not exc:
+                raise
+            return
+        for pending, answer in zip(group, answers, strict=True):
+            pending.done.set_result(answer)
+
+    async def _store_group(self, step: Step, group: list[_Pending[M]]) -> list[tuple[M, bool]]:
+        """Inside the step: the new messages of the group numbered in arrival order and inserted at once;
+        replays (stored before, or twice in the group) answered with the original."""
+        keys = sorted({p.key for p in group})
+        originals: dict[str, M] = {
+            str(getattr(r, "dedupe_key", "")): r for r in await self.repo.find({"dedupeKey": {"$in": keys}})
+        }
+        answers: list[tuple[M, bool]] = []
+        fresh: list[M] = []
+        for pending in group:
+            if pending.key in originals:
+                answers.append((originals[pending.key], False))
+                continue
+            seq, event_seq = step.take(seq=True)
+            stored = pending.record.model_copy(update={"seq": seq, "last_event_seq": event_seq})
+            originals[pending.key] = stored
+            fresh.append(stored)
+            answers.append((stored, True))
+        if fresh:
+            await self.repo.coll.insert_many([m.to_doc() for m in fresh])
+        for pending, (stored, created) in zip(group, answers, strict=True):
+            if created and pending.also is not None:
+                await pending.also(stored, step)
+        return answers
 
     async def find_replay(self, key: str) -> M | None:
         """The stored original of a replayed dedupe key (None for a new message); never waits for a

@@ -215,7 +215,9 @@ class DirectService:
             assert stored.seq is not None
             await self.conversations.touch(conversation.id, stored.seq, stored.created_at)
 
-        record, created = await self.log.append(conversation.id, principal.user_id, key, build, also=touch)
+        record, created = await self.log.append(
+            conversation.id, principal.user_id, key, build, also=touch, checked=True
+        )
         if not created:
             return DirectMessagePublic.model_validate(record, from_attributes=True), False
         record = await self._attach(principal, record, data.attachment_ids)

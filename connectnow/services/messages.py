@@ -204,7 +204,7 @@ class MessageService:
 
         also = bump_thread if parent is not None else None
         record, created = await self.log.append(
-            access.channel.id, principal.user_id, data.client_msg_id, build, also=also
+            access.channel.id, principal.user_id, data.client_msg_id, build, also=also, checked=True
         )
         if not created:
             return await self.public_one(record), False
@@ -283,7 +283,7 @@ class MessageService:
                 updated_at=now,
             )
 
-        record, _ = await self.log.append(channel_id, actor_id, f"sys-{new_id()}", build)
+        record, _ = await self.log.append(channel_id, actor_id, f"sys-{new_id()}", build, checked=True)
         await self.hub.emit("message:new", envelope(record, self.fresh(record)), room=channel_room(channel_id))
 
     # --- edit, delete, pin -------------------------------------------------------------------------------------

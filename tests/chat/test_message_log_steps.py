@@ -129,7 +129,8 @@ async def test_a_dead_workers_lease_is_repaired_by_the_next_write_and_at_start_u
         record = builder(conversation, "u", "b", "orphaned")(0, 0, f"{conversation}:u:b")
         await log.repo.coll.insert_one(record.model_copy(update={"seq": 2, "last_event_seq": 2}).to_doc())
         await store.collection(COUNTERS).update_one(
-            {"id": f"channel:{conversation}"}, {"$set": {"lockOwner": "dead", "lockUntil": time.time() - 1}}
+            {"id": f"channel:{conversation}"},
+            {"$set": {"lockOwner": "dead", "lockUntil": time.time() - 1}, "$inc": {"leases": 1}},
         )
     # The next write on the conversation repairs it before going on.
     after, created = await send(log, channel, "u", "c")
@@ -180,3 +181,14 @@ async def test_a_busy_lease_waits_then_goes_on(tmp_path: Path) -> None:
     await releaser
     assert created and record.seq == 2 and time.monotonic() - started >= 0.2
     await store.close()
+
+
+async def test_concurrent_appends_share_steps(store: DocumentStore) -> None:
+    """Group commit: appends that arrive while a step runs go together in the next one, each answered after
+    it, with the same numbering as one by one."""
+    log = make_log(store)
+    channel = new_id()
+    results = await asyncio.gather(*(send(log, channel, "u", f"g{i}") for i in range(30)))
+    assert [r.seq for r, _ in results] == list(range(1, 31))  # arrival order
+    counters = await store.collection(COUNTERS).find_one({"id": f"channel:{channel}"})
+    assert counters is not None and counters["leases"] < 30 and counters["released"] == counters["leases"]
