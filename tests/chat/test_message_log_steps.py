@@ -191,4 +191,6 @@ async def test_concurrent_appends_share_steps(store: DocumentStore) -> None:
     results = await asyncio.gather(*(send(log, channel, "u", f"g{i}") for i in range(30)))
     assert [r.seq for r, _ in results] == list(range(1, 31))  # arrival order
     counters = await store.collection(COUNTERS).find_one({"id": f"channel:{channel}"})
-    assert counters is not None and counters["leases"] < 30 and counters["released"] == counters["leases"]
+    assert counters is not None and counters["released"] == counters["leases"]
+    if store.kind == "sqlite":  # mongomock answers without ever yielding, so nothing can queue behind a step
+        assert counters["leases"] < 30
