@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +98,9 @@ class Hub:
         self._fast_fanout = type(sio)._send_eio_packet is socketio.AsyncServer._send_eio_packet
         # A conversation's numbered events leave this worker in eventSeq order (connectnow/realtime/ordering.py).
         self.ordering = StreamOrder(self._deliver_emit)
+        # Called with every operation this worker publishes and every one it receives (caches that depend
+        # on membership listen here: services/chat_access.py).
+        self.op_listeners: list[Callable[[dict[str, Any]], None]] = []
 
     async def attach(self, broker: Broker) -> None:
         self.broker = broker
@@ -160,11 +164,17 @@ class Hub:
         if self.broker is None:
             raise RuntimeError("hub has no broker yet")
         message["ts"] = time.time()
+        self._notify(message)
         await self.broker.publish(message)
+
+    def _notify(self, message: dict[str, Any]) -> None:
+        for listener in self.op_listeners:
+            listener(message)
 
     # --- delivery on this worker -------------------------------------------------------------------------
     async def _on_broker_message(self, message: dict[str, Any]) -> None:
         op = message.get("op")
+        self._notify(message)
         if op == "emit":
             await self.ordering.accept(message)
             return

@@ -9,8 +9,9 @@ Unknown ids and channels the caller may not see answer the same NOT_FOUND, so id
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from connectnow import errors
 from connectnow.errors import AppError
@@ -64,6 +65,22 @@ def can_read(channel: ChannelRecord, member: WorkspaceMemberRecord | None, cm: C
     return not channel.is_private and member.role is not MemberRole.GUEST
 
 
+ACCESS_CACHE_SECONDS = 5.0  # a safety net: membership events flush the cache at once on every worker
+ACCESS_CACHE_MAX = 50_000
+# Hub operations after which cached access may be wrong: room moves, disconnects, and the events of
+# workspace, membership and channel changes (role, archive, privacy, removal).
+_ACCESS_OPS = frozenset({"join", "leave", "disconnect"})
+_ACCESS_EVENTS = ("workspace", "channel:", "channelMember", "workspaceMember")
+
+
+def changes_access(message: dict[str, Any]) -> bool:
+    op = message.get("op")
+    if op in _ACCESS_OPS:
+        return True
+    event = message.get("event")
+    return op == "emit" and isinstance(event, str) and event.startswith(_ACCESS_EVENTS) and event != "channel:read"
+
+
 class ChatAccess:
     def __init__(self, store: DocumentStore) -> None:
         self.workspaces = WorkspaceRepository(store)
@@ -73,6 +90,15 @@ class ChatAccess:
         self.channels = ChannelRepository(store)
         self.channel_members = ChannelMemberRepository(store)
         self.users = UserRepository(store)
+        # (channel, user) -> (expires at, access): the send path asks for every message.
+        self._cache: dict[tuple[str, str], tuple[float, ChannelAccess]] = {}
+        self._generation = 0  # moves on every flush, so a look-up that raced a flush is not cached
+
+    def on_hub_op(self, message: dict[str, Any]) -> None:
+        """A membership or channel change anywhere in the cluster: forget every cached access."""
+        if changes_access(message):
+            self._generation += 1
+            self._cache.clear()
 
     # --- workspaces --------------------------------------------------------------------------------------
     async def workspace(self, workspace_id: str) -> WorkspaceRecord:
@@ -95,7 +121,22 @@ class ChatAccess:
 
     # --- channels ------------------------------------------------------------------------------------------
     async def channel(self, channel_id: str, user_id: str) -> ChannelAccess:
-        """A channel the caller may read, with their memberships; NOT_FOUND otherwise."""
+        """A channel the caller may read, with their memberships; NOT_FOUND otherwise. Cached per (channel,
+        user) until a membership or channel event (see `on_hub_op`), at most ACCESS_CACHE_SECONDS."""
+        key = (channel_id, user_id)
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        generation = self._generation
+        access = await self._channel(channel_id, user_id)
+        if generation == self._generation:
+            if len(self._cache) >= ACCESS_CACHE_MAX:
+                self._cache.clear()
+            self._cache[key] = (now + ACCESS_CACHE_SECONDS, access)
+        return access
+
+    async def _channel(self, channel_id: str, user_id: str) -> ChannelAccess:
         channel = await self.channels.get(channel_id)
         if channel is None:
             raise AppError(errors.NOT_FOUND, "No such channel")

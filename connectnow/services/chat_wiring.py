@@ -27,6 +27,9 @@ def wire_chat(
     attachments: AttachmentClaimer | None = None,
 ) -> None:
     access = ChatAccess(store)
+    listeners = getattr(hub, "op_listeners", None)
+    if listeners is not None:  # membership events flush cached access on every worker
+        listeners.append(access.on_hub_op)
     messages = MessageService(store, access, hub, max_chars=settings.message_max_chars, limiter=limiter)
     messages.attachments = attachments
     register = getattr(attachments, "register_reader", None)
