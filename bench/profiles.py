@@ -25,7 +25,9 @@ class Profile:
     cross_rooms: int = 4
     lateness_messages: int = 50
     node: bool = True
-    benchmarks: tuple[str, ...] = field(default=("fanout", "latency", "crossworker", "persist", "memory", "lateness"))
+    benchmarks: tuple[str, ...] = field(
+        default=("fanout", "latency", "crossworker", "persist", "senders", "memory", "lateness")
+    )
 
 
 FULL = Profile(name="full", rooms=((10, 10), (100, 9), (1000, 1)))

@@ -33,7 +33,7 @@ def table(result: dict[str, Any]) -> str:
                     f"  {key:>10} at {point['loadFraction']:.0%} of raw: {lat['p50Ms']} / {lat['p99Ms']} / "
                     f"{lat['p999Ms']} / {lat['maxMs']}  (lost {point['lost']})"
                 )
-    for name in ("crossworker", "persist", "memory", "lateness"):
+    for name in ("crossworker", "persist", "senders", "memory", "lateness"):
         if name in bench:
             lines.append(f"\n{name}:")
             for key, value in bench[name].get("summary", {}).items():
@@ -91,6 +91,7 @@ def markdown(result: dict[str, Any]) -> str:
     titles = {
         "crossworker": "### 3. Cross-worker (Redis)",
         "persist": "### 4. Persist (SQLite)",
+        "senders": "### 7. Concurrent senders, two workers over Redis, one channel (issue 11)",
         "memory": "### 5. Memory per idle connection",
         "lateness": "### 6. Scheduled-delivery lateness (broadcasts scheduler, issue 6)",
     }

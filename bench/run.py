@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cluster, fanout, ingest, memory, servers
+from bench import cluster, fanout, ingest, memory, senders, servers
 from bench.fleet import RoomSpec
 from bench.profiles import Profile
 from bench.seed import seed
@@ -115,6 +115,47 @@ class Run:
             out["summary"]["afterOverBefore"] = ratio(cn["messagesPerS"], out["before"]["messagesPerS"])
         return out
 
+    def senders(self) -> dict[str, Any]:
+        """Two workers over Redis, concurrent senders in one channel (issue 11): messages/s and order."""
+        from tests.support.redis_server import RedisServer
+
+        room = next(r for r in self.rooms if len(r.members) >= senders.SENDERS + senders.WATCHERS)
+        seconds = self.profile.persist_seconds
+        redis = RedisServer.start()
+        out: dict[str, Any] = {}
+        try:
+            runs: list[tuple[str, Callable[[], servers.Server]]] = [
+                ("connectnow", lambda: self.start_cn("connectnow-senders", workers="2", redis_url=redis.url))
+            ]
+            if self.before_tree is not None:
+                tree = self.before_tree
+                runs.append(
+                    (
+                        "before",
+                        lambda: servers.start_connectnow(
+                            self.workdir, self.data_dir, "before-senders", tree=tree, workers="2", redis_url=redis.url
+                        ),
+                    )
+                )
+            for key, start in runs:
+                server = start()
+                try:
+                    out[key] = senders.run(server, room, seconds)
+                finally:
+                    server.stop()
+        finally:
+            redis.stop()
+        summary: dict[str, Any] = {}
+        for key, res in out.items():
+            prefix = "" if key == "connectnow" else f"{key}."
+            summary[f"{prefix}messagesPerS"] = res["messagesPerS"]
+            summary[f"{prefix}ackP99Ms"] = res["ack"]["p99Ms"]
+            summary[f"{prefix}outOfOrderDeliveries"] = res["outOfOrder"]
+            summary[f"{prefix}missedLive"] = res["missed"]
+        if "before" in out:
+            summary["afterOverBefore"] = ratio(out["connectnow"]["messagesPerS"], out["before"]["messagesPerS"])
+        return {**out, "summary": summary}
+
     def memory(self) -> dict[str, Any]:
         # Rooms of at most 100: every user's first socket announces presence to their whole workspace, and
         # with 1,000 members that quadratic storm (not memory) would dominate the time to connect 10,000.
@@ -140,13 +181,13 @@ class Run:
         interrupted keeps what it measured)."""
         out: dict[str, Any] = {}
         chosen = self.profile.benchmarks
-        if {"fanout", "latency", "crossworker", "memory", "lateness", "persist"} & set(chosen):
+        if {"fanout", "latency", "crossworker", "memory", "lateness", "persist", "senders"} & set(chosen):
             self.seed_rooms()
         if "fanout" in chosen or "latency" in chosen:
             out["fanout"] = self.fanout_and_latency()
             if checkpoint:
                 checkpoint(out)
-        for name in ("crossworker", "persist", "memory", "lateness"):
+        for name in ("crossworker", "persist", "senders", "memory", "lateness"):
             if name in chosen:
                 self.log(f"{name}")
                 out[name] = getattr(self, name)()
