@@ -37,10 +37,11 @@ async def _run(server: Server, room: RoomSpec, seconds: float) -> dict[str, Any]
     tokens = room.members
     if len(tokens) < SENDERS + WATCHERS:
         raise ValueError(f"the room needs {SENDERS + WATCHERS} members")
+    base = f"http://127.0.0.1:{server.port}"  # python-socketio builds the Engine.IO path itself
     arrivals: list[list[int]] = [[] for _ in range(WATCHERS)]
     watchers = []
     for index in range(WATCHERS):
-        client = await _connect(server.url, tokens[SENDERS + index])
+        client = await _connect(base, tokens[SENDERS + index])
 
         def record(data: Any, into: list[int] = arrivals[index]) -> None:
             if isinstance(data, dict) and data.get("channelId") == room.room:
@@ -48,7 +49,7 @@ async def _run(server: Server, room: RoomSpec, seconds: float) -> dict[str, Any]
 
         client.on("message:new", record)
         watchers.append(client)
-    senders = [await _connect(server.url, tokens[i]) for i in range(SENDERS)]
+    senders = [await _connect(base, tokens[i]) for i in range(SENDERS)]
     acks: list[float] = []
     errors = 0
     deadline = time.monotonic() + seconds

@@ -94,8 +94,8 @@ def dedupe_key(conversation_id: str, sender_id: str, client_msg_id: str) -> str:
 def contiguous(rows: list[M], after: int) -> list[M]:
     """The run of rows numbered after+1, after+2, ... up to the first hole.
 
-    Two concurrent senders may set their seqs out of order (6 stored before 5): a catch-up page that handed
-    out 6 would make the client skip 5 for ever. A hole is always a send in flight, so stop before it."""
+    Messages are stored with their seq in order, so a page has no hole; this stays as a safety net (rows a
+    repair has not numbered yet): a catch-up page that handed out 6 before 5 would make a client skip 5."""
     out: list[M] = []
     expected = after + 1
     for row in rows:
