@@ -22,6 +22,15 @@ def to_millis(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
 
 
+def iso_millis(value: datetime) -> str:
+    """The one stored text form: fixed-width UTC with milliseconds, so string order is time order.
+
+    Not strftime("%Y"): it writes years below 1000 without padding, which would break the fixed width.
+    """
+    value = to_millis(value)
+    return f"{value.year:04d}-{value:%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+
+
 def new_id() -> str:
     """A 24-hex-digit id that sorts by creation time (48-bit milliseconds + 48 random bits)."""
     return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"

@@ -227,6 +227,9 @@ INSTANCE_NOT_FOUND = _define("INSTANCE_NOT_FOUND", 404, False, "The series has n
 LOCATION_CAPACITY_EXCEEDED = _define("LOCATION_CAPACITY_EXCEEDED", 409, False, "More attendees than the location holds")
 CATEGORY_NAME_TAKEN = _define("CATEGORY_NAME_TAKEN", 409, False, "A category with this name already exists")
 LOCATION_NAME_TAKEN = _define("LOCATION_NAME_TAKEN", 409, False, "A location with this name already exists")
+CALENDAR_SERIES_LIMIT = _define(
+    "CALENDAR_SERIES_LIMIT", 409, False, "This calendar already holds the most recurring series allowed"
+)
 CALENDAR_RANGE_INVALID = _define(
     "CALENDAR_RANGE_INVALID", 422, False, "timeMin must be before timeMax, within the allowed span"
 )
@@ -236,6 +239,9 @@ ICS_TOO_COMPLEX = _define(
     "ICS_TOO_COMPLEX", 422, False, "The iCalendar file nests too deeply or holds too many components"
 )
 ICS_MALFORMED = _define("ICS_MALFORMED", 422, False, "The iCalendar file cannot be parsed")
+ICS_IMPORT_REFUSED = _define(
+    "ICS_IMPORT_REFUSED", 422, False, "Some events cannot be imported, so none were; details.errors lists why"
+)
 EXPORT_NOT_READY = _define("EXPORT_NOT_READY", 409, False, "This export has not completed")
 
 

@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from annotated_types import GroupedMetadata
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from models import binary, dates
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -74,6 +76,11 @@ class InputModel(BaseModel):
         extra="forbid",
         str_max_length=10_000,
     )
+
+    # Every date a client sends, in any field of any input model, lies in the range the stored form holds.
+    _dates_in_range = field_validator("*", mode="after")(dates.check_any)
+    # No field takes binary: a Socket.IO Buffer is refused, not decoded into text.
+    _no_binary = model_validator(mode="before")(binary.refuse_binary)
 
 
 class StoredModel(WireModel):

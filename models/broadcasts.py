@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from models.base import IdStr, InputModel, StoredModel, Text, UtcDateTime, WireModel
 
-TimeZoneName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64)]  # exact, checked by timing.load_zone
 RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-WebhookUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^https?://\S+$")]
+
+
+def _webhook_host(url: str) -> str:
+    """A URL whose host can be looked up: well formed, and each name label 1 to 63 characters (IDNA)."""
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname, parts.port
+    except ValueError:
+        raise ValueError("the URL is not well formed") from None
+    if not host:
+        raise ValueError("the URL has no host")
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        try:
+            host.rstrip(".").encode("idna")
+        except UnicodeError:
+            raise ValueError("the host name is not valid: each label must be 1 to 63 characters") from None
+    return url
+
+
+WebhookUrl = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^https?://\S+$"),
+    AfterValidator(_webhook_host),
+]
 
 
 class ScheduleStatus(StrEnum):

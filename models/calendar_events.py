@@ -6,12 +6,13 @@ import calendar as _calendar
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, EmailStr, Field, PlainSerializer, model_validator
 
 from models.base import IdStr, InputModel, StoredModel, Text, UtcDateTime, WireModel
 from models.calendar import ShortList
+from models.zones import is_known_zone
 
 MAX_ATTENDEES = 500
 MAX_OCCURRENCES = 1000  # occurrenceCount bound: an unbounded count would be an unbounded series
@@ -20,8 +21,8 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 
 def _zone(name: str) -> str:
-    # available_timezones() rules out paths like "../../etc/passwd" that ZoneInfo might try to open.
-    if name not in KNOWN_ZONES:
+    # The known keys rule out paths like "../../etc/passwd" that ZoneInfo might try to open, and "localtime".
+    if not is_known_zone(name):
         raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)")
     try:
         ZoneInfo(name)
@@ -30,8 +31,7 @@ def _zone(name: str) -> str:
     return name
 
 
-KNOWN_ZONES = frozenset(available_timezones()) | {"UTC"}
-TimeZoneName = Annotated[str, Text(1, 64), AfterValidator(_zone)]
+TimeZoneName = Annotated[str, Text(1, 64, strip=False), AfterValidator(_zone)]
 
 
 class RecurrenceType(StrEnum):

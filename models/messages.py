@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+import emoji
+from pydantic import AfterValidator, Field, StringConstraints
 
 from models.base import IdStr, InputModel, StoredModel, Text, UtcDateTime, WireModel
 
 # The hard ceiling on the wire; the configurable limit (CONNECTNOW_MESSAGE_MAX_CHARS) is checked by the service.
 CONTENT_HARD_MAX_CHARS = 20_000
 ClientMsgId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-# An emoji or a :shortcode:, never markup: short, no spaces.
-Emoji = Annotated[str, Text(1, 64), StringConstraints(pattern=r"^\S+$")]
+# One emoji (as Unicode defines them, skin tones and ZWJ sequences included, per the `emoji` package) or a
+# :shortcode: of lowercase letters, digits, _, + and -; never a path, markup or percent-escape.
+_SHORTCODE = re.compile(r":[a-z0-9_+\-]{1,62}:")
+
+
+def _one_emoji(value: str) -> str:
+    if not (_SHORTCODE.fullmatch(value) or emoji.is_emoji(value)):
+        raise ValueError("a reaction is one emoji or a :shortcode: (lowercase letters, digits, _ + -)")
+    return value
+
+
+Emoji = Annotated[str, Text(1, 64, strip=False), AfterValidator(_one_emoji)]
 
 
 class MessageType(StrEnum):

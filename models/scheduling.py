@@ -18,7 +18,7 @@ MAX_ATTENDEES = 50
 MAX_JSON_BYTES = 16 * 1024  # metadata, intake data and provider ids, each, serialized
 
 TimeOfDay = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
-ZoneName = Annotated[str, Text(1, 64)]
+ZoneName = Annotated[str, Text(1, 64, strip=False)]  # exact: " UTC" is not UTC (TIMEZONE_UNKNOWN)
 Reason = Annotated[str, Text(1, 500)]
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 

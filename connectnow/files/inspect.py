@@ -7,14 +7,17 @@ valid UTF-8 and does not look like markup a browser would render.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import io
 import re
 import unicodedata
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import filetype  # type: ignore[import-untyped]
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from connectnow import errors
 from connectnow.errors import AppError
@@ -28,6 +31,10 @@ _ACTIVE = re.compile(rb"<script|<svg|javascript:|<iframe|onerror\s*=|onload\s*="
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069\"\\/:*?<>|]")
 MAX_FILE_NAME_CHARS = 200
 THUMBNAIL_JPEG_QUALITY = 85
+# Largest decode a thumbnail may take: 64 MiB is 16.7 megapixels at 4 bytes a pixel. Larger images (after
+# JPEG's reduced decode) are kept without a thumbnail rather than decoded.
+MAX_DECODE_BYTES = 64 * 1024 * 1024
+_ORIENTATION_SWAPS_SIDES = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,24 +83,57 @@ def safe_file_name(raw: str | None, fallback: str = "file") -> str:
 def inspect_image(data: bytes, mime: str, *, max_pixels: int, thumbnail_px: int) -> ImageFacts:
     """Width, height and a thumbnail. Refuses decompression bombs by reading only the header first.
 
-    CPU-bound: call it in a worker thread.
+    Memory is bounded as well as pixels: JPEGs are decoded at a reduced scale (`draft`, 1/2 to 1/8), the
+    orientation is applied to the small thumbnail rather than the full image, and an image whose decode
+    would still take more than MAX_DECODE_BYTES is stored without a thumbnail instead of being decoded.
+    CPU-bound: call it in a worker thread, and bound how many run at once (see AttachmentService).
     """
     try:
         with _open_image(data) as probe:
             width, height = probe.size  # from the header; no pixels decoded yet
             if width * height > max_pixels:
                 raise _too_large(max_pixels, width, height)
+            if _ORIENTATION_SWAPS_SIDES & {probe.getexif().get(ExifTags.Base.Orientation)}:
+                width, height = height, width
             if mime not in THUMBNAIL_TYPES:
                 return ImageFacts(width, height, None, None)
             probe.seek(0)
-            image = ImageOps.exif_transpose(probe)
-            width, height = image.size
-            image.thumbnail((thumbnail_px, thumbnail_px))
-            return ImageFacts(width, height, *_encode_thumbnail(image))
+            probe.draft("RGB", (thumbnail_px, thumbnail_px))  # JPEG: decode at the smallest scale that fits
+            if _decoded_bytes(probe) > MAX_DECODE_BYTES:
+                return ImageFacts(width, height, None, None)
+            probe.thumbnail((thumbnail_px, thumbnail_px))
+            small = ImageOps.exif_transpose(probe)
+            return ImageFacts(width, height, *_encode_thumbnail(small))
     except AppError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, EOFError) as exc:
         raise AppError(errors.ATTACHMENT_INVALID, "The image could not be decoded") from exc
+    finally:
+        release_memory()
+
+
+def _decoded_bytes(image: Image.Image) -> int:
+    """What decoding the image at its current (possibly drafted) size allocates: Pillow keeps up to 4 bytes
+    a pixel (RGB is stored as RGBX), so count 4 whatever the mode."""
+    width, height = image.size
+    return width * height * 4
+
+
+def release_memory() -> None:
+    """Give freed decode buffers back to the system. glibc keeps them in per-thread arenas otherwise, so a
+    burst of large images left the process at its peak size for good."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def _load_malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None  # not glibc: nothing to trim
+
+
+_malloc_trim = _load_malloc_trim()
 
 
 def _open_image(data: bytes) -> Image.Image:

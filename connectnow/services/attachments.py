@@ -56,6 +56,9 @@ class Download:
     local_path: Path | None = None
 
 
+IMAGE_DECODE_SLOTS = 2  # concurrent image decodes per process (each bounded by MAX_DECODE_BYTES)
+
+
 class AttachmentService:
     def __init__(self, store: DocumentStore, files: FileStorage, settings: Settings, limiter: RateLimiter) -> None:
         self.repo = AttachmentRepository(store)
@@ -63,6 +66,8 @@ class AttachmentService:
         self.settings = settings
         self.limiter = limiter
         self._readers: dict[ConversationKind, ReaderCheck] = {}
+        # Image decodes at once: each may take up to MAX_DECODE_BYTES, so memory stays bounded under a burst.
+        self._decode_slots = asyncio.Semaphore(IMAGE_DECODE_SLOTS)
 
     def register_reader(self, kind: ConversationKind, check: ReaderCheck) -> None:
         self._readers[kind] = check
@@ -118,13 +123,14 @@ class AttachmentService:
     async def _image_facts(self, data: bytes, mime: str) -> ImageFacts | None:
         if not mime.startswith("image/"):
             return None
-        return await asyncio.to_thread(
-            inspect_image,
-            data,
-            mime,
-            max_pixels=self.settings.attachment_max_image_pixels,
-            thumbnail_px=self.settings.attachment_thumbnail_px,
-        )
+        async with self._decode_slots:
+            return await asyncio.to_thread(
+                inspect_image,
+                data,
+                mime,
+                max_pixels=self.settings.attachment_max_image_pixels,
+                thumbnail_px=self.settings.attachment_thumbnail_px,
+            )
 
     # --- claim -----------------------------------------------------------------------------------------
     async def claim(

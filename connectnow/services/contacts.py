@@ -7,6 +7,8 @@ read with the request's region or the server's default region; with neither it i
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
@@ -30,6 +32,8 @@ from models.contacts import (
 )
 
 MAX_PAGE_SIZE = 200
+# Digits with separators, one optional leading +, and an optional extension ("ext. 12", "x12", "#12").
+PHONE_SHAPE = re.compile(r"\+?[0-9 ().\-]{1,40}(?:\s*(?:ext\.?|x|#)\s*[0-9]{1,10})?", re.IGNORECASE)
 SORTS = {
     ContactSort.NAME: [("nameLower", 1), ("id", 1)],
     ContactSort.NAME_DESC: [("nameLower", -1), ("id", -1)],
@@ -41,6 +45,14 @@ SORTS = {
 def normalize_phone(raw: str, region: str | None) -> str:
     """E.164 form of a phone number, or AppError(PHONE_INVALID / PHONE_AMBIGUOUS)."""
     text = raw.strip()
+    if not PHONE_SHAPE.fullmatch(text):
+        # libphonenumber is lenient ("++1...", "tel:+1...", trailing bidi overrides parse): take only the
+        # characters people write numbers with, so what is stored is what the user meant.
+        raise AppError(
+            errors.PHONE_INVALID,
+            "A phone number is digits with an optional leading +, spaces, dots, dashes, parentheses, extension",
+            details={"field": "phoneNumber"},
+        )
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException as exc:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from connectnow.clock import to_millis
+from connectnow.clock import iso_millis
 from connectnow.store.port import Filter, InvalidQueryError, Sort, check_field
 
 _OPS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
@@ -22,8 +22,7 @@ _OPS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
 def format_datetime(value: datetime) -> str:
     """Fixed-width UTC text, so string order is time order (and milliseconds match MongoDB)."""
-    value = to_millis(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return iso_millis(value)
 
 
 def _json_default(value: Any) -> Any:

@@ -32,6 +32,7 @@ from handlers.rest import (
     sync,
     templates,
     users,
+    webapp,
     workspaces,
 )
 from handlers.rest.errors import install_error_handlers
@@ -56,6 +57,7 @@ def install_rest(app: FastAPI, node: Node) -> None:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(dashboard.router)
+    app.include_router(webapp.router)
     app.include_router(api_router)
     upload_limit = node.settings.attachment_max_bytes + attachments.MULTIPART_OVERHEAD_BYTES
     app.add_middleware(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
 from handlers.rest.deps import CurrentPrincipal, ServicesDep
 from models.base import IdStr
+from models.dates import ClientDateTime
 from models.direct import (
     DirectConversationPublic,
     DirectEdit,
@@ -39,7 +39,7 @@ async def list_conversations(
     principal: CurrentPrincipal,
     svc: ServicesDep,
     limit: Limit = 50,
-    before: datetime | None = None,
+    before: ClientDateTime | None = None,
     before_id: Annotated[IdStr | None, Query(alias="beforeId")] = None,
 ) -> list[DirectConversationPublic]:
     query = DirectList(limit=limit, before=before, beforeId=before_id)

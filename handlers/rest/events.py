@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
@@ -20,6 +19,7 @@ from models.calendar_events import (
     EventUpdate,
     SplitRequest,
 )
+from models.dates import ClientDateTime
 
 router = APIRouter(prefix="/calendar-events", tags=["calendar events"])
 EventId = Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
@@ -35,8 +35,8 @@ async def create_event(body: EventCreate, principal: CurrentPrincipal, svc: Serv
 async def list_range(
     principal: CurrentPrincipal,
     svc: ServicesDep,
-    time_min: Annotated[datetime, Query(alias="timeMin")],
-    time_max: Annotated[datetime, Query(alias="timeMax")],
+    time_min: Annotated[ClientDateTime, Query(alias="timeMin")],
+    time_max: Annotated[ClientDateTime, Query(alias="timeMax")],
     calendar_id: Annotated[list[str] | None, Query(alias="calendarId", max_length=50)] = None,
 ) -> list[EventInstance]:
     return await svc.calendar.events.range(principal, calendar_id, as_utc(time_min, "UTC"), as_utc(time_max, "UTC"))
@@ -62,7 +62,7 @@ async def delete_event(event_id: EventId, principal: CurrentPrincipal, svc: Serv
 
 @router.patch("/{event_id}/instances/{original_start}", response_model=EventSaved, summary="Edit one instance")
 async def edit_instance(
-    event_id: EventId, original_start: datetime, body: EventFields, principal: CurrentPrincipal, svc: ServicesDep
+    event_id: EventId, original_start: ClientDateTime, body: EventFields, principal: CurrentPrincipal, svc: ServicesDep
 ) -> EventSaved:
     return await svc.calendar.series.edit_instance(principal, event_id, original_start, body)
 
@@ -71,7 +71,7 @@ async def edit_instance(
     "/{event_id}/instances/{original_start}", status_code=status.HTTP_204_NO_CONTENT, summary="Cancel one instance"
 )
 async def cancel_instance(
-    event_id: EventId, original_start: datetime, principal: CurrentPrincipal, svc: ServicesDep
+    event_id: EventId, original_start: ClientDateTime, principal: CurrentPrincipal, svc: ServicesDep
 ) -> Response:
     await svc.calendar.series.cancel_instance(principal, event_id, original_start)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

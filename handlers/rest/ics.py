@@ -49,7 +49,7 @@ async def export(calendar_id: CalendarId, principal: CurrentPrincipal, svc: Serv
 @router.post(
     "/import/{calendar_id}",
     response_model=SyncLogPublic,
-    summary="Import an .ics body (text/calendar); same UID updates; returns the sync log",
+    summary="Import an .ics body (text/calendar), all or nothing; same UID updates; returns the sync log",
 )
 async def import_ics(
     calendar_id: CalendarId,

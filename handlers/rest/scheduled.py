@@ -3,7 +3,6 @@ docs/SIDECAR-BROADCASTS.md."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -21,6 +20,7 @@ from models.broadcasts import (
     WebhookPublic,
     WebhookSet,
 )
+from models.dates import ClientDateTime
 
 router = APIRouter(tags=["scheduled messages"])
 
@@ -35,8 +35,8 @@ async def list_scheduled(
     principal: CurrentPrincipal,
     svc: ServicesDep,
     status_: Annotated[ScheduleStatus | None, Query(alias="status")] = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[ClientDateTime | None, Query(alias="from")] = None,
+    end: Annotated[ClientDateTime | None, Query(alias="to")] = None,
     target_kind: Annotated[TargetKind | None, Query(alias="targetKind")] = None,
     target_id: Annotated[IdStr | None, Query(alias="targetId")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

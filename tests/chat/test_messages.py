@@ -170,7 +170,7 @@ async def test_private_channels_archive_and_outsiders(chat: Chat) -> None:
     )
     msg, _ = await chat.svc.messages.send(alice, send_in(secret.id, "classified"))
     await refused(
-        errors.NOT_FOUND, chat.svc.reactions.add(bob, ReactionIn.model_validate({"messageId": msg.id, "emoji": "x"}))
+        errors.NOT_FOUND, chat.svc.reactions.add(bob, ReactionIn.model_validate({"messageId": msg.id, "emoji": ":x:"}))
     )
     assert not await chat.svc.messages.can_read_message(bob.user_id, msg.id)
     assert await chat.svc.messages.can_read_message(alice.user_id, msg.id)
@@ -319,10 +319,10 @@ async def test_sends_and_reactions_are_rate_limited(chat: Chat) -> None:
     await chat.svc.messages.send(alice, send_in(general, "2"))
     limited = await refused(errors.RATE_LIMITED, chat.svc.messages.send(alice, send_in(general, "3")))
     assert limited.retry_after is not None and limited.retry_after > 0
-    await chat.svc.reactions.add(alice, ReactionIn.model_validate({"messageId": msg.id, "emoji": "a"}))
-    await chat.svc.reactions.add(alice, ReactionIn.model_validate({"messageId": msg.id, "emoji": "b"}))
+    await chat.svc.reactions.add(alice, ReactionIn.model_validate({"messageId": msg.id, "emoji": ":a:"}))
+    await chat.svc.reactions.add(alice, ReactionIn.model_validate({"messageId": msg.id, "emoji": ":b:"}))
     await refused(
         errors.RATE_LIMITED,
-        chat.svc.reactions.add(alice, ReactionIn.model_validate({"messageId": msg.id, "emoji": "c"})),
+        chat.svc.reactions.add(alice, ReactionIn.model_validate({"messageId": msg.id, "emoji": ":c:"})),
     )
     assert await chat.store.collection("messages").count({"content": "3"}) == 0

@@ -1,16 +1,14 @@
 """The example clients in examples/ run against a live server: log in, join, send, react, read history.
 
-The JavaScript client needs node and npm (socket.io-client is installed into examples/js/node_modules on
+The JavaScript client needs node and npm (the client library is installed into examples/js/node_modules on
 first run). Without node this test fails with a clear message rather than skipping: the examples are part
 of the product.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,40 +18,12 @@ import pytest
 
 from tests.support.clients import PASSWORD, SocketClient, bearer, register, unique_name
 from tests.support.live_server import LiveServer
+from tests.support.node import ensure_node_packages, run
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-NPM_INSTALL_TIMEOUT_SECS = 300
 CLIENT_TIMEOUT_SECS = 60
-
-
-async def run(cmd: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        *cmd, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise AssertionError(f"{cmd} did not finish within {timeout}s") from None
-    return process.returncode or 0, out.decode(), err.decode()
-
-
-async def ensure_js_dependencies() -> str:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.fail("node and npm are needed to run examples/js (install Node.js 18 or newer)")
-    if not (EXAMPLES / "js" / "node_modules" / "socket.io-client").is_dir():
-        code, out, err = await run(
-            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=EXAMPLES / "js",
-            env=dict(os.environ),
-            timeout=NPM_INSTALL_TIMEOUT_SECS,
-        )
-        assert code == 0, f"npm install failed:\n{out}\n{err}"
-    return node
 
 
 async def public_channel(http: httpx.AsyncClient, owner_token: str) -> tuple[str, str]:
@@ -100,7 +70,7 @@ async def check_run(
 
 
 async def test_python_and_javascript_examples(http: httpx.AsyncClient, live_server: LiveServer) -> None:
-    node = await ensure_js_dependencies()
+    node = await ensure_node_packages(EXAMPLES / "js", probe="@connectnow/client")
     owner = await register(http, unique_name("owner"))
     workspace_id, channel_id = await public_channel(http, owner["accessToken"])
     watcher = SocketClient()
@@ -123,7 +93,7 @@ async def test_python_and_javascript_examples(http: httpx.AsyncClient, live_serv
 
 
 async def test_examples_report_a_wrong_password_clearly(http: httpx.AsyncClient, live_server: LiveServer) -> None:
-    node = await ensure_js_dependencies()
+    node = await ensure_node_packages(EXAMPLES / "js", probe="@connectnow/client")
     user = await register(http, unique_name("wp"))
     env = client_env(live_server, user["user"]["username"], "0" * 24, "0" * 24, "x")
     env["CN_PASSWORD"] = "wrong password here"

@@ -24,6 +24,7 @@ class Received:
     delivery_id: str
     signature: str
     body: bytes
+    host: str = ""
 
     @property
     def json(self) -> Any:
@@ -57,6 +58,7 @@ class Receiver:
             request.headers.get("X-ConnectNow-Delivery", ""),
             request.headers.get("X-ConnectNow-Signature", ""),
             body,
+            request.headers.get("Host", ""),
         )
         first = not self.requests
         self.requests.append(got)

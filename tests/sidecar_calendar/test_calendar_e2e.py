@@ -138,7 +138,9 @@ async def test_calendar_rest_end_to_end(live_server: LiveServer, http: httpx.Asy
     huge = await http.post(f"{API}/ics/import/{copy}", content=b"x" * (3 * 1024 * 1024), headers=alice)
     assert huge.status_code == 413
     logs = (await http.get(f"{API}/calendars/{copy}/sync-logs", headers=alice)).json()
-    assert logs[0]["syncType"] == "ics_import" and logs[0]["eventsCreated"] == 2
+    imports = [(log["status"], log["eventsCreated"]) for log in logs if log["syncType"] == "ics_import"]
+    assert imports[-1] == ("success", 2) and ("error", 0) in imports[:-1]  # refused imports are logged too
+    assert any(e["errorCode"] == "ICS_TOO_COMPLEX" for log in logs for e in log["errors"])
 
     # Locations and categories.
     loc = await http.post(

@@ -160,7 +160,7 @@ async def test_hostile_files_are_refused_with_a_code_and_nothing_is_stored(cal: 
     assert await cal.count("calendar_events") == 0
 
 
-async def test_unreadable_events_are_logged_and_the_rest_imported(cal: Cal) -> None:
+async def test_one_unreadable_event_refuses_the_whole_file_and_is_logged(cal: Cal) -> None:
     alice = await cal.user()
     cid = await cal.calendar(alice)
     good = _calendar_with("good@test", "Fine").decode()
@@ -169,8 +169,12 @@ async def test_unreadable_events_are_logged_and_the_rest_imported(cal: Cal) -> N
     bysetpos = f"BEGIN:VEVENT\r\nUID:pos@test\r\n{times}RRULE:FREQ=MONTHLY;BYSETPOS=-1;BYDAY=MO\r\nEND:VEVENT\r\n"
     backwards = "BEGIN:VEVENT\r\nUID:back@test\r\nDTSTART:20260601T100000Z\r\nDTEND:20260601T090000Z\r\nEND:VEVENT\r\n"
     data = good.replace("END:VCALENDAR", bad_rule + bysetpos + backwards + "END:VCALENDAR").encode()
-    log = await cal.suite.ics.import_ics(alice, cid, data)
-    assert (log.status, log.events_processed, log.events_created) == ("partial", 4, 1)
+    with pytest.raises(AppError) as refused:
+        await cal.suite.ics.import_ics(alice, cid, data)
+    assert refused.value.code == "ICS_IMPORT_REFUSED" and len(refused.value.details["errors"]) == 3
+    assert await cal.count("calendar_events") == 0  # all or nothing: not even the good one
+    [log] = await cal.suite.ics.logs(alice, cid, 10)
+    assert (log.status, log.events_processed, log.events_created) == ("error", 4, 0)
     assert {(e.event_id, e.error_code) for e in log.errors} == {
         ("bad@test", "VALIDATION_FAILED"),
         ("pos@test", "ICS_EVENT_UNREADABLE"),

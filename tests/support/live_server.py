@@ -41,17 +41,16 @@ class LiveServer:
         env.update({f"CONNECTNOW_{k.upper()}": v for k, v in settings.items()})
         log_path = data_dir / f"server-{port}.log"
         data_dir.mkdir(parents=True, exist_ok=True)
-        with log_path.open("wb") as log:  # the child keeps its own descriptor
-            process = subprocess.Popen(
-                [sys.executable, "-m", "connectnow", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = _spawn(port, env, log_path)
         server = cls(base_url=f"http://127.0.0.1:{port}", port=port, env=env, process=process, log_path=log_path)
         server.wait_ready()
         return server
+
+    def restart(self) -> None:
+        """Stop the server and start it again on the same port and data folder (clients see a restart)."""
+        self.stop()
+        self.process = _spawn(self.port, self.env, self.log_path, mode="ab")
+        self.wait_ready()
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SECS
@@ -89,3 +88,14 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+def _spawn(port: int, env: dict[str, str], log_path: Path, mode: str = "wb") -> subprocess.Popen[bytes]:
+    with log_path.open(mode) as log:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "connectnow", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )

@@ -37,10 +37,18 @@ Progress = Callable[[int], None]
 def parse_csv(text: str) -> tuple[list[str], list[list[str]]]:
     """The mapped header and the data rows; CSV_INVALID when the file cannot be read."""
     csv.field_size_limit(MAX_FIELD_CHARS)
+    # strict: an unbalanced quote is an error, not a field that silently swallows the rest of the file.
+    reader = csv.reader(io.StringIO(text), strict=True)
+    rows: list[list[str]] = []
+    line = 1
     try:
-        rows = list(csv.reader(io.StringIO(text)))
+        for row in reader:
+            rows.append(row)
+            line = reader.line_num + 1
     except csv.Error as exc:
-        raise AppError(errors.CSV_INVALID, f"Unreadable CSV: {exc}") from None
+        raise AppError(
+            errors.CSV_INVALID, f"Unreadable CSV at line {line}: {exc} (is a quote unbalanced?)", details={"line": line}
+        ) from None
     if not rows:
         raise AppError(errors.CSV_INVALID, "The file is empty: a header row is required")
     header = [HEADER_ALIASES.get(h.strip().lower(), "") for h in rows[0]]

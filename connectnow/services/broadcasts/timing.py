@@ -14,13 +14,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from connectnow import errors
 from connectnow.clock import to_millis
 from connectnow.errors import AppError
+from models.zones import is_known_zone
 
 MAX_ZONE_NAME = 64
 
 
 def load_zone(name: str) -> ZoneInfo:
     # ZoneInfo also accepts file paths relative to the tz database: refuse anything but a plain IANA name.
-    if len(name) > MAX_ZONE_NAME or name.startswith(("/", ".")) or ".." in name or "\\" in name:
+    if not is_known_zone(name):  # no paths, no "localtime", no " UTC"
         raise AppError(errors.TIMEZONE_UNKNOWN, details={"timeZone": name[:MAX_ZONE_NAME]})
     try:
         return ZoneInfo(name)

@@ -20,7 +20,13 @@ from typing import Protocol
 import httpx
 import orjson
 
-from connectnow.services.broadcasts.webhooks import SIGNATURE_HEADER, WebhookService, resolves_private
+from connectnow.services.broadcasts.webhooks import (
+    SIGNATURE_HEADER,
+    WebhookAddressRefused,
+    WebhookService,
+    pinned,
+    resolve_checked,
+)
 from models.broadcasts import TargetKind, TargetRef
 from models.contacts import ContactRecord
 
@@ -93,17 +99,24 @@ class WebhookTransport:
         target = await self.webhooks.target_for(item.user_id)
         if target is None:
             raise DeliveryFailed("no webhook is configured", retryable=False)
-        if not self.allow_private and await resolves_private(target.url):
-            # Checked again at send time: the name may resolve elsewhere now than when it was set.
-            raise DeliveryFailed("the webhook address points to a private or local network", retryable=False)
+        try:
+            # Checked again at send time (the name may resolve elsewhere now), and the request then goes to
+            # exactly the address checked: the HTTP client never resolves the name itself.
+            address = await resolve_checked(target.url, allow_private=self.allow_private)
+        except WebhookAddressRefused:
+            raise DeliveryFailed("the webhook address points to a private or local network", retryable=False) from None
+        if address is None:
+            raise DeliveryFailed("webhook unreachable: its host name does not resolve", retryable=True)
+        url, host_header, extensions = pinned(target.url, address)
         body = webhook_body(item)
         headers = {
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(target.secret, body, int(time.time())),
             DELIVERY_HEADER: item.delivery_id,
+            **host_header,
         }
         try:
-            response = await self.client.post(target.url, content=body, headers=headers)
+            response = await self.client.post(url, content=body, headers=headers, extensions=extensions)
         except httpx.TimeoutException as exc:
             raise DeliveryFailed(f"webhook timed out ({type(exc).__name__})", retryable=True) from None
         except httpx.HTTPError as exc:

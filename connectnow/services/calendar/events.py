@@ -15,7 +15,7 @@ from connectnow.repositories.calendar import EventRepository, user_scope
 from connectnow.services.auth import Principal
 from connectnow.services.calendar import recurrence
 from connectnow.services.calendar.calendars import CalendarService
-from connectnow.services.calendar.queries import EventQueries, check_range
+from connectnow.services.calendar.queries import MAX_SERIES_PER_CALENDAR, EventQueries, check_range
 from connectnow.services.calendar.rules import check_recurrence, check_times, convert_times, range_end
 from connectnow.store.port import DocumentStore
 from models.calendar import GLOBAL_SCOPE
@@ -96,9 +96,24 @@ class EventService:
     async def validate(self, principal: Principal, event: EventRecord) -> EventRecord:
         check_times(event)
         check_recurrence(event)
+        await self.check_series_quota(event)
         await self.check_references(principal, event)
         await self.reminders.check(event)
         return event.model_copy(update={"range_end": range_end(event)})
+
+    async def check_series_quota(self, event: EventRecord, *, adding: int = 1) -> None:
+        """Range queries and conflict checks expand every series of a calendar: bound how many it holds."""
+        if event.recurrence_pattern is None or event.recurrence_master_id is not None:
+            return
+        others = await self.events.count(
+            {"calendarId": event.calendar_id, "isRecurring": True, "id": {"$ne": event.id}}
+        )
+        if others + adding > MAX_SERIES_PER_CALENDAR:
+            raise AppError(
+                errors.CALENDAR_SERIES_LIMIT,
+                f"A calendar holds at most {MAX_SERIES_PER_CALENDAR} recurring series",
+                details={"maxSeries": MAX_SERIES_PER_CALENDAR},
+            )
 
     async def adjust_usage(self, old: EventRecord | None, new: EventRecord | None) -> None:
         if old is not None and old.recurrence_master_id is not None:

@@ -19,7 +19,7 @@ import orjson
 from icalendar import Timezone
 
 from connectnow import errors
-from connectnow.clock import new_id, utcnow
+from connectnow.clock import iso_millis, new_id, utcnow
 from connectnow.errors import AppError
 from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.calendar import EventRepository, ExportRepository
@@ -206,8 +206,7 @@ _BOOKKEEPING = frozenset({"rangeEnd", "originalKey", "sequence"})
 
 def _iso(value: Any) -> Any:
     if isinstance(value, datetime):
-        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        return iso_millis(value)
     if isinstance(value, list):
         return [_iso(v) for v in value]
     return value

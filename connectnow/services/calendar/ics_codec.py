@@ -9,21 +9,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from itertools import islice
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+from dateutil.rrule import rrulestr
 from icalendar import Calendar, Event, vCalAddress
+from pydantic import TypeAdapter
 
 from connectnow import errors
 from connectnow.clock import to_millis
 from connectnow.errors import AppError
 from connectnow.services.calendar import recurrence
-from models.calendar_events import KNOWN_ZONES, WEEKDAYS, EventRecord, RecurrenceType, StoredPattern
+from models.base import Text
+from models.calendar_events import WEEKDAYS, EventFields, EventRecord, RecurrenceType, StoredPattern
+from models.dates import check_datetime
+from models.zones import KNOWN_ZONES
 
 PRODID = "-//ConnectNow//Calendar//EN"
 MAX_DEPTH = 4  # VCALENDAR > VEVENT > VALARM, or VCALENDAR > VTIMEZONE > STANDARD: deeper is hostile
 MAX_COMPONENTS = 20_000
 MAX_LINE_CHARS = 20_000  # one unfolded content line
+MAX_TIME_ZONES = 50  # VTIMEZONE components in one file
+# A VTIMEZONE rule is walked occurrence by occurrence (dateutil's tzical) on every conversion, so it must be
+# a yearly rule of a few transitions a year: real zones have one or two.
+TZ_RULE_WINDOW_YEARS = 10
+MAX_TZ_TRANSITIONS_PER_YEAR = 4
+MAX_TZ_RDATES = 400  # explicit transitions listed by one STANDARD/DAYLIGHT block
 _BYDAY = {d[:2].upper(): d for d in WEEKDAYS}
 _DAY_CODE = {d: d[:2].upper() for d in WEEKDAYS}
 _SUPPORTED_RULE_PARTS = {"FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "BYMONTH", "COUNT", "UNTIL", "WKST"}
@@ -167,6 +179,7 @@ def parse_calendar(text: str) -> tuple[list[ParsedEvent], list[tuple[str | None,
         cal = Calendar.from_ical(text)
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise AppError(errors.ICS_MALFORMED, f"The file cannot be parsed: {str(exc)[:200]}") from None
+    check_time_zone_rules(cal)
     default_zone = str(cal.get("X-WR-TIMEZONE", "UTC"))
     default_zone = default_zone if default_zone in KNOWN_ZONES else "UTC"
     parsed: list[ParsedEvent] = []
@@ -175,9 +188,52 @@ def parse_calendar(text: str) -> tuple[list[ParsedEvent], list[tuple[str | None,
         uid = str(comp.get("UID", "")).strip() or None
         try:
             parsed.append(_event(comp, uid, default_zone))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
             failed.append((uid, str(exc)[:300] or type(exc).__name__))
     return parsed, failed
+
+
+def _too_complex(message: str) -> AppError:
+    return AppError(errors.ICS_TOO_COMPLEX, message, details={"maxTimeZones": MAX_TIME_ZONES,
+                    "maxTransitionsPerYear": MAX_TZ_TRANSITIONS_PER_YEAR})  # fmt: skip
+
+
+def check_time_zone_rules(cal: Calendar) -> None:
+    """Refuse VTIMEZONE rules whose expansion is unbounded or dense (FREQ=SECONDLY, no COUNT, ...).
+
+    Each rule is expanded here over its first TZ_RULE_WINDOW_YEARS years only (an UNTIL is imposed, so even
+    a rule that never fires costs ten yearly steps), and must be YEARLY with at most
+    MAX_TZ_TRANSITIONS_PER_YEAR transitions a year.
+    """
+    zones = cal.walk("VTIMEZONE")
+    if len(zones) > MAX_TIME_ZONES:
+        raise _too_complex(f"At most {MAX_TIME_ZONES} VTIMEZONE components")
+    for zone in zones:
+        for rule_comp in zone.subcomponents:
+            rdates = rule_comp.get("RDATE")
+            listed = sum(len(r.dts) for r in (rdates if isinstance(rdates, list) else [rdates] if rdates else []))
+            if listed > MAX_TZ_RDATES:  # tzical scans them on every conversion, like rule occurrences
+                raise _too_complex(f"A time-zone rule lists more than {MAX_TZ_RDATES} RDATE transitions")
+            if "RRULE" not in rule_comp:
+                continue
+            rule: Any = rule_comp["RRULE"]
+            if [str(f).upper() for f in rule.get("FREQ", [])] != ["YEARLY"]:
+                raise _too_complex("Time-zone rules must be FREQ=YEARLY")
+            start = rule_comp.decoded("DTSTART")
+            if not isinstance(start, datetime):
+                raise ValueError("a time-zone rule needs a DTSTART date-time")
+            start = start.replace(tzinfo=None)
+            window_end = start.replace(year=min(start.year + TZ_RULE_WINDOW_YEARS, 9999))
+            try:
+                parsed: Any = rrulestr(rule.to_ical().decode(), dtstart=start)
+                expanded = parsed.replace(until=window_end, count=None)
+                seen = len(list(islice(expanded, MAX_TZ_TRANSITIONS_PER_YEAR * TZ_RULE_WINDOW_YEARS + 1)))
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise AppError(errors.ICS_MALFORMED, f"A time-zone rule cannot be read: {str(exc)[:200]}") from None
+            if seen > MAX_TZ_TRANSITIONS_PER_YEAR * TZ_RULE_WINDOW_YEARS:
+                raise _too_complex(f"A time-zone rule has more than {MAX_TZ_TRANSITIONS_PER_YEAR} transitions a year")
+            if seen == 0 and "COUNT" not in rule and "UNTIL" not in rule:
+                raise _too_complex(f"A time-zone rule has no transition in its first {TZ_RULE_WINDOW_YEARS} years")
 
 
 def _zone_of(value: Any, fallback: str) -> str:
@@ -233,8 +289,24 @@ def _event(comp: Any, uid: str | None, default_zone: str) -> ParsedEvent:
         values["recurrence_pattern"] = _pattern(comp["RRULE"], zone)
         values["exdates"] = _exdates(comp, zone)
     recurrence_id = _instant(comp.decoded("RECURRENCE-ID"), zone) if "RECURRENCE-ID" in comp else None
+    _apply_rest_rules(values, recurrence_id)
     cancelled = str(comp.get("STATUS", "")).upper() == "CANCELLED"
     return ParsedEvent(uid=uid, values=values, recurrence_id=recurrence_id, cancelled=cancelled)
+
+
+_ATTENDEE_NAMES = TypeAdapter(list[Annotated[str, Text(0, 200)]])
+
+
+def _apply_rest_rules(values: dict[str, Any], recurrence_id: datetime | None) -> None:
+    """What REST refuses, an import refuses too: text with control characters, bidirectional overrides or lone
+    surrogates, and times outside the accepted range. Raises ValueError (pydantic's ValidationError)."""
+    EventFields.model_validate(
+        {"title": values["title"], "description": values["description"], "location": values["location"],
+         "category": values.get("category"), "startTime": values["start_time"], "endTime": values["end_time"]}
+    )  # fmt: skip
+    _ATTENDEE_NAMES.validate_python([a["name"] for a in values["attendees"] if a["name"]])
+    for moment in [*values.get("exdates", []), *([recurrence_id] if recurrence_id else [])]:
+        check_datetime(moment)
 
 
 def _text(comp: Any, name: str, limit: int) -> str | None:

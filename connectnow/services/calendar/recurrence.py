@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule
@@ -106,6 +107,11 @@ def wall_duration(event: EventRecord) -> timedelta:
 
 def occurrences(event: EventRecord, time_min: datetime, time_max: datetime, limit: int) -> list[Occurrence]:
     """Instances of a series meeting [time_min, time_max), exdates left out, at most `limit`."""
+    return list(islice(iter_occurrences(event, time_min, time_max), limit))
+
+
+def iter_occurrences(event: EventRecord, time_min: datetime, time_max: datetime) -> Iterator[Occurrence]:
+    """The same, lazily and in start order: a caller merging many series computes only what it takes."""
     assert event.recurrence_pattern is not None
     zone, duration = event.time_zone, wall_duration(event)
     dtstart = local_naive(event.start_time, zone)
@@ -113,14 +119,12 @@ def occurrences(event: EventRecord, time_min: datetime, time_max: datetime, limi
     low = local_naive(time_min, zone) - duration - timedelta(days=1)
     high = local_naive(time_max, zone) + timedelta(days=1)
     skipped = set(event.exdates)
-    found: list[Occurrence] = []
     for local in _starts_from(event.recurrence_pattern, dtstart, low):
-        if local >= high or len(found) >= limit:
-            break
+        if local >= high:
+            return
         occ = _occurrence(local, duration, zone)
         if occ.start < time_max and occ.end > time_min and occ.original_start not in skipped:
-            found.append(occ)
-    return found
+            yield occ
 
 
 def _starts_from(pattern: StoredPattern, dtstart: datetime, low: datetime) -> Iterator[datetime]:

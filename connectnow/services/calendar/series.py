@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from connectnow import errors
-from connectnow.clock import new_id, to_millis, utcnow
+from connectnow.clock import iso_millis, new_id, utcnow
 from connectnow.errors import AppError
 from connectnow.repositories.calendar import EventRepository
 from connectnow.services.auth import Principal
@@ -17,7 +17,7 @@ from models.calendar_events import EventFields, EventRecord, EventSaved, SplitRe
 
 
 def original_key(original_start: datetime) -> str:
-    return to_millis(original_start).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return iso_millis(original_start)
 
 
 async def add_exdate(events: EventRepository, master: EventRecord, original: datetime) -> EventRecord | None:

@@ -24,6 +24,7 @@ from connectnow.repositories.scheduling import BookingRepository, FormRepository
 from connectnow.services.scheduling import conditions
 from connectnow.services.scheduling.access import Actor, require_visible
 from connectnow.services.scheduling.audit import AuditService
+from connectnow.services.scheduling.form_schema import MAX_DEPTH, answer_validator, check_schema_safety, nesting_depth
 from connectnow.services.scheduling.sealing import seal, unseal
 from connectnow.store.port import DocumentStore, DuplicateKeyError
 from models.scheduling import ACTIVE_STATUSES, BookingRecord, BookingStatus
@@ -52,6 +53,10 @@ def _analytics_safe(prop: dict[str, Any]) -> bool:
 
 
 def check_form_schema(schema: dict[str, Any], rules: list[ConditionalRule]) -> None:
+    if nesting_depth(schema) > MAX_DEPTH:  # first: everything below recurses per level
+        raise AppError(
+            errors.FORM_SCHEMA_INVALID, details={"errors": [f"the schema nests deeper than {MAX_DEPTH} levels"]}
+        )
     problems: list[str] = []
     if len(orjson.dumps(schema)) > MAX_SCHEMA_BYTES:
         problems.append(f"the schema is larger than {MAX_SCHEMA_BYTES} bytes")
@@ -76,16 +81,26 @@ def check_form_schema(schema: dict[str, Any], rules: list[ConditionalRule]) -> N
             Draft202012Validator.check_schema(schema)
         except SchemaError as exc:
             problems.append(f"not a valid JSON Schema: {exc.message[:200]}")
+    if not problems:
+        problems.extend(check_schema_safety(schema))
     if problems:
         raise AppError(errors.FORM_SCHEMA_INVALID, details={"errors": problems[:MAX_SCHEMA_ERRORS]})
 
 
 def validate_answers(form: FormRecord, answers: dict[str, Any]) -> None:
+    if nesting_depth(answers) > MAX_DEPTH:
+        raise AppError(
+            errors.FORM_RESPONSE_INVALID, details={"errors": [{"field": None, "problem": "depth", "rule": None}]}
+        )
     if len(orjson.dumps(answers)) > MAX_ANSWERS_BYTES:
         raise AppError(errors.PAYLOAD_TOO_LARGE, f"Answers are limited to {MAX_ANSWERS_BYTES} bytes")
     schema = {"additionalProperties": False, **form.schema_}
+    # A form saved before these checks existed may break them: refuse it rather than run it.
+    unsafe = check_schema_safety(schema) if nesting_depth(schema) <= MAX_DEPTH else ["the schema nests too deeply"]
+    if unsafe:
+        raise AppError(errors.FORM_SCHEMA_INVALID, details={"errors": unsafe})
     found: list[dict[str, Any]] = []
-    for err in sorted(Draft202012Validator(schema).iter_errors(answers), key=lambda e: list(e.path)):
+    for err in sorted(answer_validator(schema).iter_errors(answers), key=lambda e: list(e.path)):
         field = ".".join(str(p) for p in err.path) or None
         # The message may quote the offending answer: report only the kind of failure.
         found.append({"field": field, "problem": err.validator, "rule": None})

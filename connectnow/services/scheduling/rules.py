@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from connectnow import errors
 from connectnow.errors import AppError
 from models.scheduling import WEEKDAYS, BookingRecord, PolicyRecord
+from models.zones import is_known_zone
 
 MAX_BOOKING_MINUTES = 24 * 60
 MAX_BUFFER_MINUTES = 24 * 60
@@ -34,7 +35,9 @@ RULE_MAX_WEEK = "maxMeetingsPerWeek"
 
 
 def zone(name: str) -> ZoneInfo:
-    """An IANA zone, or TIMEZONE_UNKNOWN (also for path-like names zoneinfo would refuse)."""
+    """An IANA zone, or TIMEZONE_UNKNOWN (also for paths, "localtime" and names with spaces)."""
+    if not is_known_zone(name):
+        raise AppError(errors.TIMEZONE_UNKNOWN, details={"timeZone": name[:64]})
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:

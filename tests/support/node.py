@@ -1,0 +1,44 @@
+"""Running Node.js from the Python suite: the JavaScript examples and the client library's own tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+NPM_INSTALL_TIMEOUT_SECS = 300
+
+
+async def run(cmd: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *cmd, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"{cmd} did not finish within {timeout}s") from None
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def ensure_node_packages(folder: Path, probe: str = "socket.io-client") -> str:
+    """Install `folder`'s locked npm dependencies once (`npm ci`) and answer the node executable.
+
+    Without node this fails with a clear message rather than skipping: the JavaScript parts are the product.
+    """
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.fail("node and npm are needed for the JavaScript client and examples (install Node.js 18 or newer)")
+    if not (folder / "node_modules" / probe).is_dir():
+        code, out, err = await run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=folder,
+            env=dict(os.environ),
+            timeout=NPM_INSTALL_TIMEOUT_SECS,
+        )
+        assert code == 0, f"npm ci in {folder} failed:\n{out}\n{err}"
+    return node
