@@ -23,7 +23,10 @@ class ChannelType(StrEnum):
 
 
 class ChannelRole(StrEnum):
-    ADMIN = "ADMIN"  # the channel's creator and anyone they promote
+    """A role inside one channel, on top of the workspace role (docs/ROLES.md)."""
+
+    ADMIN = "ADMIN"  # the channel's creator and anyone promoted: moderates and sets channel roles
+    MODERATOR = "MODERATOR"  # topic, remove members, pin, delete anyone's message in this channel
     MEMBER = "MEMBER"
 
 
@@ -106,6 +109,12 @@ class ChannelUpdate(InputModel):
 class ChannelMemberChange(InputModel):
     channel_id: IdStr
     user_id: IdStr
+
+
+class ChannelRoleChange(InputModel):
+    channel_id: IdStr
+    user_id: IdStr
+    role: ChannelRole
 
 
 class ChannelMute(InputModel):

@@ -111,7 +111,7 @@ class MessageService:
             raise AppError(errors.CHANNEL_ARCHIVED)
         if access.channel_member is None:
             raise AppError(errors.NOT_A_MEMBER, "Join the channel first")
-        policy.require(access.role, action)
+        policy.require_in_channel(access.role, access.channel_role, action)
 
     async def message_in_readable(self, principal: Principal, message_id: str) -> tuple[MessageRecord, ChannelAccess]:
         record = await self.log.get(message_id)
@@ -310,7 +310,7 @@ class MessageService:
             raise AppError(errors.CHANNEL_ARCHIVED)
         own = record.user_id == principal.user_id and record.type is not MessageType.SYSTEM
         if not own:
-            policy.require(access.role, Action.MESSAGE_DELETE_ANY)
+            policy.require_in_channel(access.role, access.channel_role, Action.MESSAGE_DELETE_ANY)
         if record.is_deleted:
             raise AppError(errors.MESSAGE_DELETED)
         tombstone = {"content": "", "attachments": [], "mentions": []}

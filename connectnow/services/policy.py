@@ -1,6 +1,7 @@
-"""The one place that says which workspace role may do what (docs/ROLES.md is the same table in prose).
+"""The one place that says which workspace or channel role may do what (docs/ROLES.md is the same table).
 
-`ALLOWED[action]` is the set of roles allowed to attempt an action. Actions on another member (kick, ban,
+`ALLOWED[action]` is the set of workspace roles allowed to attempt an action; `CHANNEL_ALLOWED[action]` the
+channel roles that also grant it inside that one channel (`require_in_channel`). Actions on another member (kick, ban,
 change role) also need the actor to outrank the target (`outranks`), so a moderator cannot kick an admin and
 an admin cannot demote the owner. Membership itself (non-members, banned users) is checked by the services
 before the policy: a non-member has no role.
@@ -12,6 +13,7 @@ from enum import StrEnum
 
 from connectnow import errors
 from connectnow.errors import AppError
+from models.channels import ChannelRole
 from models.workspaces import MemberRole
 
 OWNER, ADMIN, MODERATOR, MEMBER, GUEST = (
@@ -41,6 +43,7 @@ class Action(StrEnum):
     CHANNEL_JOIN_PUBLIC = "channel.joinPublic"
     CHANNEL_MEMBER_ADD = "channel.memberAdd"
     CHANNEL_MEMBER_REMOVE = "channel.memberRemove"
+    CHANNEL_MEMBER_SET_ROLE = "channel.memberSetRole"
     MESSAGE_SEND = "message.send"
     MESSAGE_REACT = "message.react"
     MESSAGE_PIN = "message.pin"
@@ -71,10 +74,22 @@ ALLOWED: dict[Action, frozenset[MemberRole]] = {
     # Adding to a private channel also needs channel membership (checked by the channel service).
     Action.CHANNEL_MEMBER_ADD: REGULAR,
     Action.CHANNEL_MEMBER_REMOVE: STAFF,
+    Action.CHANNEL_MEMBER_SET_ROLE: MANAGERS,
     Action.MESSAGE_SEND: EVERYONE,
     Action.MESSAGE_REACT: EVERYONE,
     Action.MESSAGE_PIN: REGULAR,
     Action.MESSAGE_DELETE_ANY: STAFF,
+}
+
+# Channel roles grant actions inside their channel only, whatever the workspace role (a GUEST made channel
+# MODERATOR may delete messages there). Actions not listed here need the workspace role.
+CHANNEL_MODERATORS = frozenset({ChannelRole.ADMIN, ChannelRole.MODERATOR})
+CHANNEL_ALLOWED: dict[Action, frozenset[ChannelRole]] = {
+    Action.CHANNEL_UPDATE: CHANNEL_MODERATORS,
+    Action.CHANNEL_MEMBER_REMOVE: CHANNEL_MODERATORS,
+    Action.MESSAGE_PIN: CHANNEL_MODERATORS,
+    Action.MESSAGE_DELETE_ANY: CHANNEL_MODERATORS,
+    Action.CHANNEL_MEMBER_SET_ROLE: frozenset({ChannelRole.ADMIN}),
 }
 
 # Roles a manager may hand out: nobody becomes OWNER except by transfer.
@@ -102,3 +117,10 @@ def require_over(actor: MemberRole | None, target: MemberRole, action: Action) -
     assert actor is not None
     if not outranks(actor, target):
         raise AppError(errors.ROLE_TOO_LOW, f"A {actor.value} may not act on a {target.value}")
+
+
+def require_in_channel(role: MemberRole | None, channel_role: ChannelRole | None, action: Action) -> None:
+    """An action inside one channel: the workspace role or the caller's role in that channel grants it."""
+    if channel_role is not None and channel_role in CHANNEL_ALLOWED.get(action, frozenset()):
+        return
+    require(role, action)

@@ -13,6 +13,7 @@ from models.channels import (
     ChannelMemberPublic,
     ChannelMute,
     ChannelPublic,
+    ChannelRoleChange,
     ChannelUpdate,
 )
 
@@ -78,6 +79,15 @@ async def remove_member(channel_id: IdStr, user_id: IdStr, principal: CurrentPri
         principal, ChannelMemberChange.model_validate({"channelId": channel_id, "userId": user_id})
     )
     return no_content()
+
+
+@router.patch("/channels/{channel_id}/members/{user_id}", response_model=ChannelMemberPublic)
+async def set_role(
+    channel_id: IdStr, user_id: IdStr, body: JsonBody, principal: CurrentPrincipal, svc: ServicesDep
+) -> ChannelMemberPublic:
+    return await svc.channels.set_role(
+        principal, with_path(ChannelRoleChange, body, channelId=channel_id, userId=user_id)
+    )
 
 
 @router.put("/channels/{channel_id}/mute", response_model=ChannelMemberPublic)
