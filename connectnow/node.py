@@ -27,7 +27,7 @@ from connectnow.services.broadcasts.wiring import Broadcasts, build_broadcasts
 from connectnow.services.calendar import CalendarSuite, build_calendar, chat_poster
 from connectnow.services.channels import ChannelService
 from connectnow.services.chat_access import ChatAccess
-from connectnow.services.chat_wiring import wire_chat
+from connectnow.services.chat_wiring import presence_statuses, wire_chat
 from connectnow.services.dashboard import DashboardService
 from connectnow.services.direct import DirectService
 from connectnow.services.messages import MessageService
@@ -127,6 +127,7 @@ class Node:
         self.background.extend(self.services.calendar.workers)  # reminders and admin exports (lease queues)
         self.services.presence = self._make_presence()
         self.background.append(self.services.presence)  # heartbeats and the sweeper
+        self.services.messages.notifier.statuses = presence_statuses(self.services.presence)  # @here, BUSY
         svc = self.services
         svc.sync = SyncService(svc.chat, svc.messages, svc.direct, self.hub.metrics, self.settings.sync_max_messages)
         svc.dashboard = DashboardService(self.store, self.hub, svc.presence, self.settings.dashboard_interval_seconds)

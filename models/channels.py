@@ -30,6 +30,14 @@ class ChannelRole(StrEnum):
     MEMBER = "MEMBER"
 
 
+class NotifyLevel(StrEnum):
+    """Per-channel notification preference (docs/PROTOCOL.md "Notifications")."""
+
+    ALL = "ALL"  # badge counts every unread message; mentions, @here and @channel notify
+    MENTIONS = "MENTIONS"  # badge counts unread mentions only; mentions, @here and @channel notify
+    NOTHING = "NOTHING"  # no badge and no mention events from this channel
+
+
 class ChannelRecord(StoredModel):
     workspace_id: str
     name: str
@@ -52,6 +60,7 @@ class ChannelMemberRecord(StoredModel):
     user_id: str
     role: ChannelRole = ChannelRole.MEMBER
     is_muted: bool = False
+    notify: NotifyLevel = NotifyLevel.ALL
     last_read_at: UtcDateTime | None = None
     last_read_message_id: str | None = None
     last_read_seq: int = 0
@@ -80,6 +89,7 @@ class ChannelMemberPublic(WireModel):
     user_id: str
     role: ChannelRole
     is_muted: bool
+    notify: NotifyLevel = NotifyLevel.ALL
     last_read_at: UtcDateTime | None = None
     last_read_message_id: str | None = None
     last_read_seq: int
@@ -120,6 +130,12 @@ class ChannelRoleChange(InputModel):
 class ChannelMute(InputModel):
     channel_id: IdStr
     is_muted: bool = Field(strict=True)
+
+
+class ChannelPreferences(InputModel):
+    channel_id: IdStr
+    is_muted: bool | None = Field(None, strict=True)
+    notify: NotifyLevel | None = None
 
 
 class ChannelList(InputModel):

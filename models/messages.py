@@ -59,6 +59,7 @@ class MessageRecord(StoredModel):
     reply_count: int = 0
     last_reply_at: UtcDateTime | None = None
     mentions: list[str] = Field(default_factory=list)
+    broadcast: str | None = None  # "here" or "channel" when the content has @here / @channel
     attachments: list[dict[str, Any]] = Field(default_factory=list)
     is_bot: bool = False
     via: str | None = None  # "api" when posted with an API key
@@ -105,6 +106,7 @@ class MessagePublic(WireModel):
     reply_count: int
     last_reply_at: UtcDateTime | None = None
     mentions: list[str]
+    broadcast: str | None = None
     attachments: list[dict[str, Any]]
     reactions: list[ReactionSummary] = Field(default_factory=list)
     is_bot: bool
@@ -203,5 +205,8 @@ class UnreadCount(WireModel):
     channel_id: str
     unread: int
     mentions: int
+    badge: int  # what to show: unread, or unread mentions when muted / MENTIONS, or 0 for NOTHING
+    is_muted: bool
+    notify: str
     last_seq: int
     last_read_seq: int

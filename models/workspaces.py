@@ -31,6 +31,7 @@ class WorkspaceRecord(StoredModel):
     icon_url: str | None = None
     owner_id: str
     is_public: bool = False
+    allow_broad_mentions: bool = False  # @here / @channel by every member, not only MODERATOR+
     created_at: UtcDateTime
     updated_at: UtcDateTime
 
@@ -70,6 +71,7 @@ class WorkspacePublic(WireModel):
     icon_url: str | None = None
     owner_id: str
     is_public: bool
+    allow_broad_mentions: bool = False
     created_at: UtcDateTime
     updated_at: UtcDateTime
     my_role: MemberRole | None = None
@@ -121,6 +123,7 @@ class WorkspaceUpdate(InputModel):
     description: Annotated[str, Text(0, 1000)] | None = None
     icon_url: Url | None = None
     is_public: bool | None = Field(None, strict=True)
+    allow_broad_mentions: bool | None = Field(None, strict=True)
 
 
 class WorkspaceRef(InputModel):

@@ -24,6 +24,7 @@ from models.channels import (
     ChannelMemberPublic,
     ChannelMemberRecord,
     ChannelMute,
+    ChannelPreferences,
     ChannelPublic,
     ChannelRecord,
     ChannelRole,
@@ -313,14 +314,25 @@ class ChannelService:
         return ChannelMemberPublic.model_validate(record, from_attributes=True)
 
     async def set_muted(self, principal: Principal, data: ChannelMute) -> ChannelMemberPublic:
+        prefs = ChannelPreferences.model_validate({"channelId": data.channel_id, "isMuted": data.is_muted})
+        return await self.set_preferences(principal, prefs)
+
+    async def set_preferences(self, principal: Principal, data: ChannelPreferences) -> ChannelMemberPublic:
+        """Mute and notify level, the caller's own; their other devices hear of it (`channel:preferences`)."""
         access = await self.access.channel(data.channel_id, principal.user_id)
         if access.channel_member is None:
             raise AppError(errors.NOT_A_MEMBER)
-        record = await self.access.channel_members.update(
-            {"id": access.channel_member.id}, {"$set": {"isMuted": data.is_muted}}
+        fields = data.model_dump(exclude_none=True, exclude={"channel_id"}, by_alias=True, mode="json")
+        record = access.channel_member
+        if fields:
+            updated = await self.access.channel_members.update({"id": record.id}, {"$set": fields})
+            assert updated is not None
+            record = updated
+        public = ChannelMemberPublic.model_validate(record, from_attributes=True)
+        await self.hub.emit(
+            "channelMember:preferences", public.model_dump(mode="json", by_alias=True), room=f"user:{principal.user_id}"
         )
-        assert record is not None
-        return ChannelMemberPublic.model_validate(record, from_attributes=True)
+        return public
 
     async def forget_member(self, workspace_id: str, user_id: str) -> None:
         """A member left, was kicked or banned: drop channel memberships and every room of the workspace."""

@@ -22,6 +22,7 @@ from connectnow.repositories.messages import ReactionRepository, channel_log
 from connectnow.services import policy
 from connectnow.services.auth import Principal
 from connectnow.services.chat_access import ChannelAccess, ChatAccess, Emitter, channel_room
+from connectnow.services.notify import BROAD_NAMES, Notifier, broad_scope
 from connectnow.services.policy import Action
 from connectnow.store.port import DocumentStore
 from models.attachments import ConversationKind
@@ -85,6 +86,7 @@ class MessageService:
         self.max_chars = max_chars
         self.limiter = limiter
         self.attachments: AttachmentClaimer | None = None  # set by the node when the attachments area exists
+        self.notifier = Notifier(access)  # mutes, notify levels, @here / @channel, BUSY
 
     # --- views -------------------------------------------------------------------------------------------
     async def public(self, records: list[MessageRecord]) -> list[MessagePublic]:
@@ -152,7 +154,7 @@ class MessageService:
 
     async def mentioned_users(self, content: str, channel: ChannelRecord, author_id: str) -> list[UserRecord]:
         """The mentioned users who may read the channel: a fixed number of queries, however many mentions."""
-        names = list(dict.fromkeys(MENTION.findall(content)))[:MAX_MENTIONS]
+        names = [n for n in dict.fromkeys(MENTION.findall(content)) if n.lower() not in BROAD_NAMES][:MAX_MENTIONS]
         if not names:
             return []
         users = [u for u in await self.access.users.by_usernames(names) if u.id != author_id]
@@ -172,6 +174,7 @@ class MessageService:
         parent = await self._thread_parent(data)
         await self._check_attachments(principal, data.attachment_ids)
         mentions = await self.mentioned_users(data.content, access.channel, principal.user_id)
+        broad = await self._broad_allowed(access, data.content)
 
         def build(seq: int, event_seq: int, key: str) -> MessageRecord:
             now = utcnow()
@@ -186,6 +189,7 @@ class MessageService:
                 client_msg_id=data.client_msg_id,
                 dedupe_key=key,
                 mentions=[u.id for u in mentions],
+                broadcast=broad,
                 is_bot=principal.is_bot,
                 via="api" if principal.api_key_id else None,
                 created_at=now,
@@ -217,9 +221,23 @@ class MessageService:
                 envelope(root, replyCount=root.reply_count, lastReplyAt=root.last_reply_at),
                 room=channel_room(root.channel_id),
             )
-        for user in mentions:
-            await self.hub.emit("message:mention", envelope(record, public), room=f"user:{user.id}")
+        await self._notify(record, public, [u.id for u in mentions], broad=True)
         return public, True
+
+    async def _broad_allowed(self, access: ChannelAccess, content: str) -> str | None:
+        """The message's @here / @channel scope, if the sender may use it (ROLE_TOO_LOW otherwise)."""
+        scope = broad_scope(content)
+        if scope is None or policy.allows_in_channel(access.role, access.channel_role, Action.MESSAGE_MENTION_BROAD):
+            return scope
+        if (await self.access.workspace(access.channel.workspace_id)).allow_broad_mentions:
+            return scope
+        raise AppError(
+            errors.ROLE_TOO_LOW, "@here and @channel need a MODERATOR, unless the workspace allows them to everyone"
+        )
+
+    async def _notify(self, record: MessageRecord, public: MessagePublic, mentioned: list[str], *, broad: bool) -> None:
+        for user_id in await self.notifier.recipients(record, mentioned, broad=broad):
+            await self.hub.emit("message:mention", envelope(record, public), room=f"user:{user_id}")
 
     async def _check_attachments(self, principal: Principal, ids: list[str]) -> None:
         """Refuse unusable attachments before anything is stored (the claim after the insert can then
@@ -295,13 +313,13 @@ class MessageService:
         if len(data.content) > self.max_chars:
             raise AppError(errors.PAYLOAD_TOO_LARGE, details={"maxChars": self.max_chars})
         mentions = await self.mentioned_users(data.content, access.channel, principal.user_id)
-        fields = {"content": data.content, "mentions": [u.id for u in mentions]}
+        broad = await self._broad_allowed(access, data.content)
+        fields = {"content": data.content, "mentions": [u.id for u in mentions], "broadcast": broad}
         edited = await self.log.edit(record.id, record.channel_id, data.version, fields)
         public = await self.public_one(edited)
         await self.hub.emit("message:updated", envelope(edited, public), room=channel_room(edited.channel_id))
-        for user in mentions:
-            if user.id not in record.mentions:
-                await self.hub.emit("message:mention", envelope(edited, public), room=f"user:{user.id}")
+        # Only newly named users hear of an edit; @here / @channel notify once, when sent.
+        await self._notify(edited, public, [u.id for u in mentions if u.id not in record.mentions], broad=False)
         return public
 
     async def delete(self, principal: Principal, message_id: str) -> MessagePublic:
@@ -313,7 +331,7 @@ class MessageService:
             policy.require_in_channel(access.role, access.channel_role, Action.MESSAGE_DELETE_ANY)
         if record.is_deleted:
             raise AppError(errors.MESSAGE_DELETED)
-        tombstone = {"content": "", "attachments": [], "mentions": []}
+        tombstone: dict[str, Any] = {"content": "", "attachments": [], "mentions": [], "broadcast": None}
         deleted = await self.log.soft_delete(record.id, record.channel_id, tombstone)
         if deleted is None:
             raise AppError(errors.MESSAGE_DELETED)

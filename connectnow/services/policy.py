@@ -48,6 +48,7 @@ class Action(StrEnum):
     MESSAGE_REACT = "message.react"
     MESSAGE_PIN = "message.pin"
     MESSAGE_DELETE_ANY = "message.deleteAny"
+    MESSAGE_MENTION_BROAD = "message.mentionBroad"
 
 
 EVERYONE = frozenset(MemberRole)
@@ -79,6 +80,8 @@ ALLOWED: dict[Action, frozenset[MemberRole]] = {
     Action.MESSAGE_REACT: EVERYONE,
     Action.MESSAGE_PIN: REGULAR,
     Action.MESSAGE_DELETE_ANY: STAFF,
+    # @here / @channel; a workspace setting (allowBroadMentions) opens it to everyone who may send.
+    Action.MESSAGE_MENTION_BROAD: STAFF,
 }
 
 # Channel roles grant actions inside their channel only, whatever the workspace role (a GUEST made channel
@@ -89,6 +92,7 @@ CHANNEL_ALLOWED: dict[Action, frozenset[ChannelRole]] = {
     Action.CHANNEL_MEMBER_REMOVE: CHANNEL_MODERATORS,
     Action.MESSAGE_PIN: CHANNEL_MODERATORS,
     Action.MESSAGE_DELETE_ANY: CHANNEL_MODERATORS,
+    Action.MESSAGE_MENTION_BROAD: CHANNEL_MODERATORS,
     Action.CHANNEL_MEMBER_SET_ROLE: frozenset({ChannelRole.ADMIN}),
 }
 
@@ -117,6 +121,11 @@ def require_over(actor: MemberRole | None, target: MemberRole, action: Action) -
     assert actor is not None
     if not outranks(actor, target):
         raise AppError(errors.ROLE_TOO_LOW, f"A {actor.value} may not act on a {target.value}")
+
+
+def allows_in_channel(role: MemberRole | None, channel_role: ChannelRole | None, action: Action) -> bool:
+    granted = channel_role is not None and channel_role in CHANNEL_ALLOWED.get(action, frozenset())
+    return granted or allows(role, action)
 
 
 def require_in_channel(role: MemberRole | None, channel_role: ChannelRole | None, action: Action) -> None:

@@ -12,6 +12,7 @@ from models.channels import (
     ChannelMemberChange,
     ChannelMemberPublic,
     ChannelMute,
+    ChannelPreferences,
     ChannelPublic,
     ChannelRoleChange,
     ChannelUpdate,
@@ -95,3 +96,10 @@ async def mute(
     channel_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep, body: OptionalBody = None
 ) -> ChannelMemberPublic:
     return await svc.channels.set_muted(principal, with_path(ChannelMute, body, channelId=channel_id))
+
+
+@router.patch("/channels/{channel_id}/preferences", response_model=ChannelMemberPublic)
+async def preferences(
+    channel_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep, body: OptionalBody = None
+) -> ChannelMemberPublic:
+    return await svc.channels.set_preferences(principal, with_path(ChannelPreferences, body, channelId=channel_id))

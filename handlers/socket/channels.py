@@ -10,6 +10,7 @@ from models.channels import (
     ChannelList,
     ChannelMemberChange,
     ChannelMute,
+    ChannelPreferences,
     ChannelRoleChange,
     ChannelUpdate,
 )
@@ -83,3 +84,8 @@ async def mute(ctx: SocketContext, data: ChannelMute) -> Any:
 @router.event("channel:setRole", ChannelRoleChange)
 async def set_role(ctx: SocketContext, data: ChannelRoleChange) -> Any:
     return await ctx.svc.channels.set_role(ctx.principal, data)
+
+
+@router.event("channel:preferences", ChannelPreferences)
+async def preferences(ctx: SocketContext, data: ChannelPreferences) -> Any:
+    return await ctx.svc.channels.set_preferences(ctx.principal, data)

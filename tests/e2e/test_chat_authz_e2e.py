@@ -44,6 +44,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "edit_others_message": ("FORBIDDEN",) * 5 + ("NOT_FOUND", "NOT_FOUND"),
     # The OWNER is also #general's channel ADMIN (its creator); the ADMIN acts by workspace role alone.
     "set_channel_role": (OK, OK, "ROLE_TOO_LOW", "ROLE_TOO_LOW", "ROLE_TOO_LOW", "NOT_FOUND", "NOT_FOUND"),
+    "mention_channel": (OK, OK, OK, "ROLE_TOO_LOW", "ROLE_TOO_LOW", "NOT_FOUND", "NOT_FOUND"),
     "update_workspace": (OK, OK, "ROLE_TOO_LOW", "ROLE_TOO_LOW", "ROLE_TOO_LOW", "NOT_A_MEMBER", "MEMBER_BANNED"),
     "delete_workspace": (
         "ok-owner",
@@ -146,6 +147,9 @@ async def attempt(action: str, who: Actor, world: World) -> dict[str, Any]:
             world.member,
             lambda u: who.call("channel:setRole", {"channelId": world.general, "userId": u, "role": "MODERATOR"}),
         ),
+        "mention_channel": lambda: who.call(
+            "message:send", {"channelId": world.general, "content": "@channel hi", "clientMsgId": f"b{next(_ids)}"}
+        ),
         "kick_member": _then(
             world.member, lambda u: who.call("member:kick", {"workspaceId": world.ws_id, "userId": u})
         ),
@@ -216,6 +220,7 @@ CHANNEL_MATRIX: dict[str, tuple[str, ...]] = {
     "remove_member": (OK, OK, TOO_LOW),
     "pin": (OK, OK, TOO_LOW),
     "delete_others_message": (OK, OK, TOO_LOW),
+    "mention_here": (OK, OK, TOO_LOW),
     "promote_member": (OK, TOO_LOW, TOO_LOW),
     "demote_channel_admin": (TOO_LOW, TOO_LOW, TOO_LOW),
     "archive_channel": (TOO_LOW, TOO_LOW, TOO_LOW),
@@ -255,6 +260,9 @@ async def attempt_in_channel(action: str, who: Actor, room: Room) -> dict[str, A
         ),
         "pin": _then(room.message, lambda m: who.call("message:pin", {"messageId": m})),
         "delete_others_message": _then(room.message, lambda m: who.call("message:delete", {"messageId": m})),
+        "mention_here": lambda: who.call(
+            "message:send", {"channelId": room.id, "content": "@here hi", "clientMsgId": f"h{next(_ids)}"}
+        ),
         "promote_member": _then(room.member, set_role("MODERATOR")),
         "demote_channel_admin": _then(lambda: room.member("ADMIN"), set_role("MEMBER")),
         "archive_channel": lambda: who.call("channel:archive", {"channelId": room.id}),
