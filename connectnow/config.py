@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     attachment_max_pending: int = Field(50, ge=1, le=10_000)  # a user's uploads not yet claimed by a message
     attachment_max_image_pixels: int = Field(40_000_000, ge=10_000, le=89_000_000)  # w x h; more: a bomb
     typing_expiry_seconds: float = Field(6.0, gt=0, le=60)  # a typing indicator ends by itself after this
+    # A user opens a direct conversation only with someone they share a workspace with (docs/PROTOCOL.md).
+    dm_require_shared_workspace: bool = True
 
     @field_validator("attachment_allowed_types", mode="before")
     @classmethod

@@ -30,6 +30,7 @@ from connectnow.services.chat_access import ChatAccess
 from connectnow.services.chat_wiring import presence_statuses, wire_chat
 from connectnow.services.dashboard import DashboardService
 from connectnow.services.direct import DirectService
+from connectnow.services.direct_gate import DirectGate
 from connectnow.services.messages import MessageService
 from connectnow.services.presence import PresenceService
 from connectnow.services.reactions import ReactionService, SearchService
@@ -156,6 +157,9 @@ class Node:
             expiry_secs=self.settings.typing_expiry_seconds,
         )
         services.direct.after_send = services.typing.direct_message_sent
+        services.direct.gate = DirectGate(
+            self.store, require_shared_workspace=self.settings.dm_require_shared_workspace
+        )  # blocks, shared workspaces, bans (issue 18)
         # A deleted channel message's files are no longer served, whoever asks.
         attachments.register_reader(ConversationKind.CHANNEL, live_channel_reader(services.messages))
         self.background.append(services.typing)

@@ -201,3 +201,16 @@ class TypingEvent(WireModel):
     username: str
     expires_in: float | None = None
     reason: str | None = None  # stopped: "stopped" by the typist, "expired", or "sent" (a message went out)
+
+
+class UserBlockRecord(StoredModel):
+    """`blocker_id` blocked `blocked_id`: no new direct messages either way (docs/PROTOCOL.md)."""
+
+    blocker_id: str
+    blocked_id: str
+    created_at: UtcDateTime
+
+
+class UserBlockPublic(WireModel):
+    blocked_id: str
+    created_at: UtcDateTime

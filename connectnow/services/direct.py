@@ -32,6 +32,7 @@ from connectnow.repositories.message_log import Step, check_content, dedupe_key
 from connectnow.services.attachments import AttachmentService
 from connectnow.services.auth import Principal
 from connectnow.services.chat_access import Emitter
+from connectnow.services.direct_gate import DirectGate
 from connectnow.store.port import DocumentStore, DuplicateKeyError
 from models.attachments import ConversationKind
 from models.direct import (
@@ -46,6 +47,7 @@ from models.direct import (
     DirectPost,
     DirectReadReceipt,
     DirectSend,
+    UserBlockPublic,
 )
 from models.messages import MessageType
 from models.users import UserPublic, UserRecord
@@ -90,19 +92,28 @@ class DirectService:
         # Called with (sender id, conversation id) after a new message is out (typing ends for the sender).
         self.after_send: Callable[[str, str], Awaitable[None]] | None = None
         attachments.register_reader(ConversationKind.DIRECT, self.can_read_message)
+        self.gate: DirectGate | None = None  # blocks, shared workspaces, bans (set by the node)
 
     # --- conversations -----------------------------------------------------------------------------------
-    async def open(self, principal: Principal, other_id: str) -> DirectConversationPublic:
-        conversation = await self._find_or_create(principal, other_id)
+    async def open(
+        self, principal: Principal, other_id: str, *, user_request: bool = False
+    ) -> DirectConversationPublic:
+        """Find or create. `user_request`: a user asked (the handlers), so a new conversation needs a shared
+        workspace; the server's own senders (reminders, scheduled posts) leave it False."""
+        conversation = await self._find_or_create(principal, other_id, user_request=user_request)
         return (await self._views(principal.user_id, [conversation]))[0]
 
-    async def _find_or_create(self, principal: Principal, other_id: str) -> DirectConversationRecord:
+    async def _find_or_create(
+        self, principal: Principal, other_id: str, *, user_request: bool
+    ) -> DirectConversationRecord:
         if other_id == principal.user_id:
             raise AppError(errors.DM_SELF)
         other = await self._recipient(other_id)
         existing = await self.conversations.of_pair(principal.user_id, other.id)
         if existing is not None:
             return existing
+        if self.gate is not None:
+            await self.gate.may_open(principal.user_id, other.id, user_request=user_request)
         a, b = ordered_pair(principal.user_id, other.id)
         now = utcnow()
         record = DirectConversationRecord(id=new_id(), user_a_id=a, user_b_id=b, created_at=now, updated_at=now)
@@ -170,14 +181,16 @@ class DirectService:
         ]
 
     # --- messages ----------------------------------------------------------------------------------------
-    async def send(self, principal: Principal, data: DirectSend) -> tuple[DirectMessagePublic, bool]:
+    async def send(
+        self, principal: Principal, data: DirectSend, *, user_request: bool = False
+    ) -> tuple[DirectMessagePublic, bool]:
         """Store a message once per clientMsgId and notify both members. Returns (message, created)."""
         self._check_content(data)  # before find-or-create: a refused message leaves no empty conversation
         if data.conversation_id is not None:
             conversation = await self.conversation(principal, data.conversation_id)
         else:
             assert data.user_id is not None
-            conversation = await self._find_or_create(principal, data.user_id)
+            conversation = await self._find_or_create(principal, data.user_id, user_request=user_request)
         return await self.post(principal, conversation.id, data, client_msg_id=data.client_msg_id)
 
     async def post(
@@ -192,6 +205,8 @@ class DirectService:
         replay = await self.log.find_replay(dedupe_key(conversation.id, principal.user_id, key))
         if replay is not None:
             return DirectMessagePublic.model_validate(replay, from_attributes=True), False
+        if self.gate is not None:
+            await self.gate.may_send(principal.user_id, recipient.id)
         await self.limiter.hit(principal.user_id, self.limiter.rules.send)
         now = utcnow()
 
@@ -297,6 +312,23 @@ class DirectService:
             conversation.id, before=query.before, after=query.after, around=query.around, limit=query.limit
         )
         return [DirectMessagePublic.model_validate(r, from_attributes=True) for r in rows]
+
+    # --- blocking ----------------------------------------------------------------------------------------
+    async def block(self, principal: Principal, user_id: str) -> UserBlockPublic:
+        if await self.users.get(user_id) is None:
+            raise AppError(errors.NOT_FOUND, "No such user")
+        return await self._gate().block(principal.user_id, user_id)
+
+    async def unblock(self, principal: Principal, user_id: str) -> None:
+        await self._gate().unblock(principal.user_id, user_id)
+
+    async def blocks(self, principal: Principal) -> list[UserBlockPublic]:
+        return await self._gate().blocked_by(principal.user_id)
+
+    def _gate(self) -> DirectGate:
+        if self.gate is None:
+            raise AppError(errors.NOT_FOUND, "Blocking is not available on this server")
+        return self.gate
 
     # --- read state --------------------------------------------------------------------------------------
     async def mark_read(self, principal: Principal, data: DirectMarkRead) -> DirectConversationPublic:

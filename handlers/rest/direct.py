@@ -20,6 +20,7 @@ from models.direct import (
     DirectPatch,
     DirectPost,
     DirectReadBody,
+    UserBlockPublic,
 )
 
 router = APIRouter(prefix="/direct", tags=["direct messages"])
@@ -31,7 +32,7 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 async def open_conversation(
     body: DirectOpen, principal: CurrentPrincipal, svc: ServicesDep
 ) -> DirectConversationPublic:
-    return await svc.direct.open(principal, body.user_id)
+    return await svc.direct.open(principal, body.user_id, user_request=True)
 
 
 @router.get("/conversations", response_model=list[DirectConversationPublic], summary="Mine, latest message first")
@@ -106,3 +107,19 @@ async def edit_message(
 @router.delete("/messages/{message_id}", response_model=DirectMessagePublic, summary="Soft delete (a tombstone)")
 async def delete_message(message_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep) -> DirectMessagePublic:
     return await svc.direct.delete(principal, message_id)
+
+
+@router.get("/blocks", response_model=list[UserBlockPublic], summary="The users I blocked")
+async def blocks(principal: CurrentPrincipal, svc: ServicesDep) -> list[UserBlockPublic]:
+    return await svc.direct.blocks(principal)
+
+
+@router.put("/blocks/{user_id}", response_model=UserBlockPublic, summary="Block a user (no new DMs either way)")
+async def block(user_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep) -> UserBlockPublic:
+    return await svc.direct.block(principal, user_id)
+
+
+@router.delete("/blocks/{user_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Unblock a user")
+async def unblock(user_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep) -> Response:
+    await svc.direct.unblock(principal, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -21,7 +21,7 @@ router = SocketRouter()
 
 @router.event("dm:open", DirectOpen)
 async def open_conversation(ctx: SocketContext, data: DirectOpen) -> Any:
-    return await ctx.svc.direct.open(ctx.principal, data.user_id)
+    return await ctx.svc.direct.open(ctx.principal, data.user_id, user_request=True)
 
 
 @router.event("dm:list", DirectList)
@@ -36,7 +36,7 @@ async def get_conversation(ctx: SocketContext, data: DirectConversationRef) -> A
 
 @router.event("dm:send", DirectSend)
 async def send(ctx: SocketContext, data: DirectSend) -> Any:
-    message, created = await ctx.svc.direct.send(ctx.principal, data)
+    message, created = await ctx.svc.direct.send(ctx.principal, data, user_request=True)
     return {"message": message, "duplicate": not created}
 
 
@@ -58,3 +58,19 @@ async def history(ctx: SocketContext, data: DirectHistory) -> Any:
 @router.event("dm:markRead", DirectMarkRead)
 async def mark_read(ctx: SocketContext, data: DirectMarkRead) -> Any:
     return await ctx.svc.direct.mark_read(ctx.principal, data)
+
+
+@router.event("dm:block", DirectOpen)
+async def block(ctx: SocketContext, data: DirectOpen) -> Any:
+    return await ctx.svc.direct.block(ctx.principal, data.user_id)
+
+
+@router.event("dm:unblock", DirectOpen)
+async def unblock(ctx: SocketContext, data: DirectOpen) -> Any:
+    await ctx.svc.direct.unblock(ctx.principal, data.user_id)
+    return {"userId": data.user_id}
+
+
+@router.event("dm:blocks")
+async def blocks(ctx: SocketContext, data: Any) -> Any:
+    return await ctx.svc.direct.blocks(ctx.principal)

@@ -57,6 +57,7 @@ async def mongo_server(tmp_path: Path, **settings: Any) -> AsyncIterator[InProce
         "data_dir": tmp_path / "data",
         "database_url": f"mongodb://127.0.0.1/cn_{uuid.uuid4().hex[:8]}",
         "log_level": "warning",
+        "dm_require_shared_workspace": False,  # as in LiveServer: tested where it is the subject
         **settings,
     }
     app = create_app(Settings(_env_file=None, **values))  # type: ignore[call-arg]

@@ -36,6 +36,9 @@ class LiveServer:
                 "CONNECTNOW_DATA_DIR": str(data_dir),
                 "CONNECTNOW_LOG_LEVEL": "warning",
                 # The OWASP minimum stays in force: tests never weaken password hashing.
+                # Scenarios open DMs between fresh users; the shared-workspace rule (on in production) is
+                # tested where it is the subject (tests/e2e/test_direct_gate_e2e.py passes "true").
+                "CONNECTNOW_DM_REQUIRE_SHARED_WORKSPACE": "false",
             }
         )
         env.update({f"CONNECTNOW_{k.upper()}": v for k, v in settings.items()})
