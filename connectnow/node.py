@@ -30,6 +30,7 @@ from connectnow.services.chat_access import ChatAccess
 from connectnow.services.chat_wiring import presence_statuses, wire_chat
 from connectnow.services.dashboard import DashboardService
 from connectnow.services.direct import DirectService
+from connectnow.services.direct_extras import DirectExtrasService
 from connectnow.services.direct_gate import DirectGate
 from connectnow.services.messages import MessageService
 from connectnow.services.presence import PresenceService
@@ -71,6 +72,7 @@ class Services:
     search: SearchService = field(init=False)
     read_state: ReadStateService = field(init=False)
     direct: DirectService = field(init=False)  # issue 3B: direct conversations and messages
+    direct_extras: DirectExtrasService = field(init=False)  # issue 18: reactions and pins in DMs
     typing: TypingService = field(init=False)  # issue 3B: typing indicators
     broadcasts: Broadcasts  # issue 6: contacts, groups, templates, scheduled messages, study books
     scheduling: SchedulingServices  # issue 7: bookings, policies, forms, summaries, audit, worker jobs
@@ -160,6 +162,8 @@ class Node:
         services.direct.gate = DirectGate(
             self.store, require_shared_workspace=self.settings.dm_require_shared_workspace
         )  # blocks, shared workspaces, bans (issue 18)
+        services.direct_extras = DirectExtrasService(self.store, services.direct)
+        services.direct.reaction_summaries = services.direct_extras.reactions.summaries
         # A deleted channel message's files are no longer served, whoever asks.
         attachments.register_reader(ConversationKind.CHANNEL, live_channel_reader(services.messages))
         self.background.append(services.typing)

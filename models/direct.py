@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from models.base import IdStr, InputModel, StoredModel, Text, UtcDateTime, WireModel
-from models.messages import CONTENT_HARD_MAX_CHARS, ClientMsgId, HistoryWindow, MessageType
+from models.messages import CONTENT_HARD_MAX_CHARS, ClientMsgId, HistoryWindow, MessageType, ReactionSummary
 from models.users import UserPublic
 
 
@@ -42,6 +42,9 @@ class DirectMessageRecord(StoredModel):
     recipient_id: str
     content: str
     type: MessageType = MessageType.TEXT
+    parent_id: str | None = None  # a thread reply: the thread's first message
+    reply_count: int = 0
+    last_reply_at: UtcDateTime | None = None
     client_msg_id: str
     dedupe_key: str
     seq: int | None = None
@@ -53,6 +56,9 @@ class DirectMessageRecord(StoredModel):
     deleted_at: UtcDateTime | None = None
     is_read: bool = False
     read_at: UtcDateTime | None = None
+    is_pinned: bool = False
+    pinned_at: UtcDateTime | None = None
+    pinned_by: str | None = None
     attachments: list[dict[str, Any]] = Field(default_factory=list)
     is_bot: bool = False
     via: str | None = None  # "api" when sent with an API key
@@ -67,6 +73,9 @@ class DirectMessagePublic(WireModel):
     recipient_id: str
     content: str
     type: MessageType
+    parent_id: str | None = None
+    reply_count: int = 0
+    last_reply_at: UtcDateTime | None = None
     client_msg_id: str
     seq: int
     last_event_seq: int
@@ -77,7 +86,11 @@ class DirectMessagePublic(WireModel):
     deleted_at: UtcDateTime | None = None
     is_read: bool
     read_at: UtcDateTime | None = None
+    is_pinned: bool = False
+    pinned_at: UtcDateTime | None = None
+    pinned_by: str | None = None
     attachments: list[dict[str, Any]]
+    reactions: list[ReactionSummary] = Field(default_factory=list)  # filled in history pages
     is_bot: bool
     via: str | None = None
     created_at: UtcDateTime
@@ -113,6 +126,7 @@ class DirectPost(InputModel):
     content: Annotated[str, Text(0, CONTENT_HARD_MAX_CHARS, strip=False)] = ""
     type: MessageType = MessageType.TEXT
     client_msg_id: ClientMsgId | None = None
+    parent_id: IdStr | None = None  # reply in the thread of this message
     attachment_ids: list[IdStr] = Field(default_factory=list, max_length=10)
 
 

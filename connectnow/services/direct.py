@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
@@ -33,6 +35,7 @@ from connectnow.services.attachments import AttachmentService
 from connectnow.services.auth import Principal
 from connectnow.services.chat_access import Emitter
 from connectnow.services.direct_gate import DirectGate
+from connectnow.services.messages import check_thread_root
 from connectnow.store.port import DocumentStore, DuplicateKeyError
 from models.attachments import ConversationKind
 from models.direct import (
@@ -49,7 +52,7 @@ from models.direct import (
     DirectSend,
     UserBlockPublic,
 )
-from models.messages import MessageType
+from models.messages import MessageType, ReactionSummary, ThreadQuery
 from models.users import UserPublic, UserRecord
 
 DEFAULT_MAX_CHARS = 4000
@@ -67,7 +70,8 @@ def dm_envelope(record: DirectMessageRecord, **extra: Any) -> dict[str, Any]:
         "seq": record.seq,
         "eventSeq": record.last_event_seq,
         "message": DirectMessagePublic.model_validate(record, from_attributes=True),
-        **extra,
+        # Extras may hold datetimes or models: JSON the way pydantic writes the message itself.
+        **{k: to_jsonable_python(v, by_alias=True) for k, v in extra.items()},
     }
 
 
@@ -93,6 +97,8 @@ class DirectService:
         self.after_send: Callable[[str, str], Awaitable[None]] | None = None
         attachments.register_reader(ConversationKind.DIRECT, self.can_read_message)
         self.gate: DirectGate | None = None  # blocks, shared workspaces, bans (set by the node)
+        # message ids -> reaction summaries (set by the node from DirectExtrasService) for history pages
+        self.reaction_summaries: Callable[[list[str]], Awaitable[dict[str, list[ReactionSummary]]]] | None = None
 
     # --- conversations -----------------------------------------------------------------------------------
     async def open(
@@ -208,6 +214,7 @@ class DirectService:
         if self.gate is not None:
             await self.gate.may_send(principal.user_id, recipient.id)
         await self.limiter.hit(principal.user_id, self.limiter.rules.send)
+        parent = await self._thread_parent(conversation.id, data.parent_id)
         now = utcnow()
 
         def build(seq: int, event_seq: int, dedupe: str) -> DirectMessageRecord:
@@ -218,6 +225,7 @@ class DirectService:
                 recipient_id=recipient.id,
                 content=data.content,
                 type=data.type,
+                parent_id=data.parent_id,
                 client_msg_id=key,
                 dedupe_key=dedupe,
                 is_bot=principal.is_bot,
@@ -226,9 +234,16 @@ class DirectService:
                 updated_at=now,
             )
 
-        async def touch(stored: DirectMessageRecord, _: Step) -> None:  # in the append's step: stored with it
+        bumped: list[DirectMessageRecord] = []
+
+        async def touch(stored: DirectMessageRecord, step: Step) -> None:  # in the append's step: stored with it
             assert stored.seq is not None
             await self.conversations.touch(conversation.id, stored.seq, stored.created_at)
+            if parent is not None:  # a reply and its root's reply count: stored together or not at all
+                update = {"$inc": {"replyCount": 1}, "$set": {"lastReplyAt": stored.created_at}}
+                root = await self.log.apply(step, parent.id, update)
+                if root is not None:
+                    bumped.append(root)
 
         record, created = await self.log.append(
             conversation.id, principal.user_id, key, build, also=touch, checked=True
@@ -237,10 +252,26 @@ class DirectService:
             return DirectMessagePublic.model_validate(record, from_attributes=True), False
         record = await self._attach(principal, record, data.attachment_ids)
         await self._emit("dm:message", conversation, dm_envelope(record))
+        for root in bumped:
+            extra = {"replyCount": root.reply_count, "lastReplyAt": root.last_reply_at}
+            await self._emit("dm:thread:updated", conversation, dm_envelope(root, **extra))
         await self._announce(conversation, (conversation.user_a_id, conversation.user_b_id))
         if self.after_send is not None:
             await self.after_send(principal.user_id, conversation.id)
         return DirectMessagePublic.model_validate(record, from_attributes=True), True
+
+    async def _thread_parent(self, conversation_id: str, parent_id: str | None) -> DirectMessageRecord | None:
+        """The same rules as channel threads: one level, a live root in the same conversation."""
+        if parent_id is None:
+            return None
+        return check_thread_root(await self.log.get(parent_id, conversation_id), "conversation")
+
+    async def thread(self, principal: Principal, query: ThreadQuery) -> list[DirectMessagePublic]:
+        parent, conversation = await self._readable_message(principal.user_id, query.message_id)
+        rows = await self.log.page(
+            conversation.id, after=query.after or 0, limit=query.limit, extra={"parentId": parent.id}
+        )
+        return [_public(r) for r in rows]
 
     def _check_content(self, data: DirectPost) -> None:
         check_content(data.content, self.max_chars, is_system=data.type is MessageType.SYSTEM)
@@ -311,7 +342,11 @@ class DirectService:
         rows = await self.log.page(
             conversation.id, before=query.before, after=query.after, around=query.around, limit=query.limit
         )
-        return [DirectMessagePublic.model_validate(r, from_attributes=True) for r in rows]
+        pages = [DirectMessagePublic.model_validate(r, from_attributes=True) for r in rows]
+        if self.reaction_summaries is None:
+            return pages
+        summaries = await self.reaction_summaries([r.id for r in rows if not r.is_deleted])
+        return [p.model_copy(update={"reactions": summaries.get(p.id, [])}) for p in pages]
 
     # --- blocking ----------------------------------------------------------------------------------------
     async def block(self, principal: Principal, user_id: str) -> UserBlockPublic:

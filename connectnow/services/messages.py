@@ -9,7 +9,7 @@ Reactions, search and read state live in their own modules (reactions.py, read_s
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic_core import to_jsonable_python
 
@@ -67,6 +67,25 @@ def envelope(record: MessageRecord, public: MessagePublic | None = None, **extra
     # Extras may hold datetimes or models: make them JSON the way pydantic writes the message itself.
     body.update({k: to_jsonable_python(v, by_alias=True) for k, v in extra.items()})
     return body
+
+
+class ThreadRoot(Protocol):
+    parent_id: str | None
+    is_deleted: bool
+
+
+R = TypeVar("R", bound=ThreadRoot)
+
+
+def check_thread_root(parent: R | None, where: str) -> R:
+    """Threads are one level deep and start at a live message of the same conversation (channel or DM)."""
+    if parent is None:
+        raise AppError(errors.NOT_FOUND, f"No such parent message in this {where}")
+    if parent.parent_id is not None:
+        raise AppError(errors.VALIDATION_FAILED, "Reply to the thread's first message, not to a reply")
+    if parent.is_deleted:
+        raise AppError(errors.MESSAGE_DELETED, "The thread's first message was deleted")
+    return parent
 
 
 class MessageService:
@@ -143,14 +162,7 @@ class MessageService:
     async def _thread_parent(self, data: MessageSend) -> MessageRecord | None:
         if data.parent_id is None:
             return None
-        parent = await self.log.get(data.parent_id, data.channel_id)
-        if parent is None:
-            raise AppError(errors.NOT_FOUND, "No such parent message in this channel")
-        if parent.parent_id is not None:
-            raise AppError(errors.VALIDATION_FAILED, "Reply to the thread's first message, not to a reply")
-        if parent.is_deleted:
-            raise AppError(errors.MESSAGE_DELETED, "The thread's first message was deleted")
-        return parent
+        return check_thread_root(await self.log.get(data.parent_id, data.channel_id), "channel")
 
     async def mentioned_users(self, content: str, channel: ChannelRecord, author_id: str) -> list[UserRecord]:
         """The mentioned users who may read the channel: a fixed number of queries, however many mentions."""

@@ -15,6 +15,7 @@ from models.direct import (
     DirectOpen,
     DirectSend,
 )
+from models.messages import ReactionIn, ThreadQuery
 
 router = SocketRouter()
 
@@ -74,3 +75,38 @@ async def unblock(ctx: SocketContext, data: DirectOpen) -> Any:
 @router.event("dm:blocks")
 async def blocks(ctx: SocketContext, data: Any) -> Any:
     return await ctx.svc.direct.blocks(ctx.principal)
+
+
+@router.event("dm:reaction:add", ReactionIn)
+async def react(ctx: SocketContext, data: ReactionIn) -> Any:
+    return await ctx.svc.direct_extras.react(ctx.principal, data, add=True)
+
+
+@router.event("dm:reaction:remove", ReactionIn)
+async def unreact(ctx: SocketContext, data: ReactionIn) -> Any:
+    return await ctx.svc.direct_extras.react(ctx.principal, data, add=False)
+
+
+@router.event("dm:reaction:list", DirectMessageRef)
+async def reactions(ctx: SocketContext, data: DirectMessageRef) -> Any:
+    return await ctx.svc.direct_extras.summary(ctx.principal, data.message_id)
+
+
+@router.event("dm:pin", DirectMessageRef)
+async def pin(ctx: SocketContext, data: DirectMessageRef) -> Any:
+    return await ctx.svc.direct_extras.set_pinned(ctx.principal, data.message_id, True)
+
+
+@router.event("dm:unpin", DirectMessageRef)
+async def unpin(ctx: SocketContext, data: DirectMessageRef) -> Any:
+    return await ctx.svc.direct_extras.set_pinned(ctx.principal, data.message_id, False)
+
+
+@router.event("dm:pins", DirectConversationRef)
+async def pins(ctx: SocketContext, data: DirectConversationRef) -> Any:
+    return await ctx.svc.direct_extras.pins(ctx.principal, data.conversation_id)
+
+
+@router.event("dm:thread", ThreadQuery)
+async def thread(ctx: SocketContext, data: ThreadQuery) -> Any:
+    return await ctx.svc.direct.thread(ctx.principal, data)

@@ -104,3 +104,61 @@ async def test_a_ban_stops_dms_unless_another_workspace_is_shared(client: httpx.
         await bob.ok("dm:send", dm("still friends", conversationId=conv["id"]))
     finally:
         await close_all(ann.sock, bob.sock)
+
+
+async def test_threads_reactions_and_pins_work_in_dms(client: httpx.AsyncClient, gated: LiveServer) -> None:
+    ann, bob, eve = await people(client, gated, 3)
+    try:
+        ws = await ann.ok("workspace:create", {"name": unique_name("dm"), "isPublic": True})
+        for p in (bob, eve):
+            await p.ok("workspace:join", {"workspaceId": ws["id"]})
+        conv = await ann.ok("dm:open", {"userId": bob.id})
+        root = (await ann.ok("dm:send", dm("plan?", conversationId=conv["id"])))["message"]
+
+        # Threads: a reply bumps the root's count (one event), replies list, no reply to a reply.
+        reply = (await bob.ok("dm:send", dm("yes", conversationId=conv["id"], parentId=root["id"])))["message"]
+        assert reply["parentId"] == root["id"]
+        bumped = await ann.sock.wait_for("dm:thread:updated", lambda d: d["messageId"] == root["id"])
+        assert bumped["replyCount"] == 1 and bumped["eventSeq"] > reply["lastEventSeq"]
+        nested = await ann.call("dm:send", dm("no", conversationId=conv["id"], parentId=reply["id"]))
+        assert code(nested) == "VALIDATION_FAILED"
+        replies = await client.get(f"/api/v1/direct/messages/{root['id']}/replies", headers=ann.auth)
+        assert [m["id"] for m in replies.json()] == [reply["id"]]
+
+        # Reactions: both members see them, adding twice is a no-op, history carries them.
+        first = await bob.ok("dm:reaction:add", {"messageId": root["id"], "emoji": "👍"})
+        again = await bob.ok("dm:reaction:add", {"messageId": root["id"], "emoji": "👍"})
+        assert first == again == [{"emoji": "👍", "count": 1, "userIds": [bob.id]}]
+        event = await ann.sock.wait_for("dm:reaction:added", lambda d: d["messageId"] == root["id"])
+        assert event["userId"] == bob.id and event["reactions"][0]["count"] == 1
+        rest = await client.post(
+            f"/api/v1/direct/messages/{root['id']}/reactions", json={"emoji": "🎉"}, headers=ann.auth
+        )
+        assert rest.status_code == 200 and len(rest.json()) == 2
+        page = await bob.ok("dm:history", {"conversationId": conv["id"]})
+        assert {r["emoji"] for r in next(m for m in page if m["id"] == root["id"])["reactions"]} == {"👍", "🎉"}
+        await bob.ok("dm:reaction:remove", {"messageId": root["id"], "emoji": "👍"})
+        assert [r["emoji"] for r in await ann.ok("dm:reaction:list", {"messageId": root["id"]})] == ["🎉"]
+
+        # Pins: either member; listed newest first; unpin over REST.
+        pinned = await bob.ok("dm:pin", {"messageId": reply["id"]})
+        assert pinned["isPinned"] is True and pinned["pinnedBy"] == bob.id
+        await ann.sock.wait_for("dm:message:pinned", lambda d: d["messageId"] == reply["id"])
+        assert [m["id"] for m in await ann.ok("dm:pins", {"conversationId": conv["id"]})] == [reply["id"]]
+        unpinned = await client.delete(f"/api/v1/direct/messages/{reply['id']}/pin", headers=ann.auth)
+        assert unpinned.json()["isPinned"] is False
+
+        # Outsiders see none of it, and a block stops new reactions.
+        for event_name, body in (
+            ("dm:reaction:add", {"messageId": root["id"], "emoji": "👀"}),
+            ("dm:pin", {"messageId": root["id"]}),
+            ("dm:thread", {"messageId": root["id"]}),
+            ("dm:pins", {"conversationId": conv["id"]}),
+        ):
+            assert code(await eve.call(event_name, body)) == "NOT_FOUND", event_name
+        assert not [e for e, _ in eve.sock.events if e.startswith("dm:")]
+        await ann.ok("dm:block", {"userId": bob.id})
+        blocked = await bob.call("dm:reaction:add", {"messageId": root["id"], "emoji": "😡"})
+        assert code(blocked) == "DM_BLOCKED"
+    finally:
+        await close_all(ann.sock, bob.sock, eve.sock)
