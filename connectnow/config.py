@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     typing_expiry_seconds: float = Field(6.0, gt=0, le=60)  # a typing indicator ends by itself after this
     # A user opens a direct conversation only with someone they share a workspace with (docs/PROTOCOL.md).
     dm_require_shared_workspace: bool = True
+    # How long a deleted channel message's content and files are kept for review (docs/PROTOCOL.md).
+    moderation_retention_seconds: float = Field(30 * 86400, ge=1, le=10 * 365 * 86400)
+    moderation_poll_seconds: float = Field(60.0, gt=0, le=3600)
 
     @field_validator("attachment_allowed_types", mode="before")
     @classmethod

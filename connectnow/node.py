@@ -33,6 +33,7 @@ from connectnow.services.direct import DirectService
 from connectnow.services.direct_extras import DirectExtrasService
 from connectnow.services.direct_gate import DirectGate
 from connectnow.services.messages import MessageService
+from connectnow.services.moderation import ModerationService
 from connectnow.services.presence import PresenceService
 from connectnow.services.reactions import ReactionService, SearchService
 from connectnow.services.read_state import ReadStateService
@@ -73,6 +74,7 @@ class Services:
     read_state: ReadStateService = field(init=False)
     direct: DirectService = field(init=False)  # issue 3B: direct conversations and messages
     direct_extras: DirectExtrasService = field(init=False)  # issue 18: reactions and pins in DMs
+    moderation: ModerationService = field(init=False)  # issue 18: deleted messages kept for review
     typing: TypingService = field(init=False)  # issue 3B: typing indicators
     broadcasts: Broadcasts  # issue 6: contacts, groups, templates, scheduled messages, study books
     scheduling: SchedulingServices  # issue 7: bookings, policies, forms, summaries, audit, worker jobs
@@ -116,6 +118,13 @@ class Node:
         self.background.append(broadcasts)  # the delivery scheduler (a LeaseWorker) and its HTTP client
         self.background.append(AttachmentJanitor(attachments))
         wire_chat(self.services, self.store, self.settings, self.hub, self.limiter, attachments)
+        self.services.moderation = ModerationService(
+            self.store, self.services.messages, attachments,
+            retention_seconds=self.settings.moderation_retention_seconds,
+            poll_seconds=self.settings.moderation_poll_seconds,
+        )  # fmt: skip
+        self.services.messages.moderation = self.services.moderation
+        self.background.append(self.services.moderation)  # the purge LeaseWorker
         self._wire_direct_and_typing(self.services, attachments)
         await self._repair_message_logs()
         # issue 6: scheduled messages reach channels and direct conversations through the chat core

@@ -69,6 +69,12 @@ def envelope(record: MessageRecord, public: MessagePublic | None = None, **extra
     return body
 
 
+class ModerationKeeper(Protocol):
+    async def keep(self, message: MessageRecord, deleted_by: str) -> Any: ...
+
+    async def forget(self, message_id: str) -> None: ...
+
+
 class ThreadRoot(Protocol):
     parent_id: str | None
     is_deleted: bool
@@ -106,6 +112,8 @@ class MessageService:
         self.limiter = limiter
         self.attachments: AttachmentClaimer | None = None  # set by the node when the attachments area exists
         self.notifier = Notifier(access)  # mutes, notify levels, @here / @channel, BUSY
+        # Keeps deleted messages (and their files, until the retention ends) for review; set by the node.
+        self.moderation: ModerationKeeper | None = None
 
     # --- views -------------------------------------------------------------------------------------------
     async def public(self, records: list[MessageRecord]) -> list[MessagePublic]:
@@ -344,10 +352,14 @@ class MessageService:
         if record.is_deleted:
             raise AppError(errors.MESSAGE_DELETED)
         tombstone: dict[str, Any] = {"content": "", "attachments": [], "mentions": [], "broadcast": None}
+        if self.moderation is not None:  # the original is kept for review, written before the tombstone
+            await self.moderation.keep(record, principal.user_id)
         deleted = await self.log.soft_delete(record.id, record.channel_id, tombstone)
         if deleted is None:
+            if self.moderation is not None:
+                await self.moderation.forget(record.id)
             raise AppError(errors.MESSAGE_DELETED)
-        if self.attachments is not None and record.attachments:
+        if self.moderation is None and self.attachments is not None and record.attachments:
             # The tombstone no longer lists them; the bytes go too, as for direct messages.
             await self.attachments.discard_for_message(ConversationKind.CHANNEL, record.id)
         public = await self.public_one(deleted)

@@ -49,6 +49,8 @@ class Action(StrEnum):
     MESSAGE_PIN = "message.pin"
     MESSAGE_DELETE_ANY = "message.deleteAny"
     MESSAGE_MENTION_BROAD = "message.mentionBroad"
+    MODERATION_READ = "moderation.read"
+    REPORT_REVIEW = "report.review"
 
 
 EVERYONE = frozenset(MemberRole)
@@ -82,6 +84,10 @@ ALLOWED: dict[Action, frozenset[MemberRole]] = {
     Action.MESSAGE_DELETE_ANY: STAFF,
     # @here / @channel; a workspace setting (allowBroadMentions) opens it to everyone who may send.
     Action.MESSAGE_MENTION_BROAD: STAFF,
+    # Deleted messages' original content and files (authors always see their own).
+    Action.MODERATION_READ: MANAGERS,
+    # See and resolve members' reports of messages (those who may delete any message).
+    Action.REPORT_REVIEW: STAFF,
 }
 
 # Channel roles grant actions inside their channel only, whatever the workspace role (a GUEST made channel

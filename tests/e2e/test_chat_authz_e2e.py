@@ -45,6 +45,10 @@ MATRIX: dict[str, tuple[str, ...]] = {
     # The OWNER is also #general's channel ADMIN (its creator); the ADMIN acts by workspace role alone.
     "set_channel_role": (OK, OK, "ROLE_TOO_LOW", "ROLE_TOO_LOW", "ROLE_TOO_LOW", "NOT_FOUND", "NOT_FOUND"),
     "mention_channel": (OK, OK, OK, "ROLE_TOO_LOW", "ROLE_TOO_LOW", "NOT_FOUND", "NOT_FOUND"),
+    # someone else's deleted message: the original is for ADMIN+ (and its author, tested elsewhere)
+    "read_moderation_record": (OK, OK, "ROLE_TOO_LOW", "ROLE_TOO_LOW", "ROLE_TOO_LOW", "NOT_FOUND", "NOT_FOUND"),
+    "report_message": (OK, OK, OK, OK, OK, "NOT_FOUND", "NOT_FOUND"),
+    "list_reports": (OK, OK, OK, "ROLE_TOO_LOW", "ROLE_TOO_LOW", "NOT_A_MEMBER", "MEMBER_BANNED"),
     "update_workspace": (OK, OK, "ROLE_TOO_LOW", "ROLE_TOO_LOW", "ROLE_TOO_LOW", "NOT_A_MEMBER", "MEMBER_BANNED"),
     "delete_workspace": (
         "ok-owner",
@@ -117,6 +121,11 @@ class World:
         body = {"channelId": self.general, "content": "target", "clientMsgId": f"t{next(_ids)}"}
         return str((await self.poster.ok("message:send", body))["message"]["id"])
 
+    async def deleted_message(self) -> str:
+        message_id = await self.message()
+        await self.owner.ok("message:delete", {"messageId": message_id})
+        return message_id
+
     async def channel(self) -> str:
         made = await self.owner.ok("channel:create", {"workspaceId": self.ws_id, "name": f"c{next(_ids)}"})
         return str(made["id"])
@@ -147,6 +156,11 @@ async def attempt(action: str, who: Actor, world: World) -> dict[str, Any]:
             world.member,
             lambda u: who.call("channel:setRole", {"channelId": world.general, "userId": u, "role": "MODERATOR"}),
         ),
+        "read_moderation_record": _then(world.deleted_message, lambda m: who.call("moderation:get", {"messageId": m})),
+        "report_message": _then(
+            world.message, lambda m: who.call("message:report", {"messageId": m, "reason": "spam"})
+        ),
+        "list_reports": lambda: who.call("report:list", {"workspaceId": world.ws_id}),
         "mention_channel": lambda: who.call(
             "message:send", {"channelId": world.general, "content": "@channel hi", "clientMsgId": f"b{next(_ids)}"}
         ),
