@@ -33,7 +33,7 @@ from connectnow.services.direct import DirectService
 from connectnow.services.direct_extras import DirectExtrasService
 from connectnow.services.direct_gate import DirectGate
 from connectnow.services.messages import MessageService
-from connectnow.services.moderation import ModerationService
+from connectnow.services.moderation import ModerationService, with_kept_files
 from connectnow.services.presence import PresenceService
 from connectnow.services.reactions import ReactionService, SearchService
 from connectnow.services.read_state import ReadStateService
@@ -174,7 +174,9 @@ class Node:
         services.direct_extras = DirectExtrasService(self.store, services.direct)
         services.direct.reaction_summaries = services.direct_extras.reactions.summaries
         # A deleted channel message's files are no longer served, whoever asks.
-        attachments.register_reader(ConversationKind.CHANNEL, live_channel_reader(services.messages))
+        # (Kept for review until the purge: the author and ADMIN+ still may; issue 18.)
+        reader = with_kept_files(live_channel_reader(services.messages), services.moderation)
+        attachments.register_reader(ConversationKind.CHANNEL, reader)
         self.background.append(services.typing)
 
     async def _repair_message_logs(self) -> None:

@@ -17,6 +17,7 @@ from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
 from connectnow.repositories.base import Repository
 from connectnow.services import policy
+from connectnow.services.attachments import ReaderCheck
 from connectnow.services.auth import Principal
 from connectnow.services.leases import LeaseQueue, LeaseSpec, LeaseWorker
 from connectnow.services.messages import MessageService
@@ -111,6 +112,16 @@ class ModerationService:
         )
         return [ModerationPublic.model_validate(r, from_attributes=True) for r in rows]
 
+    async def may_read_files(self, user_id: str, message_id: str) -> bool:
+        """A deleted message's files, until the purge: for the author and the workspace's ADMIN+."""
+        record = await self.repo.find_one({"messageId": message_id, "status": {"$ne": "purged"}})
+        if record is None:
+            return False
+        if record.author_id == user_id:
+            return True
+        member = await self.access.members.of(record.workspace_id, user_id)
+        return member is not None and policy.allows(member.role, Action.MODERATION_READ)
+
     # --- reports -----------------------------------------------------------------------------------------
     async def report(self, principal: Principal, data: ReportIn) -> ReportPublic:
         """Any reader of a message may report it once; the workspace's staff hear of it at once."""
@@ -175,3 +186,12 @@ class ModerationService:
 
     async def stop(self) -> None:
         await self.worker.stop()
+
+
+def with_kept_files(live: ReaderCheck, moderation: ModerationService) -> ReaderCheck:
+    """Channel attachments: the live message's readers, or, once it is deleted, who may review it."""
+
+    async def check(user_id: str, message_id: str) -> bool:
+        return await live(user_id, message_id) or await moderation.may_read_files(user_id, message_id)
+
+    return check

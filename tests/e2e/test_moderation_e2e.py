@@ -113,8 +113,13 @@ async def test_deleted_message_is_kept_for_review_then_purged(
         listed = await client.get(f"/api/v1/workspaces/{ws_id}/moderation", headers=cast["OWNER"].auth)
         assert [r["messageId"] for r in listed.json()] == [msg["id"]]
         assert code(await cast["MOD"].call("moderation:list", {"workspaceId": ws_id})) == "ROLE_TOO_LOW"
-        # The files are kept (not served to anyone) until the purge.
+        # The files are kept until the purge, served only to who may review the message.
         assert stored_files(mod_server) > files_before
+        content_url = up.json()["fileUrl"]
+        for role, status in {"OWNER": 200, "ADMIN": 200, "POSTER": 200, "MOD": 404, "OTHER": 404, "OUT": 404}.items():
+            got = await client.get(content_url, headers=cast[role].auth)
+            assert got.status_code == status, (role, got.status_code)
+            assert status != 200 or got.content == b"evidence"
 
         # After the retention, the leased purge job erases the content and the files.
         for _ in range(300):
@@ -124,6 +129,7 @@ async def test_deleted_message_is_kept_for_review_then_purged(
         else:
             raise AssertionError("the moderation record was never purged")
         assert stored_files(mod_server) == files_before
+        assert (await client.get(content_url, headers=cast["OWNER"].auth)).status_code == 404
         assert code(await poster.call("moderation:get", {"messageId": msg["id"]})) == "NOT_FOUND"
     finally:
         for p in cast.values():
