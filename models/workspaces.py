@@ -165,3 +165,17 @@ class BanCreate(InputModel):
 
 def is_expired(invite: InviteRecord, now: datetime) -> bool:
     return invite.expires_at is not None and invite.expires_at <= now
+
+
+class MemberSearch(InputModel):
+    """The member directory: `query` matches username, display name or nickname (any part, any case)."""
+
+    workspace_id: IdStr
+    query: Annotated[str, Text(0, 64)] = ""
+    after: Annotated[str, Text(1, 64)] | None = None  # the previous page's `nextCursor`
+    limit: int = Field(50, ge=1, le=100, strict=True)
+
+
+class MemberPage(WireModel):
+    members: list[MemberPublic]
+    next_cursor: str | None = None  # None: this was the last page
