@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     dm_require_shared_workspace: bool = True
     # How long a deleted channel message's content and files are kept for review (docs/PROTOCOL.md).
     moderation_retention_seconds: float = Field(30 * 86400, ge=1, le=10 * 365 * 86400)
-    moderation_poll_seconds: float = Field(60.0, gt=0, le=3600)
+    moderation_poll_seconds: float = Field(60.0, gt=0, le=3600)  # also paces channel deletion jobs
 
     @field_validator("attachment_allowed_types", mode="before")
     @classmethod

@@ -25,6 +25,7 @@ from connectnow.services.auth import AuthService
 from connectnow.services.broadcasts.in_app import ChatCorePoster
 from connectnow.services.broadcasts.wiring import Broadcasts, build_broadcasts
 from connectnow.services.calendar import CalendarSuite, build_calendar, chat_poster
+from connectnow.services.channel_deletion import ChannelDeletionService
 from connectnow.services.channels import ChannelService
 from connectnow.services.chat_access import ChatAccess
 from connectnow.services.chat_wiring import presence_statuses, wire_chat
@@ -75,6 +76,7 @@ class Services:
     direct: DirectService = field(init=False)  # issue 3B: direct conversations and messages
     direct_extras: DirectExtrasService = field(init=False)  # issue 18: reactions and pins in DMs
     moderation: ModerationService = field(init=False)  # issue 18: deleted messages kept for review
+    channel_deletion: ChannelDeletionService = field(init=False)  # issue 18: resumable leased job
     typing: TypingService = field(init=False)  # issue 3B: typing indicators
     broadcasts: Broadcasts  # issue 6: contacts, groups, templates, scheduled messages, study books
     scheduling: SchedulingServices  # issue 7: bookings, policies, forms, summaries, audit, worker jobs
@@ -125,6 +127,10 @@ class Node:
         )  # fmt: skip
         self.services.messages.moderation = self.services.moderation
         self.background.append(self.services.moderation)  # the purge LeaseWorker
+        self.services.channel_deletion = ChannelDeletionService(
+            self.store, self.services.channels, attachments, poll_seconds=self.settings.moderation_poll_seconds
+        )
+        self.background.append(self.services.channel_deletion)  # empties deleted channels (LeaseWorker)
         self._wire_direct_and_typing(self.services, attachments)
         await self._repair_message_logs()
         # issue 6: scheduled messages reach channels and direct conversations through the chat core

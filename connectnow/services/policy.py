@@ -40,6 +40,7 @@ class Action(StrEnum):
     CHANNEL_CREATE_PRIVATE = "channel.createPrivate"
     CHANNEL_UPDATE = "channel.update"
     CHANNEL_ARCHIVE = "channel.archive"
+    CHANNEL_DELETE = "channel.delete"
     CHANNEL_JOIN_PUBLIC = "channel.joinPublic"
     CHANNEL_MEMBER_ADD = "channel.memberAdd"
     CHANNEL_MEMBER_REMOVE = "channel.memberRemove"
@@ -73,6 +74,7 @@ ALLOWED: dict[Action, frozenset[MemberRole]] = {
     Action.CHANNEL_CREATE_PRIVATE: REGULAR,
     Action.CHANNEL_UPDATE: STAFF,
     Action.CHANNEL_ARCHIVE: MANAGERS,
+    Action.CHANNEL_DELETE: MANAGERS,
     Action.CHANNEL_JOIN_PUBLIC: REGULAR,
     # Adding to a private channel also needs channel membership (checked by the channel service).
     Action.CHANNEL_MEMBER_ADD: REGULAR,

@@ -103,3 +103,8 @@ async def preferences(
     channel_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep, body: OptionalBody = None
 ) -> ChannelMemberPublic:
     return await svc.channels.set_preferences(principal, with_path(ChannelPreferences, body, channelId=channel_id))
+
+
+@router.delete("/channels/{channel_id}", status_code=status.HTTP_202_ACCEPTED)
+async def delete(channel_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep) -> dict[str, str]:
+    return await svc.channel_deletion.request(principal, channel_id)

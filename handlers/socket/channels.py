@@ -89,3 +89,8 @@ async def set_role(ctx: SocketContext, data: ChannelRoleChange) -> Any:
 @router.event("channel:preferences", ChannelPreferences)
 async def preferences(ctx: SocketContext, data: ChannelPreferences) -> Any:
     return await ctx.svc.channels.set_preferences(ctx.principal, data)
+
+
+@router.event("channel:delete", ChannelRef)
+async def delete(ctx: SocketContext, data: ChannelRef) -> Any:
+    return await ctx.svc.channel_deletion.request(ctx.principal, data.channel_id)

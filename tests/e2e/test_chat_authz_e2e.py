@@ -36,6 +36,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "create_channel": (OK, OK, OK, OK, "ROLE_TOO_LOW", "NOT_A_MEMBER", "MEMBER_BANNED"),
     "set_topic": (OK, OK, OK, "ROLE_TOO_LOW", "ROLE_TOO_LOW", "NOT_FOUND", "NOT_FOUND"),
     "archive_channel": (OK, OK, "ROLE_TOO_LOW", "ROLE_TOO_LOW", "NOT_FOUND", "NOT_FOUND", "NOT_FOUND"),
+    "delete_channel": (OK, OK, "ROLE_TOO_LOW", "ROLE_TOO_LOW", "NOT_FOUND", "NOT_FOUND", "NOT_FOUND"),
     "create_invite": (OK, OK, "ROLE_TOO_LOW", "ROLE_TOO_LOW", "ROLE_TOO_LOW", "NOT_A_MEMBER", "MEMBER_BANNED"),
     "kick_member": (OK, OK, OK, "ROLE_TOO_LOW", "ROLE_TOO_LOW", "NOT_A_MEMBER", "MEMBER_BANNED"),
     "ban_member": (OK, OK, "ROLE_TOO_LOW", "ROLE_TOO_LOW", "ROLE_TOO_LOW", "NOT_A_MEMBER", "MEMBER_BANNED"),
@@ -151,6 +152,7 @@ async def attempt(action: str, who: Actor, world: World) -> dict[str, Any]:
         "create_channel": lambda: who.call("channel:create", {"workspaceId": world.ws_id, "name": f"n{next(_ids)}"}),
         "set_topic": lambda: who.call("channel:update", {"channelId": world.general, "topic": f"t{next(_ids)}"}),
         "archive_channel": _then(world.channel, lambda c: who.call("channel:archive", {"channelId": c})),
+        "delete_channel": _then(world.channel, lambda c: who.call("channel:delete", {"channelId": c})),
         "create_invite": lambda: who.call("invite:create", {"workspaceId": world.ws_id}),
         "set_channel_role": _then(
             world.member,
@@ -238,6 +240,7 @@ CHANNEL_MATRIX: dict[str, tuple[str, ...]] = {
     "promote_member": (OK, TOO_LOW, TOO_LOW),
     "demote_channel_admin": (TOO_LOW, TOO_LOW, TOO_LOW),
     "archive_channel": (TOO_LOW, TOO_LOW, TOO_LOW),
+    "delete_channel": (TOO_LOW, TOO_LOW, TOO_LOW),
     "pin_in_other_channel": (TOO_LOW, TOO_LOW, TOO_LOW),
     "delete_in_other_channel": (TOO_LOW, TOO_LOW, TOO_LOW),
 }
@@ -280,6 +283,7 @@ async def attempt_in_channel(action: str, who: Actor, room: Room) -> dict[str, A
         "promote_member": _then(room.member, set_role("MODERATOR")),
         "demote_channel_admin": _then(lambda: room.member("ADMIN"), set_role("MEMBER")),
         "archive_channel": lambda: who.call("channel:archive", {"channelId": room.id}),
+        "delete_channel": lambda: who.call("channel:delete", {"channelId": room.id}),
         "pin_in_other_channel": _then(
             lambda: room.message(general), lambda m: who.call("message:pin", {"messageId": m})
         ),
