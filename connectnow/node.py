@@ -14,11 +14,13 @@ import socketio
 
 from connectnow.config import Settings
 from connectnow.files.storage import LocalFileStorage
+from connectnow.mail import make_mailer
 from connectnow.realtime.broker import Broker, BrokerHealth
 from connectnow.realtime.broker_memory import MemoryBroker
 from connectnow.realtime.hub import Hub
 from connectnow.realtime.ratelimit import RateLimiter, make_rate_limiter
 from connectnow.security import Secrets
+from connectnow.services.accounts import AccountService
 from connectnow.services.api_keys import ApiKeyService
 from connectnow.services.attachments import AttachmentJanitor, AttachmentService, live_channel_reader
 from connectnow.services.auth import AuthService
@@ -77,6 +79,7 @@ class Services:
     direct_extras: DirectExtrasService = field(init=False)  # issue 18: reactions and pins in DMs
     moderation: ModerationService = field(init=False)  # issue 18: deleted messages kept for review
     channel_deletion: ChannelDeletionService = field(init=False)  # issue 18: resumable leased job
+    accounts: AccountService = field(init=False)  # issue 18: e-mail verification, password reset
     typing: TypingService = field(init=False)  # issue 3B: typing indicators
     broadcasts: Broadcasts  # issue 6: contacts, groups, templates, scheduled messages, study books
     scheduling: SchedulingServices  # issue 7: bookings, policies, forms, summaries, audit, worker jobs
@@ -120,6 +123,7 @@ class Node:
         self.background.append(broadcasts)  # the delivery scheduler (a LeaseWorker) and its HTTP client
         self.background.append(AttachmentJanitor(attachments))
         wire_chat(self.services, self.store, self.settings, self.hub, self.limiter, attachments)
+        self.services.accounts = AccountService(auth, make_mailer(self.settings))
         self.services.moderation = ModerationService(
             self.store, self.services.messages, attachments,
             retention_seconds=self.settings.moderation_retention_seconds,

@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from connectnow.node import Node
 from handlers.rest import (
+    account,
     admin,
     api_keys,
     attachments,
@@ -45,7 +46,7 @@ api_router = APIRouter(prefix=API_PREFIX)
 ROUTERS = (
     (auth, users, api_keys, admin, attachments),  # foundation (issue 2) and attachments
     (workspaces, channels, messages, direct, sync),  # chat core and recovery (issues 3 and 4)
-    (moderation,),  # deleted messages kept for review, reports (issue 18)
+    (moderation, account),  # deleted messages kept for review, reports, mail flows (issue 18)
     (contacts, groups, templates, scheduled, studybooks),  # broadcasts sidecar (issue 6)
     (bookings, forms, audit, scheduling_admin),  # scheduling sidecar (issue 7)
     (calendars, events, categories, locations, ics, exports),  # calendar sidecar (issue 8)
