@@ -44,6 +44,7 @@ class MessageRecord(StoredModel):
     content: str
     type: MessageType = MessageType.TEXT
     parent_id: str | None = None
+    title: str | None = None  # FORUM posts
     client_msg_id: str
     dedupe_key: str
     seq: int | None = None
@@ -92,6 +93,7 @@ class MessagePublic(WireModel):
     content: str
     type: MessageType
     parent_id: str | None = None
+    title: str | None = None
     client_msg_id: str
     seq: int
     last_event_seq: int
@@ -121,6 +123,7 @@ class MessageSend(InputModel):
     content: Annotated[str, Text(0, CONTENT_HARD_MAX_CHARS)] = ""
     type: MessageType = MessageType.TEXT
     parent_id: IdStr | None = None
+    title: Annotated[str, Text(1, 200)] | None = None  # FORUM channels: every top-level post has one
     client_msg_id: ClientMsgId
     attachment_ids: list[IdStr] = Field(default_factory=list, max_length=10)
 
@@ -131,6 +134,7 @@ class MessagePost(InputModel):
     content: Annotated[str, Text(0, CONTENT_HARD_MAX_CHARS)] = ""
     type: MessageType = MessageType.TEXT
     parent_id: IdStr | None = None
+    title: Annotated[str, Text(1, 200)] | None = None
     client_msg_id: ClientMsgId | None = None
     attachment_ids: list[IdStr] = Field(default_factory=list, max_length=10)
 

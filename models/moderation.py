@@ -15,6 +15,7 @@ class ModerationRecord(StoredModel):
     message_id: str
     author_id: str
     deleted_by: str
+    title: str | None = None  # a FORUM post's
     content: str
     mentions: list[str] = Field(default_factory=list)
     attachments: list[dict[str, Any]] = Field(default_factory=list)
@@ -31,6 +32,7 @@ class ModerationPublic(WireModel):
     message_id: str
     author_id: str
     deleted_by: str
+    title: str | None = None
     content: str
     mentions: list[str]
     attachments: list[dict[str, Any]]

@@ -26,7 +26,7 @@ from connectnow.services.notify import BROAD_NAMES, Notifier, broad_scope
 from connectnow.services.policy import Action
 from connectnow.store.port import DocumentStore
 from models.attachments import ConversationKind
-from models.channels import ChannelRecord
+from models.channels import ChannelRecord, ChannelType
 from models.messages import (
     HistoryQuery,
     MessageEdit,
@@ -67,6 +67,19 @@ def envelope(record: MessageRecord, public: MessagePublic | None = None, **extra
     # Extras may hold datetimes or models: make them JSON the way pydantic writes the message itself.
     body.update({k: to_jsonable_python(v, by_alias=True) for k, v in extra.items()})
     return body
+
+
+def check_forum_shape(channel: ChannelRecord, data: MessageSend) -> None:
+    """FORUM channels: a top-level message is a post with a title, and discussion happens in its thread.
+    Other channels have no titles."""
+    if channel.type is not ChannelType.FORUM:
+        if data.title is not None:
+            raise AppError(errors.VALIDATION_FAILED, "Only FORUM channels have titled posts")
+        return
+    if data.parent_id is None and data.title is None:
+        raise AppError(errors.VALIDATION_FAILED, "A FORUM post needs a title; reply in a post's thread")
+    if data.parent_id is not None and data.title is not None:
+        raise AppError(errors.VALIDATION_FAILED, "Replies in a FORUM thread have no title")
 
 
 class ModerationKeeper(Protocol):
@@ -190,6 +203,7 @@ class MessageService:
         if replay is not None:
             return await self.public_one(replay), False
         self._check_content(data)
+        check_forum_shape(access.channel, data)
         await self._hit(principal, "send")
         parent = await self._thread_parent(data)
         await self._check_attachments(principal, data.attachment_ids)
@@ -206,6 +220,7 @@ class MessageService:
                 content=data.content,
                 type=data.type,
                 parent_id=data.parent_id,
+                title=data.title,
                 client_msg_id=data.client_msg_id,
                 dedupe_key=key,
                 mentions=[u.id for u in mentions],
@@ -351,7 +366,7 @@ class MessageService:
             policy.require_in_channel(access.role, access.channel_role, Action.MESSAGE_DELETE_ANY)
         if record.is_deleted:
             raise AppError(errors.MESSAGE_DELETED)
-        tombstone: dict[str, Any] = {"content": "", "attachments": [], "mentions": [], "broadcast": None}
+        tombstone: dict[str, Any] = {"content": "", "attachments": [], "mentions": [], "broadcast": None, "title": None}
         if self.moderation is not None:  # the original is kept for review, written before the tombstone
             await self.moderation.keep(record, principal.user_id)
         deleted = await self.log.soft_delete(record.id, record.channel_id, tombstone)

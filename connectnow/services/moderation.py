@@ -79,9 +79,9 @@ class ModerationService:
         now = utcnow()
         record = ModerationRecord(
             id=new_id(), workspace_id=message.workspace_id, channel_id=message.channel_id, message_id=message.id,
-            author_id=message.user_id, deleted_by=deleted_by, content=message.content, mentions=message.mentions,
-            attachments=message.attachments, message_created_at=message.created_at, deleted_at=now,
-            purge_at=now + self.retention,
+            author_id=message.user_id, deleted_by=deleted_by, title=message.title, content=message.content,
+            mentions=message.mentions, attachments=message.attachments, message_created_at=message.created_at,
+            deleted_at=now, purge_at=now + self.retention,
         )  # fmt: skip
         await self.repo.delete({"messageId": message.id, "status": "kept"})  # a retried delete: the newest wins
         return await self.repo.insert(record)
