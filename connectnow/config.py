@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -121,6 +121,22 @@ class Settings(BaseSettings):
     attachment_max_pending: int = Field(50, ge=1, le=10_000)  # a user's uploads not yet claimed by a message
     attachment_max_image_pixels: int = Field(40_000_000, ge=10_000, le=89_000_000)  # w x h; more: a bomb
     typing_expiry_seconds: float = Field(6.0, gt=0, le=60)  # a typing indicator ends by itself after this
+    # A user opens a direct conversation only with someone they share a workspace with (docs/PROTOCOL.md).
+    dm_require_shared_workspace: bool = True
+    # How long a deleted channel message's content and files are kept for review (docs/PROTOCOL.md).
+    moderation_retention_seconds: float = Field(30 * 86400, ge=1, le=10 * 365 * 86400)
+    # Outbound mail (connectnow/mail.py): e-mail verification and password reset links.
+    mail_transport: Literal["log", "smtp"] = "log"
+    mail_from: str = "ConnectNow <no-reply@localhost>"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    email_verify_ttl_seconds: int = Field(2 * 86400, ge=60, le=30 * 86400)
+    password_reset_ttl_seconds: int = Field(3600, ge=60, le=86400)
+    moderation_poll_seconds: float = Field(60.0, gt=0, le=3600)  # also paces channel deletion jobs
 
     @field_validator("attachment_allowed_types", mode="before")
     @classmethod

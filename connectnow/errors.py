@@ -222,6 +222,13 @@ ATTACHMENT_ALREADY_ATTACHED = _define(
     "ATTACHMENT_ALREADY_ATTACHED", 409, False, "This attachment already belongs to another message"
 )
 DM_SELF = _define("DM_SELF", 422, False, "You cannot start a direct conversation with yourself")
+ACCOUNT_TOKEN_INVALID = _define(
+    "ACCOUNT_TOKEN_INVALID", 400, False, "This link is invalid, has expired or was already used"
+)
+DM_BLOCKED = _define("DM_BLOCKED", 403, False, "One of you has blocked the other: no new direct messages")
+DM_NO_SHARED_WORKSPACE = _define(
+    "DM_NO_SHARED_WORKSPACE", 403, False, "You share no workspace with this user (or a ban now separates you)"
+)
 DM_RECIPIENT_UNAVAILABLE = _define(
     "DM_RECIPIENT_UNAVAILABLE", 403, False, "This user cannot receive direct messages (banned or disabled)"
 )

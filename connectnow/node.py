@@ -14,11 +14,13 @@ import socketio
 
 from connectnow.config import Settings
 from connectnow.files.storage import LocalFileStorage
+from connectnow.mail import make_mailer
 from connectnow.realtime.broker import Broker, BrokerHealth
 from connectnow.realtime.broker_memory import MemoryBroker
 from connectnow.realtime.hub import Hub
 from connectnow.realtime.ratelimit import AuthRules, RateLimiter, make_rate_limiter
 from connectnow.security import Secrets
+from connectnow.services.accounts import AccountService
 from connectnow.services.api_keys import ApiKeyService
 from connectnow.services.attachments import AttachmentJanitor, AttachmentService, live_channel_reader
 from connectnow.services.auth import AuthService
@@ -26,12 +28,16 @@ from connectnow.services.auth_limits import AuthThrottle
 from connectnow.services.broadcasts.in_app import ChatCorePoster
 from connectnow.services.broadcasts.wiring import Broadcasts, build_broadcasts
 from connectnow.services.calendar import CalendarSuite, build_calendar, chat_poster
+from connectnow.services.channel_deletion import ChannelDeletionService
 from connectnow.services.channels import ChannelService
 from connectnow.services.chat_access import ChatAccess
-from connectnow.services.chat_wiring import wire_chat
+from connectnow.services.chat_wiring import presence_statuses, wire_chat
 from connectnow.services.dashboard import DashboardService
 from connectnow.services.direct import DirectService
+from connectnow.services.direct_extras import DirectExtrasService
+from connectnow.services.direct_gate import DirectGate
 from connectnow.services.messages import MessageService
+from connectnow.services.moderation import ModerationService, with_kept_files
 from connectnow.services.operators import OperatorService
 from connectnow.services.presence import PresenceService
 from connectnow.services.reactions import ReactionService, SearchService
@@ -72,6 +78,10 @@ class Services:
     search: SearchService = field(init=False)
     read_state: ReadStateService = field(init=False)
     direct: DirectService = field(init=False)  # issue 3B: direct conversations and messages
+    direct_extras: DirectExtrasService = field(init=False)  # issue 18: reactions and pins in DMs
+    moderation: ModerationService = field(init=False)  # issue 18: deleted messages kept for review
+    channel_deletion: ChannelDeletionService = field(init=False)  # issue 18: resumable leased job
+    accounts: AccountService = field(init=False)  # issue 18: e-mail verification, password reset
     typing: TypingService = field(init=False)  # issue 3B: typing indicators
     broadcasts: Broadcasts  # issue 6: contacts, groups, templates, scheduled messages, study books
     scheduling: SchedulingServices  # issue 7: bookings, policies, forms, summaries, audit, worker jobs
@@ -117,6 +127,18 @@ class Node:
         self.background.append(broadcasts)  # the delivery scheduler (a LeaseWorker) and its HTTP client
         self.background.append(AttachmentJanitor(attachments))
         wire_chat(self.services, self.store, self.settings, self.hub, self.limiter, attachments)
+        self.services.accounts = AccountService(auth, make_mailer(self.settings))
+        self.services.moderation = ModerationService(
+            self.store, self.services.messages, attachments,
+            retention_seconds=self.settings.moderation_retention_seconds,
+            poll_seconds=self.settings.moderation_poll_seconds,
+        )  # fmt: skip
+        self.services.messages.moderation = self.services.moderation
+        self.background.append(self.services.moderation)  # the purge LeaseWorker
+        self.services.channel_deletion = ChannelDeletionService(
+            self.store, self.services.channels, attachments, poll_seconds=self.settings.moderation_poll_seconds
+        )
+        self.background.append(self.services.channel_deletion)  # empties deleted channels (LeaseWorker)
         self._wire_direct_and_typing(self.services, attachments)
         await self._repair_message_logs()
         # issue 6: scheduled messages reach channels and direct conversations through the chat core
@@ -131,6 +153,7 @@ class Node:
         self.background.extend(self.services.calendar.workers)  # reminders and admin exports (lease queues)
         self.services.presence = self._make_presence()
         self.background.append(self.services.presence)  # heartbeats and the sweeper
+        self.services.messages.notifier.statuses = presence_statuses(self.services.presence)  # @here, BUSY
         svc = self.services
         svc.sync = SyncService(svc.chat, svc.messages, svc.direct, self.hub.metrics, self.settings.sync_max_messages)
         svc.dashboard = DashboardService(self.store, self.hub, svc.presence, self.settings.dashboard_interval_seconds)
@@ -160,8 +183,15 @@ class Node:
             expiry_secs=self.settings.typing_expiry_seconds,
         )
         services.direct.after_send = services.typing.direct_message_sent
+        services.direct.gate = DirectGate(
+            self.store, require_shared_workspace=self.settings.dm_require_shared_workspace
+        )  # blocks, shared workspaces, bans (issue 18)
+        services.direct_extras = DirectExtrasService(self.store, services.direct)
+        services.direct.reaction_summaries = services.direct_extras.reactions.summaries
         # A deleted channel message's files are no longer served, whoever asks.
-        attachments.register_reader(ConversationKind.CHANNEL, live_channel_reader(services.messages))
+        # (Kept for review until the purge: the author and ADMIN+ still may; issue 18.)
+        reader = with_kept_files(live_channel_reader(services.messages), services.moderation)
+        attachments.register_reader(ConversationKind.CHANNEL, reader)
         self.background.append(services.typing)
 
     async def _repair_message_logs(self) -> None:

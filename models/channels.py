@@ -23,8 +23,19 @@ class ChannelType(StrEnum):
 
 
 class ChannelRole(StrEnum):
-    ADMIN = "ADMIN"  # the channel's creator and anyone they promote
+    """A role inside one channel, on top of the workspace role (docs/ROLES.md)."""
+
+    ADMIN = "ADMIN"  # the channel's creator and anyone promoted: moderates and sets channel roles
+    MODERATOR = "MODERATOR"  # topic, remove members, pin, delete anyone's message in this channel
     MEMBER = "MEMBER"
+
+
+class NotifyLevel(StrEnum):
+    """Per-channel notification preference (docs/PROTOCOL.md "Notifications")."""
+
+    ALL = "ALL"  # badge counts every unread message; mentions, @here and @channel notify
+    MENTIONS = "MENTIONS"  # badge counts unread mentions only; mentions, @here and @channel notify
+    NOTHING = "NOTHING"  # no badge and no mention events from this channel
 
 
 class ChannelRecord(StoredModel):
@@ -49,6 +60,7 @@ class ChannelMemberRecord(StoredModel):
     user_id: str
     role: ChannelRole = ChannelRole.MEMBER
     is_muted: bool = False
+    notify: NotifyLevel = NotifyLevel.ALL
     last_read_at: UtcDateTime | None = None
     last_read_message_id: str | None = None
     last_read_seq: int = 0
@@ -77,6 +89,7 @@ class ChannelMemberPublic(WireModel):
     user_id: str
     role: ChannelRole
     is_muted: bool
+    notify: NotifyLevel = NotifyLevel.ALL
     last_read_at: UtcDateTime | None = None
     last_read_message_id: str | None = None
     last_read_seq: int
@@ -108,9 +121,21 @@ class ChannelMemberChange(InputModel):
     user_id: IdStr
 
 
+class ChannelRoleChange(InputModel):
+    channel_id: IdStr
+    user_id: IdStr
+    role: ChannelRole
+
+
 class ChannelMute(InputModel):
     channel_id: IdStr
     is_muted: bool = Field(strict=True)
+
+
+class ChannelPreferences(InputModel):
+    channel_id: IdStr
+    is_muted: bool | None = Field(None, strict=True)
+    notify: NotifyLevel | None = None
 
 
 class ChannelList(InputModel):

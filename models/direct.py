@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 
 from models.base import IdStr, InputModel, StoredModel, Text, UtcDateTime, WireModel
 from models.bounds import INT64_MAX, IsoDateTime
-from models.messages import CONTENT_HARD_MAX_CHARS, ClientMsgId, HistoryWindow, MessageType
+from models.messages import CONTENT_HARD_MAX_CHARS, ClientMsgId, HistoryWindow, MessageType, ReactionSummary
 from models.users import UserPublic
 
 
@@ -43,6 +43,9 @@ class DirectMessageRecord(StoredModel):
     recipient_id: str
     content: str
     type: MessageType = MessageType.TEXT
+    parent_id: str | None = None  # a thread reply: the thread's first message
+    reply_count: int = 0
+    last_reply_at: UtcDateTime | None = None
     client_msg_id: str
     dedupe_key: str
     seq: int | None = None
@@ -54,6 +57,9 @@ class DirectMessageRecord(StoredModel):
     deleted_at: UtcDateTime | None = None
     is_read: bool = False
     read_at: UtcDateTime | None = None
+    is_pinned: bool = False
+    pinned_at: UtcDateTime | None = None
+    pinned_by: str | None = None
     attachments: list[dict[str, Any]] = Field(default_factory=list)
     is_bot: bool = False
     via: str | None = None  # "api" when sent with an API key
@@ -68,6 +74,9 @@ class DirectMessagePublic(WireModel):
     recipient_id: str
     content: str
     type: MessageType
+    parent_id: str | None = None
+    reply_count: int = 0
+    last_reply_at: UtcDateTime | None = None
     client_msg_id: str
     seq: int
     last_event_seq: int
@@ -78,7 +87,11 @@ class DirectMessagePublic(WireModel):
     deleted_at: UtcDateTime | None = None
     is_read: bool
     read_at: UtcDateTime | None = None
+    is_pinned: bool = False
+    pinned_at: UtcDateTime | None = None
+    pinned_by: str | None = None
     attachments: list[dict[str, Any]]
+    reactions: list[ReactionSummary] = Field(default_factory=list)  # filled in history pages
     is_bot: bool
     via: str | None = None
     created_at: UtcDateTime
@@ -114,6 +127,7 @@ class DirectPost(InputModel):
     content: Annotated[str, Text(0, CONTENT_HARD_MAX_CHARS, strip=False)] = ""
     type: MessageType = MessageType.TEXT
     client_msg_id: ClientMsgId | None = None
+    parent_id: IdStr | None = None  # reply in the thread of this message
     attachment_ids: list[IdStr] = Field(default_factory=list, max_length=10)
 
 
@@ -202,3 +216,16 @@ class TypingEvent(WireModel):
     username: str
     expires_in: float | None = None
     reason: str | None = None  # stopped: "stopped" by the typist, "expired", or "sent" (a message went out)
+
+
+class UserBlockRecord(StoredModel):
+    """`blocker_id` blocked `blocked_id`: no new direct messages either way (docs/PROTOCOL.md)."""
+
+    blocker_id: str
+    blocked_id: str
+    created_at: UtcDateTime
+
+
+class UserBlockPublic(WireModel):
+    blocked_id: str
+    created_at: UtcDateTime

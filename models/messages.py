@@ -45,6 +45,7 @@ class MessageRecord(StoredModel):
     content: str
     type: MessageType = MessageType.TEXT
     parent_id: str | None = None
+    title: str | None = None  # FORUM posts
     client_msg_id: str
     dedupe_key: str
     seq: int | None = None
@@ -60,6 +61,7 @@ class MessageRecord(StoredModel):
     reply_count: int = 0
     last_reply_at: UtcDateTime | None = None
     mentions: list[str] = Field(default_factory=list)
+    broadcast: str | None = None  # "here" or "channel" when the content has @here / @channel
     attachments: list[dict[str, Any]] = Field(default_factory=list)
     is_bot: bool = False
     via: str | None = None  # "api" when posted with an API key
@@ -92,6 +94,7 @@ class MessagePublic(WireModel):
     content: str
     type: MessageType
     parent_id: str | None = None
+    title: str | None = None
     client_msg_id: str
     seq: int
     last_event_seq: int
@@ -106,6 +109,7 @@ class MessagePublic(WireModel):
     reply_count: int
     last_reply_at: UtcDateTime | None = None
     mentions: list[str]
+    broadcast: str | None = None
     attachments: list[dict[str, Any]]
     reactions: list[ReactionSummary] = Field(default_factory=list)
     is_bot: bool
@@ -120,6 +124,7 @@ class MessageSend(InputModel):
     content: Annotated[str, Text(0, CONTENT_HARD_MAX_CHARS)] = ""
     type: MessageType = MessageType.TEXT
     parent_id: IdStr | None = None
+    title: Annotated[str, Text(1, 200)] | None = None  # FORUM channels: every top-level post has one
     client_msg_id: ClientMsgId
     attachment_ids: list[IdStr] = Field(default_factory=list, max_length=10)
 
@@ -130,6 +135,7 @@ class MessagePost(InputModel):
     content: Annotated[str, Text(0, CONTENT_HARD_MAX_CHARS)] = ""
     type: MessageType = MessageType.TEXT
     parent_id: IdStr | None = None
+    title: Annotated[str, Text(1, 200)] | None = None
     client_msg_id: ClientMsgId | None = None
     attachment_ids: list[IdStr] = Field(default_factory=list, max_length=10)
 
@@ -204,5 +210,8 @@ class UnreadCount(WireModel):
     channel_id: str
     unread: int
     mentions: int
+    badge: int  # what to show: unread, or unread mentions when muted / MENTIONS, or 0 for NOTHING
+    is_muted: bool
+    notify: str
     last_seq: int
     last_read_seq: int

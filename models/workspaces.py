@@ -31,6 +31,7 @@ class WorkspaceRecord(StoredModel):
     icon_url: str | None = None
     owner_id: str
     is_public: bool = False
+    allow_broad_mentions: bool = False  # @here / @channel by every member, not only MODERATOR+
     created_at: UtcDateTime
     updated_at: UtcDateTime
 
@@ -70,6 +71,7 @@ class WorkspacePublic(WireModel):
     icon_url: str | None = None
     owner_id: str
     is_public: bool
+    allow_broad_mentions: bool = False
     created_at: UtcDateTime
     updated_at: UtcDateTime
     my_role: MemberRole | None = None
@@ -121,6 +123,7 @@ class WorkspaceUpdate(InputModel):
     description: Annotated[str, Text(0, 1000)] | None = None
     icon_url: Url | None = None
     is_public: bool | None = Field(None, strict=True)
+    allow_broad_mentions: bool | None = Field(None, strict=True)
 
 
 class WorkspaceRef(InputModel):
@@ -162,3 +165,17 @@ class BanCreate(InputModel):
 
 def is_expired(invite: InviteRecord, now: datetime) -> bool:
     return invite.expires_at is not None and invite.expires_at <= now
+
+
+class MemberSearch(InputModel):
+    """The member directory: `query` matches username, display name or nickname (any part, any case)."""
+
+    workspace_id: IdStr
+    query: Annotated[str, Text(0, 64)] = ""
+    after: Annotated[str, Text(1, 64)] | None = None  # the previous page's `nextCursor`
+    limit: int = Field(50, ge=1, le=100, strict=True)
+
+
+class MemberPage(WireModel):
+    members: list[MemberPublic]
+    next_cursor: str | None = None  # None: this was the last page

@@ -24,9 +24,11 @@ from models.channels import (
     ChannelMemberPublic,
     ChannelMemberRecord,
     ChannelMute,
+    ChannelPreferences,
     ChannelPublic,
     ChannelRecord,
     ChannelRole,
+    ChannelRoleChange,
     ChannelUpdate,
 )
 from models.workspaces import WorkspaceRecord
@@ -159,10 +161,9 @@ class ChannelService:
         return [ChannelMemberPublic.model_validate(r, from_attributes=True) for r in rows]
 
     # --- update ------------------------------------------------------------------------------------------------
-    def _may_manage(self, access: ChannelAccess) -> None:
-        is_channel_admin = access.channel_member is not None and access.channel_member.role is ChannelRole.ADMIN
-        if not is_channel_admin:
-            policy.require(access.role, Action.CHANNEL_UPDATE)
+    @staticmethod
+    def _may_manage(access: ChannelAccess) -> None:
+        policy.require_in_channel(access.role, access.channel_role, Action.CHANNEL_UPDATE)
 
     async def update(self, principal: Principal, data: ChannelUpdate) -> ChannelPublic:
         access = await self.access.channel(data.channel_id, principal.user_id)
@@ -280,20 +281,58 @@ class ChannelService:
             raise AppError(errors.NOT_FOUND, "That user is not in this channel")
         await self._drop(access.channel, data.user_id, principal.user_id, "member.removed", "was removed from")
 
-    def _may_remove(self, access: ChannelAccess) -> None:
-        is_channel_admin = access.channel_member is not None and access.channel_member.role is ChannelRole.ADMIN
-        if not is_channel_admin:
-            policy.require(access.role, Action.CHANNEL_MEMBER_REMOVE)
+    @staticmethod
+    def _may_remove(access: ChannelAccess) -> None:
+        policy.require_in_channel(access.role, access.channel_role, Action.CHANNEL_MEMBER_REMOVE)
+
+    async def set_role(self, principal: Principal, data: ChannelRoleChange) -> ChannelMemberPublic:
+        """Promote or demote a channel member. Workspace ADMIN+ may set any channel role; a channel ADMIN
+        (who is no workspace manager) may promote anyone, demote moderators and step down, but not demote
+        another channel ADMIN."""
+        access = await self.access.channel(data.channel_id, principal.user_id)
+        policy.require_in_channel(access.role, access.channel_role, Action.CHANNEL_MEMBER_SET_ROLE)
+        if access.channel.is_archived:
+            raise AppError(errors.CHANNEL_ARCHIVED)
+        target = await self.access.channel_members.of(data.channel_id, data.user_id)
+        if target is None:
+            raise AppError(errors.NOT_FOUND, "That user is not in this channel")
+        if target.role is data.role:
+            return ChannelMemberPublic.model_validate(target, from_attributes=True)
+        acts_as_manager = policy.allows(access.role, Action.CHANNEL_MEMBER_SET_ROLE)
+        demotes_admin = target.role is ChannelRole.ADMIN and target.user_id != principal.user_id
+        if demotes_admin and not acts_as_manager:
+            raise AppError(errors.ROLE_TOO_LOW, "Only a workspace ADMIN may demote another channel ADMIN")
+        record = await self.access.channel_members.update({"id": target.id}, {"$set": {"role": data.role.value}})
+        assert record is not None
+        # The event also flushes every worker's access cache, so the new role applies to the next request.
+        body = {"channelId": data.channel_id, "userId": data.user_id, "role": data.role.value}
+        await self.hub.emit("channelMember:updated", body, room=channel_room(data.channel_id))
+        who, whom = await self._name(principal.user_id), await self._name(data.user_id)
+        await self._system(
+            access.channel, principal.user_id, "role.changed", f"{who} made {whom} channel {data.role.value}"
+        )
+        return ChannelMemberPublic.model_validate(record, from_attributes=True)
 
     async def set_muted(self, principal: Principal, data: ChannelMute) -> ChannelMemberPublic:
+        prefs = ChannelPreferences.model_validate({"channelId": data.channel_id, "isMuted": data.is_muted})
+        return await self.set_preferences(principal, prefs)
+
+    async def set_preferences(self, principal: Principal, data: ChannelPreferences) -> ChannelMemberPublic:
+        """Mute and notify level, the caller's own; their other devices hear of it (`channel:preferences`)."""
         access = await self.access.channel(data.channel_id, principal.user_id)
         if access.channel_member is None:
             raise AppError(errors.NOT_A_MEMBER)
-        record = await self.access.channel_members.update(
-            {"id": access.channel_member.id}, {"$set": {"isMuted": data.is_muted}}
+        fields = data.model_dump(exclude_none=True, exclude={"channel_id"}, by_alias=True, mode="json")
+        record = access.channel_member
+        if fields:
+            updated = await self.access.channel_members.update({"id": record.id}, {"$set": fields})
+            assert updated is not None
+            record = updated
+        public = ChannelMemberPublic.model_validate(record, from_attributes=True)
+        await self.hub.emit(
+            "channelMember:preferences", public.model_dump(mode="json", by_alias=True), room=f"user:{principal.user_id}"
         )
-        assert record is not None
-        return ChannelMemberPublic.model_validate(record, from_attributes=True)
+        return public
 
     async def forget_member(self, workspace_id: str, user_id: str) -> None:
         """A member left, was kicked or banned: drop channel memberships and every room of the workspace."""

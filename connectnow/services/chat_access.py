@@ -24,7 +24,7 @@ from connectnow.repositories.workspaces import (
     WorkspaceRepository,
 )
 from connectnow.store.port import DocumentStore
-from models.channels import ChannelMemberRecord, ChannelRecord
+from models.channels import ChannelMemberRecord, ChannelRecord, ChannelRole
 from models.workspaces import MemberRole, WorkspaceMemberRecord, WorkspaceRecord
 
 
@@ -55,6 +55,10 @@ class ChannelAccess:
     @property
     def role(self) -> MemberRole:
         return self.member.role
+
+    @property
+    def channel_role(self) -> ChannelRole | None:
+        return self.channel_member.role if self.channel_member is not None else None
 
 
 def can_read(channel: ChannelRecord, member: WorkspaceMemberRecord | None, cm: ChannelMemberRecord | None) -> bool:

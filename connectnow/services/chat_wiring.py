@@ -9,6 +9,7 @@ from connectnow.realtime.ratelimit import RateLimiter
 from connectnow.services.channels import ChannelService
 from connectnow.services.chat_access import ChatAccess, Emitter
 from connectnow.services.messages import AttachmentClaimer, MessageService
+from connectnow.services.notify import StatusReader
 from connectnow.services.reactions import ReactionService, SearchService
 from connectnow.services.read_state import ReadStateService
 from connectnow.services.workspaces import WorkspaceService
@@ -16,6 +17,17 @@ from connectnow.store.port import DocumentStore
 
 if TYPE_CHECKING:
     from connectnow.node import Services
+    from connectnow.services.presence import PresenceService
+
+
+def presence_statuses(presence: PresenceService) -> StatusReader:
+    """Who is ONLINE, AWAY, BUSY or OFFLINE now, for @here / @channel (one read of the presence backend)."""
+
+    async def read(user_ids: list[str]) -> dict[str, str]:
+        states = await presence.backend.get_states(user_ids)
+        return {uid: presence.decode(uid, states.get(uid)).status for uid in user_ids}
+
+    return read
 
 
 def wire_chat(

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
@@ -32,6 +34,8 @@ from connectnow.repositories.message_log import Step, check_content, dedupe_key
 from connectnow.services.attachments import AttachmentService
 from connectnow.services.auth import Principal
 from connectnow.services.chat_access import Emitter
+from connectnow.services.direct_gate import DirectGate
+from connectnow.services.messages import check_thread_root
 from connectnow.store.port import DocumentStore, DuplicateKeyError
 from models.attachments import ConversationKind
 from models.direct import (
@@ -46,8 +50,9 @@ from models.direct import (
     DirectPost,
     DirectReadReceipt,
     DirectSend,
+    UserBlockPublic,
 )
-from models.messages import MessageType
+from models.messages import MessageType, ReactionSummary, ThreadQuery
 from models.users import UserPublic, UserRecord
 
 DEFAULT_MAX_CHARS = 4000
@@ -65,7 +70,8 @@ def dm_envelope(record: DirectMessageRecord, **extra: Any) -> dict[str, Any]:
         "seq": record.seq,
         "eventSeq": record.last_event_seq,
         "message": _public(record),
-        **extra,
+        # Extras may hold datetimes or models: JSON the way pydantic writes the message itself.
+        **{k: to_jsonable_python(v, by_alias=True) for k, v in extra.items()},
     }
 
 
@@ -90,19 +96,30 @@ class DirectService:
         # Called with (sender id, conversation id) after a new message is out (typing ends for the sender).
         self.after_send: Callable[[str, str], Awaitable[None]] | None = None
         attachments.register_reader(ConversationKind.DIRECT, self.can_read_message)
+        self.gate: DirectGate | None = None  # blocks, shared workspaces, bans (set by the node)
+        # message ids -> reaction summaries (set by the node from DirectExtrasService) for history pages
+        self.reaction_summaries: Callable[[list[str]], Awaitable[dict[str, list[ReactionSummary]]]] | None = None
 
     # --- conversations -----------------------------------------------------------------------------------
-    async def open(self, principal: Principal, other_id: str) -> DirectConversationPublic:
-        conversation = await self._find_or_create(principal, other_id)
+    async def open(
+        self, principal: Principal, other_id: str, *, user_request: bool = False
+    ) -> DirectConversationPublic:
+        """Find or create. `user_request`: a user asked (the handlers), so a new conversation needs a shared
+        workspace; the server's own senders (reminders, scheduled posts) leave it False."""
+        conversation = await self._find_or_create(principal, other_id, user_request=user_request)
         return (await self._views(principal.user_id, [conversation]))[0]
 
-    async def _find_or_create(self, principal: Principal, other_id: str) -> DirectConversationRecord:
+    async def _find_or_create(
+        self, principal: Principal, other_id: str, *, user_request: bool
+    ) -> DirectConversationRecord:
         if other_id == principal.user_id:
             raise AppError(errors.DM_SELF)
         other = await self._recipient(other_id)
         existing = await self.conversations.of_pair(principal.user_id, other.id)
         if existing is not None:
             return existing
+        if self.gate is not None:
+            await self.gate.may_open(principal.user_id, other.id, user_request=user_request)
         a, b = ordered_pair(principal.user_id, other.id)
         now = utcnow()
         record = DirectConversationRecord(id=new_id(), user_a_id=a, user_b_id=b, created_at=now, updated_at=now)
@@ -170,14 +187,16 @@ class DirectService:
         ]
 
     # --- messages ----------------------------------------------------------------------------------------
-    async def send(self, principal: Principal, data: DirectSend) -> tuple[DirectMessagePublic, bool]:
+    async def send(
+        self, principal: Principal, data: DirectSend, *, user_request: bool = False
+    ) -> tuple[DirectMessagePublic, bool]:
         """Store a message once per clientMsgId and notify both members. Returns (message, created)."""
         self._check_content(data)  # before find-or-create: a refused message leaves no empty conversation
         if data.conversation_id is not None:
             conversation = await self.conversation(principal, data.conversation_id)
         else:
             assert data.user_id is not None
-            conversation = await self._find_or_create(principal, data.user_id)
+            conversation = await self._find_or_create(principal, data.user_id, user_request=user_request)
         return await self.post(principal, conversation.id, data, client_msg_id=data.client_msg_id)
 
     async def post(
@@ -192,7 +211,10 @@ class DirectService:
         replay = await self.log.find_replay(dedupe_key(conversation.id, principal.user_id, key))
         if replay is not None:
             return _public(replay), False
+        if self.gate is not None:
+            await self.gate.may_send(principal.user_id, recipient.id)
         await self.limiter.hit(principal.user_id, self.limiter.rules.send)
+        parent = await self._thread_parent(conversation.id, data.parent_id)
         now = utcnow()
 
         def build(seq: int, event_seq: int, dedupe: str) -> DirectMessageRecord:
@@ -203,6 +225,7 @@ class DirectService:
                 recipient_id=recipient.id,
                 content=data.content,
                 type=data.type,
+                parent_id=data.parent_id,
                 client_msg_id=key,
                 dedupe_key=dedupe,
                 is_bot=principal.is_bot,
@@ -211,9 +234,16 @@ class DirectService:
                 updated_at=now,
             )
 
-        async def touch(stored: DirectMessageRecord, _: Step) -> None:  # in the append's step: stored with it
+        bumped: list[DirectMessageRecord] = []
+
+        async def touch(stored: DirectMessageRecord, step: Step) -> None:  # in the append's step: stored with it
             assert stored.seq is not None
             await self.conversations.touch(conversation.id, stored.seq, stored.created_at)
+            if parent is not None:  # a reply and its root's reply count: stored together or not at all
+                update = {"$inc": {"replyCount": 1}, "$set": {"lastReplyAt": stored.created_at}}
+                root = await self.log.apply(step, parent.id, update)
+                if root is not None:
+                    bumped.append(root)
 
         record, created = await self.log.append(
             conversation.id, principal.user_id, key, build, also=touch, checked=True
@@ -222,10 +252,26 @@ class DirectService:
             return _public(record), False
         record = await self._attach(principal, record, data.attachment_ids)
         await self._emit("dm:message", conversation, dm_envelope(record))
+        for root in bumped:
+            extra = {"replyCount": root.reply_count, "lastReplyAt": root.last_reply_at}
+            await self._emit("dm:thread:updated", conversation, dm_envelope(root, **extra))
         await self._announce(conversation, (conversation.user_a_id, conversation.user_b_id))
         if self.after_send is not None:
             await self.after_send(principal.user_id, conversation.id)
         return _public(record), True
+
+    async def _thread_parent(self, conversation_id: str, parent_id: str | None) -> DirectMessageRecord | None:
+        """The same rules as channel threads: one level, a live root in the same conversation."""
+        if parent_id is None:
+            return None
+        return check_thread_root(await self.log.get(parent_id, conversation_id), "conversation")
+
+    async def thread(self, principal: Principal, query: ThreadQuery) -> list[DirectMessagePublic]:
+        parent, conversation = await self._readable_message(principal.user_id, query.message_id)
+        rows = await self.log.page(
+            conversation.id, after=query.after or 0, limit=query.limit, extra={"parentId": parent.id}
+        )
+        return [_public(r) for r in rows]
 
     def _check_content(self, data: DirectPost) -> None:
         check_content(data.content, self.max_chars, is_system=data.type is MessageType.SYSTEM)
@@ -296,7 +342,28 @@ class DirectService:
         rows = await self.log.page(
             conversation.id, before=query.before, after=query.after, around=query.around, limit=query.limit
         )
-        return [_public(r) for r in rows]
+        pages = [_public(r) for r in rows]
+        if self.reaction_summaries is None:
+            return pages
+        summaries = await self.reaction_summaries([r.id for r in rows if not r.is_deleted])
+        return [p.model_copy(update={"reactions": summaries.get(p.id, [])}) for p in pages]
+
+    # --- blocking ----------------------------------------------------------------------------------------
+    async def block(self, principal: Principal, user_id: str) -> UserBlockPublic:
+        if await self.users.get(user_id) is None:
+            raise AppError(errors.NOT_FOUND, "No such user")
+        return await self._gate().block(principal.user_id, user_id)
+
+    async def unblock(self, principal: Principal, user_id: str) -> None:
+        await self._gate().unblock(principal.user_id, user_id)
+
+    async def blocks(self, principal: Principal) -> list[UserBlockPublic]:
+        return await self._gate().blocked_by(principal.user_id)
+
+    def _gate(self) -> DirectGate:
+        if self.gate is None:
+            raise AppError(errors.NOT_FOUND, "Blocking is not available on this server")
+        return self.gate
 
     # --- read state --------------------------------------------------------------------------------------
     async def mark_read(self, principal: Principal, data: DirectMarkRead) -> DirectConversationPublic:

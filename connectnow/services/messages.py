@@ -9,7 +9,7 @@ Reactions, search and read state live in their own modules (reactions.py, read_s
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic_core import to_jsonable_python
 
@@ -22,10 +22,11 @@ from connectnow.repositories.messages import ReactionRepository, channel_log
 from connectnow.services import policy
 from connectnow.services.auth import Principal
 from connectnow.services.chat_access import ChannelAccess, ChatAccess, Emitter, channel_room
+from connectnow.services.notify import BROAD_NAMES, Notifier, broad_scope
 from connectnow.services.policy import Action
 from connectnow.store.port import DocumentStore
 from models.attachments import ConversationKind
-from models.channels import ChannelRecord
+from models.channels import ChannelRecord, ChannelType
 from models.messages import (
     HistoryQuery,
     MessageEdit,
@@ -68,6 +69,44 @@ def envelope(record: MessageRecord, public: MessagePublic | None = None, **extra
     return body
 
 
+def check_forum_shape(channel: ChannelRecord, data: MessageSend) -> None:
+    """FORUM channels: a top-level message is a post with a title, and discussion happens in its thread.
+    Other channels have no titles."""
+    if channel.type is not ChannelType.FORUM:
+        if data.title is not None:
+            raise AppError(errors.VALIDATION_FAILED, "Only FORUM channels have titled posts")
+        return
+    if data.parent_id is None and data.title is None:
+        raise AppError(errors.VALIDATION_FAILED, "A FORUM post needs a title; reply in a post's thread")
+    if data.parent_id is not None and data.title is not None:
+        raise AppError(errors.VALIDATION_FAILED, "Replies in a FORUM thread have no title")
+
+
+class ModerationKeeper(Protocol):
+    async def keep(self, message: MessageRecord, deleted_by: str) -> Any: ...
+
+    async def forget(self, message_id: str) -> None: ...
+
+
+class ThreadRoot(Protocol):
+    parent_id: str | None
+    is_deleted: bool
+
+
+R = TypeVar("R", bound=ThreadRoot)
+
+
+def check_thread_root(parent: R | None, where: str) -> R:
+    """Threads are one level deep and start at a live message of the same conversation (channel or DM)."""
+    if parent is None:
+        raise AppError(errors.NOT_FOUND, f"No such parent message in this {where}")
+    if parent.parent_id is not None:
+        raise AppError(errors.VALIDATION_FAILED, "Reply to the thread's first message, not to a reply")
+    if parent.is_deleted:
+        raise AppError(errors.MESSAGE_DELETED, "The thread's first message was deleted")
+    return parent
+
+
 class MessageService:
     def __init__(
         self,
@@ -85,6 +124,9 @@ class MessageService:
         self.max_chars = max_chars
         self.limiter = limiter
         self.attachments: AttachmentClaimer | None = None  # set by the node when the attachments area exists
+        self.notifier = Notifier(access)  # mutes, notify levels, @here / @channel, BUSY
+        # Keeps deleted messages (and their files, until the retention ends) for review; set by the node.
+        self.moderation: ModerationKeeper | None = None
 
     # --- views -------------------------------------------------------------------------------------------
     async def public(self, records: list[MessageRecord]) -> list[MessagePublic]:
@@ -108,7 +150,7 @@ class MessageService:
             raise AppError(errors.CHANNEL_ARCHIVED)
         if access.channel_member is None:
             raise AppError(errors.NOT_A_MEMBER, "Join the channel first")
-        policy.require(access.role, action)
+        policy.require_in_channel(access.role, access.channel_role, action)
 
     async def message_in_readable(self, principal: Principal, message_id: str) -> tuple[MessageRecord, ChannelAccess]:
         record = await self.log.get(message_id)
@@ -138,18 +180,11 @@ class MessageService:
     async def _thread_parent(self, data: MessageSend) -> MessageRecord | None:
         if data.parent_id is None:
             return None
-        parent = await self.log.get(data.parent_id, data.channel_id)
-        if parent is None:
-            raise AppError(errors.NOT_FOUND, "No such parent message in this channel")
-        if parent.parent_id is not None:
-            raise AppError(errors.VALIDATION_FAILED, "Reply to the thread's first message, not to a reply")
-        if parent.is_deleted:
-            raise AppError(errors.MESSAGE_DELETED, "The thread's first message was deleted")
-        return parent
+        return check_thread_root(await self.log.get(data.parent_id, data.channel_id), "channel")
 
     async def mentioned_users(self, content: str, channel: ChannelRecord, author_id: str) -> list[UserRecord]:
         """The mentioned users who may read the channel: a fixed number of queries, however many mentions."""
-        names = list(dict.fromkeys(MENTION.findall(content)))[:MAX_MENTIONS]
+        names = [n for n in dict.fromkeys(MENTION.findall(content)) if n.lower() not in BROAD_NAMES][:MAX_MENTIONS]
         if not names:
             return []
         users = [u for u in await self.access.users.by_usernames(names) if u.id != author_id]
@@ -165,10 +200,12 @@ class MessageService:
         if replay is not None:
             return await self.public_one(replay), False
         self._check_content(data)
+        check_forum_shape(access.channel, data)
         await self._hit(principal, "send")
         parent = await self._thread_parent(data)
         await self._check_attachments(principal, data.attachment_ids)
         mentions = await self.mentioned_users(data.content, access.channel, principal.user_id)
+        broad = await self._broad_allowed(access, data.content)
 
         def build(seq: int, event_seq: int, key: str) -> MessageRecord:
             now = utcnow()
@@ -180,9 +217,11 @@ class MessageService:
                 content=data.content,
                 type=data.type,
                 parent_id=data.parent_id,
+                title=data.title,
                 client_msg_id=data.client_msg_id,
                 dedupe_key=key,
                 mentions=[u.id for u in mentions],
+                broadcast=broad,
                 is_bot=principal.is_bot,
                 via="api" if principal.api_key_id else None,
                 created_at=now,
@@ -214,9 +253,23 @@ class MessageService:
                 envelope(root, replyCount=root.reply_count, lastReplyAt=root.last_reply_at),
                 room=channel_room(root.channel_id),
             )
-        for user in mentions:
-            await self.hub.emit("message:mention", envelope(record, public), room=f"user:{user.id}")
+        await self._notify(record, public, [u.id for u in mentions], broad=True)
         return public, True
+
+    async def _broad_allowed(self, access: ChannelAccess, content: str) -> str | None:
+        """The message's @here / @channel scope, if the sender may use it (ROLE_TOO_LOW otherwise)."""
+        scope = broad_scope(content)
+        if scope is None or policy.allows_in_channel(access.role, access.channel_role, Action.MESSAGE_MENTION_BROAD):
+            return scope
+        if (await self.access.workspace(access.channel.workspace_id)).allow_broad_mentions:
+            return scope
+        raise AppError(
+            errors.ROLE_TOO_LOW, "@here and @channel need a MODERATOR, unless the workspace allows them to everyone"
+        )
+
+    async def _notify(self, record: MessageRecord, public: MessagePublic, mentioned: list[str], *, broad: bool) -> None:
+        for user_id in await self.notifier.recipients(record, mentioned, broad=broad):
+            await self.hub.emit("message:mention", envelope(record, public), room=f"user:{user_id}")
 
     async def _check_attachments(self, principal: Principal, ids: list[str]) -> None:
         """Refuse unusable attachments before anything is stored (the claim after the insert can then
@@ -292,13 +345,13 @@ class MessageService:
         if len(data.content) > self.max_chars:
             raise AppError(errors.PAYLOAD_TOO_LARGE, details={"maxChars": self.max_chars})
         mentions = await self.mentioned_users(data.content, access.channel, principal.user_id)
-        fields = {"content": data.content, "mentions": [u.id for u in mentions]}
+        broad = await self._broad_allowed(access, data.content)
+        fields = {"content": data.content, "mentions": [u.id for u in mentions], "broadcast": broad}
         edited = await self.log.edit(record.id, record.channel_id, data.version, fields)
         public = await self.public_one(edited)
         await self.hub.emit("message:updated", envelope(edited, public), room=channel_room(edited.channel_id))
-        for user in mentions:
-            if user.id not in record.mentions:
-                await self.hub.emit("message:mention", envelope(edited, public), room=f"user:{user.id}")
+        # Only newly named users hear of an edit; @here / @channel notify once, when sent.
+        await self._notify(edited, public, [u.id for u in mentions if u.id not in record.mentions], broad=False)
         return public
 
     async def delete(self, principal: Principal, message_id: str) -> MessagePublic:
@@ -307,14 +360,18 @@ class MessageService:
             raise AppError(errors.CHANNEL_ARCHIVED)
         own = record.user_id == principal.user_id and record.type is not MessageType.SYSTEM
         if not own:
-            policy.require(access.role, Action.MESSAGE_DELETE_ANY)
+            policy.require_in_channel(access.role, access.channel_role, Action.MESSAGE_DELETE_ANY)
         if record.is_deleted:
             raise AppError(errors.MESSAGE_DELETED)
-        tombstone = {"content": "", "attachments": [], "mentions": []}
+        tombstone: dict[str, Any] = {"content": "", "attachments": [], "mentions": [], "broadcast": None, "title": None}
+        if self.moderation is not None:  # the original is kept for review, written before the tombstone
+            await self.moderation.keep(record, principal.user_id)
         deleted = await self.log.soft_delete(record.id, record.channel_id, tombstone)
         if deleted is None:
+            if self.moderation is not None:
+                await self.moderation.forget(record.id)
             raise AppError(errors.MESSAGE_DELETED)
-        if self.attachments is not None and record.attachments:
+        if self.moderation is None and self.attachments is not None and record.attachments:
             # The tombstone no longer lists them; the bytes go too, as for direct messages.
             await self.attachments.discard_for_message(ConversationKind.CHANNEL, record.id)
         public = await self.public_one(deleted)

@@ -12,6 +12,7 @@ from connectnow.errors import AppError
 from connectnow.services.auth import Principal
 from connectnow.services.chat_access import channel_room
 from connectnow.services.messages import MessageService
+from connectnow.services.notify import badge
 from models.messages import MarkRead, ReadReceipt, UnreadCount
 
 
@@ -41,8 +42,8 @@ class ReadStateService:
         return receipt
 
     async def unread(self, principal: Principal, workspace_id: str) -> list[UnreadCount]:
-        """Unread messages (by others, not deleted) and unread mentions per joined channel: a fixed number of
-        queries per workspace (grouped counts), however many channels."""
+        """Unread messages (by others, not deleted) and unread mentions per joined channel, and the badge to
+        show after mutes and notify levels: a fixed number of queries per workspace, however many channels."""
         await self.access.membership(workspace_id, principal.user_id)
         joined = await self.access.channel_members.for_user(principal.user_id, workspace_id)
         if not joined:
@@ -63,6 +64,9 @@ class ReadStateService:
                 channel_id=cm.channel_id,
                 unread=unread.get(cm.channel_id, 0),
                 mentions=mentions.get(cm.channel_id, 0),
+                badge=badge(cm, unread.get(cm.channel_id, 0), mentions.get(cm.channel_id, 0)),
+                is_muted=cm.is_muted,
+                notify=cm.notify.value,
                 last_seq=latest.get(cm.channel_id, (0, 0))[0],
                 last_read_seq=cm.last_read_seq,
             )

@@ -30,8 +30,10 @@ from models.workspaces import (
     InviteCreated,
     InvitePublic,
     InviteRecord,
+    MemberPage,
     MemberPublic,
     MemberRole,
+    MemberSearch,
     MemberUpdate,
     WorkspaceCreate,
     WorkspaceMemberRecord,
@@ -269,6 +271,26 @@ class WorkspaceService:
         policy.require(member.role, Action.MEMBER_LIST)
         return await self.member_public(await self.access.members.in_workspace(workspace_id))
 
+    async def search_members(self, principal: Principal, data: MemberSearch) -> MemberPage:
+        """A page of the directory in username order. Filtered in memory over the workspace's members: two
+        queries whatever the query, fine for the member counts a workspace has."""
+        _, member = await self.access.membership(data.workspace_id, principal.user_id)
+        policy.require(member.role, Action.MEMBER_LIST)
+        members = {m.user_id: m for m in await self.access.members.in_workspace(data.workspace_id, limit=100_000)}
+        needle = data.query.casefold()
+        users = sorted(
+            (
+                u
+                for u in await self.access.users.by_ids(list(members))
+                if (data.after is None or u.username_lower > data.after)
+                and _matches(needle, u.username, u.display_name, members[u.id].nickname)
+            ),
+            key=lambda u: u.username_lower,
+        )
+        page = users[: data.limit]
+        cursor = page[-1].username_lower if len(users) > data.limit else None
+        return MemberPage(members=await self.member_public([members[u.id] for u in page]), next_cursor=cursor)
+
     async def _target(self, workspace_id: str, user_id: str) -> WorkspaceMemberRecord:
         target = await self.access.members.of(workspace_id, user_id)
         if target is None:
@@ -373,3 +395,7 @@ class WorkspaceService:
                 await self.hub.emit("workspaceMember:updated", body, room=workspace_room(ws.id))
         await self.hub.emit("workspace:updated", {"workspace": self.public(updated)}, room=workspace_room(ws.id))
         return self.public(updated, MemberRole.ADMIN)
+
+
+def _matches(needle: str, *fields: str | None) -> bool:
+    return not needle or any(needle in f.casefold() for f in fields if f)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from connectnow.node import Node
 from handlers.rest import (
+    account,
     admin,
     api_keys,
     attachments,
@@ -26,6 +27,7 @@ from handlers.rest import (
     ics,
     locations,
     messages,
+    moderation,
     rsvp,
     scheduled,
     scheduling_admin,
@@ -47,6 +49,7 @@ api_router = APIRouter(prefix=API_PREFIX)
 ROUTERS = (
     (auth, users, api_keys, admin, attachments),  # foundation (issue 2) and attachments
     (workspaces, channels, messages, direct, sync),  # chat core and recovery (issues 3 and 4)
+    (moderation, account),  # deleted messages kept for review, reports, mail flows (issue 18)
     (contacts, groups, templates, scheduled, studybooks),  # broadcasts sidecar (issue 6)
     (bookings, forms, audit, scheduling_admin),  # scheduling sidecar (issue 7)
     (calendars, events, rsvp, categories, locations, ics, exports),  # calendar sidecar (issue 8)

@@ -12,7 +12,9 @@ from models.channels import (
     ChannelMemberChange,
     ChannelMemberPublic,
     ChannelMute,
+    ChannelPreferences,
     ChannelPublic,
+    ChannelRoleChange,
     ChannelUpdate,
 )
 
@@ -92,6 +94,15 @@ async def remove_member(channel_id: IdStr, user_id: IdStr, principal: CurrentPri
     return no_content()
 
 
+@router.patch("/channels/{channel_id}/members/{user_id}", response_model=ChannelMemberPublic)
+async def set_role(
+    channel_id: IdStr, user_id: IdStr, body: JsonBody, principal: CurrentPrincipal, svc: ServicesDep
+) -> ChannelMemberPublic:
+    return await svc.channels.set_role(
+        principal, with_path(ChannelRoleChange, body, channelId=channel_id, userId=user_id)
+    )
+
+
 @router.put(
     "/channels/{channel_id}/mute",
     response_model=ChannelMemberPublic,
@@ -101,3 +112,15 @@ async def mute(
     channel_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep, body: OptionalBody = None
 ) -> ChannelMemberPublic:
     return await svc.channels.set_muted(principal, with_path(ChannelMute, body, channelId=channel_id))
+
+
+@router.patch("/channels/{channel_id}/preferences", response_model=ChannelMemberPublic)
+async def preferences(
+    channel_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep, body: OptionalBody = None
+) -> ChannelMemberPublic:
+    return await svc.channels.set_preferences(principal, with_path(ChannelPreferences, body, channelId=channel_id))
+
+
+@router.delete("/channels/{channel_id}", status_code=status.HTTP_202_ACCEPTED)
+async def delete(channel_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep) -> dict[str, str]:
+    return await svc.channel_deletion.request(principal, channel_id)

@@ -19,8 +19,10 @@ from models.workspaces import (
     InviteCreated,
     InvitePublic,
     JoinByCode,
+    MemberPage,
     MemberPublic,
     MemberRef,
+    MemberSearch,
     MemberUpdate,
     WorkspaceCreate,
     WorkspacePublic,
@@ -160,6 +162,19 @@ async def revoke_invite(
 @router.get("/{workspace_id}/members", response_model=list[MemberPublic])
 async def members(workspace_id: IdStr, principal: CurrentPrincipal, svc: ServicesDep) -> list[MemberPublic]:
     return await svc.workspaces.members(principal, workspace_id)
+
+
+@router.get("/{workspace_id}/directory", response_model=MemberPage, summary="Search the member directory (paged)")
+async def directory(
+    workspace_id: IdStr,
+    principal: CurrentPrincipal,
+    svc: ServicesDep,
+    q: str = "",
+    after: str | None = None,
+    limit: int = 50,
+) -> MemberPage:
+    data = with_path(MemberSearch, {"query": q, "after": after, "limit": limit}, workspaceId=workspace_id)
+    return await svc.workspaces.search_members(principal, data)
 
 
 @router.patch(

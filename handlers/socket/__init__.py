@@ -11,6 +11,7 @@ from handlers.socket import (
     dashboard,
     direct,
     messages,
+    moderation,
     presence,
     sync,
     typing,
@@ -24,6 +25,7 @@ for module in (
     workspaces,  # chat core (issue 3)
     channels,
     messages,
+    moderation,  # issue 18
     direct,
     typing,
     presence,  # presence, recovery and operators (issue 4)

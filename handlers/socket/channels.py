@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.socket.router import SocketContext, SocketRouter
-from models.channels import ChannelCreate, ChannelList, ChannelMemberChange, ChannelMute, ChannelUpdate
+from models.channels import (
+    ChannelCreate,
+    ChannelList,
+    ChannelMemberChange,
+    ChannelMute,
+    ChannelPreferences,
+    ChannelRoleChange,
+    ChannelUpdate,
+)
 from models.messages import ChannelRef
 
 router = SocketRouter()
@@ -71,3 +79,18 @@ async def remove_member(ctx: SocketContext, data: ChannelMemberChange) -> Any:
 @router.event("channel:mute", ChannelMute)
 async def mute(ctx: SocketContext, data: ChannelMute) -> Any:
     return await ctx.svc.channels.set_muted(ctx.principal, data)
+
+
+@router.event("channel:setRole", ChannelRoleChange)
+async def set_role(ctx: SocketContext, data: ChannelRoleChange) -> Any:
+    return await ctx.svc.channels.set_role(ctx.principal, data)
+
+
+@router.event("channel:preferences", ChannelPreferences)
+async def preferences(ctx: SocketContext, data: ChannelPreferences) -> Any:
+    return await ctx.svc.channels.set_preferences(ctx.principal, data)
+
+
+@router.event("channel:delete", ChannelRef)
+async def delete(ctx: SocketContext, data: ChannelRef) -> Any:
+    return await ctx.svc.channel_deletion.request(ctx.principal, data.channel_id)

@@ -15,13 +15,14 @@ from models.direct import (
     DirectOpen,
     DirectSend,
 )
+from models.messages import ReactionIn, ThreadQuery
 
 router = SocketRouter()
 
 
 @router.event("dm:open", DirectOpen)
 async def open_conversation(ctx: SocketContext, data: DirectOpen) -> Any:
-    return await ctx.svc.direct.open(ctx.principal, data.user_id)
+    return await ctx.svc.direct.open(ctx.principal, data.user_id, user_request=True)
 
 
 @router.event("dm:list", DirectList)
@@ -36,7 +37,7 @@ async def get_conversation(ctx: SocketContext, data: DirectConversationRef) -> A
 
 @router.event("dm:send", DirectSend)
 async def send(ctx: SocketContext, data: DirectSend) -> Any:
-    message, created = await ctx.svc.direct.send(ctx.principal, data)
+    message, created = await ctx.svc.direct.send(ctx.principal, data, user_request=True)
     return {"message": message, "duplicate": not created}
 
 
@@ -58,3 +59,54 @@ async def history(ctx: SocketContext, data: DirectHistory) -> Any:
 @router.event("dm:markRead", DirectMarkRead)
 async def mark_read(ctx: SocketContext, data: DirectMarkRead) -> Any:
     return await ctx.svc.direct.mark_read(ctx.principal, data)
+
+
+@router.event("dm:block", DirectOpen)
+async def block(ctx: SocketContext, data: DirectOpen) -> Any:
+    return await ctx.svc.direct.block(ctx.principal, data.user_id)
+
+
+@router.event("dm:unblock", DirectOpen)
+async def unblock(ctx: SocketContext, data: DirectOpen) -> Any:
+    await ctx.svc.direct.unblock(ctx.principal, data.user_id)
+    return {"userId": data.user_id}
+
+
+@router.event("dm:blocks")
+async def blocks(ctx: SocketContext, data: Any) -> Any:
+    return await ctx.svc.direct.blocks(ctx.principal)
+
+
+@router.event("dm:reaction:add", ReactionIn)
+async def react(ctx: SocketContext, data: ReactionIn) -> Any:
+    return await ctx.svc.direct_extras.react(ctx.principal, data, add=True)
+
+
+@router.event("dm:reaction:remove", ReactionIn)
+async def unreact(ctx: SocketContext, data: ReactionIn) -> Any:
+    return await ctx.svc.direct_extras.react(ctx.principal, data, add=False)
+
+
+@router.event("dm:reaction:list", DirectMessageRef)
+async def reactions(ctx: SocketContext, data: DirectMessageRef) -> Any:
+    return await ctx.svc.direct_extras.summary(ctx.principal, data.message_id)
+
+
+@router.event("dm:pin", DirectMessageRef)
+async def pin(ctx: SocketContext, data: DirectMessageRef) -> Any:
+    return await ctx.svc.direct_extras.set_pinned(ctx.principal, data.message_id, True)
+
+
+@router.event("dm:unpin", DirectMessageRef)
+async def unpin(ctx: SocketContext, data: DirectMessageRef) -> Any:
+    return await ctx.svc.direct_extras.set_pinned(ctx.principal, data.message_id, False)
+
+
+@router.event("dm:pins", DirectConversationRef)
+async def pins(ctx: SocketContext, data: DirectConversationRef) -> Any:
+    return await ctx.svc.direct_extras.pins(ctx.principal, data.conversation_id)
+
+
+@router.event("dm:thread", ThreadQuery)
+async def thread(ctx: SocketContext, data: ThreadQuery) -> Any:
+    return await ctx.svc.direct.thread(ctx.principal, data)

@@ -11,6 +11,7 @@ from models.workspaces import (
     InviteRevoke,
     JoinByCode,
     MemberRef,
+    MemberSearch,
     MemberUpdate,
     WorkspaceCreate,
     WorkspaceRef,
@@ -91,6 +92,11 @@ async def invite_revoke(ctx: SocketContext, data: InviteRevoke) -> Any:
 @router.event("member:list", WorkspaceRef)
 async def member_list(ctx: SocketContext, data: WorkspaceRef) -> Any:
     return await ctx.svc.workspaces.members(ctx.principal, data.workspace_id)
+
+
+@router.event("member:search", MemberSearch)
+async def member_search(ctx: SocketContext, data: MemberSearch) -> Any:
+    return await ctx.svc.workspaces.search_members(ctx.principal, data)
 
 
 @router.event("member:update", MemberUpdate)

@@ -59,6 +59,7 @@ async def mongo_server(tmp_path: Path, **settings: Any) -> AsyncIterator[InProce
         "log_level": "warning",
         "rate_auth_address_burst": 100_000,  # every test client signs in from 127.0.0.1
         "rate_auth_address_per_second": 1000,
+        "dm_require_shared_workspace": False,  # as in LiveServer: tested where it is the subject
         **settings,
     }
     app = create_app(Settings(_env_file=None, **values))  # type: ignore[call-arg]

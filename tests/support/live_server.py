@@ -40,6 +40,9 @@ class LiveServer:
                 # Test clients all sign in from 127.0.0.1: the per-address sign-in limit would meter the whole
                 # module as one client. Tests of that limit set it themselves.
                 **TEST_AUTH_LIMITS,
+                # Scenarios open DMs between fresh users; the shared-workspace rule (on in production) is
+                # tested where it is the subject (tests/e2e/test_direct_gate_e2e.py passes "true").
+                "CONNECTNOW_DM_REQUIRE_SHARED_WORKSPACE": "false",
             }
         )
         env.update({f"CONNECTNOW_{k.upper()}": v for k, v in settings.items()})

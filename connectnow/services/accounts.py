@@ -1,0 +1,100 @@
+"""E-mail verification and password reset: single-use, expiring tokens, stored only as digests.
+
+A token is 32 random bytes (URL-safe) sent by mail; the store keeps its SHA-256 digest (Secrets.digest), the
+purpose, the user and the expiry. Using one is a single conditional update (`usedAt` unset and not expired),
+so two concurrent uses of the same link succeed once. Asking for a reset answers the same whether or not the
+address exists (no account enumeration). A reset signs the user out everywhere.
+"""
+
+from __future__ import annotations
+
+import secrets as pysecrets
+from datetime import timedelta
+
+from connectnow import errors
+from connectnow.clock import new_id, utcnow
+from connectnow.errors import AppError
+from connectnow.mail import Mailer
+from connectnow.repositories.base import Repository
+from connectnow.services.auth import AuthService, Principal
+from models.base import StoredModel, UtcDateTime
+
+VERIFY, RESET = "verify", "reset"
+
+
+class AccountTokenRecord(StoredModel):
+    user_id: str
+    purpose: str  # verify | reset
+    token_hash: str
+    expires_at: UtcDateTime
+    used_at: UtcDateTime | None = None
+    created_at: UtcDateTime
+
+
+class AccountTokenRepository(Repository[AccountTokenRecord]):
+    collection_name = "account_tokens"
+    model = AccountTokenRecord
+
+
+class AccountService:
+    def __init__(self, auth: AuthService, mailer: Mailer) -> None:
+        self.auth = auth
+        self.mailer = mailer
+        self.tokens = AccountTokenRepository(auth.users.store)
+        self.settings = auth.settings
+
+    def _link(self, path: str, token: str) -> str:
+        base = (self.settings.public_url or "").rstrip("/")
+        return f"{base}/{path}?token={token}"
+
+    async def _issue(self, user_id: str, purpose: str, ttl_seconds: int) -> str:
+        raw = pysecrets.token_urlsafe(32)
+        now = utcnow()
+        record = AccountTokenRecord(
+            id=new_id(), user_id=user_id, purpose=purpose, token_hash=self.auth.secrets.digest(raw),
+            expires_at=now + timedelta(seconds=ttl_seconds), created_at=now,
+        )  # fmt: skip
+        await self.tokens.insert(record)
+        return raw
+
+    async def _use(self, raw: str, purpose: str) -> AccountTokenRecord:
+        now = utcnow()
+        flt = {
+            "tokenHash": self.auth.secrets.digest(raw),
+            "purpose": purpose,
+            "usedAt": {"$exists": False},
+            "expiresAt": {"$gt": now},
+        }
+        used = await self.tokens.update(flt, {"$set": {"usedAt": now}})
+        if used is None:
+            raise AppError(errors.ACCOUNT_TOKEN_INVALID)
+        return used
+
+    # --- e-mail verification -------------------------------------------------------------------------
+    async def request_verification(self, principal: Principal) -> None:
+        user = principal.user
+        if user.email_verified:
+            return
+        token = await self._issue(user.id, VERIFY, self.settings.email_verify_ttl_seconds)
+        body = f"Confirm your address for ConnectNow:\n\n{self._link('verify-email', token)}\n\ntoken: {token}\n"
+        await self.mailer.send(user.email, "Confirm your e-mail address", body)
+
+    async def verify(self, raw: str) -> None:
+        token = await self._use(raw, VERIFY)
+        await self.auth.users.update({"id": token.user_id}, {"$set": {"emailVerified": True, "updatedAt": utcnow()}})
+
+    # --- password reset ------------------------------------------------------------------------------
+    async def request_reset(self, email: str) -> None:
+        user = await self.auth.users.find_one({"emailLower": email.lower()})
+        if user is None or user.is_banned or not user.is_active:
+            return  # same answer either way: no account enumeration
+        token = await self._issue(user.id, RESET, self.settings.password_reset_ttl_seconds)
+        body = f"Reset your ConnectNow password:\n\n{self._link('reset-password', token)}\n\ntoken: {token}\n"
+        await self.mailer.send(user.email, "Reset your password", body)
+
+    async def reset(self, raw: str, password: str) -> None:
+        self.auth.check_password_policy(password)  # before the token is spent
+        token = await self._use(raw, RESET)
+        digest = await self.auth.secrets.hash_password(password)
+        await self.auth.users.update({"id": token.user_id}, {"$set": {"passwordHash": digest, "updatedAt": utcnow()}})
+        await self.auth.revoke_all_sessions(token.user_id, "password reset")
