@@ -88,8 +88,9 @@ class SqliteCollection:
             rows.append((doc_id, sql.dumps(body)))
         try:
             await self._store.write_many(f"INSERT INTO {self.name} (id, doc) VALUES (?, ?)", rows)
-        except sqlite3.IntegrityError as exc:
-            raise self._duplicate(exc) from exc
+        except _PartialWrite as partial:
+            dup = self._duplicate(partial.cause)
+            raise DuplicateKeyError(self.name, dup.index, inserted=partial.done) from partial.cause
 
     def _select(self, flt: Filter, sort: Sort | None, limit: int | None, skip: int) -> tuple[str, list[Any]]:
         check_filter(flt)
@@ -284,6 +285,15 @@ async def _pragma(conn: aiosqlite.Connection, statement: str) -> None:
         await cursor.fetchall()
 
 
+class _PartialWrite(Exception):
+    """`done` rows were written (and committed) before `cause` stopped an ordered batch."""
+
+    def __init__(self, done: int, cause: sqlite3.IntegrityError) -> None:
+        super().__init__(str(cause))
+        self.done = done
+        self.cause = cause
+
+
 def _decode(row: Sequence[Any]) -> Document:
     doc: Document = sql.loads(row[1])
     doc["id"] = row[0]
@@ -360,14 +370,39 @@ class SqliteStore:
             return list(await cursor.fetchall())
 
     async def write_many(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run `query` for each row, in order (the port's ordered insert_many): on an integrity error, the rows
+        before the failing one are committed and `_PartialWrite` says how many."""
         async with self._write_lock:
             await self.writer.execute("BEGIN IMMEDIATE")
             try:
                 await self.writer.executemany(query, rows)
+            except sqlite3.IntegrityError:
+                # Rare path: redo row by row to find the failing one and keep the rows before it.
+                await self.writer.execute("ROLLBACK")
+                await self._write_until_error(query, rows)
             except BaseException:
                 await self.writer.execute("ROLLBACK")
                 raise
-            await self.writer.execute("COMMIT")
+            else:
+                await self.writer.execute("COMMIT")
+
+    async def _write_until_error(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self.writer.execute("BEGIN IMMEDIATE")
+        done = 0
+        try:
+            for row in rows:
+                try:
+                    await self.writer.execute(query, row)
+                except sqlite3.IntegrityError as exc:
+                    await self.writer.execute("COMMIT")
+                    raise _PartialWrite(done, exc) from exc
+                done += 1
+        except _PartialWrite:
+            raise
+        except BaseException:
+            await self.writer.execute("ROLLBACK")
+            raise
+        await self.writer.execute("COMMIT")
 
     async def update_returning(
         self,
