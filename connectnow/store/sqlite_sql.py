@@ -113,7 +113,8 @@ def _clause(key: str, value: Any, params: list[Any], doc: str) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+    # Decimal is stored as text (see `param`), so it is not a number here.
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _typed(ref: tuple[str, str], value: Any, test: str) -> str:
