@@ -27,7 +27,7 @@ class ContactRepository(Repository[ContactRecord]):
         return await self.find(flt, sort=sort, limit=limit, skip=offset), await self.count(flt)
 
     async def search(self, user_id: str, text: str, limit: int) -> list[ContactRecord]:
-        docs = await self.coll.text_search(text, {"userId": user_id}, limit=limit)  # type: ignore[attr-defined]
+        docs = await self.coll.text_search(text, {"userId": user_id}, limit=limit)
         return [self.model.model_validate(d) for d in docs]
 
 

@@ -38,7 +38,8 @@ def worker_identity() -> str:
 
 
 def backoff_delay(attempt: int, *, base_seconds: float, cap_seconds: float) -> float:
-    """Exponential backoff with full jitter (AWS architecture blog): uniform in [0, min(cap, base*2^n)]."""
+    """Exponential backoff with "equal jitter" (AWS architecture blog): uniform in [c/2, c], where
+    c = min(cap, base * 2^(attempt-1)); the lower half keeps retries from bunching near zero."""
     ceiling = min(cap_seconds, base_seconds * (2 ** max(0, attempt - 1)))
     return random.uniform(ceiling / 2, ceiling)
 

@@ -7,7 +7,11 @@ the same tests on both.
 Documents are plain dicts with camelCase keys and a string `id`. A field whose value is None is absent:
 `$set` of None unsets the field, and a filter `{"f": None}` matches documents without `f`.
 
-Filters and updates use a small, checked subset of MongoDB's language. Field names come from code, never
+Filters and updates use a small, checked subset of MongoDB's language, with MongoDB's semantics on both
+adapters (pinned by tests/contract/test_parity.py): values compare only within their type bracket (numbers
+with numbers, strings with strings, booleans with booleans, so `"10"` is not greater than 2 and `true` does
+not equal 1), and `$ne`/`$nin` match documents that lack the field. Equality on an array field is not part of
+the language (use `$elemMatch`). Field names come from code, never
 from clients; `check_filter` and `check_update` refuse anything else (unknown `$` operators, dotted or
 `$`-prefixed keys where they do not belong), so client input can never smuggle an operator into a query.
 """
@@ -37,12 +41,17 @@ class StoreError(Exception):
 
 
 class DuplicateKeyError(StoreError):
-    """An insert or update would break a unique index. `index` names it (same name on both adapters)."""
+    """An insert or update would break a unique index. `index` names it (same name on both adapters).
 
-    def __init__(self, collection: str, index: str | None) -> None:
+    From `insert_many`, `inserted` says how many documents (the first ones, in order) were stored before it.
+    """
+
+    def __init__(self, collection: str, index: str | None, *, inserted: int | None = None) -> None:
         self.collection = collection
         self.index = index
-        super().__init__(f"duplicate key in {collection} (index {index or 'unknown'})")
+        self.inserted = inserted
+        after = "" if inserted is None else f" after inserting {inserted} document(s)"
+        super().__init__(f"duplicate key in {collection} (index {index or 'unknown'}){after}")
 
 
 class InvalidQueryError(StoreError):
@@ -171,7 +180,11 @@ class DocumentCollection(Protocol):
 
     async def insert_one(self, doc: Document) -> None: ...
 
-    async def insert_many(self, docs: Sequence[Document]) -> None: ...
+    async def insert_many(self, docs: Sequence[Document]) -> None:
+        """Insert in order, like MongoDB's ordered insert: at the first document that breaks a unique index,
+        stop; the documents before it stay stored, none after it is tried, and the DuplicateKeyError's
+        `inserted` counts the stored ones. Callers that need all-or-nothing check their keys first."""
+        ...
 
     async def find_one(self, flt: Filter, *, sort: Sort | None = None) -> Document | None: ...
 
@@ -212,6 +225,17 @@ class DocumentCollection(Protocol):
     async def delete_one(self, flt: Filter) -> bool: ...
 
     async def delete_many(self, flt: Filter) -> int: ...
+
+    async def text_search(self, text: str, flt: Filter, *, limit: int = 50) -> list[Document]:
+        """Documents within `flt` whose text-indexed fields contain ANY of the words of `text` (split on
+        whitespace, at most 32), most relevant first, at most `limit`. Only the collections with a TextIndex
+        support it (StoreError otherwise). What both engines guarantee (tests/contract/test_parity.py): a
+        whole word matches regardless of case; a document containing none of the words never matches; an
+        empty `text` gives []. What differs, so callers must not rely on it: MongoDB's `$text` stems English
+        words ("running" finds "run") and ignores stop words ("the"), SQLite's FTS5 (unicode61) matches whole
+        tokens and also ignores diacritics ("cafe" finds "café"); the relevance order is each engine's own
+        (MongoDB textScore, SQLite bm25), so ties and near-ties may come in a different order."""
+        ...
 
     async def near(
         self, field: str, lng: float, lat: float, *, max_meters: float, flt: Filter, limit: int = 50

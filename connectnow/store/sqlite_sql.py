@@ -67,6 +67,14 @@ def field_expr(name: str, doc: str = "doc") -> str:
     return f"json_extract({doc}, '$.{name}')"
 
 
+def type_expr(name: str, doc: str = "doc") -> str:
+    """SQL for the JSON type of a field ('integer', 'real', 'text', 'true', 'false', ... or NULL when absent).
+
+    `json_extract` turns true/false into 1/0, so comparisons also check this type (see `_typed`)."""
+    check_field(name)
+    return "'text'" if name == "id" else f"json_type({doc}, '$.{name}')"
+
+
 def json_path(name: str) -> str:
     check_field(name)
     return f"'$.{name}'"
@@ -86,53 +94,91 @@ def where(flt: Filter, params: list[Any], doc: str = "doc") -> str:
     return " AND ".join(parts) if parts else "1"
 
 
+# The port follows MongoDB's semantics, and SQLite is made to agree (pinned by tests/contract/test_parity.py):
+# - a value compares only with values of its own type bracket: numbers with numbers, strings with strings,
+#   booleans with booleans (`"10" > 2` and `true == 1` do not match);
+# - `$ne` and `$nin` match documents that lack the field (unless None is among the excluded values).
+_NUMBER_TYPES = "('integer','real')"
+_BOOL_TYPES = "('true','false')"
+
+
 def _clause(key: str, value: Any, params: list[Any], doc: str) -> str:
     if key in ("$or", "$and"):
         joiner = " OR " if key == "$or" else " AND "
         return "(" + joiner.join(f"({where(sub, params, doc)})" for sub in value) + ")"
-    expr = field_expr(key, doc)
+    ref = (field_expr(key, doc), type_expr(key, doc))
     if isinstance(value, Mapping):
-        return " AND ".join(_operator(expr, key, op, operand, params, doc) for op, operand in value.items())
-    return _equals(expr, value, params)
+        return " AND ".join(_operator(ref, key, op, operand, params, doc) for op, operand in value.items())
+    return _equals(ref, value, params)
 
 
-def _equals(expr: str, value: Any, params: list[Any]) -> str:
+def _is_number(value: Any) -> bool:
+    # Decimal is stored as text (see `param`), so it is not a number here.
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _typed(ref: tuple[str, str], value: Any, test: str) -> str:
+    """`test` (over the field's SQL value) restricted to stored values of `value`'s type bracket."""
+    jtype = ref[1]
+    if isinstance(value, bool):
+        return f"({test} AND {jtype} IN {_BOOL_TYPES})"
+    if _is_number(value):
+        return f"({test} AND {jtype} IN {_NUMBER_TYPES})"
+    if isinstance(value, str | enum.Enum | date) and jtype != "'text'":
+        return f"({test} AND {jtype} = 'text')"
+    return test
+
+
+def _equals(ref: tuple[str, str], value: Any, params: list[Any]) -> str:
+    expr = ref[0]
     if value is None:
         return f"{expr} IS NULL"
     params.append(param(value))
-    return f"{expr} = ?"
+    # Strings never equal numbers in SQLite (no affinity on either side): only booleans need the type check.
+    return _typed(ref, value, f"{expr} = ?") if isinstance(value, bool) or _is_number(value) else f"{expr} = ?"
 
 
-def _in_list(expr: str, values: list[Any], params: list[Any]) -> str:
-    present = [v for v in values if v is not None]
+def _in_list(ref: tuple[str, str], values: list[Any], params: list[Any]) -> str:
+    expr, jtype = ref
+    present = [v for v in values if v is not None and not isinstance(v, bool)]
+    flags = sorted({"true" if v else "false" for v in values if isinstance(v, bool)})
     parts = []
     if present:
         params.extend(param(v) for v in present)
-        parts.append(f"{expr} IN ({','.join('?' * len(present))})")
-    if len(present) != len(values):
+        test = f"{expr} IN ({','.join('?' * len(present))})"
+        # A stored boolean reads as 1/0: keep it out of a numeric list.
+        parts.append(f"({test} AND {jtype} NOT IN {_BOOL_TYPES})" if any(map(_is_number, present)) else test)
+    if flags:
+        parts.append(f"{jtype} IN ({','.join(repr(f) for f in flags)})")
+    if None in values:
         parts.append(f"{expr} IS NULL")
     return "(" + " OR ".join(parts) + ")" if parts else "0"
 
 
-def _operator(expr: str, key: str, op: str, operand: Any, params: list[Any], doc: str = "doc") -> str:
+def _negate(test: str) -> str:
+    """True where `test` is false or NULL (a missing field): how MongoDB's `$ne`/`$nin` treat absent fields."""
+    return f"NOT coalesce({test}, 0)"
+
+
+def _operator(ref: tuple[str, str], key: str, op: str, operand: Any, params: list[Any], doc: str = "doc") -> str:
+    expr = ref[0]
     if op == "$eq":
-        return _equals(expr, operand, params)
+        return _equals(ref, operand, params)
     if op == "$ne":
         if operand is None:
             return f"{expr} IS NOT NULL"
-        params.append(param(operand))
-        return f"({expr} IS NULL OR {expr} != ?)"
+        return _negate(_equals(ref, operand, params))
     if op in _OPS:
         params.append(param(operand))
-        return f"{expr} {_OPS[op]} ?"
+        return _typed(ref, operand, f"{expr} {_OPS[op]} ?")
     if op == "$in":
-        return _in_list(expr, list(operand), params)
+        return _in_list(ref, list(operand), params)
     if op == "$nin":
-        return f"NOT {_in_list(expr, list(operand), params)}"
+        return _negate(_in_list(ref, list(operand), params))
     if op == "$exists":
         return f"{expr} IS {'NOT ' if operand else ''}NULL"
     if op == "$elemMatch":
-        inner = " AND ".join(_operator("value", key, k, v, params) for k, v in operand.items())
+        inner = " AND ".join(_operator(("value", "type"), key, k, v, params) for k, v in operand.items())
         return f"EXISTS (SELECT 1 FROM json_each({doc}, {json_path(key)}) WHERE {inner})"
     raise InvalidQueryError(f"unsupported operator {op}")
 

@@ -117,26 +117,28 @@ class MongoCollection:
     async def insert_many(self, docs: Sequence[Document]) -> None:
         if not docs:
             return
+        bodies = [_to_mongo_doc(d) for d in docs]
         try:
-            await self._coll.insert_many([_to_mongo_doc(d) for d in docs], ordered=True)
+            await self._coll.insert_many(bodies, ordered=True)
         except mongo_errors.BulkWriteError as exc:
+            # Ordered: the server stopped at the first error, and the documents before it stay (the port's rule).
             first = (exc.details.get("writeErrors") or [{}])[0]
             if first.get("code") == 11000:
-                dup = mongo_errors.DuplicateKeyError(first.get("errmsg", ""), 11000, first)
-                raise self._duplicate(dup) from exc
+                inserted = int(exc.details.get("nInserted", first.get("index", 0)))
+                dup_exc = mongo_errors.DuplicateKeyError(first.get("errmsg", ""), 11000, first)
+                dup = await self._duplicate_of(dup_exc, bodies[int(first.get("index", inserted))])
+                raise DuplicateKeyError(self.name, dup.index, inserted=inserted) from exc
             raise StoreError(str(exc)) from exc
-        except mongo_errors.DuplicateKeyError as exc:
-            raise self._duplicate(exc) from exc
 
     async def find_one(self, flt: Filter, *, sort: Sort | None = None) -> Document | None:
         check_filter(flt)
-        return _from_mongo(await self._coll.find_one(_to_mongo_filter(flt), sort=_to_mongo_sort(sort)))
+        return _from_mongo(await self._coll.find_one(self._store.mongo_filter(flt), sort=_to_mongo_sort(sort)))
 
     async def find(
         self, flt: Filter, *, sort: Sort | None = None, limit: int | None = None, skip: int = 0
     ) -> list[Document]:
         check_filter(flt)
-        cursor = self._coll.find(_to_mongo_filter(flt))
+        cursor = self._coll.find(self._store.mongo_filter(flt))
         mongo_sort = _to_mongo_sort(sort)
         if mongo_sort:
             cursor = cursor.sort(mongo_sort)
@@ -150,7 +152,7 @@ class MongoCollection:
 
     async def iterate(self, flt: Filter, *, sort: Sort | None = None, batch_size: int = 500) -> AsyncIterator[Document]:
         check_filter(flt)
-        cursor = self._coll.find(_to_mongo_filter(flt)).batch_size(batch_size)
+        cursor = self._coll.find(self._store.mongo_filter(flt)).batch_size(batch_size)
         mongo_sort = _to_mongo_sort(sort)
         if mongo_sort:
             cursor = cursor.sort(mongo_sort)
@@ -161,13 +163,13 @@ class MongoCollection:
 
     async def count(self, flt: Filter) -> int:
         check_filter(flt)
-        return int(await self._coll.count_documents(_to_mongo_filter(flt)))
+        return int(await self._coll.count_documents(self._store.mongo_filter(flt)))
 
     async def count_by(self, flt: Filter, field: str) -> dict[Any, int]:
         check_filter(flt)
         key = "_id" if field == "id" else field
         pipeline: list[dict[str, Any]] = [
-            {"$match": {"$and": [_to_mongo_filter(flt), {key: {"$ne": None}}]}},
+            {"$match": {"$and": [self._store.mongo_filter(flt), {key: {"$ne": None}}]}},
             {"$group": {"_id": f"${key}", "n": {"$sum": 1}}},
         ]
         rows = await self._store.aggregate(self._coll, pipeline)
@@ -180,7 +182,7 @@ class MongoCollection:
         check_filter(flt)
         check_update(update)
         try:
-            result = await self._coll.update_many(_to_mongo_filter(flt), _to_mongo_update(update))
+            result = await self._coll.update_many(self._store.mongo_filter(flt), _to_mongo_update(update))
         except mongo_errors.DuplicateKeyError as exc:
             raise self._duplicate(exc) from exc
         return int(result.matched_count)
@@ -201,7 +203,7 @@ class MongoCollection:
             mongo_update.setdefault("$setOnInsert", {})["_id"] = new_id()
         try:
             doc = await self._coll.find_one_and_update(
-                _to_mongo_filter(flt),
+                self._store.mongo_filter(flt),
                 mongo_update,
                 sort=_to_mongo_sort(sort),
                 upsert=upsert,
@@ -216,19 +218,19 @@ class MongoCollection:
         body = strip_none(doc)
         body.pop("id", None)
         try:
-            result = await self._coll.replace_one(_to_mongo_filter(flt), body)
+            result = await self._coll.replace_one(self._store.mongo_filter(flt), body)
         except mongo_errors.DuplicateKeyError as exc:
             raise self._duplicate(exc) from exc
         return bool(result.matched_count)
 
     async def delete_one(self, flt: Filter) -> bool:
         check_filter(flt)
-        result = await self._coll.delete_one(_to_mongo_filter(flt))
+        result = await self._coll.delete_one(self._store.mongo_filter(flt))
         return bool(result.deleted_count)
 
     async def delete_many(self, flt: Filter) -> int:
         check_filter(flt)
-        result = await self._coll.delete_many(_to_mongo_filter(flt))
+        result = await self._coll.delete_many(self._store.mongo_filter(flt))
         return int(result.deleted_count)
 
     async def text_search(self, text: str, flt: Filter, *, limit: int = 50) -> list[Document]:
@@ -238,7 +240,7 @@ class MongoCollection:
         words = [w for w in text.split() if w][:32]
         if not words:
             return []
-        docs = await self._store.text_find(self._coll, " ".join(words), _to_mongo_filter(flt), int(limit))
+        docs = await self._store.text_find(self._coll, " ".join(words), self._store.mongo_filter(flt), int(limit))
         return [d for d in (_from_mongo(doc) for doc in docs) if d is not None]
 
     async def near(
@@ -248,7 +250,8 @@ class MongoCollection:
         check_near(lng, lat, max_meters, limit)
         if geo_index_for(self.name, field) is None:
             raise StoreError(f"collection {self.name} has no geo index on {field}")
-        docs = await self._store.near_find(self._coll, field, lng, lat, max_meters, _to_mongo_filter(flt), limit)
+        mongo_flt = self._store.mongo_filter(flt)
+        docs = await self._store.near_find(self._coll, field, lng, lat, max_meters, mongo_flt, limit)
         out: list[tuple[Document, float]] = []
         for raw in docs:
             doc = _from_mongo(raw)
@@ -273,6 +276,10 @@ class MongoStore:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
         yield  # write by write: see DocumentStore.transaction and `atomic_transactions`
+
+    def mongo_filter(self, flt: Filter) -> dict[str, Any]:
+        """The port's filter as a MongoDB filter (a real server already has the port's semantics)."""
+        return _to_mongo_filter(flt)
 
     async def aggregate(self, coll: Any, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
         # PyMongo async: aggregate() is a coroutine returning a cursor (Motor differs: see tests/support).

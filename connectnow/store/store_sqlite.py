@@ -92,8 +92,9 @@ class SqliteCollection:
             rows.append((doc_id, sql.dumps(body)))
         try:
             await self._store.write_many(f"INSERT INTO {self.name} (id, doc) VALUES (?, ?)", rows)
-        except sqlite3.IntegrityError as exc:
-            raise self._duplicate(exc) from exc
+        except _PartialWrite as partial:
+            dup = self._duplicate(partial.cause)
+            raise DuplicateKeyError(self.name, dup.index, inserted=partial.done) from partial.cause
 
     def _select(self, flt: Filter, sort: Sort | None, limit: int | None, skip: int) -> tuple[str, list[Any]]:
         check_filter(flt)
@@ -288,6 +289,15 @@ async def _pragma(conn: aiosqlite.Connection, statement: str) -> None:
         await cursor.fetchall()
 
 
+class _PartialWrite(Exception):
+    """`done` rows were written (and committed) before `cause` stopped an ordered batch."""
+
+    def __init__(self, done: int, cause: sqlite3.IntegrityError) -> None:
+        super().__init__(str(cause))
+        self.done = done
+        self.cause = cause
+
+
 def _decode(row: Sequence[Any]) -> Document:
     doc: Document = sql.loads(row[1])
     doc["id"] = row[0]
@@ -413,8 +423,28 @@ class SqliteStore:
             return list(await cursor.fetchall())
 
     async def write_many(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
-        async with self._unit(savepoint=len(rows) > 1):
-            await self.writer.executemany(query, rows)
+        """Run `query` for each row, in order (the port's ordered insert_many): on an integrity error, the rows
+        before the failing one stay written and `_PartialWrite` says how many."""
+        try:
+            async with self._unit(savepoint=len(rows) > 1):
+                await self.writer.executemany(query, rows)
+        except sqlite3.IntegrityError:
+            # Rare path: the unit undid itself; redo row by row to find the failing one and keep those before it.
+            await self._write_until_error(query, rows)
+
+    async def _write_until_error(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+        failure: _PartialWrite | None = None
+        done = 0
+        async with self._unit():
+            for row in rows:
+                try:
+                    await self.writer.execute(query, row)
+                except sqlite3.IntegrityError as exc:  # the failed statement undid itself; the unit goes on
+                    failure = _PartialWrite(done, exc)
+                    break
+                done += 1
+        if failure is not None:
+            raise failure
 
     async def update_returning(
         self,

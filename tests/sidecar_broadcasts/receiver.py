@@ -97,6 +97,12 @@ class Receiver:
         self._closing.set()
         for writer in self._writers:
             writer.close()
+        # Wait for each silent connection's socket to close now: Python 3.11's Server.wait_closed() returns
+        # without waiting for connections, and a transport still open when the test's loop ends is closed
+        # only by the garbage collector, with a ResourceWarning in whatever test runs then.
+        for writer in self._writers:
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
         if self._silent is not None:
             self._silent.close()
             await self._silent.wait_closed()

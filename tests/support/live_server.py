@@ -60,6 +60,16 @@ class LiveServer:
         self.wait_ready()
 
     def wait_ready(self) -> None:
+        """Wait for /readyz; a server that does not get ready is stopped before the error is raised, so no
+        fixture leaves it running (its Popen would otherwise warn "still running" in whichever test collects
+        it, and warnings are errors)."""
+        try:
+            self._poll_ready()
+        except BaseException:
+            self.stop(signal.SIGKILL)
+            raise
+
+    def _poll_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SECS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
