@@ -43,6 +43,16 @@ class AccountService:
         self.tokens = AccountTokenRepository(auth.users.store)
         self.settings = auth.settings
 
+    async def _limit(self, address: str | None, account: str | None = None) -> None:
+        """Mail and token requests share the sign-in limits (per client address, per account): each can send a
+        mail or spend a hash, so neither may be repeated without bound."""
+        throttle = self.auth.throttle
+        if throttle is None:
+            return
+        await throttle.request(address)
+        if account is not None:
+            await throttle.account(account)
+
     def _link(self, path: str, token: str) -> str:
         base = (self.settings.public_url or "").rstrip("/")
         return f"{base}/{path}?token={token}"
@@ -71,20 +81,23 @@ class AccountService:
         return used
 
     # --- e-mail verification -------------------------------------------------------------------------
-    async def request_verification(self, principal: Principal) -> None:
+    async def request_verification(self, principal: Principal, address: str | None = None) -> None:
         user = principal.user
+        await self._limit(address, f"verify:{user.id}")
         if user.email_verified:
             return
         token = await self._issue(user.id, VERIFY, self.settings.email_verify_ttl_seconds)
         body = f"Confirm your address for ConnectNow:\n\n{self._link('verify-email', token)}\n\ntoken: {token}\n"
         await self.mailer.send(user.email, "Confirm your e-mail address", body)
 
-    async def verify(self, raw: str) -> None:
+    async def verify(self, raw: str, address: str | None = None) -> None:
+        await self._limit(address)
         token = await self._use(raw, VERIFY)
         await self.auth.users.update({"id": token.user_id}, {"$set": {"emailVerified": True, "updatedAt": utcnow()}})
 
     # --- password reset ------------------------------------------------------------------------------
-    async def request_reset(self, email: str) -> None:
+    async def request_reset(self, email: str, address: str | None = None) -> None:
+        await self._limit(address, f"reset:{email.lower()}")
         user = await self.auth.users.find_one({"emailLower": email.lower()})
         if user is None or user.is_banned or not user.is_active:
             return  # same answer either way: no account enumeration
@@ -92,7 +105,8 @@ class AccountService:
         body = f"Reset your ConnectNow password:\n\n{self._link('reset-password', token)}\n\ntoken: {token}\n"
         await self.mailer.send(user.email, "Reset your password", body)
 
-    async def reset(self, raw: str, password: str) -> None:
+    async def reset(self, raw: str, password: str, address: str | None = None) -> None:
+        await self._limit(address)
         self.auth.check_password_policy(password)  # before the token is spent
         token = await self._use(raw, RESET)
         digest = await self.auth.secrets.hash_password(password)

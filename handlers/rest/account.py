@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Response, status
 from pydantic import EmailStr, StringConstraints
 
-from handlers.rest.deps import CurrentPrincipal, ServicesDep
+from handlers.rest.deps import ClientDep, CurrentPrincipal, ServicesDep
 from models.base import InputModel
 from models.users import PasswordText
 
@@ -33,24 +33,24 @@ def _accepted() -> Response:
 
 
 @router.post("/verify-email/request", status_code=status.HTTP_202_ACCEPTED, summary="Mail me a verification link")
-async def request_verification(principal: CurrentPrincipal, svc: ServicesDep) -> Response:
-    await svc.accounts.request_verification(principal)
+async def request_verification(principal: CurrentPrincipal, svc: ServicesDep, client: ClientDep) -> Response:
+    await svc.accounts.request_verification(principal, client.ip_address)
     return _accepted()
 
 
 @router.post("/verify-email", status_code=status.HTTP_204_NO_CONTENT, summary="Confirm the address (single use)")
-async def verify(body: TokenIn, svc: ServicesDep) -> Response:
-    await svc.accounts.verify(body.token)
+async def verify(body: TokenIn, svc: ServicesDep, client: ClientDep) -> Response:
+    await svc.accounts.verify(body.token, client.ip_address)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/password/forgot", status_code=status.HTTP_202_ACCEPTED, summary="Mail a reset link if it exists")
-async def forgot(body: ForgotIn, svc: ServicesDep) -> Response:
-    await svc.accounts.request_reset(str(body.email))
+async def forgot(body: ForgotIn, svc: ServicesDep, client: ClientDep) -> Response:
+    await svc.accounts.request_reset(str(body.email), client.ip_address)
     return _accepted()
 
 
 @router.post("/password/reset", status_code=status.HTTP_204_NO_CONTENT, summary="Set a new password (single use)")
-async def reset(body: ResetIn, svc: ServicesDep) -> Response:
-    await svc.accounts.reset(body.token, body.password)
+async def reset(body: ResetIn, svc: ServicesDep, client: ClientDep) -> Response:
+    await svc.accounts.reset(body.token, body.password, client.ip_address)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -109,6 +109,28 @@ async def test_one_account_is_metered_over_every_address(server: LiveServer) -> 
     assert_rate_limited(answers[5], "auth_account")
 
 
+async def test_password_reset_requests_are_metered_per_account_and_per_address(server: LiveServer) -> None:
+    """Each forgot-password request may send a mail: one address is metered over every address, and one
+    address over every account, with the sign-in limits' rules."""
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        email = (await register_from(http, new_address()))["user"]["email"]
+        forgot = [
+            await http.post("/api/v1/account/password/forgot", json={"email": email}, headers=via(new_address()))
+            for _ in range(6)
+        ]
+        assert [a.status_code for a in forgot[:5]] == [202] * 5
+        assert_rate_limited(forgot[5], "auth_account")
+        one = new_address()
+        spray = [
+            await http.post(
+                "/api/v1/account/password/forgot", json={"email": f"{unique_name('x')}@example.com"}, headers=via(one)
+            )
+            for _ in range(7)
+        ]
+        assert [a.status_code for a in spray[:6]] == [202] * 6
+        assert_rate_limited(spray[6], "auth_address")
+
+
 async def test_refreshes_of_one_account_are_metered_over_every_address(server: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         token = (await register_from(http, new_address()))["refreshToken"]
