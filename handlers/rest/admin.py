@@ -73,7 +73,7 @@ async def audit_trail(
     principal: CurrentPrincipal,
     svc: ServicesDep,
     user_id: Annotated[IdStr | None, Query(alias="userId")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[OperatorAuditEntry]:
     return await svc.operators.audit(principal, user_id=user_id, offset=offset, limit=limit)
@@ -85,7 +85,7 @@ async def workspace_members(
     principal: CurrentPrincipal,
     svc: ServicesDep,
     q: Annotated[str, Query(max_length=100)] = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> MembersPage:
     query = MembersQuery.model_validate({"workspaceId": workspace_id, "q": q, "offset": offset, "limit": limit})

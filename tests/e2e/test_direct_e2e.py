@@ -185,11 +185,13 @@ async def test_channel_typing_and_channel_attachments(http: httpx.AsyncClient, s
             {"channelId": general, "content": "x", "clientMsgId": "a3", "attachmentIds": [foreign.json()["id"]]},
         )
         assert stolen["error"]["code"] == "NOT_FOUND"
-        # Once the message is deleted its file is served to nobody.
+        # Once the message is deleted its file is served to readers no more; its author (here also the workspace
+        # owner) keeps it for moderation until the retention purge (docs/PROTOCOL.md, moderation).
         await owner.ok("message:delete", {"messageId": sent["message"]["id"]})
-        for who in (member, owner):
-            gone = await http.get(attachment["fileUrl"], headers=who.auth)
-            assert gone.status_code == 404, gone.text
+        gone = await http.get(attachment["fileUrl"], headers=member.auth)
+        assert gone.status_code == 404, gone.text
+        kept = await http.get(attachment["fileUrl"], headers=owner.auth)
+        assert kept.status_code == 200 and kept.content.startswith(b"\x89PNG")
 
         await asyncio.sleep(QUIET_SECS)
         assert [e for e, _ in owner_phone.events if e.startswith("typing:")] == []
