@@ -91,8 +91,16 @@ class OrjsonCodec:
                 return _undecodable(text, str(exc))
         try:
             value = json.loads(text)
-        except (RecursionError, ValueError) as exc:  # the standard library recurses: a deep payload lands here
+        except RecursionError as exc:  # the standard library recurses: a deep payload lands here
             return _undecodable(text, f"not valid JSON: {type(exc).__name__}")
+        except ValueError as exc:
+            # Engine.IO decodes every packet through this codec and relies on ValueError for plain text ("probe"
+            # of the WebSocket upgrade, "ping", a Socket.IO packet's leading digit): only a payload that is meant
+            # to be JSON (an event array or a CONNECT object) becomes a marker the handlers answer.
+            head = (text[:64].decode("utf-8", "replace") if isinstance(text, bytes) else text[:64]).lstrip()
+            if head[:1] in ("[", "{"):
+                return _undecodable(text, f"not valid JSON: {type(exc).__name__}")
+            raise
         return value
 
 

@@ -67,6 +67,11 @@ def test_the_socket_codec_turns_an_undecodable_payload_into_an_answerable_event(
     assert decoded[0] == "message:send" and isinstance(decoded[1], Undecodable)
     assert isinstance(OrjsonCodec.loads("{" * 5000), Undecodable)  # a CONNECT payload: no event name
     assert OrjsonCodec.loads('["x", {"s": "\\ud800"}]') == ["x", {"s": "\ud800"}]  # left to validation
+    # Engine.IO decodes its own packets through the codec and needs ValueError for plain text: the WebSocket
+    # upgrade's "probe" (a marker here broke every polling -> WebSocket upgrade).
+    for plain in ("probe", '2["ev", 1]'):
+        with pytest.raises(ValueError):
+            OrjsonCodec.loads(plain)
 
 
 class Window(BaseModel):
