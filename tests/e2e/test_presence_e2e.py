@@ -59,7 +59,12 @@ class Site:
 
 def start_site(tmp_path: Path, *, with_redis: bool, **extra: str) -> tuple[list[LiveServer], RedisServer | None]:
     redis = RedisServer.start() if with_redis else None
-    shared = {"database_url": f"sqlite:///{tmp_path / 'shared.db'}", **SETTINGS, **extra}
+    shared = {
+        "database_url": f"sqlite:///{tmp_path / 'shared.db'}",
+        "metrics_allowed_networks": "127.0.0.1",  # the tests read /metrics as the local Prometheus would
+        **SETTINGS,
+        **extra,
+    }
     if redis is not None:
         shared["redis_url"] = redis.url
     workers: list[LiveServer] = []
