@@ -32,7 +32,12 @@ def _accepted() -> Response:
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
-@router.post("/verify-email/request", status_code=status.HTTP_202_ACCEPTED, summary="Mail me a verification link")
+@router.post(
+    "/verify-email/request",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,  # an empty body: OpenAPI declares no content for it
+    summary="Mail me a verification link",
+)
 async def request_verification(principal: CurrentPrincipal, svc: ServicesDep, client: ClientDep) -> Response:
     await svc.accounts.request_verification(principal, client.ip_address)
     return _accepted()
@@ -44,7 +49,12 @@ async def verify(body: TokenIn, svc: ServicesDep, client: ClientDep) -> Response
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/password/forgot", status_code=status.HTTP_202_ACCEPTED, summary="Mail a reset link if it exists")
+@router.post(
+    "/password/forgot",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
+    summary="Mail a reset link if it exists",
+)
 async def forgot(body: ForgotIn, svc: ServicesDep, client: ClientDep) -> Response:
     await svc.accounts.request_reset(str(body.email), client.ip_address)
     return _accepted()
