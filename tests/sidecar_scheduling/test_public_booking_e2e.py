@@ -4,6 +4,7 @@ single-use cancel and reschedule links, and the per-address limit on the public 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,24 @@ async def test_profile_page_slots_booking_and_signed_links(http: httpx.AsyncClie
     stored = (await http.get(f"{API}/scheduling/bookings/{booking_id}", headers=h)).json()
     assert stored["status"] == "cancelled" and stored["statusHistory"][-1]["by"] == "guest"
     assert stored["statusHistory"][-1]["reason"] == "ill"
+
+
+async def test_a_link_used_concurrently_changes_the_booking_once(http: httpx.AsyncClient) -> None:
+    username = unique_name("host").lower()
+    h, _ = await open_page(http, username)
+    guest = {"eventTypeId": 7, "name": "Naomi", "email": "naomi@example.org", "startTime": f"{DAY}T09:00:00Z"}
+    receipt = (await http.post(f"{PUBLIC}/{username}/bookings", json=guest)).json()
+    base = f"{PUBLIC}/{username}/bookings/{receipt['bookingId']}"
+    moves = [
+        http.post(f"{base}/reschedule", params={"token": receipt["rescheduleToken"]}, json={"startTime": start})
+        for start in ("2027-03-02T09:00:00Z", "2027-03-03T09:00:00Z", "2027-03-04T09:00:00Z", "2027-03-05T09:00:00Z")
+    ]
+    answers = await asyncio.gather(*moves)
+    codes = sorted(a.status_code for a in answers)
+    assert codes.count(200) == 1 and all(c in (404, 409) for c in codes if c != 200), [a.text for a in answers]
+    winner = next(a.json() for a in answers if a.status_code == 200)
+    stored = (await http.get(f"{API}/scheduling/bookings/{receipt['bookingId']}", headers=h)).json()
+    assert stored["startTime"] == winner["startTime"] and stored["version"] == 2
 
 
 async def test_public_writes_are_limited_per_address(tmp_path: Path) -> None:

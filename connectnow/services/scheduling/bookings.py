@@ -319,7 +319,13 @@ class BookingService:
 
         async def undo(written: BookingRecord) -> None:
             # Lost the race for the host's calendar: put the old times back (the history says so).
-            back = {"startTime": booking.start_time, "endTime": booking.end_time, "duration": booking.duration}
+            back: dict[str, Any] = {
+                "startTime": booking.start_time,
+                "endTime": booking.end_time,
+                "duration": booking.duration,
+            }
+            if extra and "guestNonce" in extra and booking.guest_nonce:
+                back["guestNonce"] = booking.guest_nonce  # a move that did not happen leaves the guest's link valid
             revert = {"status": booking.status.value, "at": utcnow(), "by": by, "reason": "reverted"}
             await self.repo.update(
                 {"id": written.id, "version": written.version},
