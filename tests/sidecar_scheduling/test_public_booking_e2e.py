@@ -13,6 +13,7 @@ import httpx
 import pytest
 from icalendar import Calendar
 
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.clients import bearer, register, unique_name
 from tests.support.live_server import LiveServer
 
@@ -192,3 +193,38 @@ async def test_public_writes_are_limited_per_address(tmp_path: Path) -> None:
             assert refused.json()["error"]["code"] == "RATE_LIMITED" and int(refused.headers["Retry-After"]) >= 1
     finally:
         live.stop()
+
+
+async def test_the_public_page_books_in_a_browser(http: httpx.AsyncClient, server: LiveServer) -> None:
+    """The optional HTML page at /book/{username}, in headless Chromium under its strict CSP."""
+    assert CHROMIUM is not None, "Chromium is missing: scripts/test installs Debian's chromium package"
+    from playwright.async_api import async_playwright
+
+    username = unique_name("page").lower()
+    h, _ = await open_page(http, username, churchName="Hope Church")
+    every_day = {"bufferTimeMinutes": 0, "timeZone": "UTC",
+                 "workingHours": {"start": "00:00", "end": "23:59", "timezone": "UTC",
+                                  "days": ["monday", "tuesday", "wednesday", "thursday", "friday",
+                                           "saturday", "sunday"]}}  # fmt: skip
+    assert (await http.put(f"{API}/scheduling/policy", json=every_day, headers=h)).status_code == 200
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await chromium.new_page()
+            problems: list[str] = []
+            page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: problems.append(str(exc)))
+            await page.goto(f"{server.base_url}/book/{username}")
+            await page.wait_for_selector("#slots button", timeout=15_000)
+            assert "Hope Church" in await page.inner_text("#church")
+            await page.click("#slots button")
+            await page.fill("#name", "Boaz Browser")
+            await page.fill("#email", "boaz@example.org")
+            await page.click("#form button[type=submit]")
+            await page.wait_for_selector("#done:not([hidden])", timeout=15_000)
+            assert "/cancel?token=" in await page.inner_text("#cancel")
+            assert problems == []
+        finally:
+            await chromium.close()
+    mine = (await http.get(f"{API}/scheduling/bookings", headers=h)).json()
+    assert [b["attendeeNames"] for b in mine] == [["Boaz Browser"]]
