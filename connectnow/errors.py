@@ -149,6 +149,9 @@ DECRYPTION_FAILED = _define(
 SCHEDULING_RANGE_INVALID = _define(
     "SCHEDULING_RANGE_INVALID", 422, False, "The time range is empty, reversed or too long"
 )
+BOOKING_LINK_INVALID = _define(
+    "BOOKING_LINK_INVALID", 404, False, "This booking link is not valid, or it was used already"
+)
 
 # --- broadcasts sidecar: contacts, groups, templates, scheduled messages, study books (issue 6) --------
 PHONE_INVALID = _define("PHONE_INVALID", 422, False, "This is not a valid phone number")

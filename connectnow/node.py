@@ -43,6 +43,7 @@ from connectnow.services.presence import PresenceService
 from connectnow.services.reactions import ReactionService, SearchService
 from connectnow.services.read_state import ReadStateService
 from connectnow.services.scheduling import SchedulingServices, SchedulingWorker, build_scheduling
+from connectnow.services.scheduling.public import host_busy
 from connectnow.services.sync import SyncService
 from connectnow.services.typing import TypingService, channel_gate, direct_gate
 from connectnow.services.users import UserService
@@ -151,6 +152,9 @@ class Node:
             max_ics_bytes=self.settings.calendar_ics_max_bytes, poll_seconds=self.settings.calendar_poll_seconds,
         )  # fmt: skip
         self.background.extend(self.services.calendar.workers)  # reminders and admin exports (lease queues)
+        scheduling.attach_public(
+            self.secrets.digest, throttle.request, self.settings.public_url, host_busy(self.services.calendar.events)
+        )  # issue 19: public booking pages count the host's calendar events as busy
         self.services.presence = self._make_presence()
         self.background.append(self.services.presence)  # heartbeats and the sweeper
         self.services.messages.notifier.statuses = presence_statuses(self.services.presence)  # @here, BUSY

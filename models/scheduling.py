@@ -102,6 +102,7 @@ class BookingRecord(StoredModel):
     metadata: dict[str, Any] | None = None
     status: BookingStatus = BookingStatus.PENDING
     status_history: list[StatusChange] = Field(default_factory=list)
+    guest_nonce: str | None = None  # public bookings: the nonce the guest's cancel/reschedule links sign
     version: int = 1
     created_at: UtcDateTime
     updated_at: UtcDateTime
@@ -217,6 +218,12 @@ class PolicyRecord(StoredModel):
     quiet_hours: dict[str, Any] | None = None
     working_hours: dict[str, Any] | None = None
     is_active: bool = True
+    # the host's public profile (seed 003 users, issue 19): kept here, the sidecar's one record per host
+    scheduling_username: str | None = None
+    church_name: str | None = None
+    role: str | None = None
+    cal_user_id: str | None = None
+    event_types: list[dict[str, Any]] = Field(default_factory=list)
     calendar_version: int = 0  # bumped by every booking write: serializes policy checks per host
     created_at: UtcDateTime
     updated_at: UtcDateTime

@@ -28,6 +28,7 @@ from handlers.rest import (
     locations,
     messages,
     moderation,
+    public_scheduling,
     rsvp,
     scheduled,
     scheduling_admin,
@@ -51,7 +52,7 @@ ROUTERS = (
     (workspaces, channels, messages, direct, sync),  # chat core and recovery (issues 3 and 4)
     (moderation, account),  # deleted messages kept for review, reports, mail flows (issue 18)
     (contacts, groups, templates, scheduled, studybooks),  # broadcasts sidecar (issue 6)
-    (bookings, forms, audit, scheduling_admin),  # scheduling sidecar (issue 7)
+    (bookings, forms, audit, scheduling_admin, public_scheduling),  # scheduling sidecar (issues 7, 19)
     (calendars, events, rsvp, categories, locations, ics, exports),  # calendar sidecar (issue 8)
 )
 for group in ROUTERS:

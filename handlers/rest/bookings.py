@@ -24,6 +24,7 @@ from models.scheduling import (
 )
 from models.scheduling_forms import AiConfigPublic, AiConfigUpdate, SummaryPublic
 from models.scheduling_ops import JobPublic
+from models.scheduling_public import HostProfile, HostProfileUpdate
 
 # Every refusal has the catalogue's shape (docs/ERRORS.md); listed so the OpenAPI document shows it.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -141,6 +142,18 @@ async def availability(
 ) -> Availability:
     """Free slots on a host's calendar: only times, never what the busy times are."""
     return await sch.policies.availability(user_id, since, until, duration_minutes, step_minutes)
+
+
+@router.get("/profile", response_model=HostProfile)
+async def get_profile(actor: ActorDep, sch: SchedulingDep) -> HostProfile:
+    """Your public scheduling profile (seed 003: schedulingUsername, schedulingLink, churchName, role, calUserId)."""
+    return await sch.public_booking().get_profile(actor)
+
+
+@router.put("/profile", response_model=HostProfile)
+async def put_profile(body: HostProfileUpdate, actor: ActorDep, sch: SchedulingDep) -> HostProfile:
+    """Replace your profile and event types; a schedulingUsername opens your public booking page."""
+    return await sch.public_booking().set_profile(actor, body)
 
 
 @router.get("/ai-config", response_model=AiConfigPublic)

@@ -43,3 +43,20 @@ async def asset(name: str) -> Response:
         raise HTTPException(status_code=404)
     path, media_type = found
     return Response(path.read_bytes(), media_type=media_type, headers={"Cache-Control": "no-cache", **_SAFE})
+
+
+# The public booking page (issue 19), under the same policy: the page holds no data until its script asks
+# the public scheduling API (docs/SIDECAR-SCHEDULING.md).
+_BOOK = resources.files("connectnow") / "static" / "book"
+
+
+@router.get("/book/{username}")
+async def booking_page(username: str) -> HTMLResponse:
+    html = (_BOOK / "index.html").read_text(encoding="utf-8")
+    return HTMLResponse(html, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache", **_SAFE})
+
+
+@router.get("/book-assets/book.js")
+async def booking_script() -> Response:
+    script = (_BOOK / "book.js").read_bytes()
+    return Response(script, media_type="text/javascript", headers={"Cache-Control": "no-cache", **_SAFE})

@@ -7,11 +7,14 @@ loop for worker jobs (the shared lease mechanism).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from connectnow import errors
 from connectnow.config import Settings
 from connectnow.crypto import KeyRing, keyring_from_settings
+from connectnow.errors import AppError
 from connectnow.services.leases import LeaseWorker
 from connectnow.services.scheduling.admin import SchedulingAdminService
 from connectnow.services.scheduling.audit import AuditService
@@ -27,6 +30,7 @@ from connectnow.services.scheduling.notify import (
     WebhookChannel,
 )
 from connectnow.services.scheduling.policies import PolicyService
+from connectnow.services.scheduling.public import BusyLookup, PublicBookingService, Throttle
 from connectnow.services.scheduling.purge import PurgeService
 from connectnow.services.scheduling.retention import Retention
 from connectnow.services.scheduling.summaries import SummaryService
@@ -46,6 +50,7 @@ class SchedulingServices:
     reminders: ReminderService
     purge: PurgeService
     admin: SchedulingAdminService
+    public: PublicBookingService | None = None  # wired by the node: it needs the server key and the limiter
 
     @property
     def worker(self) -> LeaseWorker:
@@ -54,6 +59,18 @@ class SchedulingServices:
     def attach_chat(self, store: DocumentStore, direct: DirectMessenger) -> None:
         """Reminders also go out as direct messages, once the chat core is wired."""
         self.reminders.channels.append(ChatReminderChannel(store, direct))
+
+    def public_booking(self) -> PublicBookingService:
+        if self.public is None:  # the node wires it at start, before any request can arrive
+            raise AppError(errors.INTERNAL)
+        return self.public
+
+    def attach_public(
+        self, digest: Callable[[str], str], throttle: Throttle, public_url: str | None, busy: BusyLookup | None
+    ) -> PublicBookingService:
+        """The public booking page (issue 19): signed guest links, per-address limits, the host's busy time."""
+        self.public = PublicBookingService(self.policies, self.bookings, self.audit, digest, throttle, public_url, busy)
+        return self.public
 
 
 def build_scheduling(

@@ -71,6 +71,7 @@ class EventSink(Protocol):
 
 
 BOOKING_EVENT = "scheduling:booking"
+GUEST = "guest"  # `createdBy` and `statusHistory.by` of public bookings: a guest has no account
 
 
 class BookingService:
@@ -114,6 +115,17 @@ class BookingService:
 
     # --- create ---------------------------------------------------------------------------------------
     async def create(self, actor: Actor, body: BookingCreate) -> BookingPublic:
+        booking = await self.place(body, actor.user_id)
+        await self.audit.record(actor, "booking.create", "booking", booking.id, booking_id=booking.id)
+        await self.after_create(booking)
+        return self.public(booking, with_intake=True)
+
+    async def after_create(self, booking: BookingRecord) -> None:
+        await self.jobs.on_booking_scheduled(booking)
+        await self.notify(booking, "create")
+
+    async def place(self, body: BookingCreate, created_by: str, guest_nonce: str | None = None) -> BookingRecord:
+        """Validate and store a booking under every policy of the host (authenticated and public bookings)."""
         start, end = rules.as_utc(body.start_time), rules.as_utc(body.end_time)
         duration = rules.check_interval(start, end)
         if start <= utcnow():
@@ -127,7 +139,8 @@ class BookingService:
         if host is None or not host.is_active or host.is_banned:
             raise AppError(errors.NOT_FOUND, "No such host")
         policy = await self.policies.policy_for(host.id)
-        record = self._record(actor, body, start, end, duration, policy.buffer_time_minutes)
+        record = self._record(created_by, body, start, end, duration, policy.buffer_time_minutes)
+        record.guest_nonce = guest_nonce
 
         async def write() -> BookingRecord:
             try:
@@ -140,14 +153,10 @@ class BookingService:
         async def undo(written: BookingRecord) -> None:
             await self.repo.delete({"id": written.id})
 
-        booking = await self.policies.guarded_write(host.id, start, end, record.buffer_minutes, write, undo)
-        await self.audit.record(actor, "booking.create", "booking", booking.id, booking_id=booking.id)
-        await self.jobs.on_booking_scheduled(booking)
-        await self.notify(booking, "create")
-        return self.public(booking, with_intake=True)
+        return await self.policies.guarded_write(host.id, start, end, record.buffer_minutes, write, undo)
 
     def _record(
-        self, actor: Actor, body: BookingCreate, start: datetime, end: datetime, duration: int, default_buffer: int
+        self, created_by: str, body: BookingCreate, start: datetime, end: datetime, duration: int, default_buffer: int
     ) -> BookingRecord:
         now = utcnow()
         booking_id = new_id()
@@ -158,7 +167,7 @@ class BookingService:
         return BookingRecord(
             id=booking_id,
             user_id=body.user_id,
-            created_by=actor.user_id,
+            created_by=created_by,
             cal_booking_id=body.cal_booking_id,
             cal_booking_uid=body.cal_booking_uid,
             event_type_id=body.event_type_id,
@@ -247,7 +256,7 @@ class BookingService:
             raise AppError(errors.VALIDATION_FAILED, "A reason is required", details={"field": "reason"})
         self._check_status(booking, action)
         target = RESULT[action]
-        updated = await self._apply(booking, {"status": target.value}, actor, target, reason)
+        updated = await self._apply(booking, {"status": target.value}, actor.user_id, target, reason)
         await self.audit.record(actor, f"booking.{action}", "booking", booking.id, booking_id=booking.id)
         if target in (S.CANCELLED, S.REJECTED):
             await self.jobs.on_booking_closed(updated)
@@ -255,8 +264,41 @@ class BookingService:
         await self.notify(updated, action)
         return self.public(updated, with_intake=True)
 
+    async def guest_cancel(self, booking: BookingRecord, reason: str | None, new_nonce: str) -> BookingRecord:
+        """A guest's signed link cancels: the link's nonce changes with it, so the link works once."""
+        self._check_status(booking, "cancel")
+        fields = {"status": S.CANCELLED.value, "guestNonce": new_nonce}
+        updated = await self._apply(booking, fields, GUEST, S.CANCELLED, reason or "cancelled by the guest")
+        await self.after_change(updated, "cancel")
+        return updated
+
     async def reschedule(self, actor: Actor, booking_id: str, body: BookingReschedule) -> BookingPublic:
         booking = await self.load(actor, booking_id)
+        updated = await self.move(booking, body, actor.user_id)
+        await self.audit.record(
+            actor,
+            "booking.reschedule",
+            "booking",
+            booking.id,
+            booking_id=booking.id,
+            metadata={"version": updated.version},
+        )
+        await self.after_change(updated, "reschedule")
+        return self.public(updated, with_intake=True)
+
+    async def after_change(self, booking: BookingRecord, action: str) -> None:
+        """Jobs, retention and sockets follow a booking's change (the same for hosts, bookers and guests)."""
+        if booking.status in (S.CANCELLED, S.REJECTED):
+            await self.jobs.on_booking_closed(booking)
+        else:
+            await self.jobs.on_booking_scheduled(booking)
+        await self.forms.follow_booking(booking)
+        await self.notify(booking, action)
+
+    async def move(
+        self, booking: BookingRecord, body: BookingReschedule, by: str, extra: dict[str, Any] | None = None
+    ) -> BookingRecord:
+        """Reschedule under every policy, ignoring the meeting's own old slot; `extra` fields change with it."""
         if body.expected_version is not None and body.expected_version != booking.version:
             raise AppError(errors.CONFLICT, details={"currentVersion": booking.version})
         start, end = rules.as_utc(body.start_time), rules.as_utc(body.end_time)
@@ -264,15 +306,27 @@ class BookingService:
         if start <= utcnow():
             raise AppError(errors.BOOKING_TIME_INVALID, "A meeting must start in the future")
         self._check_status(booking, "reschedule")
-        moved = {"startTime": start, "endTime": end, "duration": duration, "status": S.RESCHEDULED.value}
+        moved = {
+            "startTime": start,
+            "endTime": end,
+            "duration": duration,
+            "status": S.RESCHEDULED.value,
+            **(extra or {}),
+        }
 
         async def write() -> BookingRecord:
-            return await self._apply(booking, moved, actor, S.RESCHEDULED, body.reason)
+            return await self._apply(booking, moved, by, S.RESCHEDULED, body.reason)
 
         async def undo(written: BookingRecord) -> None:
             # Lost the race for the host's calendar: put the old times back (the history says so).
-            back = {"startTime": booking.start_time, "endTime": booking.end_time, "duration": booking.duration}
-            revert = {"status": booking.status.value, "at": utcnow(), "by": actor.user_id, "reason": "reverted"}
+            back: dict[str, Any] = {
+                "startTime": booking.start_time,
+                "endTime": booking.end_time,
+                "duration": booking.duration,
+            }
+            if extra and "guestNonce" in extra and booking.guest_nonce:
+                back["guestNonce"] = booking.guest_nonce  # a move that did not happen leaves the guest's link valid
+            revert = {"status": booking.status.value, "at": utcnow(), "by": by, "reason": "reverted"}
             await self.repo.update(
                 {"id": written.id, "version": written.version},
                 {
@@ -283,21 +337,9 @@ class BookingService:
             )
             booking.version = written.version + 1
 
-        updated = await self.policies.guarded_write(
+        return await self.policies.guarded_write(
             booking.user_id, start, end, booking.buffer_minutes, write, undo, exclude_id=booking.id
         )
-        await self.audit.record(
-            actor,
-            "booking.reschedule",
-            "booking",
-            booking.id,
-            booking_id=booking.id,
-            metadata={"version": updated.version},
-        )
-        await self.jobs.on_booking_scheduled(updated)
-        await self.forms.follow_booking(updated)
-        await self.notify(updated, "reschedule")
-        return self.public(updated, with_intake=True)
 
     def _check_status(self, booking: BookingRecord, action: str) -> None:
         if booking.status not in TRANSITIONS[action]:
@@ -308,10 +350,10 @@ class BookingService:
             )
 
     async def _apply(
-        self, booking: BookingRecord, fields: dict[str, Any], actor: Actor, status: BookingStatus, reason: str | None
+        self, booking: BookingRecord, fields: dict[str, Any], by: str, status: BookingStatus, reason: str | None
     ) -> BookingRecord:
         now = utcnow()
-        change = {"status": status.value, "at": now, "by": actor.user_id, "reason": reason}
+        change = {"status": status.value, "at": now, "by": by, "reason": reason}
         updated = await self.repo.update(
             {"id": booking.id, "version": booking.version, "status": booking.status.value},
             {
