@@ -8,9 +8,10 @@ from pydantic import Field, StringConstraints
 
 from models.base import IdStr, InputModel
 
-# An SDP offer or answer is a few KiB (more with many codecs or simulcast); 64 KiB is far above any real one and
-# bounds what one client can make the server relay. SDP has CRLF line ends, so it is not `Text` (no controls).
-MAX_SDP_CHARS = 65_536
+# An SDP offer or answer is a few KiB (more with many codecs or simulcast); 32 KiB is far above any real one,
+# bounds what one client can make the server relay, and fits the default 64 KiB packet limit
+# (`max_http_buffer_size`). SDP has CRLF line ends, so it is not `Text` (which refuses control characters).
+MAX_SDP_CHARS = 32_768
 Sdp = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SDP_CHARS)]
 
 
