@@ -287,6 +287,7 @@ VOICE_NOT_IN_CALL = _define("VOICE_NOT_IN_CALL", 409, False, "This socket is not
 VOICE_PEER_NOT_IN_CALL = _define("VOICE_PEER_NOT_IN_CALL", 404, False, "That user is not in the channel's call")
 VOICE_CALL_FULL = _define("VOICE_CALL_FULL", 409, False, "This call has the most participants allowed")
 
+
 def catalogue_markdown() -> str:
     """docs/ERRORS.md, generated from this module so it cannot drift (`python -m connectnow.errors`)."""
     lines = [

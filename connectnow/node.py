@@ -143,6 +143,7 @@ class Node:
         self.background.append(self.services.channel_deletion)  # empties deleted channels (LeaseWorker)
         self._wire_direct_and_typing(self.services, attachments)
         self.services.voice = VoiceService(self.services.chat, self.hub)
+        self.background.append(self.services.voice)  # catches up with calls already going on
         await self._repair_message_logs()
         # issue 6: scheduled messages reach channels and direct conversations through the chat core
         broadcasts.attach_chat(ChatCorePoster(self.store, self.services.messages, self.services.direct))

@@ -12,11 +12,15 @@ offer never reaches the target's other devices, nor anyone else. A socket is in 
 A socket leaves the call when it disconnects (handlers/socket/connection.py) and when its user loses read access
 to the channel: the channel services take the user's sockets out of `channel:{id}` cluster-wide, and this
 service listens for that operation (see `_on_hub_op`).
+
+A worker that starts while calls go on asks the others to publish their sockets in calls again (`start`). A
+worker killed without closing its sockets leaves its participants listed on the others (docs/PROTOCOL.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +60,7 @@ class VoiceService:
         self.calls: dict[str, dict[str, Participant]] = {}  # channel id -> user id -> participant (cluster-wide)
         self._local: dict[str, tuple[str, str]] = {}  # this worker's sockets in a call: sid -> (channel, user)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._worker = uuid.uuid4().hex  # tells this worker's catch-up request from the others'
         hub.on_op(OP, self._on_op)
         hub.op_listeners.append(self._on_hub_op)
 
@@ -153,7 +158,29 @@ class VoiceService:
             await self.hub.emit(event, body, room=channel_room(message["channelId"]))
 
     async def _on_op(self, message: dict[str, Any]) -> None:
+        if message.get("action") == "catchUp":
+            if message.get("worker") != self._worker:
+                await self._announce_local()
+            return
         self._apply(message)  # the owning worker already applied and announced it: nothing to announce
+
+    # --- a worker that starts while calls go on -----------------------------------------------------------
+    async def start(self) -> None:
+        """Ask the running workers to publish their sockets in calls again, so this one lists them too."""
+        await self.hub.publish_op(OP, {"action": "catchUp", "worker": self._worker})
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _announce_local(self) -> None:
+        for sid, (channel_id, user_id) in list(self._local.items()):
+            participant = self.calls.get(channel_id, {}).get(user_id)
+            if participant is not None:
+                await self.hub.publish_op(
+                    OP, {"action": "join", "channelId": channel_id, "userId": user_id, "sid": sid,
+                         "isMuted": participant.is_muted, "joinedAt": participant.joined_at},
+                )  # fmt: skip
 
     def _apply(self, message: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         """Change the participant list; idempotent. Returns the event to announce, if the list changed."""

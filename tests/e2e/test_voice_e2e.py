@@ -3,7 +3,8 @@ with real python-socketio clients against real servers (one worker; then two wor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -132,37 +133,40 @@ async def test_losing_read_access_leaves_the_call(http: httpx.AsyncClient, live_
 
 
 @pytest.fixture
-def two_workers(tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
+def cluster(tmp_path: Path) -> Iterator[tuple[LiveServer, Callable[[], LiveServer]]]:
+    """Worker A now, worker B when the test asks (after calls began): both on one SQLite file and one Redis."""
     redis = RedisServer.start()
     shared = {"redis_url": redis.url, "redis_prefix": "cnvoice", "database_url": f"sqlite:///{tmp_path / 'v.db'}"}
+    started: list[LiveServer] = []
+
+    def start_b() -> LiveServer:
+        started.append(LiveServer.start(tmp_path / "b", **shared))
+        return started[-1]
+
     try:
-        a = LiveServer.start(tmp_path / "a", **shared)
-        try:
-            b = LiveServer.start(tmp_path / "b", **shared)
-            try:
-                yield a, b
-            finally:
-                b.stop()
-        finally:
-            a.stop()
+        started.append(LiveServer.start(tmp_path / "a", **shared))
+        yield started[0], start_b
     finally:
+        for server in reversed(started):
+            server.stop()
         redis.stop()
 
 
-async def test_a_call_spans_two_workers(two_workers: tuple[LiveServer, LiveServer]) -> None:
-    a, b = two_workers
+async def test_a_call_spans_two_workers(cluster: tuple[LiveServer, Callable[[], LiveServer]]) -> None:
+    a, start_b = cluster
     async with httpx.AsyncClient(base_url=a.base_url, timeout=10.0) as http:
         ann, bob = Person(await register(http, unique_name("wa"))), Person(await register(http, unique_name("wb")))
     await ann.connect(a)
-    await bob.connect(b)
     try:
         ws = await ann.ok("workspace:create", {"name": unique_name("vx2"), "isPublic": True})
-        await bob.ok("workspace:join", {"workspaceId": ws["id"]})
         vid = (await ann.ok("channel:create", {"workspaceId": ws["id"], "name": "room", "type": "VOICE"}))["id"]
         await ann.ok("voice:join", {"channelId": vid})
-        await bob.sock.wait_for("voice:joined", lambda d: d["participant"]["userId"] == ann.id)
+        b = await asyncio.to_thread(start_b)  # a worker started while ann's call goes on catches up with it
+        await bob.connect(b)
+        await bob.ok("workspace:join", {"workspaceId": ws["id"]})
+        await _until(lambda: _listed(bob, vid), [(ann.id, False)])
         joined = await bob.ok("voice:join", {"channelId": vid, "isMuted": True})
-        assert _users(joined) == [(ann.id, False), (bob.id, True)]  # worker B knew of ann's join on A
+        assert _users(joined) == [(ann.id, False), (bob.id, True)]
         await ann.sock.wait_for("voice:joined", lambda d: d["participant"]["userId"] == bob.id)
         await ann.ok("voice:offer", {"channelId": vid, "toUserId": bob.id, "sdp": SDP})
         assert (await bob.sock.wait_for("voice:offer"))["fromUserId"] == ann.id
@@ -174,3 +178,15 @@ async def test_a_call_spans_two_workers(two_workers: tuple[LiveServer, LiveServe
     finally:
         for p in (ann, bob):
             await p.sock.close()
+
+
+async def _listed(person: Person, channel_id: str) -> list[tuple[str, bool]]:
+    return _users(await person.ok("voice:participants", {"channelId": channel_id}))
+
+
+async def _until(probe: Callable[[], Awaitable[Any]], expected: Any, timeout: float = 10.0) -> None:
+    """Wait for the catch-up (it travels through Redis), with a generous bound."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (got := await probe()) != expected:
+        assert asyncio.get_running_loop().time() < deadline, got
+        await asyncio.sleep(0.1)
