@@ -13,13 +13,18 @@ A socket leaves the call when it disconnects (handlers/socket/connection.py) and
 to the channel: the channel services take the user's sockets out of `channel:{id}` cluster-wide, and this
 service listens for that operation (see `_on_hub_op`).
 
-A worker that starts while calls go on asks the others to publish their sockets in calls again (`start`). A
-worker killed without closing its sockets leaves its participants listed on the others (docs/PROTOCOL.md).
+A worker that starts while calls go on asks the others to publish their sockets in calls again (`start`).
+Each worker publishes a heartbeat; when one stays silent for MISSED_BEATS beats (killed, or cut off), the
+others take its sockets out of their calls (`_sweep`); if it comes back, its next beat makes the others ask
+it for its calls again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,8 +38,10 @@ from connectnow.services.chat_access import ChatAccess, channel_room
 from models.channels import ChannelRecord, ChannelType
 from models.voice import VoiceCandidate, VoiceDescription, VoiceJoin, VoiceMute
 
+log = logging.getLogger("connectnow.voice")
 OP = "voice"
 MAX_PARTICIPANTS = 50  # a mesh of browsers calling each other peer to peer does not go much further
+MISSED_BEATS = 4  # a worker silent this many heartbeats is gone: its sockets leave their calls
 _CHANNEL_ROOM_PREFIX = channel_room("")
 
 
@@ -54,13 +61,17 @@ class Participant:
 
 
 class VoiceService:
-    def __init__(self, chat: ChatAccess, hub: Hub) -> None:
+    def __init__(self, chat: ChatAccess, hub: Hub, *, heartbeat_seconds: float = 5.0) -> None:
         self.chat = chat
         self.hub = hub
+        self.heartbeat_seconds = heartbeat_seconds
         self.calls: dict[str, dict[str, Participant]] = {}  # channel id -> user id -> participant (cluster-wide)
         self._local: dict[str, tuple[str, str]] = {}  # this worker's sockets in a call: sid -> (channel, user)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._worker = uuid.uuid4().hex  # tells this worker's catch-up request from the others'
+        self._worker = uuid.uuid4().hex  # names this worker in its operations
+        self._owners: dict[str, str] = {}  # every socket in a call, cluster-wide: sid -> its worker
+        self._seen: dict[str, float] = {}  # other workers: last heartbeat (monotonic)
+        self._beat: asyncio.Task[None] | None = None
         hub.on_op(OP, self._on_op)
         hub.op_listeners.append(self._on_hub_op)
 
@@ -101,7 +112,7 @@ class VoiceService:
         self._local[sid] = (channel.id, user_id)
         await self.hub.sio.enter_room(sid, peer_room(channel.id, user_id))
         await self._change(
-            {"action": "join", "channelId": channel.id, "userId": user_id, "sid": sid,
+            {"action": "join", "channelId": channel.id, "userId": user_id, "sid": sid, "worker": self._worker,
              "isMuted": data.is_muted, "joinedAt": utcnow().isoformat()}
         )  # fmt: skip
         return {"channelId": channel.id, "participants": self.participants_of(channel.id)}
@@ -158,9 +169,19 @@ class VoiceService:
             await self.hub.emit(event, body, room=channel_room(message["channelId"]))
 
     async def _on_op(self, message: dict[str, Any]) -> None:
-        if message.get("action") == "catchUp":
-            if message.get("worker") != self._worker:
-                await self._announce_local()
+        action, worker = message.get("action"), message.get("worker")
+        if worker == self._worker and action in ("catchUp", "beat"):
+            return
+        if action == "catchUp":
+            await self._announce_local()
+            return
+        if isinstance(worker, str) and worker != self._worker:  # this worker never counts itself as gone
+            known = worker in self._seen
+            self._seen[worker] = time.monotonic()
+            if not known and action == "beat":
+                # A worker new to this one (just started, or taken for gone after a long stall): learn its calls.
+                await self.hub.publish_op(OP, {"action": "catchUp", "worker": self._worker})
+        if action == "beat":
             return
         self._apply(message)  # the owning worker already applied and announced it: nothing to announce
 
@@ -168,10 +189,45 @@ class VoiceService:
     async def start(self) -> None:
         """Ask the running workers to publish their sockets in calls again, so this one lists them too."""
         await self.hub.publish_op(OP, {"action": "catchUp", "worker": self._worker})
+        self._beat = asyncio.get_running_loop().create_task(self._heartbeat())
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
+        for task in [*self._tasks, *([self._beat] if self._beat else [])]:
             task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            try:
+                await self.hub.publish_op(OP, {"action": "beat", "worker": self._worker})
+                await self._sweep()
+            except Exception:  # the broker is down for a moment: the next beat tries again
+                log.exception("voice heartbeat failed")
+
+    async def _sweep(self) -> None:
+        """Take the sockets of workers silent for MISSED_BEATS heartbeats out of their calls. Every worker does
+        it; the one with the smallest id among those alive tells the channels' readers."""
+        now = time.monotonic()
+        gone = {w for w, seen in self._seen.items() if now - seen > MISSED_BEATS * self.heartbeat_seconds}
+        if not gone:
+            return
+        alive = {self._worker} | (set(self._seen) - gone)
+        announce = self._worker == min(alive)
+        for worker in gone:
+            del self._seen[worker]
+        for sid, worker in list(self._owners.items()):
+            if worker not in gone:
+                continue
+            for channel_id, call in list(self.calls.items()):
+                for user_id, participant in list(call.items()):
+                    if sid not in participant.sids:
+                        continue
+                    change = {"action": "leave", "channelId": channel_id, "userId": user_id, "sid": sid}
+                    announcement = self._apply(change)
+                    if announce and announcement is not None:
+                        await self.hub.emit(announcement[0], announcement[1], room=channel_room(channel_id))
 
     async def _announce_local(self) -> None:
         for sid, (channel_id, user_id) in list(self._local.items()):
@@ -179,7 +235,7 @@ class VoiceService:
             if participant is not None:
                 await self.hub.publish_op(
                     OP, {"action": "join", "channelId": channel_id, "userId": user_id, "sid": sid,
-                         "isMuted": participant.is_muted, "joinedAt": participant.joined_at},
+                         "worker": self._worker, "isMuted": participant.is_muted, "joinedAt": participant.joined_at},
                 )  # fmt: skip
 
     def _apply(self, message: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -196,11 +252,14 @@ class VoiceService:
                 participant.is_muted = message["isMuted"]
                 announcement = ("voice:updated", {"channelId": channel_id, "participant": participant.public()})
             participant.sids.add(message["sid"])
+            if isinstance(message.get("worker"), str):
+                self._owners[message["sid"]] = message["worker"]
         elif participant is not None and action == "mute" and participant.is_muted != message["isMuted"]:
             participant.is_muted = message["isMuted"]
             announcement = ("voice:updated", {"channelId": channel_id, "participant": participant.public()})
         elif participant is not None and action == "leave":
             participant.sids.discard(message["sid"])
+            self._owners.pop(message["sid"], None)
             if not participant.sids:
                 del call[user_id]
                 announcement = ("voice:left", {"channelId": channel_id, "userId": user_id})

@@ -4,6 +4,7 @@ with real python-socketio clients against real servers (one worker; then two wor
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,12 @@ async def test_losing_read_access_leaves_the_call(http: httpx.AsyncClient, live_
 def cluster(tmp_path: Path) -> Iterator[tuple[LiveServer, Callable[[], LiveServer]]]:
     """Worker A now, worker B when the test asks (after calls began): both on one SQLite file and one Redis."""
     redis = RedisServer.start()
-    shared = {"redis_url": redis.url, "redis_prefix": "cnvoice", "database_url": f"sqlite:///{tmp_path / 'v.db'}"}
+    shared = {
+        "redis_url": redis.url,
+        "redis_prefix": "cnvoice",
+        "database_url": f"sqlite:///{tmp_path / 'v.db'}",
+        "voice_heartbeat_seconds": "2",  # a silent worker is gone after 4 beats: 8 s
+    }
     started: list[LiveServer] = []
 
     def start_b() -> LiveServer:
@@ -175,6 +181,16 @@ async def test_a_call_spans_two_workers(cluster: tuple[LiveServer, Callable[[], 
         await bob.sock.close()  # disconnect on worker B: worker A's list and ann both learn of it
         await ann.sock.wait_for("voice:left", lambda d: d["userId"] == bob.id)
         assert _users(await ann.ok("voice:participants", {"channelId": vid})) == [(ann.id, False)]
+
+        # Worker B killed with bob in the call: worker A takes him out once B's heartbeats stop.
+        bob.sock = SocketClient()
+        await bob.connect(b)
+        await bob.ok("voice:join", {"channelId": vid})
+        await ann.sock.wait_for("voice:joined", lambda d: d["participant"]["userId"] == bob.id)
+        ann.sock.events.clear()
+        b.stop(signal.SIGKILL)
+        await ann.sock.wait_for("voice:left", lambda d: d["userId"] == bob.id, timeout=30)
+        assert await _listed(ann, vid) == [(ann.id, False)]
     finally:
         for p in (ann, bob):
             await p.sock.close()
