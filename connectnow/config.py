@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     rate_react_per_second: float = Field(5.0, gt=0)
     rate_typing_burst: int = Field(10, ge=1)
     rate_typing_per_second: float = Field(1.0, gt=0)
+    rate_signal_burst: int = Field(200, ge=1)  # VOICE signalling: a call setup trickles dozens of candidates
+    rate_signal_per_second: float = Field(50.0, gt=0)
     rate_upload_burst: int = Field(10, ge=1)
     rate_upload_per_second: float = Field(0.5, gt=0)
     attachment_max_bytes: int = Field(25 * 1024 * 1024, ge=1024)

@@ -143,7 +143,7 @@ class Node:
         self.background.append(self.services.channel_deletion)  # empties deleted channels (LeaseWorker)
         self._wire_direct_and_typing(self.services, attachments)
         self.services.voice = VoiceService(
-            self.services.chat, self.hub, heartbeat_seconds=self.settings.voice_heartbeat_seconds
+            self.services.chat, self.hub, self.limiter, heartbeat_seconds=self.settings.voice_heartbeat_seconds
         )
         self.background.append(self.services.voice)  # catches up with calls already going on
         await self._repair_message_logs()

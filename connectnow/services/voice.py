@@ -33,6 +33,7 @@ from connectnow import errors
 from connectnow.clock import utcnow
 from connectnow.errors import AppError
 from connectnow.realtime.hub import Hub
+from connectnow.realtime.ratelimit import RateLimiter
 from connectnow.services.auth import Principal
 from connectnow.services.chat_access import ChatAccess, channel_room
 from models.channels import ChannelRecord, ChannelType
@@ -61,9 +62,10 @@ class Participant:
 
 
 class VoiceService:
-    def __init__(self, chat: ChatAccess, hub: Hub, *, heartbeat_seconds: float = 5.0) -> None:
+    def __init__(self, chat: ChatAccess, hub: Hub, limiter: RateLimiter, *, heartbeat_seconds: float = 5.0) -> None:
         self.chat = chat
         self.hub = hub
+        self.limiter = limiter
         self.heartbeat_seconds = heartbeat_seconds
         self.calls: dict[str, dict[str, Participant]] = {}  # channel id -> user id -> participant (cluster-wide)
         self._local: dict[str, tuple[str, str]] = {}  # this worker's sockets in a call: sid -> (channel, user)
@@ -133,6 +135,7 @@ class VoiceService:
 
     async def relay(self, sid: str, principal: Principal, event: str, data: VoiceDescription | VoiceCandidate) -> None:
         """`voice:offer` / `voice:answer` / `voice:candidate`: to the target's sockets in the call, not stored."""
+        await self.limiter.hit(principal.user_id, self.limiter.rules.signal)
         await self._voice_channel(principal.user_id, data.channel_id)
         self._require_in_call(sid, data.channel_id)
         if data.to_user_id not in self.calls.get(data.channel_id, {}):

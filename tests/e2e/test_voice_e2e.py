@@ -142,6 +142,8 @@ def cluster(tmp_path: Path) -> Iterator[tuple[LiveServer, Callable[[], LiveServe
         "redis_prefix": "cnvoice",
         "database_url": f"sqlite:///{tmp_path / 'v.db'}",
         "voice_heartbeat_seconds": "2",  # a silent worker is gone after 4 beats: 8 s
+        "rate_signal_burst": "8",
+        "rate_signal_per_second": "0.01",
     }
     started: list[LiveServer] = []
 
@@ -178,6 +180,12 @@ async def test_a_call_spans_two_workers(cluster: tuple[LiveServer, Callable[[], 
         assert (await bob.sock.wait_for("voice:offer"))["fromUserId"] == ann.id
         await bob.ok("voice:answer", {"channelId": vid, "toUserId": ann.id, "sdp": SDP})
         assert (await ann.sock.wait_for("voice:answer"))["fromUserId"] == bob.id
+        # Signalling has a per-user budget: ann's candidates past the burst are refused, not relayed.
+        candidate = {"channelId": vid, "toUserId": bob.id, "candidate": CANDIDATE}
+        answers = [await ann.call("voice:candidate", candidate) for _ in range(8)]
+        assert [a["ok"] for a in answers] == [True] * 7 + [False]  # the offer took one token
+        assert answers[-1]["error"]["code"] == "RATE_LIMITED"
+        await bob.sock.wait_for("voice:candidate")
         await bob.sock.close()  # disconnect on worker B: worker A's list and ann both learn of it
         await ann.sock.wait_for("voice:left", lambda d: d["userId"] == bob.id)
         assert _users(await ann.ok("voice:participants", {"channelId": vid})) == [(ann.id, False)]
