@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     rate_react_per_second: float = Field(5.0, gt=0)
     rate_typing_burst: int = Field(10, ge=1)
     rate_typing_per_second: float = Field(1.0, gt=0)
+    rate_signal_burst: int = Field(200, ge=1)  # VOICE signalling: a call setup trickles dozens of candidates
+    rate_signal_per_second: float = Field(50.0, gt=0)
     rate_upload_burst: int = Field(10, ge=1)
     rate_upload_per_second: float = Field(0.5, gt=0)
     attachment_max_bytes: int = Field(25 * 1024 * 1024, ge=1024)
@@ -121,6 +123,8 @@ class Settings(BaseSettings):
     attachment_max_pending: int = Field(50, ge=1, le=10_000)  # a user's uploads not yet claimed by a message
     attachment_max_image_pixels: int = Field(40_000_000, ge=10_000, le=89_000_000)  # w x h; more: a bomb
     typing_expiry_seconds: float = Field(6.0, gt=0, le=60)  # a typing indicator ends by itself after this
+    # VOICE calls: each worker says it is alive this often; one silent for 4 beats loses its participants.
+    voice_heartbeat_seconds: float = Field(5.0, ge=0.5, le=60)
     # A user opens a direct conversation only with someone they share a workspace with (docs/PROTOCOL.md).
     dm_require_shared_workspace: bool = True
     # How long a deleted channel message's content and files are kept for review (docs/PROTOCOL.md).

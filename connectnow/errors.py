@@ -284,6 +284,13 @@ TOO_MANY_SOCKETS = _define(
 )
 
 
+# --- issue 18: VOICE channels ------------------------------------------------------------------------------
+CHANNEL_NOT_VOICE = _define("CHANNEL_NOT_VOICE", 409, False, "This is not a VOICE channel: there is no call in it")
+VOICE_NOT_IN_CALL = _define("VOICE_NOT_IN_CALL", 409, False, "This socket is not in the channel's call: join it first")
+VOICE_PEER_NOT_IN_CALL = _define("VOICE_PEER_NOT_IN_CALL", 404, False, "That user is not in the channel's call")
+VOICE_CALL_FULL = _define("VOICE_CALL_FULL", 409, False, "This call has the most participants allowed")
+
+
 def catalogue_markdown() -> str:
     """docs/ERRORS.md, generated from this module so it cannot drift (`python -m connectnow.errors`)."""
     lines = [

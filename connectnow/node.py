@@ -47,6 +47,7 @@ from connectnow.services.scheduling.public import host_busy
 from connectnow.services.sync import SyncService
 from connectnow.services.typing import TypingService, channel_gate, direct_gate
 from connectnow.services.users import UserService
+from connectnow.services.voice import VoiceService
 from connectnow.services.workspaces import WorkspaceService
 from connectnow.store import DocumentStore, StoreError, open_store
 from models.attachments import ConversationKind
@@ -84,6 +85,7 @@ class Services:
     channel_deletion: ChannelDeletionService = field(init=False)  # issue 18: resumable leased job
     accounts: AccountService = field(init=False)  # issue 18: e-mail verification, password reset
     typing: TypingService = field(init=False)  # issue 3B: typing indicators
+    voice: VoiceService = field(init=False)  # issue 18: VOICE channel calls (in memory, shared over the broker)
     broadcasts: Broadcasts  # issue 6: contacts, groups, templates, scheduled messages, study books
     scheduling: SchedulingServices  # issue 7: bookings, policies, forms, summaries, audit, worker jobs
     calendar: CalendarSuite = field(init=False)  # issue 8: built after the chat core (reminders post messages)
@@ -141,6 +143,10 @@ class Node:
         )
         self.background.append(self.services.channel_deletion)  # empties deleted channels (LeaseWorker)
         self._wire_direct_and_typing(self.services, attachments)
+        self.services.voice = VoiceService(
+            self.services.chat, self.hub, self.limiter, heartbeat_seconds=self.settings.voice_heartbeat_seconds
+        )
+        self.background.append(self.services.voice)  # catches up with calls already going on
         await self._repair_message_logs()
         # issue 6: scheduled messages reach channels and direct conversations through the chat core
         broadcasts.attach_chat(ChatCorePoster(self.store, self.services.messages, self.services.direct))

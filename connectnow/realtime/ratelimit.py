@@ -45,6 +45,7 @@ class RateRules:
     react: RateRule
     typing: RateRule
     upload: RateRule
+    signal: RateRule = RateRule("signal", 200, 50.0)  # VOICE call signalling (offers, answers, ICE candidates)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateRules:
@@ -53,6 +54,7 @@ class RateRules:
             react=RateRule("react", settings.rate_react_burst, settings.rate_react_per_second),
             typing=RateRule("typing", settings.rate_typing_burst, settings.rate_typing_per_second),
             upload=RateRule("upload", settings.rate_upload_burst, settings.rate_upload_per_second),
+            signal=RateRule("signal", settings.rate_signal_burst, settings.rate_signal_per_second),
         )
 
 

@@ -15,6 +15,7 @@ from handlers.socket import (
     presence,
     sync,
     typing,
+    voice,
     workspaces,
 )
 from handlers.socket.router import SocketRouter
@@ -27,6 +28,7 @@ for module in (
     messages,
     moderation,  # issue 18
     direct,
+    voice,  # issue 18: VOICE channel calls
     typing,
     presence,  # presence, recovery and operators (issue 4)
     sync,

@@ -43,6 +43,7 @@ def install_connection_handlers(sio: socketio.AsyncServer, node: Node) -> None:
         if conn is not None:
             node.hub.metrics.disconnects.inc()
             node.svc.dashboard.forget(sid)
+            await node.svc.voice.disconnected(sid)  # a socket that is gone leaves its call (issue 18)
             await node.svc.presence.disconnected(conn.user_id, sid)
             await node.svc.dashboard.connection_event("disconnect", conn.principal, sid)
 
