@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,22 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.clients import PASSWORD, SocketClient, bearer, register, unique_name
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = shutil.which("chromium")
-# The flags the machine notes prescribe for a closed network: no background connections, no sandbox as root.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
