@@ -19,10 +19,17 @@ source of every function relied on here, and fails loudly when an upgrade change
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import math
+import time
+from collections import deque
 from importlib.metadata import version
 from typing import Any
 
 import socketio
+from engineio import async_socket as eio_socket
+from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as eio_asgi
 from socketio import packet as sio_packet
@@ -45,19 +52,199 @@ def installed_versions() -> dict[str, str]:
     return {name: version(name) for name in PINNED}
 
 
-class DirectWebSocket(eio_asgi.WebSocket):
-    """engine.io's ASGI WebSocket wrapper that also exposes uvicorn's protocol to the fan-out.
+class LeanQueue:
+    """The part of `asyncio.Queue` engine.io uses (put, get, task_done, join, qsize), allocating nothing while
+    it is empty and nobody waits: an idle socket's engine.io queue, and its uvicorn receive queue, cost a few
+    pointers instead of four deques and an `asyncio.Event` (~3 KiB) each."""
 
-    engine.io keeps its wrapper in a local variable of the socket's handler; this subclass hangs itself on
-    the engine.io socket (`direct_ws`) for the lifetime of the connection, and counts the sends of
-    engine.io's writer task in flight so the fan-out never overtakes one."""
+    __slots__ = ("_getters", "_items", "_joiners", "_unfinished")
+
+    def __init__(self) -> None:
+        self._items: deque[Any] | None = None
+        self._getters: list[asyncio.Future[None]] | None = None
+        self._unfinished = 0
+        self._joiners: list[asyncio.Future[None]] | None = None
+
+    def qsize(self) -> int:
+        return len(self._items) if self._items else 0
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def put_nowait(self, item: Any) -> None:
+        if self._items is None:
+            self._items = deque()
+        self._items.append(item)
+        self._unfinished += 1
+        self._wake_getter()
+
+    async def put(self, item: Any) -> None:
+        self.put_nowait(item)
+
+    def get_nowait(self) -> Any:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        item = self._items.popleft()
+        if not self._items:
+            self._items = None
+        return item
+
+    async def get(self) -> Any:
+        while not self._items:
+            getter = asyncio.get_running_loop().create_future()
+            if self._getters is None:
+                self._getters = []
+            self._getters.append(getter)
+            try:
+                await getter
+            except BaseException:
+                if self._getters is not None and getter in self._getters:
+                    self._getters.remove(getter)
+                if not getter.cancelled() or self._items:
+                    self._wake_getter()  # it was woken, then cancelled: hand the item to the next one
+                raise
+        return self.get_nowait()
+
+    def _wake_getter(self) -> None:
+        while self._getters:
+            getter = self._getters.pop(0)
+            if not getter.done():
+                getter.set_result(None)
+                break
+        if not self._getters:
+            self._getters = None
+
+    def task_done(self) -> None:
+        if self._unfinished <= 0:
+            raise ValueError("task_done() called too many times")
+        self._unfinished -= 1
+        if self._unfinished == 0 and self._joiners:
+            for joiner in self._joiners:
+                if not joiner.done():
+                    joiner.set_result(None)
+            self._joiners = None
+
+    async def join(self) -> None:
+        if self._unfinished:
+            joiner = asyncio.get_running_loop().create_future()
+            if self._joiners is None:
+                self._joiners = []
+            self._joiners.append(joiner)
+            await joiner
+
+
+class PingWheel:
+    """Every socket's next Engine.IO PING on one server-wide timer (engine.io starts a task per socket that
+    sleeps `ping_interval`). Sockets wait in slots of `resolution` seconds; one timer handle serves the
+    earliest slot. The PONG deadline stays engine.io's own: its service task and every send check it."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.resolution = min(0.5, interval / 10)
+        self.slots: dict[int, list[LeanSocket]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_slot = 0
+
+    def add(self, sock: LeanSocket) -> None:
+        loop = asyncio.get_running_loop()
+        slot = math.ceil((loop.time() + self.interval) / self.resolution)
+        members = self.slots.get(slot)
+        if members is None:
+            self.slots[slot] = [sock]
+        else:
+            members.append(sock)
+        if self._timer is None or slot < self._timer_slot:
+            self._arm(loop, slot)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, slot: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_slot = slot
+        self._timer = loop.call_at(slot * self.resolution, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time() / self.resolution
+        for slot in sorted(s for s in self.slots if s <= now + 1e-6):
+            for sock in self.slots.pop(slot):
+                sock.ping_due()
+        if self.slots:
+            self._arm(loop, min(self.slots))
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.slots.clear()
+
+
+class LeanSocket(eio_socket.AsyncSocket):
+    """engine.io's socket, for a server with the fast path installed (the class of every socket of such a
+    server, set as it connects). Long-polling behaves as engine.io's own; on uvicorn's sans-I/O WebSocket
+    (`LeanWebSocket`) the socket has no writer task and no per-read task: a packet is written to the transport
+    as it is sent, and queued only while something is ahead of it or the transport is not writable, a drain
+    task existing only while packets wait. Its PING comes from the server's `PingWheel`."""
+
+    direct_ws: DirectWebSocket | None = None
+    last_ping: float | None  # engine.io's: when the pending PING went out; None while the next one waits
+
+    def schedule_ping(self) -> None:
+        if self.last_ping:
+            self.last_ping = None
+            wheel: PingWheel = self.server.cn_ping_wheel
+            wheel.add(self)
+
+    def ping_due(self) -> None:
+        if not self.closing and not self.closed:
+            self.last_ping = time.time()
+            self.push(eio_packet.Packet(eio_packet.PING))
+
+    async def send(self, pkt: eio_packet.Packet) -> None:
+        if await self.check_ping_timeout():
+            self.push(pkt)
+
+    def push(self, pkt: eio_packet.Packet) -> None:
+        """Write the packet now if the socket is on the lean WebSocket with nothing ahead of it; else queue it."""
+        ws = self.direct_ws
+        if ws is not None and ws.lean and self.upgraded and ws.idle() and ws.write_packet(pkt):
+            return
+        self.queue.put_nowait(pkt)
+        if ws is not None and ws.lean and self.upgraded:
+            ws.start_drain()
+
+    async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
+        await super().close(wait=wait, abort=abort, reason=reason)
+        ws = self.direct_ws
+        if ws is not None and ws.lean and self.closed:
+            ws.finish()
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        if isinstance(ws, DirectWebSocket) and ws.lean:
+            await ws.serve()
+        else:
+            await super()._websocket_handler(ws)
+
+
+class DirectWebSocket(eio_asgi.WebSocket):
+    """engine.io's ASGI WebSocket wrapper, exposing uvicorn's protocol to the fan-out and (`lean`) running
+    the socket itself on uvicorn's sans-I/O protocol.
+
+    It hangs itself on the engine.io socket (`direct_ws`) for the lifetime of the connection. With `lean`,
+    `serve` is the socket's only task (uvicorn's ASGI task): it reads packets; writes go straight to the
+    transport. Otherwise (another ASGI server) engine.io's own handler runs, and `sending` counts its writer's
+    sends in flight so the fan-out never overtakes one."""
 
     def __init__(self, handler: Any, server: Any) -> None:
         super().__init__(handler, server)
-        self.sock = handler.__self__  # the engine.io AsyncSocket whose `_websocket_handler` this runs
-        self.proto: WebSocketsSansIOProtocol | None = None  # set when frames may be written directly
-        self.connection: WebSocketsSansIOProtocol | None = None  # uvicorn's protocol, whatever the extensions
+        self.sock = handler.__self__  # the engine.io socket whose `_websocket_handler` this runs
+        self.proto: WebSocketsSansIOProtocol | None = None  # set when shared frames may be written directly
+        self.connection: WebSocketsSansIOProtocol | None = None  # uvicorn's sans-I/O protocol, any extensions
+        self.lean = False
         self.sending = 0
+        self.drain: asyncio.Task[None] | None = None
+        self.closing_ws = False
+        self.serving_done = False
 
     async def __call__(self, environ: dict[str, Any]) -> str:
         self.asgi_receive = environ["asgi.receive"]
@@ -65,10 +252,9 @@ class DirectWebSocket(eio_asgi.WebSocket):
         await self.asgi_send({"type": "websocket.accept"})
         proto = getattr(self.asgi_send, "__self__", None)
         if isinstance(proto, WebSocketsSansIOProtocol):
-            # uvicorn keeps the parsed handshake for the connection's lifetime; only the handshake reads it.
-            parsed: Any = proto
-            parsed.request = parsed.response = None
+            slim_protocol(proto)
             self.connection = proto
+            self.lean = isinstance(self.sock, LeanSocket)
             if not proto.conn.extensions:
                 self.proto = proto
         self.sock.direct_ws = self
@@ -86,14 +272,149 @@ class DirectWebSocket(eio_asgi.WebSocket):
         finally:
             self.sending -= 1
 
+    # --- the lean socket ----------------------------------------------------------------------------------
+    def idle(self) -> bool:
+        """Nothing waits ahead of a new packet (no queue, no drain)."""
+        return self.drain is None and not self.sock.queue.qsize()
+
+    def writable(self) -> bool:
+        proto = self.connection
+        return (
+            proto is not None
+            and not self.closing_ws
+            and proto.writable.is_set()
+            and not proto.close_sent
+            and not proto.disconnected
+            and proto.conn.state is State.OPEN
+        )
+
+    def write_packet(self, pkt: eio_packet.Packet) -> bool:
+        """Write one engine.io packet now if the transport takes it without waiting."""
+        proto = self.connection
+        if proto is None or not self.writable():
+            return False
+        data = pkt.encode()
+        if isinstance(data, str):
+            proto.conn.send_text(data.encode())
+        else:
+            proto.conn.send_binary(data)
+        proto.transport.write(b"".join(proto.conn.data_to_send()))
+        return True
+
+    def start_drain(self) -> None:
+        if self.drain is None:
+            self.drain = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Write what is queued, in order, as the transport takes it; close the WebSocket after a CLOSE."""
+        queue, proto = self.sock.queue, self.connection
+        try:
+            while proto is not None and queue.qsize():
+                if not self.writable():
+                    if proto.disconnected or proto.close_sent or self.closing_ws:
+                        break
+                    await proto.writable.wait()
+                    continue
+                pkt = queue.get_nowait()
+                queue.task_done()
+                self.write_packet(pkt)
+        finally:
+            self.drain = None
+            if self.sock.closed and self.lean:
+                await self.close()
+
+    def finish(self) -> None:
+        """The engine.io socket closed: close the WebSocket once what is queued (its CLOSE packet) is out, or
+        drop it if the client does not take that within `DRAIN_ON_CLOSE_SECONDS` (engine.io's writer would
+        wait on such a client forever)."""
+        if self.serving_done or self.closing_ws:
+            return
+        self.start_drain()  # with nothing queued, closes at once
+        asyncio.get_running_loop().call_later(DRAIN_ON_CLOSE_SECONDS, self._close_deadline)
+
+    def _close_deadline(self) -> None:
+        if self.drain is not None:
+            self.abort()
+
+    async def close(self) -> None:
+        if not self.closing_ws:
+            self.closing_ws = True
+            await super().close()
+
+    async def serve(self) -> None:
+        """The lean socket's life: the upgrade handshake when it comes from long-polling, then read packets
+        until the client goes (engine.io's `_websocket_handler` without its writer task and per-read task)."""
+        sock = self.sock
+        if sock.connected:
+            if not await self._upgrade():
+                return
+        else:
+            sock.connected = True
+            sock.upgraded = True
+        if sock.queue.qsize():
+            self.start_drain()  # the OPEN packet, or what was queued during the upgrade
+        server = sock.server
+        try:
+            while not sock.closed:
+                message = await self.asgi_receive()
+                if message["type"] != "websocket.receive":
+                    break
+                data = message.get("bytes")
+                if data is None:
+                    data = message.get("text")
+                if data is None or len(data) > server.max_http_buffer_size:
+                    break
+                pkt = eio_packet.Packet(encoded_packet=data)
+                message = data = None  # not kept alive by this frame while the socket idles
+                try:
+                    await sock.receive(pkt)
+                except eio_exceptions.UnknownPacketError:
+                    pass
+                except eio_exceptions.SocketIsClosedError:
+                    break
+                except Exception:  # engine.io's handler logs and goes on too
+                    server.logger.exception("Unknown receive error")
+        finally:
+            self.serving_done = True
+            drain = self.drain
+            if drain is not None and not sock.closed:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(drain), DRAIN_ON_CLOSE_SECONDS)
+            await sock.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+            await self.close()
+
+    async def _upgrade(self) -> bool:
+        """engine.io's upgrade from long-polling: the "probe" PING, the PONG, a NOOP that ends the pending poll,
+        then the UPGRADE packet. Packets sent meanwhile wait in the queue (the poll may take them)."""
+        sock = self.sock
+        sock.upgrading = True
+        try:
+            pkt = eio_packet.Packet(encoded_packet=await self.wait())
+            if pkt.packet_type != eio_packet.PING or pkt.data != "probe":
+                return False
+            await self.send(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
+            sock.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))  # ends the pending poll
+            pkt = eio_packet.Packet(encoded_packet=await self.wait())
+            if pkt.packet_type != eio_packet.UPGRADE:
+                return False
+        except (OSError, ValueError):
+            return False
+        finally:
+            sock.upgrading = False
+        sock.upgraded = True
+        return True
+
+    # --- the fan-out -------------------------------------------------------------------------------------
     def try_write(self, frame: bytes) -> bool:
         """Write a pre-encoded frame now if nothing is ahead of it and the transport takes it without
-        waiting; False means: use the engine.io queue."""
+        waiting; False means: queue it."""
         proto = self.proto
         sock = self.sock
         if (
             proto is None
             or self.sending
+            or self.drain is not None
+            or self.closing_ws
             or not sock.upgraded
             or sock.closing
             or sock.queue.qsize()
@@ -113,12 +434,44 @@ class DirectWebSocket(eio_asgi.WebSocket):
             proto.transport.abort()
 
 
+DRAIN_ON_CLOSE_SECONDS = 2.0  # how long a WebSocket the client closed may flush what was queued for it
+
+
+def slim_protocol(proto: WebSocketsSansIOProtocol) -> None:
+    """Drop what uvicorn keeps of the handshake for the connection's lifetime (the parsed request and response,
+    ~3 KiB; only the handshake reads them; the request's headers also live on in websockets' parser frame), and
+    give it a `LeanQueue` for its receive queue."""
+    parsed: Any = proto
+    request = getattr(parsed, "request", None)
+    if request is not None:
+        request.headers.clear()
+    parsed.request = parsed.response = None
+    old = proto.queue
+    lean: Any = LeanQueue()
+    while not old.empty():
+        lean.put_nowait(old.get_nowait())
+    proto.queue = lean
+
+
 def install(sio: socketio.AsyncServer) -> None:
-    """Make engine.io create `DirectWebSocket`s for this server (its own copy of the driver table: the
-    module-level one is shared by every server in the process)."""
-    eio = sio.eio
-    if eio._async.get("websocket") is eio_asgi.WebSocket:
-        eio._async = {**eio._async, "websocket": DirectWebSocket}
+    """Make this server's engine.io sockets `LeanSocket`s with `LeanQueue`s and `DirectWebSocket`s, their
+    PINGs on one `PingWheel` (its own copy of the driver table: the module-level one is shared by every
+    server in the process)."""
+    eio: Any = sio.eio
+    if eio._async.get("websocket") is not eio_asgi.WebSocket:
+        return
+    eio._async = {**eio._async, "websocket": DirectWebSocket}
+    eio.create_queue = lambda *args, **kwargs: LeanQueue()
+    eio.cn_ping_wheel = PingWheel(eio.ping_interval)
+    on_connect = eio.handlers["connect"]
+
+    async def connect(sid: str, environ: dict[str, Any], *args: Any) -> Any:
+        sock = eio.sockets.get(sid)
+        if type(sock) is eio_socket.AsyncSocket:
+            sock.__class__ = LeanSocket  # before engine.io schedules its first PING
+        return await on_connect(sid, environ, *args)
+
+    eio.handlers["connect"] = connect
 
 
 # What engine.io and python-socketio read from a connection's environ once the Socket.IO connect is done.
@@ -139,6 +492,10 @@ def slim_environ(sio: socketio.AsyncServer, sid: str) -> None:
         kept = {key: environ[key] for key in ENVIRON_KEPT if key in environ}
         environ.clear()
         environ.update(kept)
+        scope = kept.get("asgi.scope")
+        headers = scope.get("headers") if isinstance(scope, dict) else None
+        if isinstance(headers, list):
+            headers.clear()  # the same list lives on in uvicorn's protocol and in every ASGI frame's scope
 
 
 def keeps_library_send(sio: socketio.AsyncServer) -> bool:
@@ -195,7 +552,11 @@ def pending(sock: Any) -> int:
 
 
 def enqueue(sock: Any, encoded: Encoded) -> None:
-    sock.queue.put_nowait(encoded.packet)
+    """Queue the packet behind what the socket has waiting (a lean WebSocket's drain writes it)."""
+    if isinstance(sock, LeanSocket):
+        sock.push(encoded.packet)
+    else:
+        sock.queue.put_nowait(encoded.packet)
 
 
 async def drop_slow(sock: Any, reason: str) -> None:
