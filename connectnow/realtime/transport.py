@@ -13,6 +13,13 @@ straight to each recipient's transport when that is safe:
   of an ASGI `send`. Otherwise the packet joins the engine.io queue behind the others, so a socket never
   sees two packets out of order.
 
+Lean sockets (memory per idle socket): on uvicorn's sans-I/O WebSocket an engine.io socket (`LeanSocket`) has
+one task, uvicorn's ASGI task, which reads its packets (`DirectWebSocket.serve`); engine.io's writer task, its
+per-read `wait_for` task and its PING sleeper task are gone. A packet is written when it is sent, and waits in
+the socket's queue (drained by a task that exists only meanwhile) when something is ahead of it or the
+transport is not writable. PINGs come from one `PingWheel` per server; the PONG deadline is engine.io's own
+check. The queues (`LeanQueue`) allocate nothing while empty, and the handshake's headers are dropped.
+
 Versions are pinned in pyproject.toml; tests/realtime/test_transport_internals.py checks the pins and the
 source of every function relied on here, and fails loudly when an upgrade changes any of them.
 """

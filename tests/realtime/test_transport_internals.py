@@ -20,8 +20,12 @@ import engineio.base_socket as eio_base_socket
 import socketio
 import socketio.async_server as sio_server
 import socketio.base_manager as sio_manager
+import socketio.base_server as sio_base_server
 import uvicorn.protocols.websockets.websockets_sansio_impl as uvicorn_ws
+import websockets.datastructures as ws_datastructures
 import websockets.frames as ws_frames
+import websockets.protocol as ws_protocol
+import websockets.server as ws_server
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
@@ -63,6 +67,60 @@ FINGERPRINTS: dict[str, tuple[Any, str]] = {
     "uvicorn sans-I/O pause_writing": (uvicorn_ws.WebSocketsSansIOProtocol.pause_writing, "4830f7e0d81f877d"),
     "uvicorn sans-I/O resume_writing": (uvicorn_ws.WebSocketsSansIOProtocol.resume_writing, "ef79384e5fff077c"),
     "websockets Frame.serialize": (ws_frames.Frame.serialize, "2aeba0b89df2e975"),
+    # The lean socket (LeanSocket, DirectWebSocket.serve, PingWheel, LeanQueue, slim_protocol).
+    "engineio AsyncSocket.schedule_ping (last_ping None while the next PING waits)": (
+        eio_socket.AsyncSocket.schedule_ping,
+        "fe316639159cd70d",
+    ),
+    "engineio AsyncSocket._send_ping (what PingWheel/ping_due replace)": (
+        eio_socket.AsyncSocket._send_ping,
+        "67db82a704ea49d0",
+    ),
+    "engineio AsyncSocket.send (ping timeout check, then queue)": (eio_socket.AsyncSocket.send, "0437276ccba7ab09"),
+    "engineio AsyncSocket.receive (PONG, MESSAGE, UPGRADE, CLOSE)": (
+        eio_socket.AsyncSocket.receive,
+        "a91ae36ec2fb5340",
+    ),
+    "engineio AsyncSocket.check_ping_timeout (closes a silent client)": (
+        eio_socket.AsyncSocket.check_ping_timeout,
+        "77616d5ca7809257",
+    ),
+    "engineio AsyncSocket._upgrade_websocket (creates the wrapper with the bound handler)": (
+        eio_socket.AsyncSocket._upgrade_websocket,
+        "820b83efe96adb98",
+    ),
+    "engineio AsyncServer._trigger_event (the connect handler runs before schedule_ping)": (
+        eio_server.AsyncServer._trigger_event,
+        "4a09b6e47eb66532",
+    ),
+    "engineio AsyncServer._service_task (the PONG deadline)": (
+        eio_server.AsyncServer._service_task,
+        "b6358bda51d0b34b",
+    ),
+    "socketio BaseServer.__init__ (registers eio's connect handler)": (
+        sio_base_server.BaseServer.__init__,
+        "6b998e091b34a563",
+    ),
+    "uvicorn sans-I/O receive (queue.get, queue.empty)": (
+        uvicorn_ws.WebSocketsSansIOProtocol.receive,
+        "1dc0e715390021a1",
+    ),
+    "uvicorn sans-I/O send_receive_event_to_app (queue.put_nowait)": (
+        uvicorn_ws.WebSocketsSansIOProtocol.send_receive_event_to_app,
+        "a2b10de91477dc1d",
+    ),
+    "uvicorn sans-I/O handle_connect (self.request, self.response)": (
+        uvicorn_ws.WebSocketsSansIOProtocol.handle_connect,
+        "fe2a087aa2223cf8",
+    ),
+    "websockets ServerProtocol.parse (the request lives on in its frame)": (
+        ws_server.ServerProtocol.parse,
+        "8c4d10340de4d32f",
+    ),
+    "websockets Protocol.send_text": (ws_protocol.Protocol.send_text, "9268f18e580a5d67"),
+    "websockets Protocol.send_binary": (ws_protocol.Protocol.send_binary, "a001f8bb8a651d9b"),
+    "websockets Protocol.data_to_send": (ws_protocol.Protocol.data_to_send, "959589a5e74ef26f"),
+    "websockets Headers.clear": (ws_datastructures.Headers.clear, "ed9cd417d1df6c71"),
 }
 
 
@@ -118,3 +176,25 @@ def test_the_attributes_read_on_the_hot_path_exist() -> None:
     protocol_attrs = inspect.getsource(uvicorn_ws.WebSocketsSansIOProtocol.__init__)
     for name in ("self.writable", "self.close_sent", "self.disconnected", "self.conn", "self.transport"):
         assert name in protocol_attrs, name
+
+
+def _queue_methods(module: Any) -> set[str]:
+    return set(re.findall(r"self\.queue\.(\w+)", inspect.getsource(module)))
+
+
+def test_the_queues_are_used_only_through_what_lean_queue_has() -> None:
+    """engine.io's socket queue and uvicorn's receive queue are `LeanQueue`s: every method the libraries call
+    on them must be one it implements."""
+    lean = {name for name in dir(transport.LeanQueue) if not name.startswith("_")}
+    assert _queue_methods(eio_socket) <= lean, _queue_methods(eio_socket) - lean
+    assert _queue_methods(uvicorn_ws) <= lean, _queue_methods(uvicorn_ws) - lean
+
+
+def test_install_makes_lean_sockets_and_queues() -> None:
+    sio = socketio.AsyncServer(async_mode="asgi")
+    library_connect = sio.eio.handlers["connect"]
+    Hub(sio)
+    assert isinstance(sio.eio.create_queue(), transport.LeanQueue)
+    assert sio.eio.handlers["connect"] is not library_connect  # wrapped: sockets become LeanSockets
+    assert isinstance(sio.eio.cn_ping_wheel, transport.PingWheel)
+    assert sio.eio.cn_ping_wheel.interval == sio.eio.ping_interval
