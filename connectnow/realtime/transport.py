@@ -140,6 +140,44 @@ class LeanQueue:
             await joiner
 
 
+class LeanEvent:
+    """`asyncio.Event` (set, clear, is_set, wait) without its deque of waiters until someone waits: uvicorn's
+    per-connection `writable` flag."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self, value: bool) -> None:
+        self._set = value
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> bool:
+        if self._set:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+        return True
+
+
 class PingWheel:
     """Every socket's next Engine.IO PING on one server-wide timer (engine.io starts a task per socket that
     sleeps `ping_interval`). Sockets wait in slots of `resolution` seconds; one timer handle serves the
@@ -226,12 +264,6 @@ class LeanSocket(eio_socket.AsyncSocket):
         if ws is not None and ws.lean and self.closed:
             ws.finish()
 
-    async def _websocket_handler(self, ws: Any) -> None:
-        if isinstance(ws, DirectWebSocket) and ws.lean:
-            await ws.serve()
-        else:
-            await super()._websocket_handler(ws)
-
 
 class DirectWebSocket(eio_asgi.WebSocket):
     """engine.io's ASGI WebSocket wrapper, exposing uvicorn's protocol to the fan-out and (`lean`) running
@@ -266,7 +298,10 @@ class DirectWebSocket(eio_asgi.WebSocket):
                 self.proto = proto
         self.sock.direct_ws = self
         try:
-            await self.handler(self)
+            if self.lean:
+                await self.serve()  # instead of engine.io's `_websocket_handler`
+            else:
+                await self.handler(self)
         finally:
             self.sock.direct_ws = None
             self.proto = self.connection = None
@@ -447,7 +482,7 @@ DRAIN_ON_CLOSE_SECONDS = 2.0  # how long a WebSocket the client closed may flush
 def slim_protocol(proto: WebSocketsSansIOProtocol) -> None:
     """Drop what uvicorn keeps of the handshake for the connection's lifetime (the parsed request and response,
     ~3 KiB; only the handshake reads them; the request's headers also live on in websockets' parser frame), and
-    give it a `LeanQueue` for its receive queue."""
+    give it a `LeanQueue` for its receive queue and a `LeanEvent` for its `writable` flag."""
     parsed: Any = proto
     request = getattr(parsed, "request", None)
     if request is not None:
@@ -458,6 +493,8 @@ def slim_protocol(proto: WebSocketsSansIOProtocol) -> None:
     while not old.empty():
         lean.put_nowait(old.get_nowait())
     proto.queue = lean
+    writable: Any = LeanEvent(proto.writable.is_set())
+    proto.writable = writable
 
 
 def install(sio: socketio.AsyncServer) -> None:

@@ -70,6 +70,23 @@ async def test_lean_queue_join_waits_for_task_done() -> None:
         queue.task_done()
 
 
+async def test_lean_event_wakes_its_waiters_and_forgets_cancelled_ones() -> None:
+    event = transport.LeanEvent(False)
+    waiters = [asyncio.create_task(event.wait()) for _ in range(2)]
+    cancelled = asyncio.create_task(event.wait())
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await asyncio.sleep(0)
+    assert event._waiters is not None and len(event._waiters) == 2
+    event.set()
+    assert await asyncio.wait_for(asyncio.gather(*waiters), WAIT_SECS) == [True, True]
+    assert event.is_set() and event._waiters is None
+    event.clear()
+    assert not event.is_set()
+    event.set()
+    assert await event.wait()  # set: at once
+
+
 # --- PingWheel -----------------------------------------------------------------------------------------------
 class _Sock:
     def __init__(self) -> None:
@@ -174,6 +191,7 @@ async def test_an_idle_websocket_has_one_task_and_no_queue_storage(stack: Stack)
             proto = sock.direct_ws.connection
             assert proto is not None
             assert isinstance(proto.queue, transport.LeanQueue) and proto.request is None
+            assert isinstance(proto.writable, transport.LeanEvent) and proto.writable._waiters is None
     finally:
         for ws, _ in clients:
             await ws.close()

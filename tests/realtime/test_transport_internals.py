@@ -190,6 +190,12 @@ def test_the_queues_are_used_only_through_what_lean_queue_has() -> None:
     assert _queue_methods(uvicorn_ws) <= lean, _queue_methods(uvicorn_ws) - lean
 
 
+def test_uvicorn_uses_its_writable_flag_only_through_what_lean_event_has() -> None:
+    used = set(re.findall(r"self\.writable\.(\w+)", inspect.getsource(uvicorn_ws)))
+    lean = {name for name in dir(transport.LeanEvent) if not name.startswith("_")}
+    assert used and used <= lean, used - lean
+
+
 def test_install_makes_lean_sockets_and_queues() -> None:
     sio = socketio.AsyncServer(async_mode="asgi")
     library_connect = sio.eio.handlers["connect"]
