@@ -406,7 +406,10 @@ class DirectWebSocket(eio_asgi.WebSocket):
                     data = message.get("text")
                 if data is None or len(data) > server.max_http_buffer_size:
                     break
-                pkt = eio_packet.Packet(encoded_packet=data)
+                try:
+                    pkt = eio_packet.Packet(encoded_packet=data)
+                except (ValueError, IndexError, KeyError):
+                    break  # not an Engine.IO packet: the client is not speaking the protocol
                 message = data = None  # not kept alive by this frame while the socket idles
                 try:
                     await sock.receive(pkt)

@@ -277,3 +277,16 @@ async def test_pings_keep_coming_while_answered_and_a_silent_client_is_closed(se
         assert rest == []
     finally:
         await ws.close()
+
+
+async def test_a_frame_that_is_no_engineio_packet_closes_that_socket_only(stack: Stack) -> None:
+    bad, _ = await stack.connect()
+    good, sid = await stack.connect()
+    try:
+        await bad.send("x")
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(bad.recv(), WAIT_SECS)
+        await stack.sio.emit("still", 1, to=sid)
+        assert json.loads(str(await asyncio.wait_for(good.recv(), WAIT_SECS))[2:]) == ["still", 1]
+    finally:
+        await good.close()
