@@ -38,7 +38,7 @@ def user_room(user_id: str) -> str:
     return f"user:{user_id}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Connection:
     sid: str
     principal: Principal

@@ -265,17 +265,34 @@ class LeanSocket(eio_socket.AsyncSocket):
             ws.finish()
 
 
-class DirectWebSocket(eio_asgi.WebSocket):
-    """engine.io's ASGI WebSocket wrapper, exposing uvicorn's protocol to the fan-out and (`lean`) running
-    the socket itself on uvicorn's sans-I/O protocol.
+class DirectWebSocket:
+    """engine.io's ASGI WebSocket wrapper (`engineio.async_drivers.asgi.WebSocket`: `wait`, `send`, `close`,
+    the same ASGI messages), exposing uvicorn's protocol to the fan-out and (`lean`) running the socket itself
+    on uvicorn's sans-I/O protocol. Slotted: one lives as long as its connection.
 
     It hangs itself on the engine.io socket (`direct_ws`) for the lifetime of the connection. With `lean`,
     `serve` is the socket's only task (uvicorn's ASGI task): it reads packets; writes go straight to the
     transport. Otherwise (another ASGI server) engine.io's own handler runs, and `sending` counts its writer's
     sends in flight so the fan-out never overtakes one."""
 
+    __slots__ = (
+        "asgi_receive",
+        "asgi_send",
+        "closing_ws",
+        "connection",
+        "drain",
+        "handler",
+        "lean",
+        "proto",
+        "sending",
+        "serving_done",
+        "sock",
+    )
+
     def __init__(self, handler: Any, server: Any) -> None:
-        super().__init__(handler, server)
+        self.handler = handler
+        self.asgi_receive: Any = None
+        self.asgi_send: Any = None
         self.sock = handler.__self__  # the engine.io socket whose `_websocket_handler` this runs
         self.proto: WebSocketsSansIOProtocol | None = None  # set when shared frames may be written directly
         self.connection: WebSocketsSansIOProtocol | None = None  # uvicorn's sans-I/O protocol, any extensions
@@ -284,6 +301,18 @@ class DirectWebSocket(eio_asgi.WebSocket):
         self.drain: asyncio.Task[None] | None = None
         self.closing_ws = False
         self.serving_done = False
+
+    async def wait(self) -> str | bytes:
+        event = await self.asgi_receive()
+        if event["type"] != "websocket.receive":
+            raise OSError
+        if event.get("bytes") is not None:
+            data: bytes = event["bytes"]
+            return data
+        if event.get("text") is not None:
+            text: str = event["text"]
+            return text
+        raise OSError
 
     async def __call__(self, environ: dict[str, Any]) -> str:
         self.asgi_receive = environ["asgi.receive"]
@@ -310,7 +339,10 @@ class DirectWebSocket(eio_asgi.WebSocket):
     async def send(self, message: str | bytes) -> None:
         self.sending += 1
         try:
-            await super().send(message)
+            if isinstance(message, bytes):
+                await self.asgi_send({"type": "websocket.send", "bytes": message, "text": None})
+            else:
+                await self.asgi_send({"type": "websocket.send", "bytes": None, "text": message})
         finally:
             self.sending -= 1
 
@@ -381,7 +413,8 @@ class DirectWebSocket(eio_asgi.WebSocket):
     async def close(self) -> None:
         if not self.closing_ws:
             self.closing_ws = True
-            await super().close()
+            with contextlib.suppress(Exception):  # already closed: nothing to do
+                await self.asgi_send({"type": "websocket.close"})
 
     async def serve(self) -> None:
         """The lean socket's life: the upgrade handshake when it comes from long-polling, then read packets
