@@ -10,6 +10,7 @@ direct-conversation rooms. Only the server puts a socket in a room.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -157,12 +158,20 @@ class Hub:
 
     # --- this worker's sockets ---------------------------------------------------------------------------
     async def register(self, sid: str, principal: Principal) -> Connection:
-        conn = Connection(sid=sid, principal=principal)
+        conn = Connection(sid=sid, principal=self._share_user_record(principal))
         self.connections[sid] = conn
         self._by_user[principal.user_id].add(sid)
         await self.sio.enter_room(sid, user_room(principal.user_id))
         transport.slim_environ(self.sio, sid)
         return conn
+
+    def _share_user_record(self, principal: Principal) -> Principal:
+        """A user's sockets on this worker share one copy of an unchanged user record (~1.7 KiB each)."""
+        sids = self._by_user.get(principal.user_id)
+        other = self.connections.get(next(iter(sids))) if sids else None
+        if other is not None and other.principal.user is not principal.user and other.principal.user == principal.user:
+            return dataclasses.replace(principal, user=other.principal.user)
+        return principal
 
     def unregister(self, sid: str) -> Connection | None:
         conn = self.connections.pop(sid, None)

@@ -10,6 +10,7 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,6 +23,8 @@ from websockets.exceptions import ConnectionClosed
 from connectnow.realtime import transport
 from connectnow.realtime.hub import Hub, OrjsonCodec
 from connectnow.realtime.sio_server import ConnectNowServer
+from connectnow.services.auth import Principal
+from models.users import UserRecord
 from tests.support.live_server import LiveServer
 
 WAIT_SECS = 30.0  # generous: the suite runs on 2 loaded cores
@@ -122,19 +125,20 @@ def _free_port() -> int:
 
 
 class Stack:
-    def __init__(self, sio: socketio.AsyncServer, port: int) -> None:
-        self.sio, self.port = sio, port
+    def __init__(self, sio: socketio.AsyncServer, hub: Hub, port: int) -> None:
+        self.sio, self.hub, self.port = sio, hub, port
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/socket.io/?EIO=4&transport=websocket"
 
-    async def connect(self) -> tuple[ClientConnection, str]:
-        """A raw Engine.IO v4 / Socket.IO v5 WebSocket client; returns it and its Socket.IO sid."""
+    async def connect(self, user: str | None = None) -> tuple[ClientConnection, str]:
+        """A raw Engine.IO v4 / Socket.IO v5 WebSocket client (registered with the hub as `user`, if given);
+        returns it and its Socket.IO sid."""
         ws = await ws_connect(self.url, compression=None, ping_interval=None)
         opened = str(await ws.recv())
         assert opened.startswith("0"), opened
-        await ws.send("40")
+        await ws.send("40" + (json.dumps({"user": user}) if user else ""))
         connected = str(await ws.recv())
         assert connected.startswith("40"), connected
         return ws, json.loads(connected[2:])["sid"]
@@ -143,8 +147,19 @@ class Stack:
 @pytest.fixture
 async def stack() -> AsyncIterator[Stack]:
     sio = ConnectNowServer(connect_timeout=60, async_mode="asgi", json=OrjsonCodec, logger=False, engineio_logger=False)
-    Hub(sio)
-    sio.on("connect", lambda sid, environ, auth: None)
+    hub = Hub(sio)
+
+    async def on_connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        if auth:  # the user's record as the store would load it: a new copy on every connect
+            now = datetime(2026, 1, 1, tzinfo=UTC)
+            name = auth["user"]
+            record = UserRecord(
+                id=name, email=f"{name}@example.com", email_lower=f"{name}@example.com", username=name,
+                username_lower=name, display_name=name, created_at=now, updated_at=now,
+            )  # fmt: skip
+            await hub.register(sid, Principal(user=record, session_id=sid))
+
+    sio.on("connect", on_connect)
     port = _free_port()
     config = uvicorn.Config(
         socketio.ASGIApp(sio),
@@ -162,7 +177,7 @@ async def stack() -> AsyncIterator[Stack]:
         assert not serving.done(), "uvicorn did not start"
         await asyncio.sleep(0.02)
     try:
-        yield Stack(sio, port)
+        yield Stack(sio, hub, port)
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, WAIT_SECS)
@@ -230,6 +245,17 @@ async def test_closing_the_engineio_session_sends_close_then_closes_the_websocke
             got.append(str(await asyncio.wait_for(ws.recv(), WAIT_SECS)))
     assert got == ["1"]  # Engine.IO CLOSE, then the WebSocket's closing handshake
     assert ws.close_code == 1000
+
+
+async def test_a_users_sockets_share_one_copy_of_an_unchanged_user_record(stack: Stack) -> None:
+    clients = [await stack.connect("ann"), await stack.connect("ann"), await stack.connect("bob")]
+    try:
+        ann1, ann2, bob = (stack.hub.connections[sid].principal for _, sid in clients)
+        assert ann1.user is ann2.user and ann1.session_id != ann2.session_id
+        assert bob.user is not ann1.user and bob.user_id == "bob"
+    finally:
+        for ws, _ in clients:
+            await ws.close()
 
 
 # --- Engine.IO's heartbeat on a live server ------------------------------------------------------------------
