@@ -140,6 +140,13 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(10.0, gt=0, le=120)
     email_verify_ttl_seconds: int = Field(2 * 86400, ge=60, le=30 * 86400)
     password_reset_ttl_seconds: int = Field(3600, ge=60, le=86400)
+    # The mail outbox (invitations; connectnow/services/mail_outbox.py): attempts per mail, the first retry's
+    # delay (doubling, capped at an hour), and the worker's fallback poll.
+    mail_max_attempts: int = Field(6, ge=1, le=20)
+    mail_retry_base_seconds: float = Field(30.0, ge=0.05, le=3600)
+    mail_poll_seconds: float = Field(5.0, gt=0, le=600)
+    # Invitation mails one user may have queued in 24 hours (calendar sendUpdates): the server is no open relay.
+    invitation_mails_per_day: int = Field(500, ge=1, le=100_000)
     moderation_poll_seconds: float = Field(60.0, gt=0, le=3600)  # also paces channel deletion jobs
 
     @field_validator("attachment_allowed_types", mode="before")

@@ -166,6 +166,12 @@ GROUP_EMPTY = _define("GROUP_EMPTY", 422, False, "This group has no contacts to 
 CONTACT_OPTED_OUT = _define(
     "CONTACT_OPTED_OUT", 409, False, "The contact opted out of messages: only their own START reply opts them in"
 )
+MAIL_QUOTA_EXCEEDED = _define(
+    "MAIL_QUOTA_EXCEEDED",
+    429,
+    True,
+    "You queued too many invitation mails in the last 24 hours; try later or send fewer updates",
+)
 RSVP_LINK_INVALID = _define(
     "RSVP_LINK_INVALID", 404, False, "This RSVP link is not valid, or it was used already: ask for a new one"
 )

@@ -15,11 +15,13 @@ from connectnow.services.calendar.catalog import CatalogService
 from connectnow.services.calendar.events import Emitter, EventService
 from connectnow.services.calendar.exports import ExportService
 from connectnow.services.calendar.ics import IcsService
+from connectnow.services.calendar.invitations import InvitationService
 from connectnow.services.calendar.providers import SyncProvider, providers
 from connectnow.services.calendar.reminders import ChatReminderPoster, ReminderPoster, ReminderService
 from connectnow.services.calendar.rsvp import RsvpService
 from connectnow.services.calendar.series import SeriesService
 from connectnow.services.leases import LeaseWorker
+from connectnow.services.mail_outbox import MailOutbox
 from connectnow.store.port import DocumentStore
 
 DEFAULT_MAX_ICS_BYTES = 2 * 1024 * 1024
@@ -38,6 +40,16 @@ class CalendarSuite:
     archive: ArchiveService
     providers: dict[str, SyncProvider] = field(default_factory=dict)  # "ics"; Outlook/Google would join here
     workers: list[LeaseWorker] = field(default_factory=list)
+    invitations: InvitationService | None = None  # wired by the node with the mail outbox (issue 19)
+
+    def attach_mail(self, outbox: MailOutbox) -> InvitationService:
+        self.invitations = InvitationService(self.events, self.rsvp, outbox)
+        return self.invitations
+
+    def mail(self) -> InvitationService:
+        if self.invitations is None:  # the node wires it at start, before any request can arrive
+            raise RuntimeError("calendar invitations are not wired")
+        return self.invitations
 
 
 def build_calendar(

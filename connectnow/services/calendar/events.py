@@ -327,10 +327,12 @@ class EventService:
         await self.announce("updated", record, previous_calendar_id=current.calendar_id)
         return record
 
-    async def delete(self, principal: Principal, event_id: str) -> None:
+    async def delete(self, principal: Principal, event_id: str) -> EventRecord:
+        """Remove the event (a series with its exceptions); answers it as it was (for the CANCEL mails)."""
         event = await self.owned_event(principal, event_id)
         await self.calendars.accessible(principal, event.calendar_id, write=True)
         await self.remove(event)
+        return event
 
     async def remove(self, event: EventRecord) -> None:
         if event.recurrence_pattern is not None:
