@@ -183,6 +183,11 @@ class Settings(BaseSettings):
     broadcast_webhook_timeout_seconds: float = Field(10.0, gt=0, le=120)
     broadcast_webhook_allow_private: bool = False  # allow loopback/private webhook hosts (tests, LAN gateways)
     broadcast_import_max_rows: int = Field(10_000, ge=1)
+    # Recurring broadcasts (docs/SIDECAR-BROADCASTS.md): the shortest gap between occurrences, the most
+    # occurrences in a year, and how long before an occurrence it becomes a scheduled message.
+    broadcast_series_min_interval_seconds: float = Field(3600.0, ge=1, le=365 * 86400)
+    broadcast_series_max_per_year: int = Field(366, ge=1, le=10_000)
+    broadcast_series_lead_seconds: float = Field(300.0, ge=0, le=86400)
 
     # --- issue 8: calendar sidecar (documented in docs/SIDECAR-CALENDAR.md) ---
     calendar_ics_max_bytes: int = Field(2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)  # one ICS import

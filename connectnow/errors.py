@@ -166,6 +166,13 @@ GROUP_EMPTY = _define("GROUP_EMPTY", 422, False, "This group has no contacts to 
 CONTACT_OPTED_OUT = _define(
     "CONTACT_OPTED_OUT", 409, False, "The contact opted out of messages: only their own START reply opts them in"
 )
+BROADCAST_RECURRENCE_INVALID = _define(
+    "BROADCAST_RECURRENCE_INVALID",
+    422,
+    False,
+    "This recurrence rule is refused (details.reason: unparseable, unsupported, tooFrequent, tooMany, noOccurrence)",
+)
+SERIES_ENDED = _define("SERIES_ENDED", 409, False, "This recurring broadcast has ended: create a new one")
 MAIL_QUOTA_EXCEEDED = _define(
     "MAIL_QUOTA_EXCEEDED",
     429,
