@@ -142,6 +142,11 @@ class Settings(BaseSettings):
     password_reset_ttl_seconds: int = Field(3600, ge=60, le=86400)
     # The mail outbox (invitations; connectnow/services/mail_outbox.py): attempts per mail, the first retry's
     # delay (doubling, capped at an hour), and the worker's fallback poll.
+    # Calendars subscribed to an ICS URL (docs/SIDECAR-CALENDAR.md): the shortest refresh interval, the fetch
+    # time bound, and whether loopback/private hosts may be fetched (tests, LAN servers; off by default).
+    calendar_subscription_min_interval_seconds: int = Field(900, ge=1, le=7 * 86400)
+    calendar_subscription_timeout_seconds: float = Field(20.0, gt=0, le=120)
+    calendar_subscription_allow_private: bool = False
     mail_max_attempts: int = Field(6, ge=1, le=20)
     mail_retry_base_seconds: float = Field(30.0, ge=0.05, le=3600)
     mail_poll_seconds: float = Field(5.0, gt=0, le=600)

@@ -173,6 +173,12 @@ BROADCAST_RECURRENCE_INVALID = _define(
     "This recurrence rule is refused (details.reason: unparseable, unsupported, tooFrequent, tooMany, noOccurrence)",
 )
 SERIES_ENDED = _define("SERIES_ENDED", 409, False, "This recurring broadcast has ended: create a new one")
+CALENDAR_URL_FORBIDDEN = _define(
+    "CALENDAR_URL_FORBIDDEN", 422, False, "This URL's host is, or resolves to, a private or local address"
+)
+SUBSCRIPTION_FETCH_FAILED = _define(
+    "SUBSCRIPTION_FETCH_FAILED", 502, True, "The subscribed calendar's URL could not be fetched (details say why)"
+)
 MAIL_QUOTA_EXCEEDED = _define(
     "MAIL_QUOTA_EXCEEDED",
     429,

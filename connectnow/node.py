@@ -27,7 +27,7 @@ from connectnow.services.auth import AuthService
 from connectnow.services.auth_limits import AuthThrottle
 from connectnow.services.broadcasts.in_app import ChatCorePoster
 from connectnow.services.broadcasts.wiring import Broadcasts, build_broadcasts
-from connectnow.services.calendar import CalendarSuite, build_calendar, chat_poster
+from connectnow.services.calendar import CalendarSuite, build_calendar, chat_poster, subscription_policy
 from connectnow.services.channel_deletion import ChannelDeletionService
 from connectnow.services.channels import ChannelService
 from connectnow.services.chat_access import ChatAccess
@@ -161,6 +161,7 @@ class Node:
             self.store, self.secrets, self.hub, chat_poster(self.store, self.services.messages),
             export_dir=self.settings.data_dir / "exports", public_url=self.settings.public_url,
             max_ics_bytes=self.settings.calendar_ics_max_bytes, poll_seconds=self.settings.calendar_poll_seconds,
+            subscription_policy=subscription_policy(self.settings),
         )  # fmt: skip
         self.background.extend(self.services.calendar.workers)  # reminders and admin exports (lease queues)
         scheduling.attach_public(

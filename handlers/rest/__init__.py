@@ -14,6 +14,7 @@ from handlers.rest import (
     auth,
     bookings,
     broadcast_series,
+    calendar_subscriptions,
     calendars,
     categories,
     channels,
@@ -54,7 +55,7 @@ ROUTERS = (
     (moderation, account),  # deleted messages kept for review, reports, mail flows (issue 18)
     (contacts, groups, templates, scheduled, broadcast_series, studybooks),  # broadcasts sidecar (issues 6, 19)
     (bookings, forms, audit, scheduling_admin, public_scheduling),  # scheduling sidecar (issues 7, 19)
-    (calendars, events, rsvp, categories, locations, ics, exports),  # calendar sidecar (issue 8)
+    (calendars, calendar_subscriptions, events, rsvp, categories, locations, ics, exports),  # calendar (8, 19)
 )
 for group in ROUTERS:
     for module in group:
