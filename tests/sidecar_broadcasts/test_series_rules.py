@@ -23,11 +23,20 @@ PRODUCTION = recurrence.RuleBounds(min_interval_seconds=3600, max_per_year=366)
         ("FREQ=DAILY;UNTIL=20270301T000000", "noOccurrence"),  # ends before it starts
         ("FREQ=FORTNIGHTLY", "unparseable"),
         ("DTSTART=20270101T000000;FREQ=DAILY", "unsupported"),
+        # Filters that could never match would make dateutil walk day by day to the year 9999:
+        ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "unsupported"),
+        ("FREQ=MINUTELY;INTERVAL=60;BYMONTH=13", "unsupported"),
+        ("FREQ=DAILY;BYHOUR=25", "unsupported"),
+        ("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=7", "unsupported"),
+        ("FREQ=MONTHLY;BYDAY=+9MO", "unsupported"),
+        ("FREQ=WEEKLY;BYDAY=1MO", "unsupported"),
+        ("FREQ=DAILY;INTERVAL=99999999", "unsupported"),
+        ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "noOccurrence"),  # yearly: a short walk, then refused
     ],
 )
 def test_unbounded_or_broken_rules_are_refused(rule: str, reason: str) -> None:
     with pytest.raises(AppError) as refused:
-        recurrence.check(recurrence.parse(rule, START), START, PRODUCTION)
+        recurrence.checked(rule, START, PRODUCTION)
     assert refused.value.code == "BROADCAST_RECURRENCE_INVALID"
     assert refused.value.details["reason"] == reason
 

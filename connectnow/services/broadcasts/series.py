@@ -17,6 +17,7 @@ now; end stops it for good.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -85,9 +86,8 @@ class SeriesService:
         if data.start_at.tzinfo is not None:
             raise AppError(errors.VALIDATION_FAILED, "startAt is a local time in timeZone: no offset")
         load_zone(data.time_zone)
-        rule = recurrence.parse(data.rrule, data.start_at)
-        recurrence.check(rule, data.start_at, self.bounds)
-        last = recurrence.last_local(rule, self.bounds)
+        # A yearly rule that never matches walks a few thousand years in dateutil: off the loop.
+        rule, last = await asyncio.to_thread(recurrence.checked, data.rrule, data.start_at, self.bounds)
         target = target_ref(data.target)
         text = await self.schedule.text_for(principal, data.message, data.template_id)
         check_text_for(target, text)
@@ -162,7 +162,7 @@ class SeriesService:
         rule, start = self._rule(record)
         now_local = recurrence.local_now(record.time_zone, utcnow())
         after = max(now_local, datetime.fromisoformat(record.cursor_local)) if record.cursor_local else now_local
-        found = recurrence.next_local(rule, after, start, _last(record))
+        found = await asyncio.to_thread(recurrence.next_local, rule, after, start, _last(record))
         if found is None:
             return await self._stop(record, SeriesStatus.ENDED, "no occurrence left")
         at = recurrence.instant(found, record.time_zone)
@@ -198,7 +198,7 @@ class SeriesService:
         record = SeriesRecord.model_validate(item)
         rule, start = self._rule(record)
         cursor = datetime.fromisoformat(record.cursor_local) if record.cursor_local else None
-        occurrence = recurrence.next_local(rule, cursor, start, _last(record))
+        occurrence = await asyncio.to_thread(recurrence.next_local, rule, cursor, start, _last(record))
         if occurrence is None:
             await self.queue.finish(record.id, worker_id, SeriesStatus.ENDED.value,
                                     {"endedReason": "no occurrence left", "updatedAt": utcnow()})  # fmt: skip
@@ -223,7 +223,7 @@ class SeriesService:
         counts = {"occurrences": record.occurrences + made, "skipped": record.skipped + (not made)}
         fields = {"cursorLocal": occurrence.isoformat(), "updatedAt": utcnow(), **counts,
                   **({"lastError": error} if error else {})}  # fmt: skip
-        following = recurrence.next_local(rule, occurrence, start, _last(record))
+        following = await asyncio.to_thread(recurrence.next_local, rule, occurrence, start, _last(record))
         if following is None:
             ended = {**fields, "endedReason": "no occurrence left", "nextOccurrenceAt": None}
             await self.queue.finish(record.id, worker_id, SeriesStatus.ENDED.value, ended)
