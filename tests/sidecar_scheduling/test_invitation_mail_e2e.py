@@ -110,6 +110,12 @@ async def test_guest_booking_mails_invitation_update_and_cancellation(
     cancel_path, reschedule_path = links(invite)
     assert receipt["cancelToken"] in cancel_path and receipt["rescheduleToken"] in reschedule_path
 
+    # The host accepts: the guest hears of it (same links, still valid).
+    accepted = await http.post(f"{API}/scheduling/bookings/{receipt['bookingId']}/accept", headers=host)
+    assert accepted.status_code == 200, accepted.text
+    confirmed = await inbox.wait_for(lambda m: guest in m.to and m.subject.startswith("Confirmed:"))
+    assert str(ics_of(confirmed)["METHOD"]) == "REQUEST" and links(confirmed) == [cancel_path, reschedule_path]
+
     # The guest follows the mailed reschedule link; the update mail carries fresh links.
     moved = await http.post(reschedule_path, json={"startTime": f"{DAY}T11:00:00Z"})
     assert moved.status_code == 200, moved.text
@@ -129,10 +135,30 @@ async def test_guest_booking_mails_invitation_update_and_cancellation(
     # The host sees the three mails as sent; someone else cannot see them at all.
     path = f"{API}/scheduling/bookings/{receipt['bookingId']}/invitations"
     rows = await wait_status(http, path, host, {guest: "sent"})
-    assert [r["kind"] for r in rows] == ["booking.invitation", "booking.invitation", "booking.cancellation"]
+    assert [r["kind"] for r in rows] == ["booking.invitation"] * 3 + ["booking.cancellation"]
+    assert [r["subject"].split(":")[0] for r in rows] == ["Invitation", "Confirmed", "Updated invitation", "Cancelled"]
     assert all(r["attempts"] == 1 and r["sentAt"] for r in rows)
     stranger = bearer((await register(http))["accessToken"])
     assert (await http.get(path, headers=stranger)).status_code in (403, 404)
+
+
+async def test_a_host_declining_a_guest_booking_mails_a_cancel(
+    http: httpx.AsyncClient, smtp: tuple[Inbox, int]
+) -> None:
+    username = unique_name("declines").lower()
+    host, _ = await open_page(http, username)
+    guest = f"{username}-guest@example.org"
+    made = await http.post(
+        f"{PUBLIC}/{username}/bookings",
+        json={"eventTypeId": 7, "name": "Ann", "email": guest, "startTime": f"{DAY}T10:00:00Z"},
+    )
+    assert made.status_code == 201, made.text
+    rejected = await http.post(
+        f"{API}/scheduling/bookings/{made.json()['bookingId']}/reject", json={"reason": "away"}, headers=host
+    )
+    assert rejected.status_code == 200, rejected.text
+    declined = await smtp[0].wait_for(lambda m: guest in m.to and m.subject.startswith("Declined:"))
+    assert str(ics_of(declined)["METHOD"]) == "CANCEL" and links(declined) == []
 
 
 async def test_event_invitations_retry_give_up_and_cancel(

@@ -58,6 +58,10 @@ Span = tuple[datetime, datetime]
 BusyLookup = Callable[[UserRecord, datetime, datetime], Awaitable[list[Span]]]
 Throttle = Callable[[str | None], Awaitable[None]]
 PROFILE_FIELDS = ("schedulingUsername", "churchName", "role", "calUserId")
+CLOSED_STATUSES = ("cancelled", "rejected")
+# The subject of the guest's mail per booking change; other changes (completed, no-show) mail nothing.
+GUEST_MAIL_LABELS = {"create": "Invitation", "reschedule": "Updated invitation", "accept": "Confirmed",
+                     "cancel": "Cancelled", "reject": "Declined"}  # fmt: skip
 
 
 class PublicBookingService:
@@ -80,6 +84,7 @@ class PublicBookingService:
         self.public_url = public_url.rstrip("/") if public_url else None
         self.busy = busy
         self.outbox: MailOutbox | None = None  # wired by the node: the guest's invitation mails
+        bookings.guest_mail = self._guest_changed  # every change of a guest booking, by guest or host
 
     # --- the host's profile ----------------------------------------------------------------------------
     def link(self, username: str) -> str:
@@ -187,18 +192,14 @@ class PublicBookingService:
         booking = await self.bookings.place(create, GUEST, guest_nonce=secrets.token_urlsafe(12))
         await self._audit("booking.create", booking, address)
         await self.bookings.after_create(booking)
-        receipt = self.receipt(booking, host, username)
-        await self._mail("booking.invitation", "Invitation", booking, receipt)
-        return receipt
+        return self.receipt(booking, host, username)
 
     async def cancel(self, booking_id: str, token: str, reason: str | None, address: str | None) -> GuestBookingReceipt:
         await self.throttle(address)
         booking, host, username = await self._redeem(booking_id, token, "cancel")
         updated = await self.bookings.guest_cancel(booking, reason, secrets.token_urlsafe(12))
         await self._audit("booking.cancel", updated, address)
-        receipt = self.receipt(updated, host, username, links=False)
-        await self._mail("booking.cancellation", "Cancelled", updated, receipt)
-        return receipt
+        return self.receipt(updated, host, username, links=False)
 
     async def reschedule(
         self, booking_id: str, token: str, body: GuestReschedule, address: str | None
@@ -214,9 +215,7 @@ class PublicBookingService:
         updated = await self.bookings.move(booking, move, GUEST, {"guestNonce": secrets.token_urlsafe(12)})
         await self._audit("booking.reschedule", updated, address)
         await self.bookings.after_change(updated, "reschedule")
-        receipt = self.receipt(updated, host, username)
-        await self._mail("booking.invitation", "Updated invitation", updated, receipt)
-        return receipt
+        return self.receipt(updated, host, username)
 
     async def _audit(self, action: str, booking: BookingRecord, address: str | None) -> None:
         meta = {"actor": GUEST, "ipAddress": address}
@@ -227,8 +226,18 @@ class PublicBookingService:
         booking = await self.bookings.load(actor, booking_id)
         return [] if self.outbox is None else await self.outbox.about(f"booking:{booking.id}")
 
+    async def _guest_changed(self, booking: BookingRecord, action: str) -> None:
+        """Queue the guest's mail for a change of their booking (after it is stored); the outbox sends it."""
+        label = GUEST_MAIL_LABELS.get(action)
+        host = await self.users.get(booking.user_id) if label and self.outbox is not None else None
+        if label is None or host is None:
+            return
+        policy = await self.policies.policies.for_user(host.id)
+        closed = booking.status.value in CLOSED_STATUSES
+        receipt = self.receipt(booking, host, policy.scheduling_username if policy else None, links=not closed)
+        await self._mail("booking.cancellation" if closed else "booking.invitation", label, booking, receipt)
+
     async def _mail(self, kind: str, label: str, booking: BookingRecord, receipt: GuestBookingReceipt) -> None:
-        """Queue the guest's mail (after the booking is stored); the outbox worker sends it."""
         if self.outbox is None or not booking.attendees or receipt.invitation is None:
             return
         method = "CANCEL" if kind == "booking.cancellation" else "REQUEST"
@@ -301,7 +310,7 @@ class PublicBookingService:
         cal = Calendar()
         cal.add("prodid", PRODID)
         cal.add("version", "2.0")
-        cancelled = booking.status.value == "cancelled"
+        cancelled = booking.status.value in CLOSED_STATUSES
         cal.add("method", "CANCEL" if cancelled else "REQUEST")
         event = Event()
         event.add("uid", f"{booking.id}@connectnow")
