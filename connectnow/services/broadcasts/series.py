@@ -123,10 +123,19 @@ class SeriesService:
         return record
 
     async def get(self, principal: Principal, series_id: str) -> SeriesPublic:
-        return series_public(await self.owned(principal, series_id))
+        return await self._public(await self.owned(principal, series_id))
 
     async def list_all(self, principal: Principal) -> list[SeriesPublic]:
-        return [series_public(r) for r in await self.series.of_user(principal.user_id, MAX_LISTED)]
+        return [await self._public(r) for r in await self.series.of_user(principal.user_id, MAX_LISTED)]
+
+    async def _public(self, record: SeriesRecord) -> SeriesPublic:
+        """`nextOccurrenceAt` is the next send: an occurrence already made and pending comes before the rule's
+        next one (occurrences are made up to the lead time ahead)."""
+        public = series_public(record)
+        pending = await self.occurrences.earliest_pending(record.id, utcnow())
+        if pending is not None:
+            public.next_occurrence_at = pending.scheduled_for
+        return public
 
     async def occurrences_of(self, principal: Principal, series_id: str) -> list[ScheduledPublic]:
         record = await self.owned(principal, series_id)
@@ -184,7 +193,7 @@ class SeriesService:
                 await self.schedule.deliveries.cancel_pending(occurrence.id)
 
     async def _announce(self, record: SeriesRecord) -> SeriesPublic:
-        public = series_public(record)
+        public = await self._public(record)
         await self.schedule.hub.emit(EVENT_SERIES, public, room=user_room(record.user_id))
         return public
 
