@@ -140,6 +140,18 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(10.0, gt=0, le=120)
     email_verify_ttl_seconds: int = Field(2 * 86400, ge=60, le=30 * 86400)
     password_reset_ttl_seconds: int = Field(3600, ge=60, le=86400)
+    # The mail outbox (invitations; connectnow/services/mail_outbox.py): attempts per mail, the first retry's
+    # delay (doubling, capped at an hour), and the worker's fallback poll.
+    # Calendars subscribed to an ICS URL (docs/SIDECAR-CALENDAR.md): the shortest refresh interval, the fetch
+    # time bound, and whether loopback/private hosts may be fetched (tests, LAN servers; off by default).
+    calendar_subscription_min_interval_seconds: int = Field(900, ge=1, le=7 * 86400)
+    calendar_subscription_timeout_seconds: float = Field(20.0, gt=0, le=120)
+    calendar_subscription_allow_private: bool = False
+    mail_max_attempts: int = Field(6, ge=1, le=20)
+    mail_retry_base_seconds: float = Field(30.0, ge=0.05, le=3600)
+    mail_poll_seconds: float = Field(5.0, gt=0, le=600)
+    # Invitation mails one user may have queued in 24 hours (calendar sendUpdates): the server is no open relay.
+    invitation_mails_per_day: int = Field(500, ge=1, le=100_000)
     moderation_poll_seconds: float = Field(60.0, gt=0, le=3600)  # also paces channel deletion jobs
 
     @field_validator("attachment_allowed_types", mode="before")
@@ -176,6 +188,11 @@ class Settings(BaseSettings):
     broadcast_webhook_timeout_seconds: float = Field(10.0, gt=0, le=120)
     broadcast_webhook_allow_private: bool = False  # allow loopback/private webhook hosts (tests, LAN gateways)
     broadcast_import_max_rows: int = Field(10_000, ge=1)
+    # Recurring broadcasts (docs/SIDECAR-BROADCASTS.md): the shortest gap between occurrences, the most
+    # occurrences in a year, and how long before an occurrence it becomes a scheduled message.
+    broadcast_series_min_interval_seconds: float = Field(3600.0, ge=1, le=365 * 86400)
+    broadcast_series_max_per_year: int = Field(366, ge=1, le=10_000)
+    broadcast_series_lead_seconds: float = Field(300.0, ge=0, le=86400)
 
     # --- issue 8: calendar sidecar (documented in docs/SIDECAR-CALENDAR.md) ---
     calendar_ics_max_bytes: int = Field(2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)  # one ICS import

@@ -166,6 +166,25 @@ GROUP_EMPTY = _define("GROUP_EMPTY", 422, False, "This group has no contacts to 
 CONTACT_OPTED_OUT = _define(
     "CONTACT_OPTED_OUT", 409, False, "The contact opted out of messages: only their own START reply opts them in"
 )
+BROADCAST_RECURRENCE_INVALID = _define(
+    "BROADCAST_RECURRENCE_INVALID",
+    422,
+    False,
+    "This recurrence rule is refused (details.reason: unparseable, unsupported, tooFrequent, tooMany, noOccurrence)",
+)
+SERIES_ENDED = _define("SERIES_ENDED", 409, False, "This recurring broadcast has ended: create a new one")
+CALENDAR_URL_FORBIDDEN = _define(
+    "CALENDAR_URL_FORBIDDEN", 422, False, "This URL's host is, or resolves to, a private or local address"
+)
+SUBSCRIPTION_FETCH_FAILED = _define(
+    "SUBSCRIPTION_FETCH_FAILED", 502, True, "The subscribed calendar's URL could not be fetched (details say why)"
+)
+MAIL_QUOTA_EXCEEDED = _define(
+    "MAIL_QUOTA_EXCEEDED",
+    429,
+    True,
+    "You queued too many invitation mails in the last 24 hours; try later or send fewer updates",
+)
 RSVP_LINK_INVALID = _define(
     "RSVP_LINK_INVALID", 404, False, "This RSVP link is not valid, or it was used already: ask for a new one"
 )

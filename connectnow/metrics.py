@@ -94,6 +94,12 @@ class Metrics:
         self.rate_limited = Counter(
             "connectnow_rate_limit_refusals_total", "Requests and events refused by a rate limit", registry=r
         )
+        self.mail = Counter(
+            "connectnow_mail_total",
+            "Outbox mails by kind and outcome (sent, retried, failed)",
+            ["kind", "outcome"],
+            registry=r,
+        )
 
     def watch(self, gauge: Gauge, read: Callable[[], float]) -> None:
         gauge.set_function(read)

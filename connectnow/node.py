@@ -14,7 +14,7 @@ import socketio
 
 from connectnow.config import Settings
 from connectnow.files.storage import LocalFileStorage
-from connectnow.mail import make_mailer
+from connectnow.mail import Mailer, make_mailer
 from connectnow.realtime.broker import Broker, BrokerHealth
 from connectnow.realtime.broker_memory import MemoryBroker
 from connectnow.realtime.hub import Hub
@@ -27,7 +27,7 @@ from connectnow.services.auth import AuthService
 from connectnow.services.auth_limits import AuthThrottle
 from connectnow.services.broadcasts.in_app import ChatCorePoster
 from connectnow.services.broadcasts.wiring import Broadcasts, build_broadcasts
-from connectnow.services.calendar import CalendarSuite, build_calendar, chat_poster
+from connectnow.services.calendar import CalendarSuite, build_calendar, chat_poster, subscription_policy
 from connectnow.services.channel_deletion import ChannelDeletionService
 from connectnow.services.channels import ChannelService
 from connectnow.services.chat_access import ChatAccess
@@ -36,6 +36,7 @@ from connectnow.services.dashboard import DashboardService
 from connectnow.services.direct import DirectService
 from connectnow.services.direct_extras import DirectExtrasService
 from connectnow.services.direct_gate import DirectGate
+from connectnow.services.mail_outbox import MailOutbox
 from connectnow.services.messages import MessageService
 from connectnow.services.moderation import ModerationService, with_kept_files
 from connectnow.services.operators import OperatorService
@@ -84,6 +85,7 @@ class Services:
     moderation: ModerationService = field(init=False)  # issue 18: deleted messages kept for review
     channel_deletion: ChannelDeletionService = field(init=False)  # issue 18: resumable leased job
     accounts: AccountService = field(init=False)  # issue 18: e-mail verification, password reset
+    mail_outbox: MailOutbox = field(init=False)  # issue 19: invitation mails, leased and retried
     typing: TypingService = field(init=False)  # issue 3B: typing indicators
     voice: VoiceService = field(init=False)  # issue 18: VOICE channel calls (in memory, shared over the broker)
     broadcasts: Broadcasts  # issue 6: contacts, groups, templates, scheduled messages, study books
@@ -130,7 +132,10 @@ class Node:
         self.background.append(broadcasts)  # the delivery scheduler (a LeaseWorker) and its HTTP client
         self.background.append(AttachmentJanitor(attachments))
         wire_chat(self.services, self.store, self.settings, self.hub, self.limiter, attachments)
-        self.services.accounts = AccountService(auth, make_mailer(self.settings))
+        mailer = make_mailer(self.settings)
+        self.services.accounts = AccountService(auth, mailer)
+        self.services.mail_outbox = self._make_outbox(mailer)
+        self.background.append(self.services.mail_outbox)  # invitation mails, sent after the write (issue 19)
         self.services.moderation = ModerationService(
             self.store, self.services.messages, attachments,
             retention_seconds=self.settings.moderation_retention_seconds,
@@ -156,11 +161,14 @@ class Node:
             self.store, self.secrets, self.hub, chat_poster(self.store, self.services.messages),
             export_dir=self.settings.data_dir / "exports", public_url=self.settings.public_url,
             max_ics_bytes=self.settings.calendar_ics_max_bytes, poll_seconds=self.settings.calendar_poll_seconds,
+            subscription_policy=subscription_policy(self.settings),
         )  # fmt: skip
         self.background.extend(self.services.calendar.workers)  # reminders and admin exports (lease queues)
         scheduling.attach_public(
             self.secrets.digest, throttle.request, self.settings.public_url, host_busy(self.services.calendar.events)
         )  # issue 19: public booking pages count the host's calendar events as busy
+        scheduling.public_booking().outbox = self.services.mail_outbox  # the guest's invitation mails
+        self.services.calendar.attach_mail(self.services.mail_outbox)  # calendar sendUpdates=all
         self.services.presence = self._make_presence()
         self.background.append(self.services.presence)  # heartbeats and the sweeper
         self.services.messages.notifier.statuses = presence_statuses(self.services.presence)  # @here, BUSY
@@ -178,6 +186,15 @@ class Node:
             self.broker.name,
             self.settings.env.value,
         )
+
+    def _make_outbox(self, mailer: Mailer) -> MailOutbox:
+        s = self.settings
+        return MailOutbox(
+            self.store_, mailer, self.hub.metrics,
+            max_attempts=s.mail_max_attempts, retry_base_seconds=s.mail_retry_base_seconds,
+            poll_seconds=s.mail_poll_seconds, send_timeout_seconds=s.smtp_timeout_seconds,
+            sender_quota_per_day=s.invitation_mails_per_day,
+        )  # fmt: skip
 
     def _wire_direct_and_typing(self, services: Services, attachments: AttachmentService) -> None:
         """Issue 3B: direct messages (after the chat core, whose limits they share) and typing indicators."""

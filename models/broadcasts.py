@@ -142,6 +142,7 @@ class ScheduledRecord(StoredModel):
     late: bool = False
     delivery_error: str | None = None
     actual_delivery_time: UtcDateTime | None = None
+    series_id: str | None = None  # an occurrence of a recurring broadcast (models/broadcast_series.py)
     created_at: UtcDateTime
     updated_at: UtcDateTime
 
@@ -162,6 +163,7 @@ class ScheduledPublic(WireModel):
     late: bool
     delivery_error: str | None = None
     actual_delivery_time: UtcDateTime | None = None
+    series_id: str | None = None
     created_at: UtcDateTime
     updated_at: UtcDateTime
 

@@ -13,6 +13,8 @@ from handlers.rest import (
     audit,
     auth,
     bookings,
+    broadcast_series,
+    calendar_subscriptions,
     calendars,
     categories,
     channels,
@@ -51,9 +53,9 @@ ROUTERS = (
     (auth, users, api_keys, admin, attachments),  # foundation (issue 2) and attachments
     (workspaces, channels, messages, direct, sync),  # chat core and recovery (issues 3 and 4)
     (moderation, account),  # deleted messages kept for review, reports, mail flows (issue 18)
-    (contacts, groups, templates, scheduled, studybooks),  # broadcasts sidecar (issue 6)
+    (contacts, groups, templates, scheduled, broadcast_series, studybooks),  # broadcasts sidecar (issues 6, 19)
     (bookings, forms, audit, scheduling_admin, public_scheduling),  # scheduling sidecar (issues 7, 19)
-    (calendars, events, rsvp, categories, locations, ics, exports),  # calendar sidecar (issue 8)
+    (calendars, calendar_subscriptions, events, rsvp, categories, locations, ics, exports),  # calendar (8, 19)
 )
 for group in ROUTERS:
     for module in group:

@@ -12,6 +12,7 @@ from connectnow.services.scheduling.bookings import Scope
 from handlers.rest.deps import ClientDep, CurrentPrincipal, ServicesDep
 from models.bounds import INT64_MAX, IsoDateTime
 from models.common import ErrorResponse
+from models.mail import MailPublic
 from models.scheduling import (
     Availability,
     BookingCreate,
@@ -112,6 +113,16 @@ async def reschedule_booking(
 @router.get("/bookings/{booking_id}/summary", response_model=SummaryPublic)
 async def get_summary(booking_id: str, actor: ActorDep, sch: SchedulingDep) -> SummaryPublic:
     return await sch.summaries.latest(actor, booking_id)
+
+
+@router.get(
+    "/bookings/{booking_id}/invitations",
+    response_model=list[MailPublic],
+    summary="The guest's invitation and cancellation mails and how far each got",
+)
+async def booking_invitations(booking_id: str, actor: ActorDep, sch: SchedulingDep) -> list[MailPublic]:
+    """`status`: pending (queued or waiting to retry), sending, sent, failed (gave up; `lastError` says why)."""
+    return await sch.public_booking().invitations(actor, booking_id)
 
 
 @router.get("/bookings/{booking_id}/jobs", response_model=list[JobPublic])

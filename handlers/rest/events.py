@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 
@@ -22,14 +22,28 @@ from models.calendar_events import (
     SplitRequest,
 )
 from models.dates import ClientDateTime
+from models.mail import MailPublic
 
 router = APIRouter(prefix="/calendar-events", tags=["calendar events"])
 EventId = Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
+SendUpdates = Annotated[
+    Literal["all", "none"],
+    Query(
+        alias="sendUpdates",
+        description="`all` mails every attendee but the organizer an invitation (ICS, METHOD:REQUEST, with their "
+        "RSVP link) or, on delete, a cancellation (METHOD:CANCEL); sent after the write, never inside it. "
+        "429 MAIL_QUOTA_EXCEEDED (checked first, nothing stored) past the daily bound.",
+    ),
+]
 CalendarIds = Annotated[list[Annotated[str, Query(pattern=r"^[0-9a-f]{24}$")]] | None, Query(max_length=50)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EventSaved, summary="Create; warns of conflicts")
-async def create_event(body: EventCreate, principal: CurrentPrincipal, svc: ServicesDep) -> EventSaved:
+async def create_event(
+    body: EventCreate, principal: CurrentPrincipal, svc: ServicesDep, send_updates: SendUpdates = "none"
+) -> EventSaved:
+    if send_updates == "all":
+        return await svc.calendar.mail().create(principal, body)
     return await svc.calendar.events.create(principal, body)
 
 
@@ -74,15 +88,36 @@ async def get_event(event_id: EventId, principal: CurrentPrincipal, svc: Service
 
 @router.patch("/{event_id}", response_model=EventSaved, summary="Update an event or a whole series")
 async def update_event(
-    event_id: EventId, body: EventUpdate, principal: CurrentPrincipal, svc: ServicesDep
+    event_id: EventId,
+    body: EventUpdate,
+    principal: CurrentPrincipal,
+    svc: ServicesDep,
+    send_updates: SendUpdates = "none",
 ) -> EventSaved:
+    if send_updates == "all":
+        return await svc.calendar.mail().update(principal, event_id, body)
     return await svc.calendar.events.update(principal, event_id, body)
 
 
 @router.delete("/{event_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete an event or a whole series")
-async def delete_event(event_id: EventId, principal: CurrentPrincipal, svc: ServicesDep) -> Response:
-    await svc.calendar.events.delete(principal, event_id)
+async def delete_event(
+    event_id: EventId, principal: CurrentPrincipal, svc: ServicesDep, send_updates: SendUpdates = "none"
+) -> Response:
+    if send_updates == "all":
+        await svc.calendar.mail().delete(principal, event_id)
+    else:
+        await svc.calendar.events.delete(principal, event_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{event_id}/invitations",
+    response_model=list[MailPublic],
+    summary="Invitation mails of the event and how far each got (writers of its calendar)",
+)
+async def invitations(event_id: EventId, principal: CurrentPrincipal, svc: ServicesDep) -> list[MailPublic]:
+    """`status`: pending (queued or waiting to retry), sending, sent, failed (gave up; `lastError` says why)."""
+    return await svc.calendar.mail().status(principal, event_id)
 
 
 @router.patch("/{event_id}/instances/{original_start}", response_model=EventSaved, summary="Edit one instance")

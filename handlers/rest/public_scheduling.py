@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
+from connectnow.node import Services
+from connectnow.services.scheduling.public import PublicBookingService
 from handlers.rest.deps import ClientDep, ServicesDep
 from models.bounds import IsoDateTime
 from models.common import ErrorResponse
@@ -81,23 +85,38 @@ async def book(
     return _answer(request, receipt, status.HTTP_201_CREATED)
 
 
+@dataclass
+class GuestLink:
+    """What both signed-link endpoints share: the booking, the token, who asks, and how to answer."""
+
+    booking_id: str
+    token: str
+    request: Request
+    address: str | None
+    svc: Services
+
+    async def act(
+        self, action: Callable[[PublicBookingService], Awaitable[GuestBookingReceipt]]
+    ) -> GuestBookingReceipt | Response:
+        receipt = await action(self.svc.scheduling.public_booking())
+        return _answer(self.request, receipt, status.HTTP_200_OK)
+
+
+def guest_link(booking_id: BookingId, token: Token, request: Request, client: ClientDep, svc: ServicesDep) -> GuestLink:
+    return GuestLink(booking_id, token, request, client.ip_address, svc)
+
+
+GuestLinkDep = Annotated[GuestLink, Depends(guest_link)]
+
+
 @router.post(
     "/{username}/bookings/{booking_id}/cancel",
     response_model=GuestBookingReceipt,
     responses=ICS_RESPONSE,
     summary="Cancel through the guest's signed link (single use)",
 )
-async def cancel(
-    username: Username,
-    booking_id: BookingId,
-    token: Token,
-    body: GuestCancel,
-    request: Request,
-    client: ClientDep,
-    svc: ServicesDep,
-) -> GuestBookingReceipt | Response:
-    receipt = await svc.scheduling.public_booking().cancel(booking_id, token, body.reason, client.ip_address)
-    return _answer(request, receipt, status.HTTP_200_OK)
+async def cancel(username: Username, body: GuestCancel, link: GuestLinkDep) -> GuestBookingReceipt | Response:
+    return await link.act(lambda public: public.cancel(link.booking_id, link.token, body.reason, link.address))
 
 
 @router.post(
@@ -106,14 +125,5 @@ async def cancel(
     responses=ICS_RESPONSE,
     summary="Move the booking through the guest's signed link (single use; answers new links)",
 )
-async def reschedule(
-    username: Username,
-    booking_id: BookingId,
-    token: Token,
-    body: GuestReschedule,
-    request: Request,
-    client: ClientDep,
-    svc: ServicesDep,
-) -> GuestBookingReceipt | Response:
-    receipt = await svc.scheduling.public_booking().reschedule(booking_id, token, body, client.ip_address)
-    return _answer(request, receipt, status.HTTP_200_OK)
+async def reschedule(username: Username, body: GuestReschedule, link: GuestLinkDep) -> GuestBookingReceipt | Response:
+    return await link.act(lambda public: public.reschedule(link.booking_id, link.token, body, link.address))

@@ -21,6 +21,7 @@ import pytest
 
 from connectnow.clock import utcnow
 from tests.sidecar_broadcasts.receiver import Receiver
+from tests.sidecar_broadcasts.workers import running_receiver
 from tests.support.clients import PASSWORD, bearer, register, unique_name
 from tests.support.live_server import LiveServer
 
@@ -51,12 +52,8 @@ async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    hook = Receiver()
-    await hook.start()
-    try:
+    async with running_receiver() as hook:
         yield hook
-    finally:
-        await hook.stop()
 
 
 async def signup(http: httpx.AsyncClient, prefix: str) -> dict[str, Any]:

@@ -122,6 +122,9 @@ async def test_openapi_documents_the_sidecar(server: LiveServer) -> None:
         "/api/v1/broadcasts/webhook",
         "/api/v1/studybooks",
         "/api/v1/studybook-selections",
+        "/api/v1/broadcast-series",
+        "/api/v1/broadcast-series/{series_id}/occurrences",
+        "/api/v1/broadcast-series/{series_id}/pause",
     ):
         assert path in paths, path
     assert "text/csv" in paths["/api/v1/contacts/import"]["post"]["requestBody"]["content"]

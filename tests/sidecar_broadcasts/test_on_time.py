@@ -16,9 +16,9 @@ import pytest
 
 from connectnow.clock import utcnow
 from tests.sidecar_broadcasts.receiver import Receiver
+from tests.sidecar_broadcasts.workers import running_receiver, two_workers_on
 from tests.support.clients import bearer, register, unique_name
 from tests.support.live_server import LiveServer
-from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
 API = "/api/v1"
@@ -37,31 +37,14 @@ def settings(**extra: str) -> dict[str, str]:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    hook = Receiver()
-    await hook.start()
-    try:
+    async with running_receiver() as hook:
         yield hook
-    finally:
-        await hook.stop()
 
 
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
-    redis = RedisServer.start()
-    shared = settings(redis_url=redis.url, redis_prefix="cnwake", database_url=f"sqlite:///{tmp_path / 'shared.db'}")
-    a = LiveServer.start(tmp_path / "a", **shared)
-    try:
-        b = LiveServer.start(tmp_path / "b", **shared)
-    except BaseException:
-        a.stop()
-        redis.stop()
-        raise
-    try:
-        yield a, b
-    finally:
-        b.stop()
-        a.stop()
-        redis.stop()
+    with two_workers_on(tmp_path, "cnwake", settings()) as pair:
+        yield pair
 
 
 def at(seconds: float) -> str:

@@ -32,8 +32,9 @@ class RecordingHub(Hub):
         super().__init__(socketio.AsyncServer(async_mode="asgi"))
         self.sent: list[tuple[str, str, Any]] = []
 
-    async def emit(self, event: str, data: Any, *, room: str, skip_sid: str | None = None) -> None:
-        self.sent.append((event, room, to_wire(data)))
+    async def emit(self, event: str, data: Any, *, room: str | list[str], skip_sid: str | None = None) -> None:
+        for one in [room] if isinstance(room, str) else room:
+            self.sent.append((event, one, to_wire(data)))
         await super().emit(event, data, room=room, skip_sid=skip_sid)
 
 

@@ -133,7 +133,7 @@ class ScheduleService:
         check_window(instant, utcnow(), timedelta(days=self.settings.broadcast_horizon_days))
         return instant
 
-    async def _text(self, principal: Principal, message: str | None, template_id: str | None) -> str:
+    async def text_for(self, principal: Principal, message: str | None, template_id: str | None) -> str:
         if (message is None) == (template_id is None):
             raise AppError(errors.BROADCAST_CONTENT_INVALID)
         if template_id is not None:
@@ -161,7 +161,7 @@ class ScheduleService:
             self._check_local_time(data, target)
         else:
             when = self.when(data.scheduled_for, data.time_zone)
-        text = await self._text(principal, data.message, data.template_id)
+        text = await self.text_for(principal, data.message, data.template_id)
         check_text_for(target, text)
         recipients = await self.resolver.recipients(principal, target)
         times = None
@@ -315,7 +315,7 @@ class ScheduleService:
             changes["scheduledFor"] = self.when(data.scheduled_for, data.time_zone)
             changes["timeZone"] = data.time_zone
         if data.message is not None or data.template_id is not None:
-            text = await self._text(principal, data.message, data.template_id)
+            text = await self.text_for(principal, data.message, data.template_id)
             check_text_for(current.target, text)
             changes["message"], changes["templateId"] = text, data.template_id
         if "category" in data.model_fields_set:

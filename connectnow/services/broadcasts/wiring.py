@@ -14,6 +14,7 @@ from connectnow.services.broadcasts.consent import ConsentService
 from connectnow.services.broadcasts.delivery import DeliveryEngine
 from connectnow.services.broadcasts.groups import GroupService
 from connectnow.services.broadcasts.scheduling import ScheduleService, TargetResolver
+from connectnow.services.broadcasts.series import SeriesService
 from connectnow.services.broadcasts.sources import Emitter, ScheduledSource, SelectionSource, Source
 from connectnow.services.broadcasts.templates import TemplateService
 from connectnow.services.broadcasts.transports import (
@@ -43,6 +44,7 @@ class Broadcasts:
     client: httpx.AsyncClient
     waker: WakeSignal
     consent: ConsentService
+    series: SeriesService  # recurring broadcasts (issue 19): occurrences become scheduled messages
 
     def attach_chat(self, poster: ChatPoster) -> None:
         """In-app delivery, once the chat core is built (it is wired after this sidecar in Node.start)."""
@@ -54,8 +56,10 @@ class Broadcasts:
     async def start(self) -> None:
         await self.waker.start()
         await self.engine.worker.start()
+        await self.series.start()
 
     async def stop(self) -> None:
+        await self.series.stop()
         await self.engine.worker.stop()
         await self.waker.stop()
         await self.client.aclose()
@@ -92,4 +96,7 @@ def build_broadcasts(
     schedule = ScheduleService(store, settings, hub, resolver, templates, wake=waker.notify)
     studybooks = StudyBookService(store, schedule)
     consent = ConsentService(contacts, webhooks)
-    return Broadcasts(contacts, groups, templates, webhooks, schedule, studybooks, engine, client, waker, consent)
+    series = SeriesService(store, settings, schedule)
+    return Broadcasts(
+        contacts, groups, templates, webhooks, schedule, studybooks, engine, client, waker, consent, series
+    )

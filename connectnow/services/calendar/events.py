@@ -43,7 +43,7 @@ CLEARABLE = frozenset({
 
 
 class Emitter(Protocol):
-    async def emit(self, event: str, data: object, *, room: str, skip_sid: str | None = None) -> None: ...
+    async def emit(self, event: str, data: object, *, room: str | list[str], skip_sid: str | None = None) -> None: ...
 
 
 class ReminderScheduler(Protocol):
@@ -154,13 +154,30 @@ class EventService:
             await self.calendars.locations.bump_usage(old_loc, -1)
             await self.calendars.locations.bump_usage(new_loc, 1)
 
-    async def announce(self, kind: str, event: EventRecord) -> None:
+    async def readers(self, calendar_id: str) -> list[str]:
+        """Who may see a calendar's events right now: its owner and every user it is shared with (read or
+        read-write). Read at each announcement, so a revoked share stops the events at once."""
+        calendar = await self.calendars.calendars.get(calendar_id)
+        return [] if calendar is None else [calendar.user_id, *(s.user_id for s in calendar.shares)]
+
+    async def announce(self, kind: str, event: EventRecord, *, previous_calendar_id: str | None = None) -> None:
+        """`calendar:event.{kind}` to every reader's user room; after a move, readers of the old calendar who
+        cannot see the new one get `calendar:event.deleted` (the event left their view)."""
         now = utcnow()
         await self.calendars.touch(event.calendar_id, now)
+        readers = await self.readers(event.calendar_id) or [event.user_id]
+        await self._emit(kind, event, readers)
+        if previous_calendar_id is not None and previous_calendar_id != event.calendar_id:
+            await self.calendars.touch(previous_calendar_id, now)
+            gone = [u for u in await self.readers(previous_calendar_id) if u not in readers]
+            if gone:
+                await self._emit("deleted", event.model_copy(update={"calendar_id": previous_calendar_id}), gone)
+
+    async def _emit(self, kind: str, event: EventRecord, user_ids: list[str]) -> None:
         await self.hub.emit(
             f"calendar:event.{kind}",
             {"calendarId": event.calendar_id, "eventId": event.id, "event": public(event)},
-            room=user_room(event.user_id),
+            room=[user_room(u) for u in dict.fromkeys(user_ids)],
         )
 
     # --- create, read ----------------------------------------------------------------------------------
@@ -307,15 +324,15 @@ class EventService:
         if record.recurrence_pattern is None and current.recurrence_pattern is not None:
             await self.events.delete({"recurrenceMasterId": current.id})
         await self.reminders.schedule(record)
-        if current.calendar_id != record.calendar_id:
-            await self.calendars.touch(current.calendar_id, utcnow())
-        await self.announce("updated", record)
+        await self.announce("updated", record, previous_calendar_id=current.calendar_id)
         return record
 
-    async def delete(self, principal: Principal, event_id: str) -> None:
+    async def delete(self, principal: Principal, event_id: str) -> EventRecord:
+        """Remove the event (a series with its exceptions); answers it as it was (for the CANCEL mails)."""
         event = await self.owned_event(principal, event_id)
         await self.calendars.accessible(principal, event.calendar_id, write=True)
         await self.remove(event)
+        return event
 
     async def remove(self, event: EventRecord) -> None:
         if event.recurrence_pattern is not None:

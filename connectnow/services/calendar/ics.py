@@ -102,6 +102,12 @@ class IcsService:
         (`ICS_IMPORT_REFUSED`, nothing written). Same UID updates, never duplicates; with `prune`, events
         whose UID is not in the file go. A sync log is written either way."""
         calendar = await self.calendars.owned(principal, calendar_id, for_write=True)
+        return await self.import_into(principal, calendar, data, prune=prune)
+
+    async def import_into(
+        self, principal: Principal, calendar: CalendarRecord, data: bytes, *, prune: bool, sync_type: str = "ics_import"
+    ) -> SyncLogPublic:
+        """`import_ics` for a calendar the caller already checked (a subscription refreshes its read-only one)."""
         started = time.monotonic()
         counts = _Counts()
         problems: list[SyncError] = []
@@ -121,16 +127,14 @@ class IcsService:
             await self._run(steps, counts)
         except AppError as exc:
             problems = problems or [SyncError(event_id=None, error_message=exc.message, error_code=exc.code)]
-            await self._log(calendar, "ics_import", started, _Counts(processed=counts.processed), problems, failed=True)
+            await self._log(calendar, sync_type, started, _Counts(processed=counts.processed), problems, failed=True)
             raise
         except Exception as exc:
             problem = SyncError(event_id=None, error_message=type(exc).__name__, error_code=errors.INTERNAL.code)
-            await self._log(
-                calendar, "ics_import", started, _Counts(processed=counts.processed), [problem], failed=True
-            )
+            await self._log(calendar, sync_type, started, _Counts(processed=counts.processed), [problem], failed=True)
             raise
         await self.calendars.calendars.update({"id": calendar.id}, {"$set": {"lastSynced": utcnow()}})
-        return await self._log(calendar, "ics_import", started, counts, problems)
+        return await self._log(calendar, sync_type, started, counts, problems)
 
     async def _plan(
         self,

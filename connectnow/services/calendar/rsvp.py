@@ -50,6 +50,10 @@ class RsvpService:
         event = await self.events.owned_event(principal, event_id)
         if event.user_id != principal.user_id:
             raise AppError(errors.NOT_FOUND, "No such event")  # the organizer's links, not a sharee's
+        return await self.grant_links(event)
+
+    async def grant_links(self, event: EventRecord) -> list[RsvpLink]:
+        """Every invitee's link, granting the missing ones (the caller has checked who may ask)."""
         grants = {g.email: g for g in event.rsvp}
         wanted = [a.email.lower() for a in event.attendees if not a.is_organizer]
         missing = [e for e in dict.fromkeys(wanted) if e not in grants]

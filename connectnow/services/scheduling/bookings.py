@@ -9,6 +9,7 @@ the booking's `version`, so two concurrent changes cannot both apply.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -93,6 +94,8 @@ class BookingService:
         self.jobs = jobs
         self.forms = forms
         self.events = events
+        # Mails a guest booking's changes to the guest (public.py wires it), whoever made the change.
+        self.guest_mail: Callable[[BookingRecord, str], Awaitable[None]] | None = None
 
     # --- views ----------------------------------------------------------------------------------------
     def public(self, booking: BookingRecord, *, with_intake: bool) -> BookingPublic:
@@ -109,6 +112,8 @@ class BookingService:
             rooms = sorted({f"user:{booking.user_id}", f"user:{booking.created_by}"})
             view = self.public(booking, with_intake=False)
             await self.events.emit(BOOKING_EVENT, {"action": action, "booking": view}, room=rooms)
+        if self.guest_mail is not None and booking.created_by == GUEST:
+            await self.guest_mail(booking, action)
 
     async def load(self, actor: Actor, booking_id: str) -> BookingRecord:
         return require_visible(actor, await self.repo.get(booking_id))

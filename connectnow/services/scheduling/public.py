@@ -5,7 +5,9 @@ The booking goes through `BookingService.place`, so every policy and the per-hos
 signed-in bookers. The answer carries an ICS invitation and two signed links, cancel and reschedule:
 `{bookingId}.{nonce}.{HMAC-SHA256(server key, "guest-booking:{action}:{bookingId}:{nonce}")[:32]}`. Both sign
 the booking's one `guestNonce`; a cancel or reschedule replaces it, so each link changes the booking once
-(a reschedule answers fresh links). The host's own calendar events count as busy time when the calendar
+(a reschedule answers fresh links). The same invitation is mailed to the guest after the booking is stored
+(REQUEST; a reschedule mails the new links, a cancel a CANCEL) through the mail outbox, never inside the
+request (connectnow/services/mail_outbox.py). The host's own calendar events count as busy time when the calendar
 sidecar is wired (`busy`): they remove slots and refuse bookings (`details.rule: "calendarBusy"`).
 """
 
@@ -22,6 +24,7 @@ from icalendar import Calendar, Event, vCalAddress
 from connectnow import errors
 from connectnow.clock import utcnow
 from connectnow.errors import AppError
+from connectnow.mail import Attachment
 from connectnow.repositories.accounts import UserRepository
 from connectnow.services.scheduling import rules
 from connectnow.services.scheduling.access import Actor
@@ -29,6 +32,7 @@ from connectnow.services.scheduling.audit import AuditService
 from connectnow.services.scheduling.bookings import GUEST, BookingService
 from connectnow.services.scheduling.policies import PolicyService
 from connectnow.store.port import DuplicateKeyError
+from models.mail import MailPublic
 from models.scheduling import AttendeeIn, BookingCreate, BookingRecord, BookingReschedule, PolicyRecord
 from models.scheduling_public import (
     EventType,
@@ -44,6 +48,7 @@ from models.users import UserRecord
 
 if TYPE_CHECKING:
     from connectnow.services.calendar.events import EventService
+    from connectnow.services.mail_outbox import MailOutbox
 
 API_PREFIX = "/api/v1"
 PUBLIC_PREFIX = f"{API_PREFIX}/public/scheduling"
@@ -53,6 +58,10 @@ Span = tuple[datetime, datetime]
 BusyLookup = Callable[[UserRecord, datetime, datetime], Awaitable[list[Span]]]
 Throttle = Callable[[str | None], Awaitable[None]]
 PROFILE_FIELDS = ("schedulingUsername", "churchName", "role", "calUserId")
+CLOSED_STATUSES = ("cancelled", "rejected")
+# The subject of the guest's mail per booking change; other changes (completed, no-show) mail nothing.
+GUEST_MAIL_LABELS = {"create": "Invitation", "reschedule": "Updated invitation", "accept": "Confirmed",
+                     "cancel": "Cancelled", "reject": "Declined"}  # fmt: skip
 
 
 class PublicBookingService:
@@ -74,6 +83,8 @@ class PublicBookingService:
         self.throttle = throttle  # per client address (the sign-in address bucket)
         self.public_url = public_url.rstrip("/") if public_url else None
         self.busy = busy
+        self.outbox: MailOutbox | None = None  # wired by the node: the guest's invitation mails
+        bookings.guest_mail = self._guest_changed  # every change of a guest booking, by guest or host
 
     # --- the host's profile ----------------------------------------------------------------------------
     def link(self, username: str) -> str:
@@ -210,6 +221,39 @@ class PublicBookingService:
         meta = {"actor": GUEST, "ipAddress": address}
         await self.audit.record(None, action, "booking", booking.id, booking_id=booking.id, metadata=meta)
 
+    async def invitations(self, actor: Actor, booking_id: str) -> list[MailPublic]:
+        """The guest's mails for a booking the caller may see (its host, attendees with accounts, admins)."""
+        booking = await self.bookings.load(actor, booking_id)
+        return [] if self.outbox is None else await self.outbox.about(f"booking:{booking.id}")
+
+    async def _guest_changed(self, booking: BookingRecord, action: str) -> None:
+        """Queue the guest's mail for a change of their booking (after it is stored); the outbox sends it."""
+        label = GUEST_MAIL_LABELS.get(action)
+        host = await self.users.get(booking.user_id) if label and self.outbox is not None else None
+        if label is None or host is None:
+            return
+        policy = await self.policies.policies.for_user(host.id)
+        closed = booking.status.value in CLOSED_STATUSES
+        receipt = self.receipt(booking, host, policy.scheduling_username if policy else None, links=not closed)
+        await self._mail("booking.cancellation" if closed else "booking.invitation", label, booking, receipt)
+
+    async def _mail(self, kind: str, label: str, booking: BookingRecord, receipt: GuestBookingReceipt) -> None:
+        if self.outbox is None or not booking.attendees or receipt.invitation is None:
+            return
+        method = "CANCEL" if kind == "booking.cancellation" else "REQUEST"
+        lines = [booking.title, f"When: {booking.start_time:%Y-%m-%d %H:%M} - {booking.end_time:%H:%M} UTC"]
+        if receipt.cancel_path and receipt.reschedule_path:
+            lines += [
+                "",
+                f"Cancel (POST): {self._absolute(receipt.cancel_path)}",
+                f"Reschedule (POST, with a new startTime): {self._absolute(receipt.reschedule_path)}",
+            ]
+        ics = Attachment("invite.ics", "calendar", receipt.invitation, {"method": method})
+        to = booking.attendees[0].email
+        await self.outbox.enqueue(
+            kind, f"booking:{booking.id}", to, f"{label}: {booking.title}", "\n".join(lines), [ics], method=method
+        )
+
     # --- signed links and the invitation ----------------------------------------------------------------
     def _sign(self, action: str, booking_id: str, nonce: str) -> str:
         return self.digest(f"guest-booking:{action}:{booking_id}:{nonce}")[:SIGNATURE_CHARS]
@@ -266,7 +310,7 @@ class PublicBookingService:
         cal = Calendar()
         cal.add("prodid", PRODID)
         cal.add("version", "2.0")
-        cancelled = booking.status.value == "cancelled"
+        cancelled = booking.status.value in CLOSED_STATUSES
         cal.add("method", "CANCEL" if cancelled else "REQUEST")
         event = Event()
         event.add("uid", f"{booking.id}@connectnow")

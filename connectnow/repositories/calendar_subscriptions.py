@@ -1,0 +1,17 @@
+"""Storage for ICS subscriptions."""
+
+from __future__ import annotations
+
+from connectnow.repositories.base import Repository
+from models.calendar_subscriptions import SubscriptionRecord
+
+
+class SubscriptionRepository(Repository[SubscriptionRecord]):
+    collection_name = "calendar_subscriptions"
+    model = SubscriptionRecord
+
+    async def owned(self, user_id: str, subscription_id: str) -> SubscriptionRecord | None:
+        return await self.find_one({"id": subscription_id, "userId": user_id})
+
+    async def of_user(self, user_id: str, limit: int) -> list[SubscriptionRecord]:
+        return await self.find({"userId": user_id}, sort=[("createdAt", 1)], limit=limit)
