@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +49,23 @@ class PolicyRepository(Repository[PolicyRecord]):
 
     async def for_user(self, user_id: str) -> PolicyRecord | None:
         return await self.find_one({"userId": user_id})
+
+    async def set_fields(self, user_id: str, fields: dict[str, Any]) -> PolicyRecord | None:
+        return await self.update({"userId": user_id}, {"$set": fields})
+
+    async def try_lock_calendar(self, user_id: str, owner: str, lease_seconds: float) -> bool:
+        """Take the host's calendar lease in one write (free, or left by a holder that died): True when taken.
+        The policy document must exist."""
+        now = time.time()
+        free = {"userId": user_id, "$or": [{"calendarLockOwner": None}, {"calendarLockUntil": {"$lt": now}}]}
+        taken = {"$set": {"calendarLockOwner": owner, "calendarLockUntil": now + lease_seconds}}
+        return await self.coll.update_one(free, taken)
+
+    async def unlock_calendar(self, user_id: str, owner: str) -> None:
+        await self.coll.update_one(
+            {"userId": user_id, "calendarLockOwner": owner},
+            {"$set": {"calendarLockOwner": None, "calendarLockUntil": None}},
+        )
 
 
 class FormRepository(Repository[FormRecord]):

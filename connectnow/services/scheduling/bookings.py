@@ -150,10 +150,7 @@ class BookingService:
                     errors.CONFLICT, "A booking with this external id exists", details={"index": exc.index}
                 ) from exc
 
-        async def undo(written: BookingRecord) -> None:
-            await self.repo.delete({"id": written.id})
-
-        return await self.policies.guarded_write(host.id, start, end, record.buffer_minutes, write, undo)
+        return await self.policies.guarded_write(host.id, start, end, record.buffer_minutes, write)
 
     def _record(
         self, created_by: str, body: BookingCreate, start: datetime, end: datetime, duration: int, default_buffer: int
@@ -317,28 +314,8 @@ class BookingService:
         async def write() -> BookingRecord:
             return await self._apply(booking, moved, by, S.RESCHEDULED, body.reason)
 
-        async def undo(written: BookingRecord) -> None:
-            # Lost the race for the host's calendar: put the old times back (the history says so).
-            back: dict[str, Any] = {
-                "startTime": booking.start_time,
-                "endTime": booking.end_time,
-                "duration": booking.duration,
-            }
-            if extra and "guestNonce" in extra and booking.guest_nonce:
-                back["guestNonce"] = booking.guest_nonce  # a move that did not happen leaves the guest's link valid
-            revert = {"status": booking.status.value, "at": utcnow(), "by": by, "reason": "reverted"}
-            await self.repo.update(
-                {"id": written.id, "version": written.version},
-                {
-                    "$set": {**back, "status": booking.status.value},
-                    "$inc": {"version": 1},
-                    "$push": {"statusHistory": revert},
-                },
-            )
-            booking.version = written.version + 1
-
         return await self.policies.guarded_write(
-            booking.user_id, start, end, booking.buffer_minutes, write, undo, exclude_id=booking.id
+            booking.user_id, start, end, booking.buffer_minutes, write, exclude_id=booking.id
         )
 
     def _check_status(self, booking: BookingRecord, action: str) -> None:
