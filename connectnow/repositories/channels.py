@@ -18,6 +18,12 @@ class ChannelRepository(Repository[ChannelRecord]):
             return []
         return await self.find({"workspaceId": {"$in": sorted(set(workspace_ids))}})
 
+    async def default_of(self, workspace_id: str) -> ChannelRecord | None:
+        return await self.find_one({"workspaceId": workspace_id, "isDefault": True})
+
+    async def remove(self, channel_id: str) -> bool:
+        return await self.delete({"id": channel_id}) > 0
+
     async def last_position(self, workspace_id: str) -> int:
         last = await self.find_one({"workspaceId": workspace_id}, sort=[("position", -1)])
         return last.position if last else -1
@@ -47,3 +53,9 @@ class ChannelMemberRepository(Repository[ChannelMemberRecord]):
 
     async def remove_from_workspace(self, workspace_id: str, user_id: str) -> int:
         return await self.delete({"workspaceId": workspace_id, "userId": user_id})
+
+    async def delete_for_channel(self, channel_id: str) -> int:
+        return await self.delete({"channelId": channel_id})
+
+    async def delete_for_workspace(self, workspace_id: str) -> int:
+        return await self.delete({"workspaceId": workspace_id})

@@ -456,6 +456,14 @@ class MessageLog(Generic[M]):
         rows = await self.repo.find({**base, "seq": cond}, sort=[("seq", -1)], limit=limit)
         return list(reversed(rows))
 
+    async def some_of(self, conversation_id: str, limit: int) -> list[M]:
+        """Up to `limit` messages of a conversation, in no particular order (for batch deletes)."""
+        return await self.repo.find({self.field: conversation_id}, limit=limit)
+
+    async def delete_ids(self, message_ids: list[str]) -> int:
+        """Hard-delete these messages (their conversation is being deleted; counters stay until `purge`)."""
+        return await self.repo.delete({"id": {"$in": message_ids}})
+
     async def purge(self, conversation_ids: list[str]) -> int:
         """Hard-delete whole conversations (their container was deleted) and their counters."""
         await self.counters.coll.delete_many({"id": {"$in": [self.counters._id(c) for c in conversation_ids]}})

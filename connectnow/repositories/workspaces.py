@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from connectnow.repositories.base import Repository
 from models.workspaces import BanRecord, InviteRecord, MemberRole, WorkspaceMemberRecord, WorkspaceRecord
 
@@ -12,6 +14,14 @@ class WorkspaceRepository(Repository[WorkspaceRecord]):
 
     async def by_ids(self, ids: list[str]) -> list[WorkspaceRecord]:
         return await self.find({"id": {"$in": sorted(set(ids))}}, sort=[("name", 1)]) if ids else []
+
+    async def change_owner(
+        self, workspace_id: str, current_owner: str, new_owner: str, now: datetime
+    ) -> WorkspaceRecord | None:
+        """Conditional on the current owner, so two concurrent transfers cannot both win."""
+        return await self.update(
+            {"id": workspace_id, "ownerId": current_owner}, {"$set": {"ownerId": new_owner, "updatedAt": now}}
+        )
 
 
 class WorkspaceMemberRepository(Repository[WorkspaceMemberRecord]):
@@ -33,6 +43,9 @@ class WorkspaceMemberRepository(Repository[WorkspaceMemberRecord]):
     async def remove(self, workspace_id: str, user_id: str) -> bool:
         return await self.delete({"workspaceId": workspace_id, "userId": user_id}) > 0
 
+    async def delete_for_workspace(self, workspace_id: str) -> int:
+        return await self.delete({"workspaceId": workspace_id})
+
 
 class InviteRepository(Repository[InviteRecord]):
     collection_name = "workspace_invites"
@@ -44,6 +57,23 @@ class InviteRepository(Repository[InviteRecord]):
     async def active(self, workspace_id: str) -> list[InviteRecord]:
         return await self.find({"workspaceId": workspace_id, "revokedAt": None}, sort=[("createdAt", -1)])
 
+    async def revoke(self, workspace_id: str, invite_id: str, now: datetime) -> bool:
+        flt = {"id": invite_id, "workspaceId": workspace_id, "revokedAt": None}
+        return await self.update(flt, {"$set": {"revokedAt": now}}) is not None
+
+    async def revoke_all(self, workspace_id: str, now: datetime) -> int:
+        return await self.update_many({"workspaceId": workspace_id, "revokedAt": None}, {"$set": {"revokedAt": now}})
+
+    async def use(self, invite: InviteRecord) -> bool:
+        """Count one use atomically: with max uses, only that many joins can win the condition."""
+        cond: dict[str, object] = {"id": invite.id, "revokedAt": None}
+        if invite.max_uses is not None:
+            cond["uses"] = {"$lt": invite.max_uses}
+        return await self.update(cond, {"$inc": {"uses": 1}}) is not None
+
+    async def delete_for_workspace(self, workspace_id: str) -> int:
+        return await self.delete({"workspaceId": workspace_id})
+
 
 class BanRepository(Repository[BanRecord]):
     collection_name = "workspace_bans"
@@ -51,3 +81,12 @@ class BanRepository(Repository[BanRecord]):
 
     async def of(self, workspace_id: str, user_id: str) -> BanRecord | None:
         return await self.find_one({"workspaceId": workspace_id, "userId": user_id})
+
+    async def newest(self, workspace_id: str, limit: int) -> list[BanRecord]:
+        return await self.find({"workspaceId": workspace_id}, sort=[("createdAt", -1)], limit=limit)
+
+    async def lift(self, workspace_id: str, user_id: str) -> bool:
+        return await self.delete({"workspaceId": workspace_id, "userId": user_id}) > 0
+
+    async def delete_for_workspace(self, workspace_id: str) -> int:
+        return await self.delete({"workspaceId": workspace_id})

@@ -17,6 +17,7 @@ from connectnow import errors
 from connectnow.errors import AppError
 from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.channels import ChannelMemberRepository, ChannelRepository
+from connectnow.repositories.deletions import WorkspaceDeletionRepository
 from connectnow.repositories.workspaces import (
     BanRepository,
     InviteRepository,
@@ -94,6 +95,7 @@ class ChatAccess:
         self.channels = ChannelRepository(store)
         self.channel_members = ChannelMemberRepository(store)
         self.users = UserRepository(store)
+        self.workspace_deletions = WorkspaceDeletionRepository(store)
         # (channel, user) -> (expires at, access): the send path asks for every message.
         self._cache: dict[tuple[str, str], tuple[float, ChannelAccess]] = {}
         self._generation = 0  # moves on every flush, so a look-up that raced a flush is not cached
@@ -110,6 +112,13 @@ class ChatAccess:
         if ws is None:
             raise AppError(errors.NOT_FOUND, "No such workspace")
         return ws
+
+    async def revoke_workspace(self, workspace_id: str) -> bool:
+        """End all access to a workspace (its record and every membership); True when it still existed."""
+        existed = await self.workspaces.delete_id(workspace_id)
+        await self.members.delete_for_workspace(workspace_id)
+        await self.channel_members.delete_for_workspace(workspace_id)
+        return existed
 
     async def membership(self, workspace_id: str, user_id: str) -> tuple[WorkspaceRecord, WorkspaceMemberRecord]:
         """The workspace and the caller's membership; a private workspace hides itself from outsiders."""

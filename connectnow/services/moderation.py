@@ -15,7 +15,7 @@ from typing import Protocol
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
-from connectnow.repositories.base import Repository
+from connectnow.repositories.moderation import ModerationRepository, ReportRepository
 from connectnow.services import policy
 from connectnow.services.attachments import ReaderCheck
 from connectnow.services.auth import Principal
@@ -42,16 +42,6 @@ PURGE_LEASE_SECONDS = 120.0
 
 class FileDiscarder(Protocol):
     async def discard_for_message(self, kind: ConversationKind, message_id: str) -> int: ...
-
-
-class ModerationRepository(Repository[ModerationRecord]):
-    collection_name = "moderation_records"
-    model = ModerationRecord
-
-
-class ReportRepository(Repository[ReportRecord]):
-    collection_name = "message_reports"
-    model = ReportRecord
 
 
 class ModerationService:
