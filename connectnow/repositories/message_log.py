@@ -52,6 +52,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from connectnow import errors
@@ -391,6 +392,48 @@ class MessageLog(Generic[M]):
         if done is not None:
             step.take(seq=False)
         return done
+
+    async def stamp(self, step: Step, message_id: str) -> M | None:
+        """Inside a step: give a live, not deleted message the next eventSeq (for a change stored beside it,
+        such as a reaction); None when it is deleted or gone."""
+        return await self.apply(step, message_id, {"$set": {}}, when={"isDeleted": False})
+
+    async def count_reply(self, step: Step, root_id: str, at: datetime) -> M | None:
+        """Inside a reply's step: the thread root's reply count and last reply time."""
+        return await self.apply(step, root_id, {"$inc": {"replyCount": 1}, "$set": {"lastReplyAt": at}})
+
+    async def set_pin(self, message_id: str, conversation_id: str, *, by: str | None, at: datetime) -> M | None:
+        """Pin (`by` a user) or unpin (`by` None) a live message; None when it is already in that state."""
+        pinned = by is not None
+        fields = {"isPinned": pinned, "pinnedAt": at if pinned else None, "pinnedBy": by}
+        return await self.mutate(message_id, conversation_id, {"$set": fields}, when={"isPinned": not pinned})
+
+    async def set_fields(self, message_id: str, fields: dict[str, Any]) -> M | None:
+        """Fields that are not a change of the conversation (no event number), e.g. attachment summaries."""
+        return await self.repo.set_fields(message_id, fields)
+
+    async def pinned(self, conversation_id: str, *, limit: int = 100) -> list[M]:
+        flt = {self.field: conversation_id, "isPinned": True, "isDeleted": False}
+        return await self.repo.find(flt, sort=[("pinnedAt", -1)], limit=limit)
+
+    async def search(self, conversation_ids: list[str], text: str, *, limit: int) -> list[M]:
+        """Live messages of these conversations matching any word of `text`, best first."""
+        flt = {self.field: {"$in": conversation_ids}, "isDeleted": False, "seq": {"$exists": True}}
+        return [self.repo.model.model_validate(d) for d in await self.repo.coll.text_search(text, flt, limit=limit)]
+
+    async def unseen_counts(
+        self, read_up_to: dict[str, int], reader_id: str, *, mentioning: bool = False
+    ) -> dict[str, int]:
+        """Per conversation: live messages by others after the reader's pointer (`read_up_to`: conversation
+        -> last read seq), only those mentioning the reader when `mentioning`. One query for them all."""
+        flt: dict[str, Any] = {
+            "$or": [{self.field: cid, "seq": {"$gt": seq}} for cid, seq in read_up_to.items()],
+            "isDeleted": False,
+            "userId": {"$ne": reader_id},
+        }
+        if mentioning:
+            flt["mentions"] = {"$elemMatch": {"$eq": reader_id}}
+        return await self.repo.coll.count_by(flt, self.field)
 
     async def mutate(
         self, message_id: str, conversation_id: str, update: dict[str, Any], *, when: Filter | None = None

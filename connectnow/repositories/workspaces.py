@@ -43,6 +43,12 @@ class WorkspaceMemberRepository(Repository[WorkspaceMemberRecord]):
     async def remove(self, workspace_id: str, user_id: str) -> bool:
         return await self.delete({"workspaceId": workspace_id, "userId": user_id}) > 0
 
+    async def of_users(self, workspace_id: str, user_ids: list[str]) -> list[WorkspaceMemberRecord]:
+        return await self.find({"workspaceId": workspace_id, "userId": {"$in": user_ids}})
+
+    async def with_roles(self, workspace_id: str, roles: list[str]) -> list[WorkspaceMemberRecord]:
+        return await self.find({"workspaceId": workspace_id, "role": {"$in": roles}})
+
     async def delete_for_workspace(self, workspace_id: str) -> int:
         return await self.delete({"workspaceId": workspace_id})
 
@@ -81,6 +87,10 @@ class BanRepository(Repository[BanRecord]):
 
     async def of(self, workspace_id: str, user_id: str) -> BanRecord | None:
         return await self.find_one({"workspaceId": workspace_id, "userId": user_id})
+
+    async def of_users(self, user_ids: list[str]) -> list[BanRecord]:
+        """Every ban of these users, in any workspace."""
+        return await self.find({"userId": {"$in": user_ids}})
 
     async def newest(self, workspace_id: str, limit: int) -> list[BanRecord]:
         return await self.find({"workspaceId": workspace_id}, sort=[("createdAt", -1)], limit=limit)

@@ -179,14 +179,8 @@ class ChatAccess:
         if not user_ids:
             return set()
         wanted = sorted(set(user_ids))
-        members = {
-            m.user_id: m
-            for m in await self.members.find({"workspaceId": channel.workspace_id, "userId": {"$in": wanted}})
-        }
-        in_channel = {
-            cm.user_id: cm
-            for cm in await self.channel_members.find({"channelId": channel.id, "userId": {"$in": wanted}})
-        }
+        members = {m.user_id: m for m in await self.members.of_users(channel.workspace_id, wanted)}
+        in_channel = {cm.user_id: cm for cm in await self.channel_members.of_users(channel.id, wanted)}
         return {u for u in wanted if can_read(channel, members.get(u), in_channel.get(u))}
 
     async def readable_channels(self, user_id: str, workspace_ids: list[str] | None = None) -> list[ChannelRecord]:

@@ -240,8 +240,7 @@ class DirectService:
             assert stored.seq is not None
             await self.conversations.touch(conversation.id, stored.seq, stored.created_at)
             if parent is not None:  # a reply and its root's reply count: stored together or not at all
-                update = {"$inc": {"replyCount": 1}, "$set": {"lastReplyAt": stored.created_at}}
-                root = await self.log.apply(step, parent.id, update)
+                root = await self.log.count_reply(step, parent.id, stored.created_at)
                 if root is not None:
                     bumped.append(root)
 
@@ -293,7 +292,7 @@ class DirectService:
                 await self.hub.emit("dm:message:deleted", dm_envelope(deleted), room=dm_room(record.conversation_id))
             raise
         docs = [s.model_dump(mode="json", by_alias=True, exclude_none=True) for s in summaries]
-        updated = await self.log.repo.update({"id": record.id}, {"$set": {"attachments": docs}})
+        updated = await self.log.set_fields(record.id, {"attachments": docs})
         return updated or record
 
     async def edit(self, principal: Principal, data: DirectEdit) -> DirectMessagePublic:

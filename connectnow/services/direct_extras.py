@@ -53,7 +53,7 @@ class DirectExtrasService:
             exists = await self.reactions.find_one(key) is not None
             if exists == add:  # already in that state: answer it, take no number
                 return await self.summary(principal, record.id)
-            stamped = await self.log.apply(step, record.id, {"$set": {}}, when={"isDeleted": False})
+            stamped = await self.log.stamp(step, record.id)
             if stamped is None:
                 raise AppError(errors.MESSAGE_DELETED)
             if add:
