@@ -6,6 +6,7 @@ from datetime import datetime
 
 from connectnow.repositories.base import Repository
 from models.auth import ApiKeyRecord, RefreshTokenRecord, SessionRecord
+from models.base import StoredModel, UtcDateTime
 from models.users import UserRecord
 
 
@@ -42,8 +43,20 @@ class SessionRepository(Repository[SessionRecord]):
             {"userId": user_id, "revokedAt": None, "refreshExpiresAt": {"$gt": now}}, sort=[("createdAt", -1)]
         )
 
-    async def revoke(self, flt: dict[str, object], now: datetime, reason: str) -> int:
-        return await self.update_many({**flt, "revokedAt": None}, {"$set": {"revokedAt": now, "revokedReason": reason}})
+    async def revoke(self, session_ids: list[str], now: datetime, reason: str) -> int:
+        """Revoke these sessions (those not revoked already); how many were."""
+        flt = {"id": {"$in": session_ids}, "revokedAt": None}
+        return await self.update_many(flt, {"$set": {"revokedAt": now, "revokedReason": reason}})
+
+    async def live_for_user(self, user_id: str) -> list[SessionRecord]:
+        return await self.find({"userId": user_id, "revokedAt": None})
+
+    async def renew_access(
+        self, session_id: str, token_hash: str, expires_at: datetime, now: datetime
+    ) -> SessionRecord | None:
+        """A refreshed access token for a session not revoked; None when it was revoked meanwhile."""
+        fields = {"tokenHash": token_hash, "expiresAt": expires_at, "lastActiveAt": now}
+        return await self.update({"id": session_id, "revokedAt": None}, {"$set": fields})
 
 
 class RefreshTokenRepository(Repository[RefreshTokenRecord]):
@@ -64,3 +77,26 @@ class ApiKeyRepository(Repository[ApiKeyRecord]):
 
     async def by_hash(self, key_hash: str) -> ApiKeyRecord | None:
         return await self.find_one({"keyHash": key_hash})
+
+    async def deactivate(self, key_id: str, user_id: str, now: datetime) -> ApiKeyRecord | None:
+        """Revoke one of the user's keys; None when it is not theirs."""
+        return await self.update({"id": key_id, "userId": user_id}, {"$set": {"isActive": False, "revokedAt": now}})
+
+
+class AccountTokenRecord(StoredModel):
+    user_id: str
+    purpose: str  # verify | reset
+    token_hash: str
+    expires_at: UtcDateTime
+    used_at: UtcDateTime | None = None
+    created_at: UtcDateTime
+
+
+class AccountTokenRepository(Repository[AccountTokenRecord]):
+    collection_name = "account_tokens"
+    model = AccountTokenRecord
+
+    async def use(self, token_hash: str, purpose: str, now: datetime) -> AccountTokenRecord | None:
+        """Spend a live token once: None when unknown, used or expired."""
+        flt = {"tokenHash": token_hash, "purpose": purpose, "usedAt": {"$exists": False}, "expiresAt": {"$gt": now}}
+        return await self.update(flt, {"$set": {"usedAt": now}})

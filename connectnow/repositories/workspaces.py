@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 from connectnow.repositories.base import Repository
@@ -42,6 +43,16 @@ class WorkspaceMemberRepository(Repository[WorkspaceMemberRecord]):
 
     async def remove(self, workspace_id: str, user_id: str) -> bool:
         return await self.delete({"workspaceId": workspace_id, "userId": user_id}) > 0
+
+    async def count_in(self, workspace_id: str) -> int:
+        return await self.count({"workspaceId": workspace_id})
+
+    async def page_by_user(self, workspace_id: str, *, offset: int, limit: int) -> list[WorkspaceMemberRecord]:
+        """A page in user-id order (the member index's order: a far page costs what the first does)."""
+        return await self.find({"workspaceId": workspace_id}, sort=[("userId", 1)], skip=offset, limit=limit)
+
+    def iterate_by_user(self, workspace_id: str, *, batch_size: int) -> AsyncIterator[WorkspaceMemberRecord]:
+        return self.iterate({"workspaceId": workspace_id}, sort=[("userId", 1)], batch_size=batch_size)
 
     async def of_users(self, workspace_id: str, user_ids: list[str]) -> list[WorkspaceMemberRecord]:
         return await self.find({"workspaceId": workspace_id, "userId": {"$in": user_ids}})

@@ -57,7 +57,7 @@ def _changes(data: Any) -> dict[str, Any]:
 async def _apply(repo: Repository[M], record_id: str, data: Any, noun: str) -> M:
     """Set the fields the admin sent (an empty update just reads the record); NOT_FOUND names the noun."""
     changes = _changes(data)
-    updated = await repo.update({"id": record_id}, {"$set": changes}) if changes else await repo.get(record_id)
+    updated = await repo.set_fields(record_id, changes) if changes else await repo.get(record_id)
     if updated is None:
         raise AppError(errors.NOT_FOUND, f"No such {noun}")
     return updated
@@ -274,8 +274,6 @@ class StudyBookService:
         # The delivery decides: once claimed (sending) it can no longer be cancelled.
         if not await self.deliveries.cancel_pending(selection.id):
             raise AppError(errors.SCHEDULE_ALREADY_SENT, details={"status": selection.delivery_status.value})
-        updated = await self.selections.update(
-            {"id": selection.id}, {"$set": {"deliveryStatus": DeliveryStatus.CANCELLED.value}}
-        )
+        updated = await self.selections.set_fields(selection.id, {"deliveryStatus": DeliveryStatus.CANCELLED.value})
         assert updated is not None
         return SelectionPublic.model_validate(updated)

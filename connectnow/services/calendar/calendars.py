@@ -193,8 +193,8 @@ class CalendarService:
         """A new secret feed URL; the previous one stops working. Only the token's digest is stored."""
         await self.owned(principal, calendar_id)
         token = FEED_TOKEN_PREFIX + random_tokens.token_urlsafe(32)
-        await self.calendars.update(
-            {"id": calendar_id}, {"$set": {"feedTokenHash": self.secrets.digest(token), "updatedAt": utcnow()}}
+        await self.calendars.set_fields(
+            calendar_id, {"feedTokenHash": self.secrets.digest(token), "updatedAt": utcnow()}
         )
         return FeedToken(token=token, url=f"{self.public_url}/api/v1/ics/feeds/{token}.ics")
 

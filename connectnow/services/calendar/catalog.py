@@ -81,7 +81,7 @@ class CatalogService:
         if "name" in changes:
             changes["nameLower"] = changes["name"].casefold()
         try:
-            record = await self.categories.update({"id": category_id}, {"$set": {**changes, "updatedAt": utcnow()}})
+            record = await self.categories.set_fields(category_id, {**changes, "updatedAt": utcnow()})
         except DuplicateKeyError as exc:
             raise AppError(errors.CATEGORY_NAME_TAKEN) from exc
         if record is None:
@@ -124,7 +124,7 @@ class CatalogService:
         if "coordinates" in changes:
             changes["geo"] = _geo(changes["coordinates"])
         try:
-            record = await self.locations.update({"id": location_id}, {"$set": {**changes, "updatedAt": utcnow()}})
+            record = await self.locations.set_fields(location_id, {**changes, "updatedAt": utcnow()})
         except DuplicateKeyError as exc:
             raise AppError(errors.LOCATION_NAME_TAKEN) from exc
         if record is None:
@@ -160,11 +160,11 @@ class CatalogService:
         fixed = 0
         async for category in self.categories.iterate({}):
             if category.usage_count != cats.get(category.id, 0):
-                await self.categories.update({"id": category.id}, {"$set": {"usageCount": cats.get(category.id, 0)}})
+                await self.categories.set_fields(category.id, {"usageCount": cats.get(category.id, 0)})
                 fixed += 1
         async for location in self.locations.iterate({}):
             if location.usage_count != locs.get(location.id, 0):
-                await self.locations.update({"id": location.id}, {"$set": {"usageCount": locs.get(location.id, 0)}})
+                await self.locations.set_fields(location.id, {"usageCount": locs.get(location.id, 0)})
                 fixed += 1
         return {"fixed": fixed}
 

@@ -129,7 +129,7 @@ class IcsService:
                 calendar, "ics_import", started, _Counts(processed=counts.processed), [problem], failed=True
             )
             raise
-        await self.calendars.calendars.update({"id": calendar.id}, {"$set": {"lastSynced": utcnow()}})
+        await self.calendars.calendars.set_fields(calendar.id, {"lastSynced": utcnow()})
         return await self._log(calendar, "ics_import", started, counts, problems)
 
     async def _plan(

@@ -171,11 +171,13 @@ class SeriesService:
             if exception.original_start_time and exception.original_start_time >= original:
                 # Later exceptions follow their instances into the new series (shifted if its time changed).
                 new_original = moved(exception.original_start_time)
-                await self.events.update(
-                    {"id": exception.id},
-                    {"$set": {"recurrenceMasterId": record.id, "uid": record.uid,
-                              "originalStartTime": new_original, "originalKey": original_key(new_original)}},
-                )  # fmt: skip
+                moved_fields = {
+                    "recurrenceMasterId": record.id,
+                    "uid": record.uid,
+                    "originalStartTime": new_original,
+                    "originalKey": original_key(new_original),
+                }
+                await self.events.set_fields(exception.id, moved_fields)
         await self.svc.reminders.schedule(record)
         await self.svc.announce("created", record)
         return EventSaved(event=public(record), conflicts=conflicts)

@@ -174,7 +174,7 @@ class FormService:
             value = getattr(body, name)
             if value is not None:
                 fields[FormUpdate.model_fields[name].alias or name] = value
-        updated = await self.forms.update({"id": form.id}, {"$set": {**fields, "updatedAt": utcnow()}})
+        updated = await self.forms.set_fields(form.id, {**fields, "updatedAt": utcnow()})
         if updated is None:
             raise AppError(errors.NOT_FOUND, "No such form")
         await self.audit.record(actor, "form.update", "form", form.id)
