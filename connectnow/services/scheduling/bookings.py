@@ -110,6 +110,10 @@ class BookingService:
             view = self.public(booking, with_intake=False)
             await self.events.emit(BOOKING_EVENT, {"action": action, "booking": view}, room=rooms)
 
+    async def record(self, booking_id: str) -> BookingRecord | None:
+        """The stored booking, unchecked: for callers that authorize otherwise (a guest's signed link)."""
+        return await self.repo.get(booking_id)
+
     async def load(self, actor: Actor, booking_id: str) -> BookingRecord:
         return require_visible(actor, await self.repo.get(booking_id))
 
@@ -214,30 +218,31 @@ class BookingService:
         if for_user is not None and for_user != actor.user_id and not actor.is_admin:
             raise AppError(errors.ADMIN_REQUIRED, "Only administrators list other users' bookings")
         now = utcnow()
-        flt: dict[str, Any] = {}
-        span: dict[str, datetime] = {}
-        active = [s.value for s in ACTIVE_STATUSES]
+        statuses: list[str] | None = None
+        start_from = rules.as_utc(since) if since is not None else None
+        end_by: datetime | None = None
         if scope == "upcoming":
-            span["$gte"] = now
-            flt["status"] = {"$in": active}
+            start_from = now if start_from is None else max(now, start_from)
+            statuses = [s.value for s in ACTIVE_STATUSES]
         elif scope == "past":
-            flt["endTime"] = {"$lte": now}
+            end_by = now
         elif scope == "cancelled":
-            flt["status"] = BookingStatus.CANCELLED.value
+            statuses = [S.CANCELLED.value]
         if status is not None:
             if (scope == "cancelled" and status is not S.CANCELLED) or (
                 scope == "upcoming" and status not in ACTIVE_STATUSES
             ):
                 return []
-            flt["status"] = status.value
-        if since is not None:
-            span["$gte"] = max(rules.as_utc(since), span.get("$gte", rules.as_utc(since)))
-        if until is not None:
-            span["$lt"] = rules.as_utc(until)
-        if span:
-            flt["startTime"] = span
+            statuses = [status.value]
         rows = await self.repo.visible_to(
-            for_user or actor.user_id, flt, limit=limit, skip=offset, sort=-1 if scope == "past" else 1
+            for_user or actor.user_id,
+            statuses=statuses,
+            start_from=start_from,
+            start_before=rules.as_utc(until) if until is not None else None,
+            end_by=end_by,
+            limit=limit,
+            skip=offset,
+            newest_first=scope == "past",
         )
         await self.audit.record(actor, "booking.list", "booking", metadata={"ids": [b.id for b in rows][:100]})
         return [self.public(b, with_intake=False) for b in rows]
@@ -331,14 +336,8 @@ class BookingService:
     ) -> BookingRecord:
         now = utcnow()
         change = {"status": status.value, "at": now, "by": by, "reason": reason}
-        updated = await self.repo.update(
-            {"id": booking.id, "version": booking.version, "status": booking.status.value},
-            {
-                "$set": {**fields, "updatedAt": now},
-                "$inc": {"version": 1},
-                "$push": {"statusHistory": {k: v for k, v in change.items() if v is not None}},
-            },
-        )
+        history = {k: v for k, v in change.items() if v is not None}
+        updated = await self.repo.change(booking, fields, history, now)
         if updated is None:
             raise AppError(errors.CONFLICT, "The booking changed meanwhile; read it again")
         return updated

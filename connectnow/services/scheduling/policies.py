@@ -67,7 +67,7 @@ class PolicyService:
                 rules.zone(hours.timezone)
         await self.policy_for(actor.user_id)
         fields = body.model_dump(by_alias=True)
-        updated = await self.policies.set_fields(actor.user_id, {**fields, "updatedAt": utcnow()})
+        updated = await self.policies.set_for_user(actor.user_id, {**fields, "updatedAt": utcnow()})
         assert updated is not None
         return PolicyPublic.model_validate(updated, from_attributes=True)
 
