@@ -31,6 +31,10 @@ class Repository(Generic[M]):
         await self.coll.insert_one(record.to_doc())
         return record
 
+    async def insert_many(self, records: list[M]) -> None:
+        """In order; see DocumentCollection.insert_many for what a unique-index clash leaves stored."""
+        await self.coll.insert_many([r.to_doc() for r in records])
+
     async def get(self, record_id: str) -> M | None:
         return self._load(await self.coll.find_one({"id": record_id}))
 
@@ -51,6 +55,10 @@ class Repository(Generic[M]):
     async def set_fields(self, record_id: str, fields: dict[str, Any]) -> M | None:
         """Set fields of one record by id (None values unset them); the record as it is now, None if gone."""
         return await self.update({"id": record_id}, {"$set": fields})
+
+    async def set_owned(self, record_id: str, user_id: str, fields: dict[str, Any]) -> M | None:
+        """Set fields of one record of `user_id`'s; None when it is not theirs (or gone)."""
+        return await self.update({"id": record_id, "userId": user_id}, {"$set": fields})
 
     async def delete_id(self, record_id: str) -> bool:
         return await self.coll.delete_one({"id": record_id})

@@ -141,7 +141,7 @@ class StudyBookService:
                 errors.CONFLICT, f"Lesson {data.lesson_number} exists in this book", details={"field": "lessonNumber"}
             ) from None
         total = await self.lessons.count({"studyBookId": book_id})
-        await self.books.update({"id": book_id}, {"$max": {"totalLessons": total}})
+        await self.books.raise_total(book_id, total)
         return LessonPublic.model_validate(lesson)
 
     async def update_lesson(self, principal: Principal, lesson_id: str, data: LessonUpdate) -> LessonPublic:
@@ -191,9 +191,8 @@ class StudyBookService:
         return [CustomPublic.model_validate(c) for c in found]
 
     async def update_custom(self, principal: Principal, custom_id: str, data: CustomCreate) -> CustomPublic:
-        updated = await self.custom.update(
-            {"id": custom_id, "userId": principal.user_id},
-            {"$set": {"content": data.content, "lastModified": utcnow()}},
+        updated = await self.custom.set_owned(
+            custom_id, principal.user_id, {"content": data.content, "lastModified": utcnow()}
         )
         if updated is None:
             raise AppError(errors.NOT_FOUND, "No such custom message")

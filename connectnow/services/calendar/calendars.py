@@ -93,7 +93,7 @@ class CalendarService:
             "sharedWith": [s.user_id for s in shares],
             "updatedAt": utcnow(),
         }
-        updated = await self.calendars.update({"id": record.id, "userId": record.user_id}, {"$set": changes})
+        updated = await self.calendars.set_owned(record.id, record.user_id, changes)
         if updated is None:
             raise AppError(errors.NOT_FOUND, "No such calendar")
         return calendar_public(updated)
