@@ -76,18 +76,6 @@ Builder = Callable[[int, int, str], M] | Callable[[int, int, str], Awaitable[M]]
 RepairHook = Callable[[str, int], None]  # (what was repaired, how many)
 
 
-def check_content(content: str, max_chars: int, *, is_system: bool) -> None:
-    """The content rules every conversation shares: no client-written SYSTEM messages, a length limit."""
-    if is_system:
-        raise AppError(errors.VALIDATION_FAILED, "SYSTEM messages are written by the server only")
-    if len(content) > max_chars:
-        raise AppError(
-            errors.PAYLOAD_TOO_LARGE,
-            f"Messages may be at most {max_chars} characters long",
-            details={"maxChars": max_chars},
-        )
-
-
 def dedupe_key(conversation_id: str, sender_id: str, client_msg_id: str) -> str:
     return f"{conversation_id}:{sender_id}:{client_msg_id}"
 

@@ -30,10 +30,11 @@ from connectnow.repositories.direct import (
     direct_log,
     ordered_pair,
 )
-from connectnow.repositories.message_log import Step, check_content, dedupe_key
+from connectnow.repositories.message_log import Step, dedupe_key
 from connectnow.services.attachments import AttachmentService
 from connectnow.services.auth import Principal
 from connectnow.services.chat_access import Emitter
+from connectnow.services.content import check_content
 from connectnow.services.direct_gate import DirectGate
 from connectnow.services.messages import check_thread_root
 from connectnow.store.port import DocumentStore, DuplicateKeyError

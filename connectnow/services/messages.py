@@ -17,11 +17,12 @@ from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
 from connectnow.realtime.ratelimit import RateLimiter
-from connectnow.repositories.message_log import Step, check_content, dedupe_key
+from connectnow.repositories.message_log import Step, dedupe_key
 from connectnow.repositories.messages import ReactionRepository, channel_log
 from connectnow.services import policy
 from connectnow.services.auth import Principal
 from connectnow.services.chat_access import ChannelAccess, ChatAccess, Emitter, channel_room
+from connectnow.services.content import check_content
 from connectnow.services.notify import BROAD_NAMES, Notifier, broad_scope
 from connectnow.services.policy import Action
 from connectnow.store.port import DocumentStore
