@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
 from connectnow.repositories.base import Repository
 from models.auth import ApiKeyRecord, RefreshTokenRecord, SessionRecord
@@ -26,6 +28,14 @@ class UserRepository(Repository[UserRecord]):
     async def by_usernames(self, usernames: list[str]) -> list[UserRecord]:
         keys = sorted({u.strip().lower() for u in usernames})
         return await self.find({"usernameLower": {"$in": keys}}) if keys else []
+
+    def export_docs(self, only: list[str] | None, *, batch_size: int) -> AsyncIterator[dict[str, Any]]:
+        """Stored user documents (all, or `only` these ids) in sign-up order, for exports."""
+        flt = {"id": {"$in": only}} if only is not None else {}
+        return self.coll.iterate(flt, sort=[("createdAt", 1)], batch_size=batch_size)
+
+    async def export_count(self, only: list[str] | None) -> int:
+        return await self.count({"id": {"$in": only}} if only is not None else {})
 
     async def by_ids(self, ids: list[str]) -> list[UserRecord]:
         return await self.find({"id": {"$in": sorted(set(ids))}}) if ids else []

@@ -91,7 +91,7 @@ class CatalogService:
     async def delete_category(self, principal: Principal, category_id: str) -> None:
         """Events keep their times; they lose the category reference."""
         await self._writable_category(principal, category_id)
-        await self.events.update_many({"categoryId": category_id}, {"$unset": {"categoryId": ""}})
+        await self.events.drop_reference("categoryId", category_id)
         await self.categories.delete({"id": category_id})
 
     # --- locations -------------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ class CatalogService:
 
     async def delete_location(self, principal: Principal, location_id: str) -> None:
         await self._writable_location(principal, location_id)
-        await self.events.update_many({"locationId": location_id}, {"$unset": {"locationId": ""}})
+        await self.events.drop_reference("locationId", location_id)
         await self.locations.delete({"id": location_id})
 
     async def nearby(
@@ -154,9 +154,8 @@ class CatalogService:
 
     async def recount(self) -> dict[str, int]:
         """Rebuild every usage count from the events (series and single events; exceptions do not count)."""
-        base = {"recurrenceMasterId": None}
-        cats = await self.events.coll.count_by(base, "categoryId")
-        locs = await self.events.coll.count_by(base, "locationId")
+        cats = await self.events.usage_counts("categoryId")
+        locs = await self.events.usage_counts("locationId")
         fixed = 0
         async for category in self.categories.iterate({}):
             if category.usage_count != cats.get(category.id, 0):

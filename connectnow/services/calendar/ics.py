@@ -277,7 +277,7 @@ class IcsService:
         assert step.current is not None
         if step.kind == "save":
             assert step.record is not None
-            await self.events.coll.replace_one({"id": step.current.id}, step.current.to_doc())
+            await self.events.put_back(step.current)
             await self.events_svc.adjust_usage(step.record, step.current)
         else:
             await self.events.insert(step.current)

@@ -23,10 +23,7 @@ def original_key(original_start: datetime) -> str:
 async def add_exdate(events: EventRepository, master: EventRecord, original: datetime) -> EventRecord | None:
     """Cancel one instance. Datetimes are not scalars for $addToSet: write the list under the version lock."""
     exdates = sorted({*master.exdates, original})
-    updated = await events.update(
-        {"id": master.id, "version": master.version},
-        {"$set": {"exdates": exdates, "updatedAt": utcnow()}, "$inc": {"version": 1, "sequence": 1}},
-    )
+    updated = await events.set_exdates(master, exdates, utcnow())
     if updated is None:
         raise AppError(errors.CONFLICT, "The series changed meanwhile; retry")
     return updated
