@@ -49,7 +49,7 @@ def export(
     """Stream an export to a file under the data folder, with a progress bar."""
     from pydantic import ValidationError
 
-    from connectnow.services.calendar.exports import ExportService, event_filter
+    from connectnow.services.calendar.exports import ExportService
     from models.calendar import ExportCreate
 
     filters: dict[str, Any] = {"userIds": user_id or [], "categories": category or [], "locations": location or []}
@@ -66,9 +66,7 @@ def export(
         principal = await _admin_principal(store, admin)
         service = ExportService(store, settings.data_dir / "exports")
         record = await service.create(principal, body, status="running")
-        coll = service.events.coll if body.export_type.value == "events" else service.users.coll
-        flt = event_filter(record.filters) if body.export_type.value == "events" else {}
-        total = None if body.export_type.value == "full_backup" else await coll.count(flt)  # several collections
+        total = await service.expected_count(record)
         columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns) as bar:
             task = bar.add_task("export", total=total)

@@ -224,7 +224,6 @@ class PolicyRecord(StoredModel):
     role: str | None = None
     cal_user_id: str | None = None
     event_types: list[dict[str, Any]] = Field(default_factory=list)
-    calendar_version: int = 0  # bumped by every booking write: serializes policy checks per host
     created_at: UtcDateTime
     updated_at: UtcDateTime
 

@@ -46,5 +46,8 @@ class AttachmentRepository(Repository[AttachmentRecord]):
     async def for_message(self, message_field: str, message_id: str) -> list[AttachmentRecord]:
         return await self.find({message_field: message_id}, sort=[("createdAt", 1)])
 
+    async def in_conversation(self, kind: ConversationKind, conversation_id: str, limit: int) -> list[AttachmentRecord]:
+        return await self.find({"conversationKind": kind.value, "conversationId": conversation_id}, limit=limit)
+
     async def unattached_before(self, cutoff: datetime, limit: int) -> list[AttachmentRecord]:
         return await self.find({"conversationKind": None, "createdAt": {"$lt": cutoff}}, limit=limit)

@@ -38,6 +38,9 @@ class GroupRepository(Repository[GroupRecord]):
     async def owned(self, user_id: str, group_id: str) -> GroupRecord | None:
         return await self.find_one({"id": group_id, "userId": user_id})
 
+    async def owned_many(self, user_id: str, ids: Sequence[str]) -> list[GroupRecord]:
+        return await self.find({"userId": user_id, "id": {"$in": list(ids)}}) if ids else []
+
     async def of_user(self, user_id: str) -> list[GroupRecord]:
         return await self.find({"userId": user_id}, sort=[("nameLower", 1)])
 
@@ -45,6 +48,11 @@ class GroupRepository(Repository[GroupRecord]):
 class MembershipRepository(Repository[MembershipRecord]):
     collection_name = "group_memberships"
     model = MembershipRecord
+
+    async def remove_contacts(self, group_id: str, user_id: str, contact_ids: Sequence[str]) -> int:
+        return await self.delete(
+            {"groupId": group_id, "userId": user_id, "contactId": {"$in": sorted(set(contact_ids))}}
+        )
 
     async def contact_ids(self, group_id: str) -> list[str]:
         return [m.contact_id async for m in self.iterate({"groupId": group_id}, sort=[("createdAt", 1)])]

@@ -9,7 +9,7 @@ from typing import Any
 from connectnow.repositories.base import Repository
 from connectnow.repositories.message_log import MessageLog
 from connectnow.store.port import DocumentStore
-from models.direct import DirectConversationRecord, DirectMessageRecord
+from models.direct import DirectConversationRecord, DirectMessageRecord, UserBlockRecord
 
 
 def direct_log(store: DocumentStore) -> MessageLog[DirectMessageRecord]:
@@ -96,3 +96,13 @@ class DirectMessageRepository(Repository[DirectMessageRecord]):
             "conversationId",
         )
         return {str(k): int(v) for k, v in counts.items()}
+
+
+class UserBlockRepository(Repository[UserBlockRecord]):
+    collection_name = "user_blocks"
+    model = UserBlockRecord
+
+    async def between(self, a: str, b: str) -> bool:
+        """A block either way."""
+        pairs = [{"blockerId": a, "blockedId": b}, {"blockerId": b, "blockedId": a}]
+        return await self.find_one({"$or": pairs}) is not None

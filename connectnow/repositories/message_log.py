@@ -52,6 +52,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from connectnow import errors
@@ -73,18 +74,6 @@ LEASE_POLL_SECONDS = 0.005
 
 Builder = Callable[[int, int, str], M] | Callable[[int, int, str], Awaitable[M]]
 RepairHook = Callable[[str, int], None]  # (what was repaired, how many)
-
-
-def check_content(content: str, max_chars: int, *, is_system: bool) -> None:
-    """The content rules every conversation shares: no client-written SYSTEM messages, a length limit."""
-    if is_system:
-        raise AppError(errors.VALIDATION_FAILED, "SYSTEM messages are written by the server only")
-    if len(content) > max_chars:
-        raise AppError(
-            errors.PAYLOAD_TOO_LARGE,
-            f"Messages may be at most {max_chars} characters long",
-            details={"maxChars": max_chars},
-        )
 
 
 def dedupe_key(conversation_id: str, sender_id: str, client_msg_id: str) -> str:
@@ -392,6 +381,48 @@ class MessageLog(Generic[M]):
             step.take(seq=False)
         return done
 
+    async def stamp(self, step: Step, message_id: str) -> M | None:
+        """Inside a step: give a live, not deleted message the next eventSeq (for a change stored beside it,
+        such as a reaction); None when it is deleted or gone."""
+        return await self.apply(step, message_id, {"$set": {}}, when={"isDeleted": False})
+
+    async def count_reply(self, step: Step, root_id: str, at: datetime) -> M | None:
+        """Inside a reply's step: the thread root's reply count and last reply time."""
+        return await self.apply(step, root_id, {"$inc": {"replyCount": 1}, "$set": {"lastReplyAt": at}})
+
+    async def set_pin(self, message_id: str, conversation_id: str, *, by: str | None, at: datetime) -> M | None:
+        """Pin (`by` a user) or unpin (`by` None) a live message; None when it is already in that state."""
+        pinned = by is not None
+        fields = {"isPinned": pinned, "pinnedAt": at if pinned else None, "pinnedBy": by}
+        return await self.mutate(message_id, conversation_id, {"$set": fields}, when={"isPinned": not pinned})
+
+    async def set_fields(self, message_id: str, fields: dict[str, Any]) -> M | None:
+        """Fields that are not a change of the conversation (no event number), e.g. attachment summaries."""
+        return await self.repo.set_fields(message_id, fields)
+
+    async def pinned(self, conversation_id: str, *, limit: int = 100) -> list[M]:
+        flt = {self.field: conversation_id, "isPinned": True, "isDeleted": False}
+        return await self.repo.find(flt, sort=[("pinnedAt", -1)], limit=limit)
+
+    async def search(self, conversation_ids: list[str], text: str, *, limit: int) -> list[M]:
+        """Live messages of these conversations matching any word of `text`, best first."""
+        flt = {self.field: {"$in": conversation_ids}, "isDeleted": False, "seq": {"$exists": True}}
+        return [self.repo.model.model_validate(d) for d in await self.repo.coll.text_search(text, flt, limit=limit)]
+
+    async def unseen_counts(
+        self, read_up_to: dict[str, int], reader_id: str, *, mentioning: bool = False
+    ) -> dict[str, int]:
+        """Per conversation: live messages by others after the reader's pointer (`read_up_to`: conversation
+        -> last read seq), only those mentioning the reader when `mentioning`. One query for them all."""
+        flt: dict[str, Any] = {
+            "$or": [{self.field: cid, "seq": {"$gt": seq}} for cid, seq in read_up_to.items()],
+            "isDeleted": False,
+            "userId": {"$ne": reader_id},
+        }
+        if mentioning:
+            flt["mentions"] = {"$elemMatch": {"$eq": reader_id}}
+        return await self.repo.coll.count_by(flt, self.field)
+
     async def mutate(
         self, message_id: str, conversation_id: str, update: dict[str, Any], *, when: Filter | None = None
     ) -> M | None:
@@ -455,6 +486,14 @@ class MessageLog(Generic[M]):
         cond: dict[str, Any] = {"$exists": True} if before is None else {"$lt": before}
         rows = await self.repo.find({**base, "seq": cond}, sort=[("seq", -1)], limit=limit)
         return list(reversed(rows))
+
+    async def some_of(self, conversation_id: str, limit: int) -> list[M]:
+        """Up to `limit` messages of a conversation, in no particular order (for batch deletes)."""
+        return await self.repo.find({self.field: conversation_id}, limit=limit)
+
+    async def delete_ids(self, message_ids: list[str]) -> int:
+        """Hard-delete these messages (their conversation is being deleted; counters stay until `purge`)."""
+        return await self.repo.delete({"id": {"$in": message_ids}})
 
     async def purge(self, conversation_ids: list[str]) -> int:
         """Hard-delete whole conversations (their container was deleted) and their counters."""

@@ -31,5 +31,11 @@ class ReactionRepository(Repository[ReactionRecord]):
             for mid, emojis in grouped.items()
         }
 
+    async def delete_for_messages(self, message_ids: list[str]) -> int:
+        return await self.delete({"messageId": {"$in": message_ids}})
+
+    async def delete_for_channels(self, channel_ids: list[str]) -> int:
+        return await self.delete({"channelId": {"$in": channel_ids}})
+
     async def remove(self, message_id: str, user_id: str, emoji: str) -> bool:
         return await self.delete({"messageId": message_id, "userId": user_id, "emoji": emoji}) > 0

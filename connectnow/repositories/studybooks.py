@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from connectnow.repositories.base import Repository
+from models.broadcasts import DeliveryStatus
 from models.studybooks import CustomRecord, LessonRecord, PredefinedRecord, SelectionRecord, StudyBookRecord
 
 
 class StudyBookRepository(Repository[StudyBookRecord]):
     collection_name = "study_books"
     model = StudyBookRecord
+
+    async def raise_total(self, book_id: str, total: int) -> None:
+        """The book's lesson count, never lowered by a writer that counted before another's insert."""
+        await self.update({"id": book_id}, {"$max": {"totalLessons": total}})
 
 
 class LessonRepository(Repository[LessonRecord]):
@@ -47,3 +54,8 @@ class SelectionRepository(Repository[SelectionRecord]):
 
     async def owned(self, user_id: str, selection_id: str) -> SelectionRecord | None:
         return await self.find_one({"id": selection_id, "userId": user_id})
+
+    async def record_unless_cancelled(self, selection_id: str, fields: dict[str, Any]) -> SelectionRecord | None:
+        """A delivery's outcome, unless the selection was cancelled meanwhile (None then)."""
+        flt = {"id": selection_id, "deliveryStatus": {"$ne": DeliveryStatus.CANCELLED.value}}
+        return await self.update(flt, {"$set": fields})

@@ -15,25 +15,10 @@ from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
 from connectnow.mail import Mailer
-from connectnow.repositories.base import Repository
+from connectnow.repositories.accounts import AccountTokenRecord, AccountTokenRepository
 from connectnow.services.auth import AuthService, Principal
-from models.base import StoredModel, UtcDateTime
 
 VERIFY, RESET = "verify", "reset"
-
-
-class AccountTokenRecord(StoredModel):
-    user_id: str
-    purpose: str  # verify | reset
-    token_hash: str
-    expires_at: UtcDateTime
-    used_at: UtcDateTime | None = None
-    created_at: UtcDateTime
-
-
-class AccountTokenRepository(Repository[AccountTokenRecord]):
-    collection_name = "account_tokens"
-    model = AccountTokenRecord
 
 
 class AccountService:
@@ -69,13 +54,7 @@ class AccountService:
 
     async def _use(self, raw: str, purpose: str) -> AccountTokenRecord:
         now = utcnow()
-        flt = {
-            "tokenHash": self.auth.secrets.digest(raw),
-            "purpose": purpose,
-            "usedAt": {"$exists": False},
-            "expiresAt": {"$gt": now},
-        }
-        used = await self.tokens.update(flt, {"$set": {"usedAt": now}})
+        used = await self.tokens.use(self.auth.secrets.digest(raw), purpose, now)
         if used is None:
             raise AppError(errors.ACCOUNT_TOKEN_INVALID)
         return used
@@ -93,7 +72,7 @@ class AccountService:
     async def verify(self, raw: str, address: str | None = None) -> None:
         await self._limit(address)
         token = await self._use(raw, VERIFY)
-        await self.auth.users.update({"id": token.user_id}, {"$set": {"emailVerified": True, "updatedAt": utcnow()}})
+        await self.auth.users.set_fields(token.user_id, {"emailVerified": True, "updatedAt": utcnow()})
 
     # --- password reset ------------------------------------------------------------------------------
     async def request_reset(self, email: str, address: str | None = None) -> None:
@@ -110,5 +89,5 @@ class AccountService:
         self.auth.check_password_policy(password)  # before the token is spent
         token = await self._use(raw, RESET)
         digest = await self.auth.secrets.hash_password(password)
-        await self.auth.users.update({"id": token.user_id}, {"$set": {"passwordHash": digest, "updatedAt": utcnow()}})
+        await self.auth.users.set_fields(token.user_id, {"passwordHash": digest, "updatedAt": utcnow()})
         await self.auth.revoke_all_sessions(token.user_id, "password reset")

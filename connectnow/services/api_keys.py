@@ -41,10 +41,7 @@ class ApiKeyService:
         return [ApiKeyPublic.model_validate(r, from_attributes=True) for r in records]
 
     async def revoke(self, principal: Principal, key_id: str) -> ApiKeyPublic:
-        record = await self.keys.update(
-            {"id": key_id, "userId": principal.user_id},
-            {"$set": {"isActive": False, "revokedAt": utcnow()}},
-        )
+        record = await self.keys.deactivate(key_id, principal.user_id, utcnow())
         if record is None:
             raise AppError(errors.NOT_FOUND, "No such API key")
         await self.auth.sockets.disconnect_api_key(key_id, "API key revoked")

@@ -236,6 +236,17 @@ class AttachmentService:
                 removed += 1
         return removed
 
+    async def discard_for_conversation(self, kind: ConversationKind, conversation_id: str, *, batch: int = 200) -> int:
+        """A conversation was deleted: erase every file still filed under it (its messages' files are
+        usually gone already; this catches one claimed for a message that was never stored)."""
+        removed = 0
+        while records := await self.repo.in_conversation(kind, conversation_id, batch):
+            for record in records:
+                if await self.repo.delete_id(record.id):
+                    await self._delete_files(record)
+                    removed += 1
+        return removed
+
     async def delete_unattached(self, principal: Principal, attachment_id: str) -> None:
         """An uploader may discard an upload no message has claimed (a removed draft attachment)."""
         record = await self.repo.get(attachment_id)

@@ -149,9 +149,7 @@ class AuthService:
             raise AppError(errors.AUTH_INVALID_CREDENTIALS)
         ensure_user_allowed(user)
         if user.password_hash and self.secrets.needs_rehash(user.password_hash):
-            await self.users.update(
-                {"id": user.id}, {"$set": {"passwordHash": await self.secrets.hash_password(data.password)}}
-            )
+            await self.users.set_fields(user.id, {"passwordHash": await self.secrets.hash_password(data.password)})
         return await self._open_session(user, client)
 
     def check_password_policy_length_only(self, password: str) -> None:
@@ -176,7 +174,7 @@ class AuthService:
         await self.sessions.insert(session)
         await self._end_sessions_over_cap(user.id, now)
         refresh = await self._issue_refresh(session, parent_id=None)
-        user = await self.users.update({"id": user.id}, {"$set": {"lastLoginAt": now}}) or user
+        user = await self.users.set_fields(user.id, {"lastLoginAt": now}) or user
         return self._pair(user, session, access, refresh)
 
     async def _end_sessions_over_cap(self, user_id: str, now: datetime) -> None:
@@ -238,16 +236,8 @@ class AuthService:
             raise AppError(errors.AUTH_INVALID_TOKEN)
         ensure_user_allowed(user)
         access = self.secrets.new_token(TokenKind.ACCESS)
-        session = await self.sessions.update(
-            {"id": session.id, "revokedAt": None},
-            {
-                "$set": {
-                    "tokenHash": self.secrets.digest(access),
-                    "expiresAt": now + timedelta(seconds=self.settings.access_token_ttl_seconds),
-                    "lastActiveAt": now,
-                }
-            },
-        )
+        expires_at = now + timedelta(seconds=self.settings.access_token_ttl_seconds)
+        session = await self.sessions.renew_access(session.id, self.secrets.digest(access), expires_at, now)
         if session is None:
             raise AppError(errors.AUTH_INVALID_TOKEN)
         refresh = await self._issue_refresh(session, parent_id=token.id)
@@ -259,15 +249,15 @@ class AuthService:
         await self.revoke_session(principal.session_id, "logout")
 
     async def revoke_session(self, session_id: str, reason: str) -> None:
-        await self.sessions.revoke({"id": session_id}, utcnow(), reason)
+        await self.sessions.revoke([session_id], utcnow(), reason)
         await self.sockets.disconnect_session(session_id, reason)
 
     async def revoke_all_sessions(self, user_id: str, reason: str, *, keep_session: str | None = None) -> int:
         now = utcnow()
-        live = [s.id for s in await self.sessions.find({"userId": user_id, "revokedAt": None}) if s.id != keep_session]
+        live = [s.id for s in await self.sessions.live_for_user(user_id) if s.id != keep_session]
         if not live:
             return 0
-        count = await self.sessions.revoke({"id": {"$in": live}}, now, reason)
+        count = await self.sessions.revoke(live, now, reason)
         for session_id in live:
             await self.sockets.disconnect_session(session_id, reason)
         return count
@@ -308,7 +298,7 @@ class AuthService:
             raise AppError(errors.AUTH_TOKEN_EXPIRED)
         user = await self._allowed_user(session.user_id)
         if now - session.last_active_at >= LAST_ACTIVE_WRITE_INTERVAL:
-            await self.sessions.update({"id": session.id}, {"$set": {"lastActiveAt": now}})
+            await self.sessions.set_fields(session.id, {"lastActiveAt": now})
         return Principal(user=user, session_id=session.id)
 
     async def _authenticate_api_key(self, raw: str) -> Principal:
@@ -320,7 +310,7 @@ class AuthService:
         user = await self._allowed_user(key.user_id)
         now = utcnow()
         if key.last_used_at is None or now - key.last_used_at >= LAST_ACTIVE_WRITE_INTERVAL:
-            await self.api_keys.update({"id": key.id}, {"$set": {"lastUsedAt": now}})
+            await self.api_keys.set_fields(key.id, {"lastUsedAt": now})
         return Principal(user=user, api_key_id=key.id)
 
     async def _allowed_user(self, user_id: str) -> UserRecord:

@@ -180,9 +180,9 @@ class ChannelService:
             fields["name_lower"] = fields["name"].lower()
         if fields.get("is_private") and old.is_default:
             raise AppError(errors.FORBIDDEN, "The default channel stays public")
-        update = {"$set": {_camel(k): v for k, v in fields.items()} | {"updatedAt": utcnow()}}
+        changed = {_camel(k): v for k, v in fields.items()} | {"updatedAt": utcnow()}
         try:
-            channel = await self.access.channels.update({"id": old.id}, update)
+            channel = await self.access.channels.set_fields(old.id, changed)
         except DuplicateKeyError as exc:
             raise AppError(errors.CHANNEL_NAME_TAKEN) from exc
         assert channel is not None
@@ -207,9 +207,7 @@ class ChannelService:
         policy.require(access.role, Action.CHANNEL_ARCHIVE)
         if access.channel.is_default and archived:
             raise AppError(errors.FORBIDDEN, "The default channel cannot be archived")
-        channel = await self.access.channels.update(
-            {"id": channel_id}, {"$set": {"isArchived": archived, "updatedAt": utcnow()}}
-        )
+        channel = await self.access.channels.set_fields(channel_id, {"isArchived": archived, "updatedAt": utcnow()})
         assert channel is not None
         await self._announce("channel:updated", channel, {"channel": self.public(channel)})
         return self.public(channel, access.channel_member is not None)
@@ -302,7 +300,7 @@ class ChannelService:
         demotes_admin = target.role is ChannelRole.ADMIN and target.user_id != principal.user_id
         if demotes_admin and not acts_as_manager:
             raise AppError(errors.ROLE_TOO_LOW, "Only a workspace ADMIN may demote another channel ADMIN")
-        record = await self.access.channel_members.update({"id": target.id}, {"$set": {"role": data.role.value}})
+        record = await self.access.channel_members.set_fields(target.id, {"role": data.role.value})
         assert record is not None
         # The event also flushes every worker's access cache, so the new role applies to the next request.
         body = {"channelId": data.channel_id, "userId": data.user_id, "role": data.role.value}
@@ -325,7 +323,7 @@ class ChannelService:
         fields = data.model_dump(exclude_none=True, exclude={"channel_id"}, by_alias=True, mode="json")
         record = access.channel_member
         if fields:
-            updated = await self.access.channel_members.update({"id": record.id}, {"$set": fields})
+            updated = await self.access.channel_members.set_fields(record.id, fields)
             assert updated is not None
             record = updated
         public = ChannelMemberPublic.model_validate(record, from_attributes=True)

@@ -17,6 +17,7 @@ from connectnow import errors
 from connectnow.errors import AppError
 from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.channels import ChannelMemberRepository, ChannelRepository
+from connectnow.repositories.deletions import WorkspaceDeletionRepository
 from connectnow.repositories.workspaces import (
     BanRepository,
     InviteRepository,
@@ -94,6 +95,7 @@ class ChatAccess:
         self.channels = ChannelRepository(store)
         self.channel_members = ChannelMemberRepository(store)
         self.users = UserRepository(store)
+        self.workspace_deletions = WorkspaceDeletionRepository(store)
         # (channel, user) -> (expires at, access): the send path asks for every message.
         self._cache: dict[tuple[str, str], tuple[float, ChannelAccess]] = {}
         self._generation = 0  # moves on every flush, so a look-up that raced a flush is not cached
@@ -110,6 +112,13 @@ class ChatAccess:
         if ws is None:
             raise AppError(errors.NOT_FOUND, "No such workspace")
         return ws
+
+    async def revoke_workspace(self, workspace_id: str) -> bool:
+        """End all access to a workspace (its record and every membership); True when it still existed."""
+        existed = await self.workspaces.delete_id(workspace_id)
+        await self.members.delete_for_workspace(workspace_id)
+        await self.channel_members.delete_for_workspace(workspace_id)
+        return existed
 
     async def membership(self, workspace_id: str, user_id: str) -> tuple[WorkspaceRecord, WorkspaceMemberRecord]:
         """The workspace and the caller's membership; a private workspace hides itself from outsiders."""
@@ -170,14 +179,8 @@ class ChatAccess:
         if not user_ids:
             return set()
         wanted = sorted(set(user_ids))
-        members = {
-            m.user_id: m
-            for m in await self.members.find({"workspaceId": channel.workspace_id, "userId": {"$in": wanted}})
-        }
-        in_channel = {
-            cm.user_id: cm
-            for cm in await self.channel_members.find({"channelId": channel.id, "userId": {"$in": wanted}})
-        }
+        members = {m.user_id: m for m in await self.members.of_users(channel.workspace_id, wanted)}
+        in_channel = {cm.user_id: cm for cm in await self.channel_members.of_users(channel.id, wanted)}
         return {u for u in wanted if can_read(channel, members.get(u), in_channel.get(u))}
 
     async def readable_channels(self, user_id: str, workspace_ids: list[str] | None = None) -> list[ChannelRecord]:

@@ -136,7 +136,7 @@ class ContactService:
             changes["email"] = str(data.email)
         if data.notes:
             changes["notes"] = data.notes
-        updated = await self.contacts.update({"id": existing.id, "userId": existing.user_id}, {"$set": changes})
+        updated = await self.contacts.set_owned(existing.id, existing.user_id, changes)
         if updated is None:
             raise AppError(errors.CONFLICT, "The contact was deleted while it was being merged")
         return updated
@@ -184,7 +184,7 @@ class ContactService:
         if "timeZone" in fields:
             changes["timeZone"] = checked_zone(data.time_zone)
         try:
-            updated = await self.contacts.update({"id": current.id, "userId": principal.user_id}, {"$set": changes})
+            updated = await self.contacts.set_owned(current.id, principal.user_id, changes)
         except DuplicateKeyError:
             other = await self.contacts.by_phone(principal.user_id, str(changes["phoneNumber"]))
             raise AppError(errors.CONTACT_DUPLICATE, details={"contactId": other.id if other else None}) from None
@@ -201,7 +201,7 @@ class ContactService:
     async def groups_of(self, principal: Principal, contact_id: str) -> list[GroupPublic]:
         await self.get_owned(principal, contact_id)
         group_ids = await self.memberships.group_ids(contact_id)
-        groups = await self.groups.find({"userId": principal.user_id, "id": {"$in": group_ids}}) if group_ids else []
+        groups = await self.groups.owned_many(principal.user_id, group_ids)
         counts = await self.memberships.counts([g.id for g in groups])
         return [
             GroupPublic.model_validate({**g.model_dump(), "member_count": counts.get(g.id, 0)})

@@ -27,6 +27,7 @@ from connectnow.clock import utcnow
 from connectnow.errors import AppError
 from connectnow.realtime.hub import Hub
 from connectnow.realtime.tasks import raise_if_cancelling, stop_task
+from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.workspaces import WorkspaceMemberRepository, WorkspaceRepository
 from connectnow.services.auth import Principal
 from connectnow.services.dashboard_history import ClusterHistory, Sampler
@@ -62,6 +63,7 @@ class DashboardService:
         self.store = store
         self.workspaces = WorkspaceRepository(store)
         self.members = WorkspaceMemberRepository(store)
+        self.users = UserRepository(store)
         self.interval = interval_seconds
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.started_at = utcnow()
@@ -125,15 +127,13 @@ class DashboardService:
         require_admin(principal)
         if await self.workspaces.get(query.workspace_id) is None:
             raise AppError(errors.NOT_FOUND, "No such workspace")
-        members = self.store.collection("workspace_members")
-        in_workspace = {"workspaceId": query.workspace_id}
         if query.q:
             matched = await self._search(query.workspace_id, query.q.casefold())
             total, page = len(matched), matched[query.offset : query.offset + query.limit]
         else:
-            total = await members.count(in_workspace)
-            rows = await members.find(in_workspace, sort=[("userId", 1)], skip=query.offset, limit=query.limit)
-            page = [(str(r["userId"]), str(r.get("role", "MEMBER"))) for r in rows]
+            total = await self.members.count_in(query.workspace_id)
+            rows = await self.members.page_by_user(query.workspace_id, offset=query.offset, limit=query.limit)
+            page = [(r.user_id, r.role.value) for r in rows]
         return MembersPage(workspace_id=query.workspace_id, total=total, offset=query.offset,
                            members=await self._rows(page))  # fmt: skip
 
@@ -142,10 +142,9 @@ class DashboardService:
         LIKE): members are read in batches, at most MAX_MEMBERS_SCANNED of them."""
         matched: list[tuple[str, str]] = []
         batch: dict[str, str] = {}
-        members = self.store.collection("workspace_members")
         scanned = 0
-        async for row in members.iterate({"workspaceId": workspace_id}, sort=[("userId", 1)], batch_size=SEARCH_BATCH):
-            batch[str(row["userId"])] = str(row.get("role", "MEMBER"))
+        async for row in self.members.iterate_by_user(workspace_id, batch_size=SEARCH_BATCH):
+            batch[row.user_id] = row.role.value
             scanned += 1
             if len(batch) >= SEARCH_BATCH or scanned >= MAX_MEMBERS_SCANNED:
                 matched += await self._matching(batch, needle)
@@ -158,29 +157,25 @@ class DashboardService:
     async def _matching(self, roles: dict[str, str], needle: str) -> list[tuple[str, str]]:
         if not roles:
             return []
-        users = await self.store.collection("users").find({"id": {"$in": sorted(roles)}})
-        return [
-            (str(u["id"]), roles[str(u["id"])])
-            for u in users
-            if needle in str(u.get("usernameLower", "")) or needle in str(u.get("displayName", "")).casefold()
-        ]
+        users = await self.users.by_ids(sorted(roles))
+        return [(u.id, roles[u.id]) for u in users if needle in u.username_lower or needle in u.display_name.casefold()]
 
     async def _rows(self, page: list[tuple[str, str]]) -> list[MemberRow]:
         ids = [uid for uid, _ in page]
-        users = {str(u["id"]): u for u in await self.store.collection("users").find({"id": {"$in": ids}})}
+        users = {u.id: u for u in await self.users.by_ids(ids)}
         states = await self.presence.backend.get_states(ids)
         views = await self.presence.backend.read(ids, now_ms())
         rows = []
         for uid, role in page:
-            doc = users.get(uid, {})
+            user = users.get(uid)
             state = self.presence.decode(uid, states.get(uid))
             view = views.get(uid)
             devices = len(view.live) if view else 0
             rows.append(
                 MemberRow(
-                    user_id=uid, username=str(doc.get("username", "")), display_name=str(doc.get("displayName", "")),
+                    user_id=uid, username=user.username if user else "", display_name=user.display_name if user else "",
                     role=role, status=state.status, status_text=state.status_text,
-                    last_seen_at=state.last_active_at, devices=devices, is_banned=bool(doc.get("isBanned", False)),
+                    last_seen_at=state.last_active_at, devices=devices, is_banned=bool(user and user.is_banned),
                 )
             )  # fmt: skip
         return rows

@@ -30,10 +30,11 @@ from connectnow.repositories.direct import (
     direct_log,
     ordered_pair,
 )
-from connectnow.repositories.message_log import Step, check_content, dedupe_key
+from connectnow.repositories.message_log import Step, dedupe_key
 from connectnow.services.attachments import AttachmentService
 from connectnow.services.auth import Principal
 from connectnow.services.chat_access import Emitter
+from connectnow.services.content import check_content
 from connectnow.services.direct_gate import DirectGate
 from connectnow.services.messages import check_thread_root
 from connectnow.store.port import DocumentStore, DuplicateKeyError
@@ -240,8 +241,7 @@ class DirectService:
             assert stored.seq is not None
             await self.conversations.touch(conversation.id, stored.seq, stored.created_at)
             if parent is not None:  # a reply and its root's reply count: stored together or not at all
-                update = {"$inc": {"replyCount": 1}, "$set": {"lastReplyAt": stored.created_at}}
-                root = await self.log.apply(step, parent.id, update)
+                root = await self.log.count_reply(step, parent.id, stored.created_at)
                 if root is not None:
                     bumped.append(root)
 
@@ -293,7 +293,7 @@ class DirectService:
                 await self.hub.emit("dm:message:deleted", dm_envelope(deleted), room=dm_room(record.conversation_id))
             raise
         docs = [s.model_dump(mode="json", by_alias=True, exclude_none=True) for s in summaries]
-        updated = await self.log.repo.update({"id": record.id}, {"$set": {"attachments": docs}})
+        updated = await self.log.set_fields(record.id, {"attachments": docs})
         return updated or record
 
     async def edit(self, principal: Principal, data: DirectEdit) -> DirectMessagePublic:

@@ -7,8 +7,6 @@ carries a fresh `eventSeq` like every other event of the conversation (docs/PROT
 
 from __future__ import annotations
 
-from typing import Any
-
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
@@ -53,7 +51,7 @@ class DirectExtrasService:
             exists = await self.reactions.find_one(key) is not None
             if exists == add:  # already in that state: answer it, take no number
                 return await self.summary(principal, record.id)
-            stamped = await self.log.apply(step, record.id, {"$set": {}}, when={"isDeleted": False})
+            stamped = await self.log.stamp(step, record.id)
             if stamped is None:
                 raise AppError(errors.MESSAGE_DELETED)
             if add:
@@ -82,12 +80,8 @@ class DirectExtrasService:
     # --- pins --------------------------------------------------------------------------------------------
     async def set_pinned(self, principal: Principal, message_id: str, pinned: bool) -> DirectMessagePublic:
         record, conversation = await self._live(principal, message_id)
-        fields: dict[str, Any] = (
-            {"isPinned": True, "pinnedAt": utcnow(), "pinnedBy": principal.user_id}
-            if pinned
-            else {"isPinned": False, "pinnedAt": None, "pinnedBy": None}
-        )
-        changed = await self.log.mutate(record.id, conversation.id, {"$set": fields}, when={"isPinned": not pinned})
+        by = principal.user_id if pinned else None
+        changed = await self.log.set_pin(record.id, conversation.id, by=by, at=utcnow())
         if changed is None:  # already in that state
             return DirectMessagePublic.model_validate(record, from_attributes=True)
         event = "dm:message:pinned" if pinned else "dm:message:unpinned"

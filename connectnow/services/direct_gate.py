@@ -14,19 +14,10 @@ from __future__ import annotations
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
-from connectnow.repositories.base import Repository
+from connectnow.repositories.direct import UserBlockRepository
 from connectnow.repositories.workspaces import BanRepository, WorkspaceMemberRepository
 from connectnow.store.port import DocumentStore, DuplicateKeyError
 from models.direct import UserBlockPublic, UserBlockRecord
-
-
-class UserBlockRepository(Repository[UserBlockRecord]):
-    collection_name = "user_blocks"
-    model = UserBlockRecord
-
-    async def between(self, a: str, b: str) -> bool:
-        pairs = [{"blockerId": a, "blockedId": b}, {"blockerId": b, "blockedId": a}]
-        return await self.find_one({"$or": pairs}) is not None
 
 
 class DirectGate:
@@ -57,7 +48,7 @@ class DirectGate:
         return bool(await self._workspaces(a) & await self._workspaces(b))
 
     async def _separated_by_ban(self, a: str, b: str) -> bool:
-        banned = await self.bans.find({"userId": {"$in": [a, b]}})
+        banned = await self.bans.of_users([a, b])
         if not banned:
             return False  # the common case: one query
         spaces = {a: await self._workspaces(a), b: await self._workspaces(b)}

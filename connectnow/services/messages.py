@@ -17,11 +17,12 @@ from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
 from connectnow.realtime.ratelimit import RateLimiter
-from connectnow.repositories.message_log import Step, check_content, dedupe_key
+from connectnow.repositories.message_log import Step, dedupe_key
 from connectnow.repositories.messages import ReactionRepository, channel_log
 from connectnow.services import policy
 from connectnow.services.auth import Principal
 from connectnow.services.chat_access import ChannelAccess, ChatAccess, Emitter, channel_room
+from connectnow.services.content import check_content
 from connectnow.services.notify import BROAD_NAMES, Notifier, broad_scope
 from connectnow.services.policy import Action
 from connectnow.store.port import DocumentStore
@@ -167,7 +168,8 @@ class MessageService:
         record = await self.log.get(message_id)
         return record is not None and await self.access.can_read_channel(record.channel_id, user_id)
 
-    async def _hit(self, principal: Principal, rule_name: str) -> None:
+    async def hit_limit(self, principal: Principal, rule_name: str) -> None:
+        """Take one token of the user's `rule_name` bucket (send, react, ...); RATE_LIMITED when empty."""
         if self.limiter is not None:
             await self.limiter.hit(principal.user_id, getattr(self.limiter.rules, rule_name))
 
@@ -201,7 +203,7 @@ class MessageService:
             return await self.public_one(replay), False
         self._check_content(data)
         check_forum_shape(access.channel, data)
-        await self._hit(principal, "send")
+        await self.hit_limit(principal, "send")
         parent = await self._thread_parent(data)
         await self._check_attachments(principal, data.attachment_ids)
         mentions = await self.mentioned_users(data.content, access.channel, principal.user_id)
@@ -233,8 +235,7 @@ class MessageService:
         async def bump_thread(reply: MessageRecord, step: Step) -> None:
             """A reply and its thread root's reply count are one step: stored together or not at all."""
             assert parent is not None
-            update = {"$inc": {"replyCount": 1}, "$set": {"lastReplyAt": reply.created_at}}
-            root = await self.log.apply(step, parent.id, update)
+            root = await self.log.count_reply(step, parent.id, reply.created_at)
             if root is not None:
                 bumped.append(root)
 
@@ -302,7 +303,7 @@ class MessageService:
             s.model_dump(mode="json", by_alias=True, exclude_none=True) if hasattr(s, "model_dump") else s
             for s in summaries
         ]
-        updated = await self.log.repo.update({"id": record.id}, {"$set": {"attachments": docs}})
+        updated = await self.log.set_fields(record.id, {"attachments": docs})
         return updated or record
 
     async def _withdraw(self, record: MessageRecord) -> None:
@@ -383,13 +384,8 @@ class MessageService:
         self.writable(access, Action.MESSAGE_PIN)
         if record.is_deleted:
             raise AppError(errors.MESSAGE_DELETED)
-        now = utcnow()
-        fields: dict[str, Any] = (
-            {"isPinned": True, "pinnedAt": now, "pinnedBy": principal.user_id}
-            if pinned
-            else {"isPinned": False, "pinnedAt": None, "pinnedBy": None}
-        )
-        changed = await self.log.mutate(record.id, record.channel_id, {"$set": fields}, when={"isPinned": not pinned})
+        by = principal.user_id if pinned else None
+        changed = await self.log.set_pin(record.id, record.channel_id, by=by, at=utcnow())
         if changed is None:  # already in that state: answer it without a new event
             return await self.public_one(record)
         public = await self.public_one(changed)
@@ -413,9 +409,7 @@ class MessageService:
 
     async def pins(self, principal: Principal, channel_id: str) -> list[MessagePublic]:
         await self.access.channel(channel_id, principal.user_id)
-        rows = await self.log.repo.find(
-            {"channelId": channel_id, "isPinned": True, "isDeleted": False}, sort=[("pinnedAt", -1)], limit=100
-        )
+        rows = await self.log.pinned(channel_id)
         return await self.public(rows)
 
     async def thread(self, principal: Principal, query: ThreadQuery) -> list[MessagePublic]:

@@ -15,11 +15,11 @@ from typing import Protocol
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
-from connectnow.repositories.base import Repository
+from connectnow.repositories.moderation import ModerationRepository, ReportRepository
 from connectnow.services import policy
 from connectnow.services.attachments import ReaderCheck
 from connectnow.services.auth import Principal
-from connectnow.services.leases import LeaseQueue, LeaseSpec, LeaseWorker
+from connectnow.services.leases import LeaseSpec, LeaseWorker
 from connectnow.services.messages import MessageService
 from connectnow.services.policy import Action
 from connectnow.store.port import Document, DocumentStore, DuplicateKeyError
@@ -44,16 +44,6 @@ class FileDiscarder(Protocol):
     async def discard_for_message(self, kind: ConversationKind, message_id: str) -> int: ...
 
 
-class ModerationRepository(Repository[ModerationRecord]):
-    collection_name = "moderation_records"
-    model = ModerationRecord
-
-
-class ReportRepository(Repository[ReportRecord]):
-    collection_name = "message_reports"
-    model = ReportRecord
-
-
 class ModerationService:
     def __init__(
         self,
@@ -70,7 +60,7 @@ class ModerationService:
         self.access = messages.access
         self.files = files
         self.retention = timedelta(seconds=retention_seconds)
-        self.queue = LeaseQueue(self.repo.coll, PURGE_SPEC, lease_seconds=PURGE_LEASE_SECONDS)
+        self.queue = self.repo.lease_queue(PURGE_SPEC, lease_seconds=PURGE_LEASE_SECONDS)
         self.worker = LeaseWorker("moderation-purge", self.queue, self._purge, poll_seconds=poll_seconds)
 
     # --- keeping -----------------------------------------------------------------------------------------
@@ -92,7 +82,7 @@ class ModerationService:
 
     # --- reading -----------------------------------------------------------------------------------------
     async def get(self, principal: Principal, message_id: str) -> ModerationPublic:
-        record = await self.repo.find_one({"messageId": message_id, "status": {"$ne": "purged"}})
+        record = await self.repo.live_for_message(message_id)
         if record is None:
             raise AppError(errors.NOT_FOUND, "No moderation record for this message (none, or purged)")
         if record.author_id != principal.user_id:
@@ -105,16 +95,12 @@ class ModerationService:
     async def recent(self, principal: Principal, query: ModerationList) -> list[ModerationPublic]:
         _, member = await self.access.membership(query.workspace_id, principal.user_id)
         policy.require(member.role, Action.MODERATION_READ)
-        rows = await self.repo.find(
-            {"workspaceId": query.workspace_id, "status": {"$ne": "purged"}},
-            sort=[("deletedAt", -1)],
-            limit=query.limit,
-        )
+        rows = await self.repo.live_in_workspace(query.workspace_id, limit=query.limit)
         return [ModerationPublic.model_validate(r, from_attributes=True) for r in rows]
 
     async def may_read_files(self, user_id: str, message_id: str) -> bool:
         """A deleted message's files, until the purge: for the author and the workspace's ADMIN+."""
-        record = await self.repo.find_one({"messageId": message_id, "status": {"$ne": "purged"}})
+        record = await self.repo.live_for_message(message_id)
         if record is None:
             return False
         if record.author_id == user_id:
@@ -155,8 +141,7 @@ class ModerationService:
         if found is None or member is None:
             raise AppError(errors.NOT_FOUND, "No such report")
         policy.require(member.role, Action.REPORT_REVIEW)
-        done = {"status": "resolved", "resolvedBy": principal.user_id, "resolvedAt": utcnow()}
-        updated = await self.reports.update({"id": found.id, "status": "open"}, {"$set": done})
+        updated = await self.reports.resolve(found.id, principal.user_id, utcnow())
         if updated is None:  # already resolved: answer it as it is
             return ReportPublic.model_validate(found, from_attributes=True)
         public = ReportPublic.model_validate(updated, from_attributes=True)
@@ -164,12 +149,8 @@ class ModerationService:
         return public
 
     async def _tell_staff(self, workspace_id: str, event: str, body: dict[str, object]) -> None:
-        staff = await self.access.members.find(
-            {
-                "workspaceId": workspace_id,
-                "role": {"$in": sorted(r.value for r in policy.ALLOWED[Action.REPORT_REVIEW])},
-            }
-        )
+        reviewers = sorted(r.value for r in policy.ALLOWED[Action.REPORT_REVIEW])
+        staff = await self.access.members.with_roles(workspace_id, reviewers)
         for member in staff:
             await self.messages.hub.emit(event, body, room=f"user:{member.user_id}")
 

@@ -59,7 +59,7 @@ class Notifier:
         channel_id = record.channel_id
         members: dict[str, ChannelMemberRecord] = {}
         if mentioned:
-            rows = await self.access.channel_members.find({"channelId": channel_id, "userId": {"$in": mentioned}})
+            rows = await self.access.channel_members.of_users(channel_id, mentioned)
             members = {cm.user_id: cm for cm in rows}
         direct = [u for u in mentioned if effective_level(members.get(u)) is not NotifyLevel.NOTHING]
         if not broad or record.broadcast is None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Protocol, cast
-
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
@@ -11,12 +9,7 @@ from connectnow.services.auth import Principal
 from connectnow.services.chat_access import channel_room
 from connectnow.services.messages import MessageService, envelope
 from connectnow.services.policy import Action
-from connectnow.store.port import Document, Filter
 from models.messages import MessagePublic, MessageRecord, ReactionIn, ReactionRecord, ReactionSummary, SearchQuery
-
-
-class TextSearchable(Protocol):
-    async def text_search(self, text: str, flt: Filter, *, limit: int = 50) -> list[Document]: ...
 
 
 class ReactionService:
@@ -42,7 +35,7 @@ class ReactionService:
 
     async def add(self, principal: Principal, data: ReactionIn) -> list[ReactionSummary]:
         record = await self._target(principal, data.message_id)
-        await self.messages._hit(principal, "react")
+        await self.messages.hit_limit(principal, "react")
         key = {"messageId": record.id, "userId": principal.user_id, "emoji": data.emoji}
         log = self.messages.log
         # One step: the check, the message's new eventSeq and the reaction are stored together or not at
@@ -50,7 +43,7 @@ class ReactionService:
         async with log.step(record.channel_id) as step:
             if await self.repo.find_one(key) is not None:
                 return await self._current(record)
-            stamped = await log.apply(step, record.id, {"$set": {}}, when={"isDeleted": False})
+            stamped = await log.stamp(step, record.id)
             if stamped is None:
                 raise AppError(errors.MESSAGE_DELETED)
             reaction = ReactionRecord(
@@ -67,7 +60,7 @@ class ReactionService:
             key = {"messageId": record.id, "userId": principal.user_id, "emoji": data.emoji}
             if await self.repo.find_one(key) is None:
                 return await self._current(record)
-            stamped = await log.apply(step, record.id, {"$set": {}}, when={"isDeleted": False})
+            stamped = await log.stamp(step, record.id)
             if stamped is None:
                 raise AppError(errors.MESSAGE_DELETED)
             await self.repo.remove(record.id, principal.user_id, data.emoji)
@@ -92,7 +85,5 @@ class SearchService:
             readable = [query.channel_id]
         if not readable:
             return []
-        coll = cast(TextSearchable, self.messages.log.repo.coll)
-        flt = {"channelId": {"$in": readable}, "isDeleted": False, "seq": {"$exists": True}}
-        docs = await coll.text_search(query.query, flt, limit=query.limit)
-        return await self.messages.public([MessageRecord.model_validate(d) for d in docs])
+        found = await self.messages.log.search(readable, query.query, limit=query.limit)
+        return await self.messages.public(found)

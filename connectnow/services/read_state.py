@@ -29,9 +29,8 @@ class ReadStateService:
         if record is None or record.seq is None:
             raise AppError(errors.NOT_FOUND, "No such message in this channel")
         now = utcnow()
-        moved = await self.access.channel_members.update(
-            {"channelId": data.channel_id, "userId": principal.user_id, "lastReadSeq": {"$lt": record.seq}},
-            {"$set": {"lastReadSeq": record.seq, "lastReadMessageId": record.id, "lastReadAt": now}},
+        moved = await self.access.channel_members.advance_read(
+            data.channel_id, principal.user_id, record.seq, record.id, now
         )
         member = moved or await self.access.channel_members.of(data.channel_id, principal.user_id)
         assert member is not None
@@ -50,15 +49,9 @@ class ReadStateService:
             return []
         log = self.messages.log
         latest = await log.counters.current_many([cm.channel_id for cm in joined])
-        unseen: dict[str, object] = {
-            "$or": [{"channelId": cm.channel_id, "seq": {"$gt": cm.last_read_seq}} for cm in joined],
-            "isDeleted": False,
-            "userId": {"$ne": principal.user_id},
-        }
-        unread = await log.repo.coll.count_by(unseen, "channelId")
-        mentions = await log.repo.coll.count_by(
-            {**unseen, "mentions": {"$elemMatch": {"$eq": principal.user_id}}}, "channelId"
-        )
+        read_up_to = {cm.channel_id: cm.last_read_seq for cm in joined}
+        unread = await log.unseen_counts(read_up_to, principal.user_id)
+        mentions = await log.unseen_counts(read_up_to, principal.user_id, mentioning=True)
         return [
             UnreadCount(
                 channel_id=cm.channel_id,
@@ -76,7 +69,5 @@ class ReadStateService:
     async def receipts(self, principal: Principal, message_id: str) -> list[ReadReceipt]:
         """Who has read up to (at least) this message."""
         record, _ = await self.messages.message_in_readable(principal, message_id)
-        members = await self.access.channel_members.find(
-            {"channelId": record.channel_id, "lastReadSeq": {"$gte": record.seq or 0}}, limit=1000
-        )
+        members = await self.access.channel_members.read_at_least(record.channel_id, record.seq or 0)
         return [ReadReceipt.model_validate(m, from_attributes=True) for m in members]

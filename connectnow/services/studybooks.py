@@ -57,7 +57,7 @@ def _changes(data: Any) -> dict[str, Any]:
 async def _apply(repo: Repository[M], record_id: str, data: Any, noun: str) -> M:
     """Set the fields the admin sent (an empty update just reads the record); NOT_FOUND names the noun."""
     changes = _changes(data)
-    updated = await repo.update({"id": record_id}, {"$set": changes}) if changes else await repo.get(record_id)
+    updated = await repo.set_fields(record_id, changes) if changes else await repo.get(record_id)
     if updated is None:
         raise AppError(errors.NOT_FOUND, f"No such {noun}")
     return updated
@@ -141,7 +141,7 @@ class StudyBookService:
                 errors.CONFLICT, f"Lesson {data.lesson_number} exists in this book", details={"field": "lessonNumber"}
             ) from None
         total = await self.lessons.count({"studyBookId": book_id})
-        await self.books.update({"id": book_id}, {"$max": {"totalLessons": total}})
+        await self.books.raise_total(book_id, total)
         return LessonPublic.model_validate(lesson)
 
     async def update_lesson(self, principal: Principal, lesson_id: str, data: LessonUpdate) -> LessonPublic:
@@ -191,9 +191,8 @@ class StudyBookService:
         return [CustomPublic.model_validate(c) for c in found]
 
     async def update_custom(self, principal: Principal, custom_id: str, data: CustomCreate) -> CustomPublic:
-        updated = await self.custom.update(
-            {"id": custom_id, "userId": principal.user_id},
-            {"$set": {"content": data.content, "lastModified": utcnow()}},
+        updated = await self.custom.set_owned(
+            custom_id, principal.user_id, {"content": data.content, "lastModified": utcnow()}
         )
         if updated is None:
             raise AppError(errors.NOT_FOUND, "No such custom message")
@@ -274,8 +273,6 @@ class StudyBookService:
         # The delivery decides: once claimed (sending) it can no longer be cancelled.
         if not await self.deliveries.cancel_pending(selection.id):
             raise AppError(errors.SCHEDULE_ALREADY_SENT, details={"status": selection.delivery_status.value})
-        updated = await self.selections.update(
-            {"id": selection.id}, {"$set": {"deliveryStatus": DeliveryStatus.CANCELLED.value}}
-        )
+        updated = await self.selections.set_fields(selection.id, {"deliveryStatus": DeliveryStatus.CANCELLED.value})
         assert updated is not None
         return SelectionPublic.model_validate(updated)

@@ -37,7 +37,7 @@ class UserService:
             return self.me(principal.user)
         changes["updatedAt"] = utcnow()
         # An explicit null clears an optional field (None is "absent" in the store).
-        updated = await self.users.update({"id": principal.user_id}, {"$set": changes})
+        updated = await self.users.set_fields(principal.user_id, changes)
         if updated is None:
             raise AppError(errors.NOT_FOUND, "No such user")
         return self.me(updated)
@@ -50,7 +50,7 @@ class UserService:
         if user is None or not await self.auth.secrets.verify_password(user.password_hash, data.current_password):
             raise AppError(errors.AUTH_INVALID_CREDENTIALS, "The current password is wrong")
         new_hash = await self.auth.secrets.hash_password(data.new_password)
-        await self.users.update({"id": user.id}, {"$set": {"passwordHash": new_hash, "updatedAt": utcnow()}})
+        await self.users.set_fields(user.id, {"passwordHash": new_hash, "updatedAt": utcnow()})
         await self.auth.revoke_all_sessions(user.id, "password changed", keep_session=principal.session_id)
 
     # --- administrators ------------------------------------------------------------------------------
@@ -74,7 +74,7 @@ class UserService:
         require_admin(principal)
         if user_id == principal.user_id and cut_off:
             raise AppError(errors.FORBIDDEN, "Administrators cannot ban or disable themselves")
-        updated = await self.users.update({"id": user_id}, {"$set": {**fields, "updatedAt": utcnow()}})
+        updated = await self.users.set_fields(user_id, {**fields, "updatedAt": utcnow()})
         if updated is None:
             raise AppError(errors.NOT_FOUND, "No such user")
         if cut_off:

@@ -15,6 +15,7 @@ from datetime import timedelta
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
+from connectnow.repositories.deletions import WorkspaceDeletionRecord
 from connectnow.services import policy
 from connectnow.services.auth import Principal
 from connectnow.services.channels import ChannelService
@@ -138,27 +139,31 @@ class WorkspaceService:
         fields = data.model_dump(exclude_unset=True, exclude={"workspace_id"}, by_alias=True)
         if not fields:
             return self.public(ws, member.role)
-        updated = await self.access.workspaces.update({"id": ws.id}, {"$set": {**fields, "updatedAt": utcnow()}})
+        updated = await self.access.workspaces.set_fields(ws.id, {**fields, "updatedAt": utcnow()})
         assert updated is not None
         await self.hub.emit("workspace:updated", {"workspace": self.public(updated)}, room=workspace_room(ws.id))
         return self.public(updated, member.role)
 
     async def delete(self, principal: Principal, workspace_id: str) -> None:
+        """Delete a workspace: access ends at once, the data goes in the `workspace-deletion` job.
+
+        Order: the job is stored first (whatever happens next, the data is removed in the end); then the
+        workspace and its memberships are removed, so every request about it answers NOT_FOUND; then
+        `workspace:deleted` is sent (after those writes: it also flushes every worker's access cache, which
+        is why it cannot wait for the whole cascade) and the sockets leave its rooms. The job then removes
+        channels, messages, reactions, files, counters, moderation records, reports, invites and bans."""
         ws, member = await self.access.membership(workspace_id, principal.user_id)
         policy.require(member.role, Action.WORKSPACE_DELETE)
-        await self.hub.emit("workspace:deleted", {"workspaceId": ws.id}, room=workspace_room(ws.id))
         members = await self.access.members.in_workspace(ws.id, limit=100_000)
+        now = utcnow()
+        job = WorkspaceDeletionRecord(
+            id=new_id(), workspace_id=ws.id, requested_by=principal.user_id, scheduled_for=now, created_at=now
+        )
+        await self.access.workspace_deletions.insert(job)
+        await self.access.revoke_workspace(ws.id)
+        await self.hub.emit("workspace:deleted", {"workspaceId": ws.id}, room=workspace_room(ws.id))
         for m in members:
             await self.channels.forget_member(ws.id, m.user_id)
-        channel_ids = [c.id for c in await self.access.channels.in_workspace(ws.id)]
-        if channel_ids:
-            await self.channels.messages.log.purge(channel_ids)
-            await self.channels.messages.reactions.delete({"channelId": {"$in": channel_ids}})
-        await self.access.channels.delete({"workspaceId": ws.id})
-        await self.access.invites.delete({"workspaceId": ws.id})
-        await self.access.bans.delete({"workspaceId": ws.id})
-        await self.access.members.delete({"workspaceId": ws.id})
-        await self.access.workspaces.delete({"id": ws.id})
 
     # --- invites ---------------------------------------------------------------------------------------------------
     async def create_invite(self, principal: Principal, data: InviteCreate) -> InviteCreated:
@@ -188,19 +193,14 @@ class WorkspaceService:
     async def revoke_invite(self, principal: Principal, workspace_id: str, invite_id: str) -> None:
         _, member = await self.access.membership(workspace_id, principal.user_id)
         policy.require(member.role, Action.INVITE_MANAGE)
-        done = await self.access.invites.update(
-            {"id": invite_id, "workspaceId": workspace_id, "revokedAt": None}, {"$set": {"revokedAt": utcnow()}}
-        )
-        if done is None:
+        if not await self.access.invites.revoke(workspace_id, invite_id, utcnow()):
             raise AppError(errors.NOT_FOUND, "No such invite")
 
     async def rotate_invites(self, principal: Principal, data: InviteCreate) -> InviteCreated:
         """Revoke every active code of the workspace and issue a new one."""
         _, member = await self.access.membership(data.workspace_id, principal.user_id)
         policy.require(member.role, Action.INVITE_MANAGE)
-        await self.access.invites.update_many(
-            {"workspaceId": data.workspace_id, "revokedAt": None}, {"$set": {"revokedAt": utcnow()}}
-        )
+        await self.access.invites.revoke_all(data.workspace_id, utcnow())
         return await self.create_invite(principal, data)
 
     # --- joining and leaving -----------------------------------------------------------------------------------
@@ -211,11 +211,7 @@ class WorkspaceService:
             raise AppError(errors.INVITE_INVALID)
         ws = await self.access.workspace(invite.workspace_id)
         await self._refuse_banned_or_member(ws.id, principal.user_id)
-        # Count the use atomically: with max uses, only that many joins can win the condition.
-        cond: dict[str, object] = {"id": invite.id, "revokedAt": None}
-        if invite.max_uses is not None:
-            cond["uses"] = {"$lt": invite.max_uses}
-        if await self.access.invites.update(cond, {"$inc": {"uses": 1}}) is None:
+        if not await self.access.invites.use(invite):
             raise AppError(errors.INVITE_INVALID)
         return await self._join(ws, principal.user_id)
 
@@ -245,7 +241,7 @@ class WorkspaceService:
         return self.public(ws, member.role)
 
     async def _default_channel(self, workspace_id: str) -> ChannelRecord | None:
-        return await self.access.channels.find_one({"workspaceId": workspace_id, "isDefault": True})
+        return await self.access.channels.default_of(workspace_id)
 
     async def leave(self, principal: Principal, workspace_id: str) -> None:
         ws, member = await self.access.membership(workspace_id, principal.user_id)
@@ -312,7 +308,7 @@ class WorkspaceService:
             fields["role"] = data.role.value
         if not fields:
             return (await self.member_public([target]))[0]
-        updated = await self.access.members.update({"id": target.id}, {"$set": fields})
+        updated = await self.access.members.set_fields(target.id, fields)
         assert updated is not None
         public = (await self.member_public([updated]))[0]
         await self.hub.emit("workspaceMember:updated", {"member": public}, room=workspace_room(ws.id))
@@ -364,13 +360,13 @@ class WorkspaceService:
     async def unban(self, principal: Principal, workspace_id: str, user_id: str) -> None:
         _, me = await self.access.membership(workspace_id, principal.user_id)
         policy.require(me.role, Action.MEMBER_BAN)
-        if await self.access.bans.delete({"workspaceId": workspace_id, "userId": user_id}) == 0:
+        if not await self.access.bans.lift(workspace_id, user_id):
             raise AppError(errors.NOT_FOUND, "No such ban")
 
     async def bans(self, principal: Principal, workspace_id: str) -> list[BanPublic]:
         _, me = await self.access.membership(workspace_id, principal.user_id)
         policy.require(me.role, Action.MEMBER_BAN)
-        rows = await self.access.bans.find({"workspaceId": workspace_id}, sort=[("createdAt", -1)], limit=1000)
+        rows = await self.access.bans.newest(workspace_id, 1000)
         return [BanPublic.model_validate(b, from_attributes=True) for b in rows]
 
     async def transfer(self, principal: Principal, workspace_id: str, user_id: str) -> WorkspacePublic:
@@ -380,10 +376,7 @@ class WorkspaceService:
         target = await self._target(ws.id, user_id)
         if target.user_id == principal.user_id:
             raise AppError(errors.VALIDATION_FAILED, "You already own this workspace")
-        # Conditional on the current owner, so two concurrent transfers cannot both win.
-        updated = await self.access.workspaces.update(
-            {"id": ws.id, "ownerId": principal.user_id}, {"$set": {"ownerId": user_id, "updatedAt": utcnow()}}
-        )
+        updated = await self.access.workspaces.change_owner(ws.id, principal.user_id, user_id, utcnow())
         if updated is None:
             raise AppError(errors.CONFLICT, "The owner changed meanwhile")
         await self.access.members.set_role(ws.id, user_id, MemberRole.OWNER)

@@ -33,6 +33,9 @@ class DyingFiles:
         self.calls.append(message_id)
         return 0
 
+    async def discard_for_conversation(self, kind: ConversationKind, conversation_id: str) -> int:
+        return 0
+
 
 async def test_a_deletion_cut_short_is_resumed_by_another_worker(chat: Chat) -> None:
     owner = await chat.user("owner")

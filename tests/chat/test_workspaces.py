@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from connectnow import errors
 from connectnow.errors import AppError
+from connectnow.services.channel_deletion import ChannelDeletionService
 from models.workspaces import BanCreate, InviteCreate, MemberRole, MemberUpdate, WorkspaceCreate, WorkspaceUpdate
 from tests.chat.conftest import Chat
 
@@ -157,9 +158,14 @@ async def test_roles_kick_ban_and_transfer(chat: Chat) -> None:
     assert roles[admin.user_id] is MemberRole.OWNER and roles[owner.user_id] is MemberRole.ADMIN
     await refused(errors.ROLE_TOO_LOW, chat.svc.workspaces.delete(owner, ws.id))
     await chat.svc.workspaces.delete(admin, ws.id)
-    assert await chat.count("workspaces") == 0 and await chat.count("channels") == 0
-    assert await chat.count("messages") == 0 and await chat.count("workspace_members") == 0
-    assert await chat.count("conversation_counters") == 0 and await chat.count("channel_members") == 0
+    # Access ends at once; the channels and their messages go in the workspace-deletion job.
+    assert await chat.count("workspaces") == 0 and await chat.count("workspace_members") == 0
+    assert await chat.count("channel_members") == 0
+    await refused(errors.NOT_FOUND, chat.svc.workspaces.get(admin, ws.id))
+    deletion = ChannelDeletionService(chat.store, chat.svc.channels, None, poll_seconds=60)
+    assert await deletion.workspace_worker.run_once() == 1 and deletion.workspace_worker.failures == 0
+    assert await chat.count("channels") == 0 and await chat.count("messages") == 0
+    assert await chat.count("conversation_counters") == 0
 
 
 async def test_update_and_bad_input(chat: Chat) -> None:

@@ -104,3 +104,37 @@ async def test_delete_channel_hides_it_then_the_job_empties_it(
     finally:
         for p in everyone:
             await p.sock.close()
+
+
+async def test_delete_workspace_ends_access_then_the_job_removes_its_files(
+    client: httpx.AsyncClient, del_server: LiveServer
+) -> None:
+    owner, member = [Person(await register(client, unique_name("wd"))) for _ in range(2)]
+    for p in (owner, member):
+        await p.connect(del_server)
+    try:
+        ws = await owner.ok("workspace:create", {"name": unique_name("wd"), "isPublic": True})
+        await member.ok("workspace:join", {"workspaceId": ws["id"]})
+        general = (await owner.ok("channel:list", {"workspaceId": ws["id"]}))[0]["id"]
+        files_before = stored_files(del_server)
+        up = await client.post("/api/v1/attachments", files={"file": ("w.txt", b"bytes")}, headers=member.auth)
+        sent = await send(member, general, "with a file", attachmentIds=[up.json()["id"]])
+        assert stored_files(del_server) > files_before
+
+        assert code(await member.call("workspace:delete", {"workspaceId": ws["id"]})) == "ROLE_TOO_LOW"
+        await owner.ok("workspace:delete", {"workspaceId": ws["id"]})
+        await member.sock.wait_for("workspace:deleted", lambda d: d["workspaceId"] == ws["id"])
+        # The event comes after access ended: whoever reacts to it is refused.
+        assert code(await member.call("workspace:get", {"workspaceId": ws["id"]})) == "NOT_FOUND"
+        assert code(await member.call("message:get", {"messageId": sent["id"]})) == "NOT_FOUND"
+
+        for _ in range(300):  # the workspace-deletion job removes the files (records and bytes)
+            if stored_files(del_server) == files_before:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the deleted workspace's files were never removed")
+        assert (await client.get(up.json()["fileUrl"], headers=member.auth)).status_code == 404
+    finally:
+        for p in (owner, member):
+            await p.sock.close()

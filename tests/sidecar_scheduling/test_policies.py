@@ -321,3 +321,42 @@ async def test_first_use_creates_one_policy_even_concurrently(sch: SchedulingSer
     assert await sch.policies.policies.count({"userId": host.user_id}) == 1
     defaults = await sch.policies.get(host.user_id)
     assert (defaults.max_meetings_per_day, defaults.max_meetings_per_week, defaults.buffer_time_minutes) == (8, 40, 15)
+
+
+async def test_a_conflicting_booking_is_never_visible(sch: SchedulingServices, make_actor: MakeActor) -> None:
+    """Check and write are one step: a reader polling during a race never sees two meetings in one slot."""
+    host = await make_actor()
+    guests = [await make_actor() for _ in range(6)]
+    await set_policy(sch, host)
+    start, end = at("2027-01-05 09:00"), at("2027-01-05 09:30")
+    seen: list[int] = []
+    racing = asyncio.gather(
+        *(book(sch, g, host, "2027-01-05 09:00", "2027-01-05 09:30") for g in guests), return_exceptions=True
+    )
+    while not racing.done():
+        seen.append(len(await sch.policies.bookings.active_overlapping(host.user_id, start, end)))
+        await asyncio.sleep(0)
+    results = await racing
+    assert len([r for r in results if isinstance(r, str)]) == 1
+    assert seen and max(seen) <= 1
+    assert await sch.bookings.repo.count({"userId": host.user_id}) == 1
+
+
+async def test_a_calendar_lease_left_by_a_dead_writer_expires(
+    sch: SchedulingServices, make_actor: MakeActor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed mid-step (MongoDB) leaves the host's lease held: writers wait for it, then take it over."""
+    from connectnow.services.scheduling import policies
+
+    host, guest = await make_actor(), await make_actor()
+    await set_policy(sch, host)
+    assert await sch.policies.policies.try_lock_calendar(host.user_id, "dead-worker", 60.0)
+    monkeypatch.setattr(policies, "CALENDAR_WAIT_SECONDS", 0.2)
+    exc = await refused(sch, guest, host, "2027-01-05 09:00", "2027-01-05 09:30")
+    assert exc.code == errors.CONFLICT.code and exc.retry_after
+    assert await sch.bookings.repo.count({"userId": host.user_id}) == 0  # a refused writer stored nothing
+    await sch.policies.policies.unlock_calendar(host.user_id, "dead-worker")
+    assert await sch.policies.policies.try_lock_calendar(host.user_id, "another-dead-worker", 0.3)
+    monkeypatch.setattr(policies, "CALENDAR_WAIT_SECONDS", 30.0)
+    await book(sch, guest, host, "2027-01-05 09:00", "2027-01-05 09:30")
+    assert await sch.bookings.repo.count({"userId": host.user_id}) == 1

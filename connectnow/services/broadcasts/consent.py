@@ -90,10 +90,8 @@ class ConsentService:
         if word in START_WORDS:
             now = utcnow()
             changes = {"optedOut": False, "consentAt": now, "updatedAt": now}
-            unset = {"optedOutAt": "", "optOutReason": "", "optOutSource": ""}
-            await self.contacts.contacts.update(
-                {"id": contact.id, "userId": user_id}, {"$set": changes, "$unset": unset}
-            )
+            cleared = {"optedOutAt": None, "optOutReason": None, "optOutSource": None}  # None removes a field
+            await self.contacts.contacts.set_owned(contact.id, user_id, {**changes, **cleared})
             return InboundResult(action=InboundAction.OPTED_IN, contact_id=contact.id)
         return InboundResult(action=InboundAction.IGNORED, contact_id=contact.id)
 
@@ -106,7 +104,7 @@ class ConsentService:
             "optOutSource": source.value,
             "updatedAt": now,
         }
-        updated = await self.contacts.contacts.update({"id": contact_id, "userId": user_id}, {"$set": changes})
+        updated = await self.contacts.contacts.set_owned(contact_id, user_id, changes)
         if updated is None:
             raise AppError(errors.NOT_FOUND, "No such contact")
         return to_public(updated)

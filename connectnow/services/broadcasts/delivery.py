@@ -49,7 +49,7 @@ DELIVERY_SPEC = LeaseSpec(
 
 
 def delivery_queue(deliveries: DeliveryRepository, settings: Settings) -> LeaseQueue:
-    return LeaseQueue(deliveries.coll, DELIVERY_SPEC, lease_seconds=settings.broadcast_lease_seconds)
+    return deliveries.lease_queue(DELIVERY_SPEC, lease_seconds=settings.broadcast_lease_seconds)
 
 
 class DeliveryEngine:

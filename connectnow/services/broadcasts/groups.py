@@ -68,7 +68,7 @@ class GroupService:
             changes["description"] = data.description
         if data.color is not None:
             changes["color"] = data.color.lower()
-        updated = await self.groups.update({"id": group_id, "userId": principal.user_id}, {"$set": changes})
+        updated = await self.groups.set_owned(group_id, principal.user_id, changes)
         if updated is None:
             raise AppError(errors.NOT_FOUND, "No such group")
         return await self._public(updated)
@@ -102,9 +102,7 @@ class GroupService:
 
     async def remove_members(self, principal: Principal, group_id: str, data: MembersChange) -> MembersChanged:
         group = await self.get_owned(principal, group_id)
-        removed = await self.memberships.delete(
-            {"groupId": group.id, "userId": principal.user_id, "contactId": {"$in": sorted(set(data.contact_ids))}}
-        )
+        removed = await self.memberships.remove_contacts(group.id, principal.user_id, data.contact_ids)
         return MembersChanged(changed=removed, member_count=await self.memberships.count({"groupId": group.id}))
 
     async def contacts_of(self, principal: Principal, group_id: str) -> list[ContactPublic]:

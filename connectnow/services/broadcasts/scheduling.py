@@ -237,7 +237,7 @@ class ScheduleService:
     ) -> None:
         """One delivery per recipient, due at `when` (or at `times[i]`, recipient by recipient)."""
         now = utcnow()
-        docs = [
+        records = [
             DeliveryRecord(
                 id=new_id(),
                 user_id=user_id,
@@ -248,10 +248,10 @@ class ScheduleService:
                 scheduled_for=due,
                 due_at=due,
                 created_at=now,
-            ).to_doc()
+            )
             for recipient, due in zip(recipients, times or [when] * len(recipients), strict=True)
         ]
-        await self.deliveries.coll.insert_many(docs)
+        await self.deliveries.insert_many(records)
         await self._wake()
 
     async def _wake(self) -> None:
@@ -280,22 +280,19 @@ class ScheduleService:
         limit: int = 50,
         offset: int = 0,
     ) -> ScheduledPage:
-        flt: dict[str, Any] = {"userId": principal.user_id}
-        if status is not None:
-            flt["status"] = status.value
-        window: dict[str, Any] = {}
-        if start is not None:
-            window["$gte"] = resolve_instant(start, "UTC")
-        if end is not None:
-            window["$lt"] = resolve_instant(end, "UTC")
-        if window:
-            flt["scheduledFor"] = window
-        if target_kind is not None and target_id is not None:
-            flt["targetKey"] = f"{target_kind.value}:{target_id}"
-        elif target_kind is not None:
-            flt["target.kind"] = target_kind.value
         limit = max(1, min(limit, MAX_PAGE_SIZE))
-        records, total = await self.scheduled.page(flt, limit, offset)
+        records, total = await self.scheduled.page(
+            principal.user_id,
+            status=status.value if status is not None else None,
+            start=resolve_instant(start, "UTC") if start is not None else None,
+            end=resolve_instant(end, "UTC") if end is not None else None,
+            target_key=f"{target_kind.value}:{target_id}"
+            if target_kind is not None and target_id is not None
+            else None,
+            target_kind=target_kind.value if target_kind is not None else None,
+            limit=limit,
+            offset=offset,
+        )
         next_offset = offset + len(records) if offset + len(records) < total else None
         return ScheduledPage(items=[to_public(r) for r in records], total=total, next_offset=next_offset)
 
@@ -320,9 +317,7 @@ class ScheduleService:
             changes["message"], changes["templateId"] = text, data.template_id
         if "category" in data.model_fields_set:
             changes["category"] = data.category
-        updated = await self.scheduled.update(
-            {"id": current.id, "userId": principal.user_id, "status": ScheduleStatus.PENDING.value}, {"$set": changes}
-        )
+        updated = await self.scheduled.change_pending(current.id, principal.user_id, changes)
         if updated is None:
             latest = await self.get_owned(principal, scheduled_id)
             raise AppError(errors.SCHEDULE_NOT_PENDING, details={"status": latest.status.value})
@@ -337,9 +332,8 @@ class ScheduleService:
         current = await self.get_owned(principal, scheduled_id)
         if current.status is ScheduleStatus.CANCELLED:
             return to_public(current)
-        cancelled = await self.scheduled.update(
-            {"id": current.id, "userId": principal.user_id, "status": ScheduleStatus.PENDING.value},
-            {"$set": {"status": ScheduleStatus.CANCELLED.value, "updatedAt": utcnow()}},
+        cancelled = await self.scheduled.change_pending(
+            current.id, principal.user_id, {"status": ScheduleStatus.CANCELLED.value, "updatedAt": utcnow()}
         )
         if cancelled is None:
             latest = await self.get_owned(principal, scheduled_id)

@@ -90,10 +90,7 @@ class ScheduledSource:
         if parent.status is ScheduleStatus.PENDING and parent.scheduled_for > now:
             return Skip(later=parent.scheduled_for)  # edited to a later time after this delivery was claimed
         # pending -> sending is the point of no return: from here on, cancelling is refused.
-        started = await self.scheduled.update(
-            {"id": parent.id, "status": {"$in": [ScheduleStatus.PENDING.value, ScheduleStatus.SENDING.value]}},
-            {"$set": {"status": ScheduleStatus.SENDING.value, "updatedAt": now}},
-        )
+        started = await self.scheduled.start_sending(parent.id, now)
         if started is None:
             return Skip(status=DeliveryStatus.CANCELLED)
         if started.status is not parent.status:
@@ -124,7 +121,7 @@ class ScheduledSource:
             "deliveryError": delivery.delivery_error if failed else None,
             "updatedAt": utcnow(),
         }
-        done = await self.scheduled.update({"id": delivery.source_id, "status": {"$in": ACTIVE}}, {"$set": fields})
+        done = await self.scheduled.finish_active(delivery.source_id, fields)
         if done is not None:
             await self.hub.emit(EVENT_SCHEDULED, ScheduledPublic.model_validate(done), room=user_room(done.user_id))
 
@@ -157,9 +154,7 @@ class SelectionSource:
             "actualDeliveryTime": delivery.actual_delivery_time,
             "late": delivery.late,
         }
-        updated = await self.selections.update(
-            {"id": delivery.source_id, "deliveryStatus": {"$ne": DeliveryStatus.CANCELLED.value}}, {"$set": fields}
-        )
+        updated = await self.selections.record_unless_cancelled(delivery.source_id, fields)
         if updated is not None:
             await self.hub.emit(
                 EVENT_SELECTION, SelectionPublic.model_validate(updated), room=user_room(updated.user_id)

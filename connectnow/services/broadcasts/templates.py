@@ -96,7 +96,7 @@ class TemplateService:
             changes["placeholders"] = placeholders_in(data.content)
         if "category" in data.model_fields_set:
             changes["category"] = data.category
-        updated = await self.templates.update({"id": template_id, "userId": principal.user_id}, {"$set": changes})
+        updated = await self.templates.set_owned(template_id, principal.user_id, changes)
         if updated is None:
             raise AppError(errors.NOT_FOUND, "No such template")
         return to_public(updated)

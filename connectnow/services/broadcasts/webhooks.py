@@ -80,7 +80,7 @@ class WebhookService:
         changes: dict[str, object] = {"url": data.url, "updatedAt": now}
         if data.rotate_secret:
             changes["secretNonce"] = secrets.token_hex(16)
-        await self.webhooks.update({"userId": principal.user_id}, {"$set": changes})
+        await self.webhooks.set_for_user(principal.user_id, changes)
         record = await self.webhooks.of_user(principal.user_id)
         assert record is not None
         return self._public(record)

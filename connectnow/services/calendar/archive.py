@@ -9,28 +9,26 @@ there is recognised by its id). Reminders of archived events go; usage counts ar
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from connectnow import errors
 from connectnow.clock import utcnow
 from connectnow.errors import AppError
-from connectnow.repositories.calendar import EventRepository
+from connectnow.repositories.calendar import EventArchiveRepository, EventRepository, ReminderRepository
 from connectnow.services.auth import Principal
 from connectnow.services.calendar.catalog import CatalogService
-from connectnow.store.port import Document, DocumentStore, DuplicateKeyError
+from connectnow.store.port import DocumentStore
 from models.calendar_events import EventPublic, EventRecord
 
 BATCH = 500
-ARCHIVE = "calendar_events_archive"
 
 
 class ArchiveService:
     def __init__(self, store: DocumentStore, catalog: CatalogService) -> None:
         self.events = EventRepository(store)
-        self.archive = store.collection(ARCHIVE)
-        self.reminders = store.collection("calendar_reminders")
+        self.archive = EventArchiveRepository(store)
+        self.reminders = ReminderRepository(store)
         self.catalog = catalog
 
     @staticmethod
@@ -44,25 +42,22 @@ class ArchiveService:
         if cutoff > utcnow():
             raise AppError(errors.VALIDATION_FAILED, "Only events that already ended can be archived")
         moved = 0
-        flt = {"rangeEnd": {"$lte": cutoff}, "recurrenceMasterId": None}  # single events and whole series
-        while batch := await self.events.coll.find(flt, sort=[("id", 1)], limit=BATCH):
-            for doc in batch:
-                for exception in await self.events.coll.find({"recurrenceMasterId": doc["id"]}, limit=50_000):
+        while batch := await self.events.archivable(cutoff, BATCH):
+            for record in batch:
+                for exception in await self.events.exceptions_of(record.id):
                     moved += await self._move(exception)
-                moved += await self._move(doc)
+                moved += await self._move(record)
         counts = await self.catalog.recount()
         return {"archived": moved, "before": before.isoformat(), "usageCountsFixed": counts["fixed"]}
 
-    async def _move(self, doc: Document) -> int:
-        with contextlib.suppress(DuplicateKeyError):  # copied by a run that stopped before deleting: finish it
-            await self.archive.insert_one({**doc, "archivedAt": utcnow()})
-        await self.reminders.delete_many({"eventId": doc["id"]})
-        return 1 if await self.events.coll.delete_one({"id": doc["id"]}) else 0
+    async def _move(self, record: EventRecord) -> int:
+        await self.archive.put(record, utcnow())  # copied by a run that stopped before deleting: finish it
+        await self.reminders.cancel(record.id)
+        return 1 if await self.events.delete_id(record.id) else 0
 
     async def list_archived(
         self, principal: Principal, calendar_id: str | None, limit: int, offset: int
     ) -> list[EventPublic]:
         self._require_admin(principal)
-        flt = {"calendarId": calendar_id} if calendar_id else {}
-        docs = await self.archive.find(flt, sort=[("startTime", 1), ("id", 1)], limit=limit, skip=offset)
-        return [EventPublic.model_validate(EventRecord.model_validate(d), from_attributes=True) for d in docs]
+        found = await self.archive.page(calendar_id, limit=limit, offset=offset)
+        return [EventPublic.model_validate(r, from_attributes=True) for r in found]

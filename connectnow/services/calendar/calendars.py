@@ -14,6 +14,7 @@ from connectnow.repositories.calendar import (
     CategoryRepository,
     EventRepository,
     LocationRepository,
+    ReminderRepository,
     SyncLogRepository,
     user_scope,
 )
@@ -48,7 +49,7 @@ class CalendarService:
         self.categories = CategoryRepository(store)
         self.locations = LocationRepository(store)
         self.sync_logs = SyncLogRepository(store)
-        self.reminders = store.collection("calendar_reminders")
+        self.reminders = ReminderRepository(store)
         self.secrets = secrets
         self.public_url = (public_url or "").rstrip("/")
 
@@ -93,13 +94,13 @@ class CalendarService:
             "sharedWith": [s.user_id for s in shares],
             "updatedAt": utcnow(),
         }
-        updated = await self.calendars.update({"id": record.id, "userId": record.user_id}, {"$set": changes})
+        updated = await self.calendars.set_owned(record.id, record.user_id, changes)
         if updated is None:
             raise AppError(errors.NOT_FOUND, "No such calendar")
         return calendar_public(updated)
 
     async def shared_with_me(self, principal: Principal) -> list[CalendarPublic]:
-        found = await self.calendars.find({"sharedWith": {"$elemMatch": {"$eq": principal.user_id}}}, limit=500)
+        found = await self.calendars.shared_with(principal.user_id)
         out = []
         for record in found:
             public = calendar_public(record)
@@ -128,7 +129,7 @@ class CalendarService:
         return calendar_public(record)
 
     async def _clear_primary(self, user_id: str) -> None:
-        await self.calendars.update_many({"userId": user_id, "isPrimary": True}, {"$set": {"isPrimary": False}})
+        await self.calendars.clear_primary(user_id)
 
     async def list(self, principal: Principal) -> list[CalendarPublic]:
         return [calendar_public(c) for c in await self.calendars.for_user(principal.user_id)]
@@ -144,10 +145,7 @@ class CalendarService:
         if changes.get("isPrimary"):
             await self._clear_primary(principal.user_id)
         now = utcnow()
-        updated = await self.calendars.update(
-            {"id": calendar_id, "userId": principal.user_id},
-            {"$set": {**changes, "updatedAt": now}, "$max": {"changedAt": now}},
-        )
+        updated = await self.calendars.change_owned(calendar_id, principal.user_id, changes, now)
         if updated is None:
             raise AppError(errors.NOT_FOUND, "No such calendar")
         return calendar_public(updated)
@@ -163,7 +161,7 @@ class CalendarService:
             await self.categories.bump_usage(event.category_id, -1)
             await self.locations.bump_usage(event.location_id, -1)
         async for event in self.events.iterate({"calendarId": calendar_id}):
-            await self.reminders.delete_many({"eventId": event.id})
+            await self.reminders.cancel(event.id)
         deleted = await self.events.delete({"calendarId": calendar_id})
         await self.sync_logs.delete({"calendarId": calendar_id})
         await self.calendars.delete({"id": calendar_id})
@@ -193,14 +191,14 @@ class CalendarService:
         """A new secret feed URL; the previous one stops working. Only the token's digest is stored."""
         await self.owned(principal, calendar_id)
         token = FEED_TOKEN_PREFIX + random_tokens.token_urlsafe(32)
-        await self.calendars.update(
-            {"id": calendar_id}, {"$set": {"feedTokenHash": self.secrets.digest(token), "updatedAt": utcnow()}}
+        await self.calendars.set_fields(
+            calendar_id, {"feedTokenHash": self.secrets.digest(token), "updatedAt": utcnow()}
         )
         return FeedToken(token=token, url=f"{self.public_url}/api/v1/ics/feeds/{token}.ics")
 
     async def revoke_feed(self, principal: Principal, calendar_id: str) -> None:
         await self.owned(principal, calendar_id)
-        await self.calendars.update({"id": calendar_id}, {"$unset": {"feedTokenHash": ""}})
+        await self.calendars.set_fields(calendar_id, {"feedTokenHash": None})
 
     async def by_feed_token(self, token: str) -> CalendarRecord:
         if not token.startswith(FEED_TOKEN_PREFIX) or len(token) > 128:

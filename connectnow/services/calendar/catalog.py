@@ -81,7 +81,7 @@ class CatalogService:
         if "name" in changes:
             changes["nameLower"] = changes["name"].casefold()
         try:
-            record = await self.categories.update({"id": category_id}, {"$set": {**changes, "updatedAt": utcnow()}})
+            record = await self.categories.set_fields(category_id, {**changes, "updatedAt": utcnow()})
         except DuplicateKeyError as exc:
             raise AppError(errors.CATEGORY_NAME_TAKEN) from exc
         if record is None:
@@ -91,7 +91,7 @@ class CatalogService:
     async def delete_category(self, principal: Principal, category_id: str) -> None:
         """Events keep their times; they lose the category reference."""
         await self._writable_category(principal, category_id)
-        await self.events.update_many({"categoryId": category_id}, {"$unset": {"categoryId": ""}})
+        await self.events.drop_reference("categoryId", category_id)
         await self.categories.delete({"id": category_id})
 
     # --- locations -------------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ class CatalogService:
         if "coordinates" in changes:
             changes["geo"] = _geo(changes["coordinates"])
         try:
-            record = await self.locations.update({"id": location_id}, {"$set": {**changes, "updatedAt": utcnow()}})
+            record = await self.locations.set_fields(location_id, {**changes, "updatedAt": utcnow()})
         except DuplicateKeyError as exc:
             raise AppError(errors.LOCATION_NAME_TAKEN) from exc
         if record is None:
@@ -133,7 +133,7 @@ class CatalogService:
 
     async def delete_location(self, principal: Principal, location_id: str) -> None:
         await self._writable_location(principal, location_id)
-        await self.events.update_many({"locationId": location_id}, {"$unset": {"locationId": ""}})
+        await self.events.drop_reference("locationId", location_id)
         await self.locations.delete({"id": location_id})
 
     async def nearby(
@@ -154,17 +154,16 @@ class CatalogService:
 
     async def recount(self) -> dict[str, int]:
         """Rebuild every usage count from the events (series and single events; exceptions do not count)."""
-        base = {"recurrenceMasterId": None}
-        cats = await self.events.coll.count_by(base, "categoryId")
-        locs = await self.events.coll.count_by(base, "locationId")
+        cats = await self.events.usage_counts("categoryId")
+        locs = await self.events.usage_counts("locationId")
         fixed = 0
         async for category in self.categories.iterate({}):
             if category.usage_count != cats.get(category.id, 0):
-                await self.categories.update({"id": category.id}, {"$set": {"usageCount": cats.get(category.id, 0)}})
+                await self.categories.set_fields(category.id, {"usageCount": cats.get(category.id, 0)})
                 fixed += 1
         async for location in self.locations.iterate({}):
             if location.usage_count != locs.get(location.id, 0):
-                await self.locations.update({"id": location.id}, {"$set": {"usageCount": locs.get(location.id, 0)}})
+                await self.locations.set_fields(location.id, {"usageCount": locs.get(location.id, 0)})
                 fixed += 1
         return {"fixed": fixed}
 

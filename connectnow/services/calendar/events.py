@@ -132,9 +132,7 @@ class EventService:
         """Range queries and conflict checks expand every series of a calendar: bound how many it holds."""
         if event.recurrence_pattern is None or event.recurrence_master_id is not None:
             return
-        others = await self.events.count(
-            {"calendarId": event.calendar_id, "isRecurring": True, "id": {"$ne": event.id}}
-        )
+        others = await self.events.series_count(event.calendar_id, besides=event.id)
         if others + adding > MAX_SERIES_PER_CALENDAR:
             raise AppError(
                 errors.CALENDAR_SERIES_LIMIT,
@@ -317,8 +315,7 @@ class EventService:
 
     async def save(self, current: EventRecord, record: EventRecord) -> EventRecord:
         """Replace `current` with `record` if nobody changed it meanwhile (optimistic lock on version)."""
-        doc = record.to_doc()
-        if not await self.events.coll.replace_one({"id": current.id, "version": current.version}, doc):
+        if not await self.events.replace_if_version(current, record):
             raise AppError(errors.CONFLICT, "The event changed meanwhile; reload it and retry")
         await self.adjust_usage(current, record)
         if record.recurrence_pattern is None and current.recurrence_pattern is not None:

@@ -11,7 +11,7 @@ import csv
 import io
 import os
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,10 +22,11 @@ from connectnow import errors
 from connectnow.clock import iso_millis, new_id, utcnow
 from connectnow.errors import AppError
 from connectnow.repositories.accounts import UserRepository
+from connectnow.repositories.backup import every_document
 from connectnow.repositories.calendar import EventRepository, ExportRepository
 from connectnow.services.auth import Principal
 from connectnow.services.calendar.ics_codec import PRODID, vevent
-from connectnow.services.leases import LeaseQueue, LeaseSpec
+from connectnow.services.leases import LeaseSpec
 from connectnow.store.port import Document, DocumentStore
 from models.calendar import ExportCreate, ExportFormat, ExportPublic, ExportRecord, ExportType
 from models.calendar_events import EventRecord
@@ -42,19 +43,6 @@ EVENT_CSV_COLUMNS = (
 )  # fmt: skip
 USER_CSV_COLUMNS = ("id", "username", "email", "displayName", "isAdmin", "isActive", "isBanned", "createdAt")
 Progress = Callable[[int], None]
-
-
-def event_filter(filters: dict[str, Any]) -> dict[str, Any]:
-    flt: dict[str, Any] = {}
-    if filters.get("startDate"):
-        flt["rangeEnd"] = {"$gt": datetime.combine(date.fromisoformat(str(filters["startDate"])), time(0), UTC)}
-    if filters.get("endDate"):
-        end = date.fromisoformat(str(filters["endDate"])) + timedelta(days=1)
-        flt["startTime"] = {"$lt": datetime.combine(end, time(0), UTC)}
-    for key, field in (("userIds", "userId"), ("categories", "categoryId"), ("locations", "locationId")):
-        if filters.get(key):
-            flt[field] = {"$in": list(filters[key])}
-    return flt
 
 
 def _csv_cell(value: Any) -> Any:
@@ -113,7 +101,7 @@ class ExportService:
         self.events = EventRepository(store)
         self.users = UserRepository(store)
         self.export_dir = export_dir
-        self.queue = LeaseQueue(self.exports.coll, LeaseSpec(), lease_seconds=EXPORT_LEASE_SECONDS)
+        self.queue = self.exports.lease_queue(LeaseSpec(), lease_seconds=EXPORT_LEASE_SECONDS)
 
     @staticmethod
     def require_admin(principal: Principal) -> None:
@@ -153,20 +141,26 @@ class ExportService:
             raise AppError(errors.EXPORT_NOT_READY, f"This export is {record.status}")
         return Path(record.file_path), record
 
+    async def expected_count(self, record: ExportRecord) -> int | None:
+        """How many records the export will write (None for a full backup: several collections)."""
+        if record.export_type is ExportType.EVENTS:
+            return await self.events.export_count(record.filters)
+        if record.export_type is ExportType.FULL_BACKUP:
+            return None
+        only = list(record.filters["userIds"]) if record.filters.get("userIds") else None
+        return await self.users.export_count(only)
+
     # --- running ---------------------------------------------------------------------------------------
     async def _records(self, record: ExportRecord) -> AsyncIterator[tuple[dict[str, Any], EventRecord | None]]:
         if record.export_type is ExportType.EVENTS:
             ics = record.format is ExportFormat.ICS
-            flt = event_filter(record.filters)
-            async for doc in self.events.coll.iterate(flt, sort=[("startTime", 1)], batch_size=BATCH):
+            async for doc in self.events.export_docs(record.filters, batch_size=BATCH):
                 # JSON and CSV take the stored document as it is (no model round trip: 100,000 events must
                 # stream quickly); ICS needs the typed record.
                 yield _event_wire(doc), EventRecord.model_validate(doc) if ics else None
             return
-        user_flt: dict[str, Any] = {}
-        if record.filters.get("userIds"):
-            user_flt["id"] = {"$in": list(record.filters["userIds"])}
-        async for user_doc in self.users.coll.iterate(user_flt, sort=[("createdAt", 1)], batch_size=BATCH):
+        only = list(record.filters["userIds"]) if record.filters.get("userIds") else None
+        async for user_doc in self.users.export_docs(only, batch_size=BATCH):
             yield _user_wire(user_doc), None
 
     async def run(
@@ -198,9 +192,7 @@ class ExportService:
             fields = {"status": "error", "errorMessage": str(exc)[:500], "completedAt": utcnow()}
         if progress is not None and fields["status"] == "completed":
             progress(int(fields["recordCount"]))
-        update = {"$set": fields, "$unset": {"leaseOwner": "", "leaseUntil": ""}}
-        flt: dict[str, Any] = {"id": record.id, **({"leaseOwner": owner} if owner else {})}
-        return await self.exports.update(flt, update) or record
+        return await self.exports.record_outcome(record.id, owner, fields) or record
 
     async def _backup(self, out: IO[bytes], progress: Progress | None) -> int:
         """Seed 004 `full_backup`: one JSON object, a list per collection, streamed in batches. Secrets stay
@@ -210,7 +202,7 @@ class ExportService:
         for key, collection, wire in BACKUP_SECTIONS:
             out.write(b',\n"' + key.encode() + b'":[')
             separator = b""
-            async for doc in self.events.store.collection(collection).iterate({}, sort=[("id", 1)], batch_size=BATCH):
+            async for doc in every_document(self.events.store, collection, batch_size=BATCH):
                 out.write(separator + orjson.dumps(wire(doc)))
                 separator = b",\n"
                 count += 1

@@ -133,7 +133,7 @@ class IcsService:
             problem = SyncError(event_id=None, error_message=type(exc).__name__, error_code=errors.INTERNAL.code)
             await self._log(calendar, sync_type, started, _Counts(processed=counts.processed), [problem], failed=True)
             raise
-        await self.calendars.calendars.update({"id": calendar.id}, {"$set": {"lastSynced": utcnow()}})
+        await self.calendars.calendars.set_fields(calendar.id, {"lastSynced": utcnow()})
         return await self._log(calendar, sync_type, started, counts, problems)
 
     async def _plan(
@@ -281,7 +281,7 @@ class IcsService:
         assert step.current is not None
         if step.kind == "save":
             assert step.record is not None
-            await self.events.coll.replace_one({"id": step.current.id}, step.current.to_doc())
+            await self.events.put_back(step.current)
             await self.events_svc.adjust_usage(step.record, step.current)
         else:
             await self.events.insert(step.current)

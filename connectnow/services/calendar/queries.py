@@ -125,7 +125,7 @@ class EventQueries:
     async def _replaced_instances(self, master_ids: list[str]) -> set[tuple[str, datetime]]:
         if not master_ids:
             return set()
-        found = await self.events.find({"recurrenceMasterId": {"$in": master_ids}}, limit=50_000)
+        found = await self.events.exceptions_of_many(master_ids)
         return {(e.recurrence_master_id or "", e.original_start_time) for e in found if e.original_start_time}
 
     async def conflicts(self, event: EventRecord, user_id: str) -> list[Conflict]:

@@ -18,9 +18,10 @@ from pydantic import TypeAdapter
 from connectnow.clock import utcnow
 from connectnow.errors import AppError
 from connectnow.repositories.accounts import UserRepository
+from connectnow.repositories.calendar import EventRepository, ReminderRepository
 from connectnow.services.auth import Principal
 from connectnow.services.calendar import recurrence
-from connectnow.services.leases import LeaseQueue, LeaseSpec, backoff_delay
+from connectnow.services.leases import LeaseSpec, backoff_delay
 from connectnow.store.port import Document, DocumentStore
 from models.base import UtcDateTime
 from models.calendar_events import EventRecord
@@ -81,10 +82,10 @@ def reminder_text(event: EventRecord, start: datetime) -> str:
 
 class ReminderService:
     def __init__(self, store: DocumentStore, poster: ReminderPoster) -> None:
-        self.coll = store.collection("calendar_reminders")
-        self.events = store.collection("calendar_events")
+        self.reminders = ReminderRepository(store)
+        self.events = EventRepository(store)
         self.poster = poster
-        self.queue = LeaseQueue(self.coll, LeaseSpec(), lease_seconds=REMINDER_LEASE_SECONDS)
+        self.queue = self.reminders.lease_queue(LeaseSpec(), lease_seconds=REMINDER_LEASE_SECONDS)
 
     async def check(self, event: EventRecord) -> None:
         """A reminder may only go to a channel its owner can post in (refused with the chat core's code)."""
@@ -103,32 +104,27 @@ class ReminderService:
         if start is None:
             await self.cancel(event.id)
             return
-        await self.coll.update_one(
-            {"eventId": event.id},
-            {
-                "$set": {"status": "pending", "scheduledFor": start - lead, "occurrenceStart": start,
-                         "channelId": event.reminder.channel_id, "userId": event.user_id, "attempts": 0},
-                "$unset": {"leaseOwner": "", "leaseUntil": "", "lastError": ""},
-            },
-            upsert=True,
+        await self.reminders.plan(
+            event.id,
+            {"scheduledFor": start - lead, "occurrenceStart": start, "channelId": event.reminder.channel_id,
+             "userId": event.user_id},
         )  # fmt: skip
 
     async def _replaced(self, event: EventRecord) -> frozenset[datetime]:
         if event.recurrence_pattern is None:
             return frozenset()
-        docs = await self.events.find({"recurrenceMasterId": event.id}, limit=10_000)
-        return frozenset(_WHEN.validate_python(d["originalStartTime"]) for d in docs if d.get("originalStartTime"))
+        found = await self.events.exceptions_of(event.id)
+        return frozenset(e.original_start_time for e in found if e.original_start_time)
 
     async def cancel(self, event_id: str) -> None:
-        await self.coll.delete_many({"eventId": event_id})
+        await self.reminders.cancel(event_id)
 
     async def handle(self, item: Document, worker_id: str) -> None:
         """LeaseWorker handler: post the reminder, then move a series' reminder to its next instance."""
-        doc = await self.events.find_one({"id": item["eventId"]})
-        if doc is None:
+        event = await self.events.get(str(item["eventId"]))
+        if event is None:
             await self.queue.finish(item["id"], worker_id, "cancelled")
             return
-        event = EventRecord.model_validate(doc)
         start = _WHEN.validate_python(item["occurrenceStart"])
         key = f"calrem:{event.id}:{int(start.timestamp())}"
         try:

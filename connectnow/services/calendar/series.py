@@ -23,10 +23,7 @@ def original_key(original_start: datetime) -> str:
 async def add_exdate(events: EventRepository, master: EventRecord, original: datetime) -> EventRecord | None:
     """Cancel one instance. Datetimes are not scalars for $addToSet: write the list under the version lock."""
     exdates = sorted({*master.exdates, original})
-    updated = await events.update(
-        {"id": master.id, "version": master.version},
-        {"$set": {"exdates": exdates, "updatedAt": utcnow()}, "$inc": {"version": 1, "sequence": 1}},
-    )
+    updated = await events.set_exdates(master, exdates, utcnow())
     if updated is None:
         raise AppError(errors.CONFLICT, "The series changed meanwhile; retry")
     return updated
@@ -171,11 +168,13 @@ class SeriesService:
             if exception.original_start_time and exception.original_start_time >= original:
                 # Later exceptions follow their instances into the new series (shifted if its time changed).
                 new_original = moved(exception.original_start_time)
-                await self.events.update(
-                    {"id": exception.id},
-                    {"$set": {"recurrenceMasterId": record.id, "uid": record.uid,
-                              "originalStartTime": new_original, "originalKey": original_key(new_original)}},
-                )  # fmt: skip
+                moved_fields = {
+                    "recurrenceMasterId": record.id,
+                    "uid": record.uid,
+                    "originalStartTime": new_original,
+                    "originalKey": original_key(new_original),
+                }
+                await self.events.set_fields(exception.id, moved_fields)
         await self.svc.reminders.schedule(record)
         await self.svc.announce("created", record)
         return EventSaved(event=public(record), conflicts=conflicts)

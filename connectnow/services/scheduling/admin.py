@@ -138,7 +138,7 @@ class SchedulingAdminService:
             except DuplicateKeyError as exc:
                 raise AppError(errors.CONFLICT, "The setting was created meanwhile; retry") from exc
         else:
-            updated = await self.settings.update({"id": existing.id}, {"$set": fields})
+            updated = await self.settings.set_fields(existing.id, fields)
             assert updated is not None
             record = updated
         await self.audit.record(actor, "systemSetting.update", "systemSetting", key)

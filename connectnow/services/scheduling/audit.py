@@ -48,19 +48,12 @@ class AuditService:
 
     async def list(self, actor: Actor, query: AuditQuery) -> list[AuditPublic]:
         require_admin(actor)
-        flt: dict[str, Any] = {}
+        equal: dict[str, str] = {}
         for name in ("user_id", "booking_id", "action", "resource", "resource_id"):
             value = getattr(query, name)
             if value is not None:
-                flt[AuditQuery.model_fields[name].alias or name] = value
-        span: dict[str, datetime] = {}
-        if query.since is not None:
-            span["$gte"] = query.since
-        if query.until is not None:
-            span["$lt"] = query.until
-        if span:
-            flt["createdAt"] = span
-        rows = await self.repo.find(flt, sort=[("createdAt", -1), ("id", -1)], limit=query.limit, skip=query.offset)
+                equal[AuditQuery.model_fields[name].alias or name] = value
+        rows = await self.repo.search(equal, query.since, query.until, limit=query.limit, skip=query.offset)
         await self.record(actor, "audit.list", "auditLog", metadata={"returned": len(rows)})
         return [AuditPublic.model_validate(r, from_attributes=True) for r in rows]
 

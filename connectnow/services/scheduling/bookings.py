@@ -115,6 +115,10 @@ class BookingService:
         if self.guest_mail is not None and booking.created_by == GUEST:
             await self.guest_mail(booking, action)
 
+    async def record(self, booking_id: str) -> BookingRecord | None:
+        """The stored booking, unchecked: for callers that authorize otherwise (a guest's signed link)."""
+        return await self.repo.get(booking_id)
+
     async def load(self, actor: Actor, booking_id: str) -> BookingRecord:
         return require_visible(actor, await self.repo.get(booking_id))
 
@@ -155,10 +159,7 @@ class BookingService:
                     errors.CONFLICT, "A booking with this external id exists", details={"index": exc.index}
                 ) from exc
 
-        async def undo(written: BookingRecord) -> None:
-            await self.repo.delete({"id": written.id})
-
-        return await self.policies.guarded_write(host.id, start, end, record.buffer_minutes, write, undo)
+        return await self.policies.guarded_write(host.id, start, end, record.buffer_minutes, write)
 
     def _record(
         self, created_by: str, body: BookingCreate, start: datetime, end: datetime, duration: int, default_buffer: int
@@ -222,30 +223,31 @@ class BookingService:
         if for_user is not None and for_user != actor.user_id and not actor.is_admin:
             raise AppError(errors.ADMIN_REQUIRED, "Only administrators list other users' bookings")
         now = utcnow()
-        flt: dict[str, Any] = {}
-        span: dict[str, datetime] = {}
-        active = [s.value for s in ACTIVE_STATUSES]
+        statuses: list[str] | None = None
+        start_from = rules.as_utc(since) if since is not None else None
+        end_by: datetime | None = None
         if scope == "upcoming":
-            span["$gte"] = now
-            flt["status"] = {"$in": active}
+            start_from = now if start_from is None else max(now, start_from)
+            statuses = [s.value for s in ACTIVE_STATUSES]
         elif scope == "past":
-            flt["endTime"] = {"$lte": now}
+            end_by = now
         elif scope == "cancelled":
-            flt["status"] = BookingStatus.CANCELLED.value
+            statuses = [S.CANCELLED.value]
         if status is not None:
             if (scope == "cancelled" and status is not S.CANCELLED) or (
                 scope == "upcoming" and status not in ACTIVE_STATUSES
             ):
                 return []
-            flt["status"] = status.value
-        if since is not None:
-            span["$gte"] = max(rules.as_utc(since), span.get("$gte", rules.as_utc(since)))
-        if until is not None:
-            span["$lt"] = rules.as_utc(until)
-        if span:
-            flt["startTime"] = span
+            statuses = [status.value]
         rows = await self.repo.visible_to(
-            for_user or actor.user_id, flt, limit=limit, skip=offset, sort=-1 if scope == "past" else 1
+            for_user or actor.user_id,
+            statuses=statuses,
+            start_from=start_from,
+            start_before=rules.as_utc(until) if until is not None else None,
+            end_by=end_by,
+            limit=limit,
+            skip=offset,
+            newest_first=scope == "past",
         )
         await self.audit.record(actor, "booking.list", "booking", metadata={"ids": [b.id for b in rows][:100]})
         return [self.public(b, with_intake=False) for b in rows]
@@ -322,28 +324,8 @@ class BookingService:
         async def write() -> BookingRecord:
             return await self._apply(booking, moved, by, S.RESCHEDULED, body.reason)
 
-        async def undo(written: BookingRecord) -> None:
-            # Lost the race for the host's calendar: put the old times back (the history says so).
-            back: dict[str, Any] = {
-                "startTime": booking.start_time,
-                "endTime": booking.end_time,
-                "duration": booking.duration,
-            }
-            if extra and "guestNonce" in extra and booking.guest_nonce:
-                back["guestNonce"] = booking.guest_nonce  # a move that did not happen leaves the guest's link valid
-            revert = {"status": booking.status.value, "at": utcnow(), "by": by, "reason": "reverted"}
-            await self.repo.update(
-                {"id": written.id, "version": written.version},
-                {
-                    "$set": {**back, "status": booking.status.value},
-                    "$inc": {"version": 1},
-                    "$push": {"statusHistory": revert},
-                },
-            )
-            booking.version = written.version + 1
-
         return await self.policies.guarded_write(
-            booking.user_id, start, end, booking.buffer_minutes, write, undo, exclude_id=booking.id
+            booking.user_id, start, end, booking.buffer_minutes, write, exclude_id=booking.id
         )
 
     def _check_status(self, booking: BookingRecord, action: str) -> None:
@@ -359,14 +341,8 @@ class BookingService:
     ) -> BookingRecord:
         now = utcnow()
         change = {"status": status.value, "at": now, "by": by, "reason": reason}
-        updated = await self.repo.update(
-            {"id": booking.id, "version": booking.version, "status": booking.status.value},
-            {
-                "$set": {**fields, "updatedAt": now},
-                "$inc": {"version": 1},
-                "$push": {"statusHistory": {k: v for k, v in change.items() if v is not None}},
-            },
-        )
+        history = {k: v for k, v in change.items() if v is not None}
+        updated = await self.repo.change(booking, fields, history, now)
         if updated is None:
             raise AppError(errors.CONFLICT, "The booking changed meanwhile; read it again")
         return updated

@@ -174,7 +174,7 @@ class FormService:
             value = getattr(body, name)
             if value is not None:
                 fields[FormUpdate.model_fields[name].alias or name] = value
-        updated = await self.forms.update({"id": form.id}, {"$set": {**fields, "updatedAt": utcnow()}})
+        updated = await self.forms.set_fields(form.id, {**fields, "updatedAt": utcnow()})
         if updated is None:
             raise AppError(errors.NOT_FOUND, "No such form")
         await self.audit.record(actor, "form.update", "form", form.id)
@@ -237,9 +237,7 @@ class FormService:
 
     async def follow_booking(self, booking: BookingRecord) -> None:
         """A booking moved or closed: its responses' retention follows it."""
-        await self.responses.update_many(
-            {"bookingId": booking.id}, {"$set": {"retainUntil": await self.retain_until(booking)}}
-        )
+        await self.responses.retain_for_booking(booking.id, await self.retain_until(booking))
 
     def _public(self, record: FormResponseRecord, answers: dict[str, Any]) -> FormResponsePublic:
         return FormResponsePublic(
@@ -266,8 +264,7 @@ class FormService:
     async def list_responses(self, actor: Actor, form_id: str, *, limit: int = 50) -> list[FormResponsePublic]:
         form = await self._owned(actor, form_id)
         out: list[FormResponsePublic] = []
-        live = {"formId": form.id, "retainUntil": {"$gt": utcnow()}}
-        for record in await self.responses.find(live, sort=[("createdAt", -1)], limit=limit):
+        for record in await self.responses.live_for_form(form.id, utcnow(), limit=limit):
             answers = unseal(self.ring, record.encrypted_data, "form_responses", record.id, "encryptedData")
             await self.audit.record(actor, "formResponse.read", "formResponse", record.id, booking_id=record.booking_id)
             out.append(self._public(record, answers))

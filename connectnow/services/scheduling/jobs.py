@@ -14,7 +14,7 @@ from typing import Any
 
 from connectnow.clock import new_id, utcnow
 from connectnow.repositories.scheduling import JobRepository
-from connectnow.services.leases import LeaseQueue, LeaseSpec, LeaseWorker, backoff_delay
+from connectnow.services.leases import LeaseSpec, LeaseWorker, backoff_delay
 from connectnow.store.port import Document, DocumentStore
 from models.scheduling import BookingRecord
 from models.scheduling_ops import JobPublic, JobRecord, JobStatus, JobType
@@ -48,7 +48,7 @@ class JobService:
         purge_interval: timedelta,
     ) -> None:
         self.repo = JobRepository(store)
-        self.queue = LeaseQueue(store.collection("worker_jobs"), JOB_LEASE_SPEC, lease_seconds=lease_seconds)
+        self.queue = self.repo.lease_queue(JOB_LEASE_SPEC, lease_seconds=lease_seconds)
         self.worker = LeaseWorker("scheduling-jobs", self.queue, self._handle, poll_seconds=poll_seconds)
         self.reminder_before = reminder_before
         self.purge_interval = purge_interval
@@ -98,10 +98,7 @@ class JobService:
         await self.cancel_pending(booking.id, JobType.JIT_VALIDATE)
 
     async def cancel_pending(self, booking_id: str, job_type: JobType) -> int:
-        flt = {"bookingId": booking_id, "jobType": job_type.value, "status": JobStatus.PENDING.value}
-        return await self.repo.update_many(
-            flt, {"$set": {"status": JobStatus.CANCELLED.value, "completedAt": utcnow()}}
-        )
+        return await self.repo.cancel_pending(booking_id, job_type.value, utcnow())
 
     async def ensure_purge_scheduled(self) -> None:
         """Keep one purge-sensitive job in the queue (several workers may race here: purges are idempotent)."""

@@ -1,13 +1,18 @@
 """Scheduling policies: each user's rules, their enforcement on every booking write, and availability.
 
-Enforcement is serialized per host without locks: the host's policy document carries a `calendarVersion`.
-A writer reads the version, evaluates the rules against the meetings it sees, stores its booking, then
-bumps the version only if it is unchanged. The loser of a race removes its booking and evaluates again,
-now seeing the winner's meeting, so two concurrent requests can never both take the last slot.
+Enforcement is one step per host: a writer takes the host's calendar lease (fields on the host's policy
+document), checks the rules against the meetings it sees and stores its booking, all inside
+`store.transaction()`, then frees the lease. Two concurrent requests therefore cannot both take the last
+slot, and a booking that breaks a rule is never stored, not even for a moment. On SQLite the step is one
+transaction (a crash stores none of it); on MongoDB the booking is the step's one write, made only after the
+check passed, so a crash can leave at most a valid booking and a lease that expires after
+CALENDAR_LEASE_SECONDS.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -24,12 +29,16 @@ from models.scheduling import Availability, BookingRecord, PolicyPublic, PolicyR
 
 MAX_AVAILABILITY_DAYS = 31
 MAX_SLOTS = 1000
-MAX_CLAIM_ATTEMPTS = 8
+# A step holds the lease for milliseconds; one older than this belongs to a worker that died mid-step.
+CALENDAR_LEASE_SECONDS = 10.0
+CALENDAR_WAIT_SECONDS = 15.0  # a writer waits this long for a busy calendar, then answers CONFLICT
+CALENDAR_POLL_SECONDS = 0.005
 T = TypeVar("T")
 
 
 class PolicyService:
     def __init__(self, store: DocumentStore) -> None:
+        self.store = store
         self.policies = PolicyRepository(store)
         self.bookings = BookingRepository(store)
         self.users = UserRepository(store)
@@ -58,7 +67,7 @@ class PolicyService:
                 rules.zone(hours.timezone)
         await self.policy_for(actor.user_id)
         fields = body.model_dump(by_alias=True)
-        updated = await self.policies.update({"userId": actor.user_id}, {"$set": {**fields, "updatedAt": utcnow()}})
+        updated = await self.policies.set_for_user(actor.user_id, {**fields, "updatedAt": utcnow()})
         assert updated is not None
         return PolicyPublic.model_validate(updated, from_attributes=True)
 
@@ -75,26 +84,30 @@ class PolicyService:
         end: datetime,
         buffer_minutes: int,
         write: Callable[[], Awaitable[T]],
-        undo: Callable[[T], Awaitable[None]],
         *,
         exclude_id: str | None = None,
     ) -> T:
-        """Check every rule, write, and commit the write against the host's calendar version."""
-        for _ in range(MAX_CLAIM_ATTEMPTS):
-            policy = await self.policy_for(host_id)
-            existing = await self.context(host_id, start, end, exclude_id)
-            violation = rules.evaluate(policy, start, end, buffer_minutes, existing)
-            if violation is not None:
-                raise violation.error()
-            written = await write()
-            bumped = await self.policies.update(
-                {"userId": host_id, "calendarVersion": policy.calendar_version},
-                {"$set": {"calendarVersion": policy.calendar_version + 1}},
-            )
-            if bumped is not None:
-                return written
-            await undo(written)
-        raise AppError(errors.CONFLICT, "The host's calendar is changing quickly; try again", retry_after=1.0)
+        """Check every rule and write, as one step on the host's calendar (see the module docstring)."""
+        await self.policy_for(host_id)  # the lease lives on the policy document
+        async with self.store.transaction():
+            owner = new_id()
+            await self._lock_calendar(host_id, owner)
+            try:
+                policy = await self.policy_for(host_id)
+                existing = await self.context(host_id, start, end, exclude_id)
+                violation = rules.evaluate(policy, start, end, buffer_minutes, existing)
+                if violation is not None:
+                    raise violation.error()
+                return await write()
+            finally:
+                await self.policies.unlock_calendar(host_id, owner)
+
+    async def _lock_calendar(self, host_id: str, owner: str) -> None:
+        deadline = time.monotonic() + CALENDAR_WAIT_SECONDS
+        while not await self.policies.try_lock_calendar(host_id, owner, CALENDAR_LEASE_SECONDS):
+            if time.monotonic() > deadline:
+                raise AppError(errors.CONFLICT, "The host's calendar is changing quickly; try again", retry_after=1.0)
+            await asyncio.sleep(CALENDAR_POLL_SECONDS)
 
     async def availability(
         self, host_id: str, start: datetime, end: datetime, duration_minutes: int, step_minutes: int

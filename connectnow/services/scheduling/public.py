@@ -112,13 +112,11 @@ class PublicBookingService:
             raise AppError(errors.VALIDATION_FAILED, "Event type ids and slugs must be unique")
         await self.policies.policy_for(actor.user_id)
         values = body.model_dump(by_alias=True, mode="json")
-        set_: dict[str, Any] = {"eventTypes": values["eventTypes"], "updatedAt": utcnow()}
-        # A cleared unique field is removed, not stored as null: MongoDB's sparse index would let only one null.
-        unset = {f: "" for f in PROFILE_FIELDS if values[f] is None}
-        set_.update({f: values[f] for f in PROFILE_FIELDS if values[f] is not None})
-        change: dict[str, Any] = {"$set": set_, **({"$unset": unset} if unset else {})}
+        # A cleared unique field (None) is removed, not stored as null: a sparse index lets only one null.
+        fields: dict[str, Any] = {"eventTypes": values["eventTypes"], "updatedAt": utcnow()}
+        fields.update({f: values[f] for f in PROFILE_FIELDS})
         try:
-            updated = await self.policies.policies.update({"userId": actor.user_id}, change)
+            updated = await self.policies.policies.set_for_user(actor.user_id, fields)
         except DuplicateKeyError as exc:
             raise AppError(
                 errors.CONFLICT, "This scheduling username or Cal.com user id is taken", details={"index": exc.index}
@@ -271,7 +269,7 @@ class PublicBookingService:
             or not hmac.compare_digest(self._sign(action, parts[0], parts[1]), parts[2])
         ):
             raise AppError(errors.BOOKING_LINK_INVALID)
-        booking = await self.bookings.repo.get(booking_id)
+        booking = await self.bookings.record(booking_id)
         if booking is None or booking.guest_nonce is None or not hmac.compare_digest(booking.guest_nonce, parts[1]):
             raise AppError(errors.BOOKING_LINK_INVALID)
         host = await self.users.get(booking.user_id)

@@ -15,7 +15,6 @@ from connectnow.repositories.scheduling import BookingRepository, FormResponseRe
 from connectnow.services.scheduling.audit import AuditService
 from connectnow.services.scheduling.retention import Retention
 from connectnow.store.port import DocumentStore
-from models.scheduling import BookingStatus
 from models.scheduling_ops import JobRecord
 
 
@@ -30,14 +29,7 @@ class PurgeService:
     async def purge(self) -> dict[str, int]:
         now = utcnow()
         cutoff = now - (await self.retention.current()).form
-        closed = [BookingStatus.CANCELLED.value, BookingStatus.REJECTED.value]
-        intake = await self.bookings.update_many(
-            {
-                "encryptedIntakeData": {"$exists": True},
-                "$or": [{"endTime": {"$lte": cutoff}}, {"status": {"$in": closed}, "updatedAt": {"$lte": cutoff}}],
-            },
-            {"$unset": {"encryptedIntakeData": ""}, "$set": {"intakePurgedAt": now}},
-        )
+        intake = await self.bookings.purge_intake(cutoff, now)
         counts = {
             "summaries": await self.summaries.purge_expired(now),
             "formResponses": await self.responses.expired(now),

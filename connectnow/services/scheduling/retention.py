@@ -50,7 +50,7 @@ class Retention:
 
     async def current(self) -> Periods:
         days = dict(self.defaults)
-        for record in await self.settings.find({"key": {"$in": list(KEYS)}}):
+        for record in await self.settings.by_keys(list(KEYS)):
             if not record.is_encrypted and valid_days(record.value):
                 days[KEYS[record.key]] = int(record.value)
         return Periods(

@@ -12,6 +12,7 @@ from typing import Any
 from connectnow import errors
 from connectnow.crypto import Aad, DecryptionError, KeyRing
 from connectnow.errors import AppError
+from connectnow.repositories.sealed import replace_sealed, sealed_values
 from connectnow.store.port import DocumentStore
 
 log = logging.getLogger("connectnow.scheduling.crypto")
@@ -47,13 +48,11 @@ async def reencrypt_all(store: DocumentStore, ring: KeyRing) -> dict[str, int]:
     """
     counts: dict[str, int] = {"failed": 0}
     for collection, field in ENCRYPTED_FIELDS:
-        coll = store.collection(collection)
         stale: list[tuple[str, str]] = []
-        async for doc in coll.iterate({field: {"$exists": True}}):
-            token = doc[field]
+        async for record_id, token in sealed_values(store, collection, field):
             try:
                 if ring.needs_rotation(token):
-                    stale.append((doc["id"], token))
+                    stale.append((record_id, token))
             except DecryptionError:
                 counts["failed"] += 1
         done = 0
@@ -63,7 +62,7 @@ async def reencrypt_all(store: DocumentStore, ring: KeyRing) -> dict[str, int]:
             except DecryptionError:
                 counts["failed"] += 1
                 continue
-            if await coll.update_one({"id": record_id, field: token}, {"$set": {field: fresh}}):
+            if await replace_sealed(store, collection, record_id, field, token, fresh):
                 done += 1
         counts[f"{collection}.{field}"] = done
     return counts

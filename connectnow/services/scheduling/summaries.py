@@ -21,7 +21,7 @@ from connectnow.services.scheduling.audit import AuditService
 from connectnow.services.scheduling.pii import redact
 from connectnow.services.scheduling.retention import Retention
 from connectnow.services.scheduling.sealing import seal, unseal
-from connectnow.store.port import DocumentStore, DuplicateKeyError
+from connectnow.store.port import DocumentStore
 from models.scheduling import BookingRecord
 from models.scheduling_forms import (
     AiConfigPublic,
@@ -191,12 +191,7 @@ class SummaryService:
         now = utcnow()
         fields = body.model_dump(by_alias=True, mode="json")
         on_insert = {"scope": scope, "createdAt": now, "userId": None if global_scope else actor.user_id}
-        try:
-            await self.configs.coll.update_one(
-                {"scope": scope}, {"$set": {**fields, "updatedAt": now}, "$setOnInsert": on_insert}, upsert=True
-            )
-        except DuplicateKeyError:  # a concurrent first write won: apply ours over it
-            await self.configs.coll.update_one({"scope": scope}, {"$set": {**fields, "updatedAt": now}})
+        await self.configs.put(scope, {**fields, "updatedAt": now}, on_insert)
         config = await self.configs.for_scope(scope)
         assert isinstance(config, AiConfigRecord)
         await self.audit.record(actor, "aiConfig.update", "aiConfig", config.id)
