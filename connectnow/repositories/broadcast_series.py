@@ -47,6 +47,13 @@ class OccurrenceRepository(ScheduledRepository):
     async def of_series(self, series_id: str, limit: int) -> list[ScheduledRecord]:
         return await self.find({"seriesId": series_id}, sort=[("scheduledFor", 1), ("id", 1)], limit=limit)
 
+    async def cancel_if_pending(self, occurrence_id: str, now: datetime) -> ScheduledRecord | None:
+        """CANCELLED if still PENDING (a send that already began is left alone); None when it was not pending."""
+        return await self.update(
+            {"id": occurrence_id, "status": ScheduleStatus.PENDING.value},
+            {"$set": {"status": ScheduleStatus.CANCELLED.value, "updatedAt": now}},
+        )
+
     async def pending_of_series(self, series_id: str) -> list[ScheduledRecord]:
         return await self.find({"seriesId": series_id, "status": ScheduleStatus.PENDING.value})
 

@@ -22,7 +22,7 @@ from connectnow.errors import AppError
 from connectnow.mail import Attachment, Mailer
 from connectnow.metrics import Metrics
 from connectnow.repositories.mail_outbox import MailOutboxRepository
-from connectnow.services.leases import LeaseQueue, LeaseSpec, LeaseWorker, backoff_delay
+from connectnow.services.leases import LeaseSpec, LeaseWorker, backoff_delay
 from connectnow.store.port import Document, DocumentStore
 from models.mail import MailPart, MailPublic, MailRecord, MailStatus
 
@@ -61,7 +61,7 @@ class MailOutbox:
         self.sender_quota_per_day = sender_quota_per_day
         # A lease outlives one SMTP exchange (connect, STARTTLS, DATA), so a live sender is never overtaken.
         lease = max(30.0, 4 * send_timeout_seconds)
-        self.queue = LeaseQueue(store.collection("mail_outbox"), OUTBOX_SPEC, lease_seconds=lease)
+        self.queue = self.repo.lease_queue(OUTBOX_SPEC, lease_seconds=lease)
         self.worker = LeaseWorker("mail-outbox", self.queue, self._handle, poll_seconds=poll_seconds)
 
     async def start(self) -> None:

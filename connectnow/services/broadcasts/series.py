@@ -35,7 +35,7 @@ from connectnow.services.broadcasts import recurrence
 from connectnow.services.broadcasts.scheduling import ScheduleService, check_text_for, target_ref, to_public
 from connectnow.services.broadcasts.sources import EVENT_SCHEDULED
 from connectnow.services.broadcasts.timing import check_window, load_zone
-from connectnow.services.leases import LeaseQueue, LeaseSpec, LeaseWorker
+from connectnow.services.leases import LeaseSpec, LeaseWorker
 from connectnow.store.port import Document, DocumentStore, DuplicateKeyError
 from models.broadcast_series import SeriesCreate, SeriesPublic, SeriesRecord, SeriesStatus
 from models.broadcasts import ScheduledPublic, ScheduledRecord, ScheduleStatus, SourceKind
@@ -73,7 +73,7 @@ class SeriesService:
             settings.broadcast_series_min_interval_seconds, settings.broadcast_series_max_per_year
         )
         self.lead = timedelta(seconds=settings.broadcast_series_lead_seconds)
-        self.queue = LeaseQueue(self.series.coll, SERIES_SPEC, lease_seconds=settings.broadcast_lease_seconds)
+        self.queue = self.series.lease_queue(SERIES_SPEC, lease_seconds=settings.broadcast_lease_seconds)
         self.worker = LeaseWorker(
             "broadcast-series", self.queue, self.handle, poll_seconds=settings.broadcast_poll_seconds
         )
@@ -185,10 +185,7 @@ class SeriesService:
 
     async def _cancel_pending(self, record: SeriesRecord) -> None:
         for occurrence in await self.occurrences.pending_of_series(record.id):
-            changed = await self.occurrences.update(
-                {"id": occurrence.id, "status": ScheduleStatus.PENDING.value},
-                {"$set": {"status": ScheduleStatus.CANCELLED.value, "updatedAt": utcnow()}},
-            )
+            changed = await self.occurrences.cancel_if_pending(occurrence.id, utcnow())
             if changed is not None:
                 await self.schedule.deliveries.cancel_pending(occurrence.id)
 

@@ -28,7 +28,7 @@ from connectnow.repositories.calendar_subscriptions import SubscriptionRepositor
 from connectnow.services.auth import Principal
 from connectnow.services.calendar.calendars import CalendarService
 from connectnow.services.calendar.ics import IcsService
-from connectnow.services.leases import LeaseQueue, LeaseSpec, LeaseWorker
+from connectnow.services.leases import LeaseSpec, LeaseWorker
 from connectnow.store.port import Document, DocumentStore
 from models.calendar import CalendarCreate
 from models.calendar_subscriptions import (
@@ -134,7 +134,7 @@ class SubscriptionService:
         self.ics = ics
         self.policy = policy
         lease = policy.timeout_seconds * 3 + 30  # a fetch, a parse and an import fit well inside
-        self.queue = LeaseQueue(self.subscriptions.coll, SUBSCRIPTION_SPEC, lease_seconds=lease)
+        self.queue = self.subscriptions.lease_queue(SUBSCRIPTION_SPEC, lease_seconds=lease)
         self.worker = LeaseWorker("calendar-subscriptions", self.queue, self.handle, poll_seconds=poll)
 
     # --- the owner's side ------------------------------------------------------------------------------
@@ -181,9 +181,7 @@ class SubscriptionService:
     async def refresh_soon(self, principal: Principal, subscription_id: str) -> SubscriptionPublic:
         """Fetch at the next scheduler round (a running fetch finishes first)."""
         record = await self.owned(principal, subscription_id)
-        updated = await self.subscriptions.update(
-            {"id": record.id, "status": SubscriptionStatus.ACTIVE.value}, {"$set": {"nextFetchAt": utcnow()}}
-        )
+        updated = await self.subscriptions.due_now_if_active(record.id, utcnow())
         self.worker.wake()
         return subscription_public(updated or record)
 
