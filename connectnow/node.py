@@ -45,7 +45,7 @@ from connectnow.services.read_state import ReadStateService
 from connectnow.services.scheduling import SchedulingServices, SchedulingWorker, build_scheduling
 from connectnow.services.scheduling.public import host_busy
 from connectnow.services.sync import SyncService
-from connectnow.services.typing import TypingService, channel_gate, direct_gate
+from connectnow.services.typing_indicators import TypingService, channel_gate, direct_gate
 from connectnow.services.users import UserService
 from connectnow.services.voice import VoiceService
 from connectnow.services.workspaces import WorkspaceService
@@ -71,7 +71,7 @@ class Services:
     users: UserService
     api_keys: ApiKeyService
     attachments: AttachmentService
-    # issue 3A, chat core: built by wire_chat() right after the constructor (init=False keeps them out of it)
+    # the chat core: built by wire_chat() right after the constructor (init=False keeps them out of it)
     chat: ChatAccess = field(init=False)
     workspaces: WorkspaceService = field(init=False)
     channels: ChannelService = field(init=False)
@@ -79,20 +79,20 @@ class Services:
     reactions: ReactionService = field(init=False)
     search: SearchService = field(init=False)
     read_state: ReadStateService = field(init=False)
-    direct: DirectService = field(init=False)  # issue 3B: direct conversations and messages
-    direct_extras: DirectExtrasService = field(init=False)  # issue 18: reactions and pins in DMs
-    moderation: ModerationService = field(init=False)  # issue 18: deleted messages kept for review
-    channel_deletion: ChannelDeletionService = field(init=False)  # issue 18: resumable leased job
-    accounts: AccountService = field(init=False)  # issue 18: e-mail verification, password reset
-    typing: TypingService = field(init=False)  # issue 3B: typing indicators
-    voice: VoiceService = field(init=False)  # issue 18: VOICE channel calls (in memory, shared over the broker)
-    broadcasts: Broadcasts  # issue 6: contacts, groups, templates, scheduled messages, study books
-    scheduling: SchedulingServices  # issue 7: bookings, policies, forms, summaries, audit, worker jobs
-    calendar: CalendarSuite = field(init=False)  # issue 8: built after the chat core (reminders post messages)
-    presence: PresenceService = field(init=False)  # issue 4: aggregate status over every socket on every worker
-    sync: SyncService = field(init=False)  # issue 4: gap-free recovery from the database after a reconnect
-    dashboard: DashboardService = field(init=False)  # issue 4: live numbers for operators
-    operators: OperatorService = field(init=False)  # issue 17: operator actions and their audit trail
+    direct: DirectService = field(init=False)  # direct conversations and messages
+    direct_extras: DirectExtrasService = field(init=False)  # reactions and pins in DMs
+    moderation: ModerationService = field(init=False)  # deleted messages kept for review
+    channel_deletion: ChannelDeletionService = field(init=False)  # resumable leased job
+    accounts: AccountService = field(init=False)  # e-mail verification, password reset
+    typing: TypingService = field(init=False)  # typing indicators
+    voice: VoiceService = field(init=False)  # VOICE channel calls (in memory, shared over the broker)
+    broadcasts: Broadcasts  # contacts, groups, templates, scheduled messages, study books
+    scheduling: SchedulingServices  # bookings, policies, forms, summaries, audit, worker jobs
+    calendar: CalendarSuite = field(init=False)  # built after the chat core (reminders post messages)
+    presence: PresenceService = field(init=False)  # aggregate status over every socket on every worker
+    sync: SyncService = field(init=False)  # gap-free recovery from the database after a reconnect
+    dashboard: DashboardService = field(init=False)  # live numbers for operators
+    operators: OperatorService = field(init=False)  # operator actions and their audit trail
 
 
 @dataclass
@@ -113,7 +113,7 @@ class Node:
         self.broker = self._make_broker()
         await self.hub.attach(self.broker)
         self.limiter = make_rate_limiter(self.settings)
-        throttle = AuthThrottle(self.limiter, AuthRules.from_settings(self.settings))  # issue 14
+        throttle = AuthThrottle(self.limiter, AuthRules.from_settings(self.settings))
         auth = AuthService(self.store, self.secrets, self.settings, self.hub, throttle)
         files = LocalFileStorage(self.settings.data_dir / "files")
         attachments = AttachmentService(self.store, files, self.settings, self.limiter)
@@ -148,9 +148,9 @@ class Node:
         )
         self.background.append(self.services.voice)  # catches up with calls already going on
         await self._repair_message_logs()
-        # issue 6: scheduled messages reach channels and direct conversations through the chat core
+        # scheduled messages reach channels and direct conversations through the chat core
         broadcasts.attach_chat(ChatCorePoster(self.store, self.services.messages, self.services.direct))
-        scheduling.attach_chat(self.store, self.services.direct)  # issue 7: reminders as direct messages
+        scheduling.attach_chat(self.store, self.services.direct)  # reminders as direct messages
         self.background.append(SchedulingWorker(scheduling))  # worker jobs on the shared lease queue
         self.services.calendar = build_calendar(
             self.store, self.secrets, self.hub, chat_poster(self.store, self.services.messages),
@@ -160,7 +160,7 @@ class Node:
         self.background.extend(self.services.calendar.workers)  # reminders and admin exports (lease queues)
         scheduling.attach_public(
             self.secrets.digest, throttle.request, self.settings.public_url, host_busy(self.services.calendar.events)
-        )  # issue 19: public booking pages count the host's calendar events as busy
+        )  # public booking pages count the host's calendar events as busy
         self.services.presence = self._make_presence()
         self.background.append(self.services.presence)  # heartbeats and the sweeper
         self.services.messages.notifier.statuses = presence_statuses(self.services.presence)  # @here, BUSY
@@ -180,7 +180,7 @@ class Node:
         )
 
     def _wire_direct_and_typing(self, services: Services, attachments: AttachmentService) -> None:
-        """Issue 3B: direct messages (after the chat core, whose limits they share) and typing indicators."""
+        """Direct messages (after the chat core, whose limits they share) and typing indicators."""
         assert self.store is not None and self.limiter is not None
         services.direct = DirectService(
             self.store, self.hub, self.limiter, attachments, max_chars=self.settings.message_max_chars
@@ -195,11 +195,11 @@ class Node:
         services.direct.after_send = services.typing.direct_message_sent
         services.direct.gate = DirectGate(
             self.store, require_shared_workspace=self.settings.dm_require_shared_workspace
-        )  # blocks, shared workspaces, bans (issue 18)
+        )  # blocks, shared workspaces, bans
         services.direct_extras = DirectExtrasService(self.store, services.direct)
         services.direct.reaction_summaries = services.direct_extras.reactions.summaries
         # A deleted channel message's files are no longer served, whoever asks.
-        # (Kept for review until the purge: the author and ADMIN+ still may; issue 18.)
+        # (Kept for review until the purge: the author and ADMIN+ still may.)
         reader = with_kept_files(live_channel_reader(services.messages), services.moderation)
         attachments.register_reader(ConversationKind.CHANNEL, reader)
         self.background.append(services.typing)

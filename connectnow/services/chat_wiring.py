@@ -1,4 +1,4 @@
-"""Builds the chat-core services (issue 3A) and hands them to the node's `Services`."""
+"""Builds the chat-core services and hands them to the node's `Services`."""
 
 from __future__ import annotations
 

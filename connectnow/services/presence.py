@@ -155,7 +155,7 @@ class PresenceService:
                 self._degrade(exc)
 
     async def socket_count(self, user_id: str) -> int:
-        """The user's sockets on every worker (issue 14: the cap per user), this worker's counted at once."""
+        """The user's sockets on every worker (the cap per user), this worker's counted at once."""
         local = len(self._local.get(user_id, ()))
         if self.degraded is not None:
             return local  # while Redis is down the cap counts this worker's sockets only

@@ -1,4 +1,4 @@
-"""VOICE channels: who is in each channel's call, and WebRTC signalling relayed between them (issue 18).
+"""VOICE channels: who is in each channel's call, and WebRTC signalling relayed between them.
 
 Nothing here is stored. Every worker keeps the cluster's participant lists in memory, built from `voice`
 broker operations: the worker that owns a socket decides each change (join, leave, mute), applies it at once

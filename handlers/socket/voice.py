@@ -1,4 +1,4 @@
-"""Socket.IO events for VOICE channels: the participant list and WebRTC signalling (issue 18)."""
+"""Socket.IO events for VOICE channels: the participant list and WebRTC signalling."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from connectnow import errors
 from connectnow.errors import AppError
 from connectnow.realtime.ratelimit import RateRule, RateRules
 from connectnow.services.auth import Principal
-from connectnow.services.typing import TypingService, direct_gate
+from connectnow.services.typing_indicators import TypingService, direct_gate
 from models.direct import TypingIn
 from tests.attachments.helpers import make_user
 from tests.direct.world import DirectWorld, world

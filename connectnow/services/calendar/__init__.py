@@ -1,4 +1,4 @@
-"""The calendar sidecar (issue 8, seed 004): calendars, events, recurrence, categories, locations, ICS,
+"""The calendar sidecar (seed 004): calendars, events, recurrence, categories, locations, ICS,
 admin exports and reminders. `build_calendar` wires the services; `CalendarSuite.workers` are the lease
 workers the node runs in the background."""
 

@@ -1,4 +1,4 @@
-"""The scheduling sidecar (issue 7, seed 003): bookings under scheduling policies, intake forms with
+"""The scheduling sidecar (seed 003): bookings under scheduling policies, intake forms with
 encrypted responses, context summaries, audit logs, worker jobs, calendar connections, system settings.
 
 `build_scheduling` wires the services once per node; `SchedulingServices.worker` is the node's background
@@ -68,7 +68,7 @@ class SchedulingServices:
     def attach_public(
         self, digest: Callable[[str], str], throttle: Throttle, public_url: str | None, busy: BusyLookup | None
     ) -> PublicBookingService:
-        """The public booking page (issue 19): signed guest links, per-address limits, the host's busy time."""
+        """The public booking page: signed guest links, per-address limits, the host's busy time."""
         self.public = PublicBookingService(self.policies, self.bookings, self.audit, digest, throttle, public_url, busy)
         return self.public
 

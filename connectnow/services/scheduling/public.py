@@ -1,4 +1,4 @@
-"""Public booking at a host's scheduling link (issue 19; seed 003 `schedulingUsername`, `schedulingLink`).
+"""Public booking at a host's scheduling link (seed 003 `schedulingUsername`, `schedulingLink`).
 
 A guest without an account reads the host's page, lists open slots and books with a name and an e-mail.
 The booking goes through `BookingService.place`, so every policy and the per-host write guard apply as for
