@@ -8,6 +8,7 @@ Later issues add codes here; never rename or reuse one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +109,16 @@ class AppError(Exception):
         if details:
             err["details"] = details
         return {"ok": False, "error": err}
+
+
+def validation_failed(errs: Sequence[Any]) -> AppError:
+    """VALIDATION_FAILED with pydantic's errors as details, the same over REST and in socket acks.
+    The offending input is never echoed back: it may be a password."""
+    details = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in list(errs)[:20]
+    ]
+    return AppError(VALIDATION_FAILED, details={"errors": details})
 
 
 # --- chat core: workspaces, channels, messages --------------------------------------------

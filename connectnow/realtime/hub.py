@@ -24,11 +24,11 @@ import socketio
 from pydantic import BaseModel
 
 from connectnow.clock import utcnow
+from connectnow.identity import Principal
 from connectnow.metrics import MESSAGE_EVENTS, Metrics
 from connectnow.realtime import transport
 from connectnow.realtime.broker import Broker
 from connectnow.realtime.ordering import StreamOrder
-from connectnow.services.auth import Principal
 from models.bounds import JsonValueError, Undecodable, decode_client_json
 
 log = logging.getLogger("connectnow.hub")

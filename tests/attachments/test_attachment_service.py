@@ -11,10 +11,10 @@ import pytest
 from connectnow import errors
 from connectnow.errors import AppError
 from connectnow.files.storage import LocalFileStorage
+from connectnow.identity import Principal
 from connectnow.realtime.ratelimit import RateRules
 from connectnow.realtime.ratelimit_memory import MemoryRateLimiter
 from connectnow.services.attachments import MAX_ATTACHMENTS_PER_MESSAGE, AttachmentService
-from connectnow.services.auth import Principal
 from connectnow.store.port import DocumentStore
 from models.attachments import ConversationKind
 from tests.attachments.helpers import HTML_PAGE, PDF_BYTES, bomb_png, jpeg_bytes, make_user, png_bytes

@@ -10,8 +10,8 @@ import pytest
 
 from connectnow import errors
 from connectnow.errors import AppError
+from connectnow.identity import Principal
 from connectnow.realtime.ratelimit import RateRule, RateRules
-from connectnow.services.auth import Principal
 from connectnow.services.typing_indicators import TypingService, direct_gate
 from models.direct import TypingIn
 from tests.attachments.helpers import make_user

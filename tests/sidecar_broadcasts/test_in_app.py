@@ -14,8 +14,8 @@ import pytest
 from connectnow.clock import utcnow
 from connectnow.config import Settings
 from connectnow.errors import AppError
+from connectnow.identity import Principal
 from connectnow.realtime.hub import to_wire
-from connectnow.services.auth import Principal
 from connectnow.services.broadcasts.in_app import ChatCorePoster
 from connectnow.services.broadcasts.wiring import Broadcasts, build_broadcasts
 from connectnow.services.chat_wiring import wire_chat

@@ -14,8 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from connectnow.clock import new_id, utcnow
+from connectnow.identity import Principal
 from connectnow.repositories.accounts import UserRepository
-from connectnow.services.auth import Principal
 from connectnow.services.broadcasts.in_app import ChatCorePoster
 from connectnow.services.broadcasts.wiring import build_broadcasts
 from connectnow.services.chat_wiring import wire_chat

@@ -13,11 +13,11 @@ import socketio
 
 from connectnow.clock import new_id, utcnow
 from connectnow.config import Settings
+from connectnow.identity import Principal
 from connectnow.realtime.broker_memory import MemoryBroker
 from connectnow.realtime.hub import Hub, to_wire
 from connectnow.repositories.accounts import UserRepository
 from connectnow.security import Secrets
-from connectnow.services.auth import Principal
 from connectnow.services.calendar import CalendarSuite, build_calendar, chat_poster
 from connectnow.services.chat_wiring import wire_chat
 from connectnow.store.port import DocumentStore
