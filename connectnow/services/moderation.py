@@ -19,6 +19,7 @@ from connectnow.repositories.base import Repository
 from connectnow.services import policy
 from connectnow.services.attachments import ReaderCheck
 from connectnow.services.auth import Principal
+from connectnow.services.chat_access import ChatAccess
 from connectnow.services.leases import LeaseQueue, LeaseSpec, LeaseWorker
 from connectnow.services.messages import MessageService
 from connectnow.services.policy import Action
@@ -54,24 +55,14 @@ class ReportRepository(Repository[ReportRecord]):
     model = ReportRecord
 
 
-class ModerationService:
-    def __init__(
-        self,
-        store: DocumentStore,
-        messages: MessageService,
-        files: FileDiscarder | None,
-        *,
-        retention_seconds: float,
-        poll_seconds: float,
-    ) -> None:
+class KeptMessages:
+    """Keeps a deleted channel message for review: what deleting a message (MessageService) and serving its
+    files (the attachments' reader check) need, built before both so neither waits for the other."""
+
+    def __init__(self, store: DocumentStore, access: ChatAccess, *, retention_seconds: float) -> None:
         self.repo = ModerationRepository(store)
-        self.reports = ReportRepository(store)
-        self.messages = messages
-        self.access = messages.access
-        self.files = files
+        self.access = access
         self.retention = timedelta(seconds=retention_seconds)
-        self.queue = LeaseQueue(self.repo.coll, PURGE_SPEC, lease_seconds=PURGE_LEASE_SECONDS)
-        self.worker = LeaseWorker("moderation-purge", self.queue, self._purge, poll_seconds=poll_seconds)
 
     # --- keeping -----------------------------------------------------------------------------------------
     async def keep(self, message: MessageRecord, deleted_by: str) -> ModerationRecord:
@@ -89,6 +80,34 @@ class ModerationService:
     async def forget(self, message_id: str) -> None:
         """The tombstone was not written after all (someone else deleted it first)."""
         await self.repo.delete({"messageId": message_id, "status": "kept"})
+
+    async def may_read_files(self, user_id: str, message_id: str) -> bool:
+        """A deleted message's files, until the purge: for the author and the workspace's ADMIN+."""
+        record = await self.repo.find_one({"messageId": message_id, "status": {"$ne": "purged"}})
+        if record is None:
+            return False
+        if record.author_id == user_id:
+            return True
+        member = await self.access.members.of(record.workspace_id, user_id)
+        return member is not None and policy.allows(member.role, Action.MODERATION_READ)
+
+
+class ModerationService:
+    def __init__(
+        self,
+        store: DocumentStore,
+        messages: MessageService,
+        files: FileDiscarder | None,
+        *,
+        poll_seconds: float,
+    ) -> None:
+        self.repo = ModerationRepository(store)
+        self.reports = ReportRepository(store)
+        self.messages = messages
+        self.access = messages.access
+        self.files = files
+        self.queue = LeaseQueue(self.repo.coll, PURGE_SPEC, lease_seconds=PURGE_LEASE_SECONDS)
+        self.worker = LeaseWorker("moderation-purge", self.queue, self._purge, poll_seconds=poll_seconds)
 
     # --- reading -----------------------------------------------------------------------------------------
     async def get(self, principal: Principal, message_id: str) -> ModerationPublic:
@@ -111,16 +130,6 @@ class ModerationService:
             limit=query.limit,
         )
         return [ModerationPublic.model_validate(r, from_attributes=True) for r in rows]
-
-    async def may_read_files(self, user_id: str, message_id: str) -> bool:
-        """A deleted message's files, until the purge: for the author and the workspace's ADMIN+."""
-        record = await self.repo.find_one({"messageId": message_id, "status": {"$ne": "purged"}})
-        if record is None:
-            return False
-        if record.author_id == user_id:
-            return True
-        member = await self.access.members.of(record.workspace_id, user_id)
-        return member is not None and policy.allows(member.role, Action.MODERATION_READ)
 
     # --- reports -----------------------------------------------------------------------------------------
     async def report(self, principal: Principal, data: ReportIn) -> ReportPublic:
@@ -188,10 +197,10 @@ class ModerationService:
         await self.worker.stop()
 
 
-def with_kept_files(live: ReaderCheck, moderation: ModerationService) -> ReaderCheck:
+def with_kept_files(live: ReaderCheck, kept: KeptMessages) -> ReaderCheck:
     """Channel attachments: the live message's readers, or, once it is deleted, who may review it."""
 
     async def check(user_id: str, message_id: str) -> bool:
-        return await live(user_id, message_id) or await moderation.may_read_files(user_id, message_id)
+        return await live(user_id, message_id) or await kept.may_read_files(user_id, message_id)
 
     return check

@@ -44,13 +44,6 @@ class Broadcasts:
     waker: WakeSignal
     consent: ConsentService
 
-    def attach_chat(self, poster: ChatPoster) -> None:
-        """In-app delivery, once the chat core is built (it is wired after this sidecar in Node.start)."""
-        self.schedule.resolver.poster = poster
-        in_app = InAppTransport(poster)
-        self.engine.transports[TargetKind.CHANNEL] = in_app
-        self.engine.transports[TargetKind.DIRECT] = in_app
-
     async def start(self) -> None:
         await self.waker.start()
         await self.engine.worker.start()
