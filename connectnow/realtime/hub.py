@@ -29,13 +29,10 @@ from connectnow.metrics import MESSAGE_EVENTS, Metrics
 from connectnow.realtime import transport
 from connectnow.realtime.broker import Broker
 from connectnow.realtime.ordering import StreamOrder
+from connectnow.realtime.rooms import user_room
 from models.bounds import JsonValueError, Undecodable, decode_client_json
 
 log = logging.getLogger("connectnow.hub")
-
-
-def user_room(user_id: str) -> str:
-    return f"user:{user_id}"
 
 
 @dataclass

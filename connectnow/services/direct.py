@@ -21,8 +21,9 @@ from pydantic_core import to_jsonable_python
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
-from connectnow.realtime.hub import user_room
+from connectnow.realtime.emitter import Emitter
 from connectnow.realtime.ratelimit import RateLimiter
+from connectnow.realtime.rooms import dm_room, user_room
 from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.direct import (
     DirectConversationRepository,
@@ -33,7 +34,6 @@ from connectnow.repositories.direct import (
 from connectnow.repositories.message_log import MessageLog, Step, check_content, dedupe_key
 from connectnow.services.attachments import AttachmentService
 from connectnow.services.auth import Principal
-from connectnow.services.chat_access import Emitter
 from connectnow.services.direct_gate import DirectGate
 from connectnow.services.messages import check_thread_root
 from connectnow.store.port import DocumentStore, DuplicateKeyError
@@ -56,10 +56,6 @@ from models.messages import MessageType, ReactionSummary, ThreadQuery
 from models.users import UserPublic, UserRecord
 
 DEFAULT_MAX_CHARS = 4000
-
-
-def dm_room(conversation_id: str) -> str:
-    return f"dm:{conversation_id}"
 
 
 def dm_envelope(record: DirectMessageRecord, **extra: Any) -> dict[str, Any]:

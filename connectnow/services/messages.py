@@ -17,12 +17,14 @@ from pydantic_core import to_jsonable_python
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
+from connectnow.realtime.emitter import Emitter
 from connectnow.realtime.ratelimit import RateLimiter
+from connectnow.realtime.rooms import user_room
 from connectnow.repositories.message_log import MessageLog, Step, check_content, dedupe_key
 from connectnow.repositories.messages import ReactionRepository, channel_log
 from connectnow.services import policy
 from connectnow.services.auth import Principal
-from connectnow.services.chat_access import ChannelAccess, ChatAccess, Emitter, channel_room
+from connectnow.services.chat_access import ChannelAccess, ChatAccess, channel_room
 from connectnow.services.notify import BROAD_NAMES, Notifier, StatusReader, broad_scope
 from connectnow.services.policy import Action
 from connectnow.store.port import DocumentStore
@@ -288,7 +290,7 @@ class MessageService:
 
     async def _notify(self, record: MessageRecord, public: MessagePublic, mentioned: list[str], *, broad: bool) -> None:
         for user_id in await self.notifier.recipients(record, mentioned, broad=broad):
-            await self.hub.emit("message:mention", envelope(record, public), room=f"user:{user_id}")
+            await self.hub.emit("message:mention", envelope(record, public), room=user_room(user_id))
 
     async def _check_attachments(self, principal: Principal, ids: list[str]) -> None:
         """Refuse unusable attachments before anything is stored (the claim after the insert can then

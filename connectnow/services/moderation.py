@@ -15,6 +15,7 @@ from typing import Protocol
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
+from connectnow.realtime.rooms import user_room
 from connectnow.repositories.base import Repository
 from connectnow.services import policy
 from connectnow.services.attachments import ReaderCheck
@@ -180,7 +181,7 @@ class ModerationService:
             }
         )
         for member in staff:
-            await self.messages.hub.emit(event, body, room=f"user:{member.user_id}")
+            await self.messages.hub.emit(event, body, room=user_room(member.user_id))
 
     # --- purging -----------------------------------------------------------------------------------------
     async def _purge(self, item: Document, worker_id: str) -> None:

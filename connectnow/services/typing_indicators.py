@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from connectnow import errors
 from connectnow.errors import AppError
+from connectnow.realtime.emitter import Emitter
 from connectnow.realtime.ratelimit import RateLimiter
 from connectnow.realtime.tasks import stop_task
 from connectnow.repositories.direct import DirectConversationRepository
@@ -30,12 +31,6 @@ from models.direct import TypingEvent, TypingIn
 if TYPE_CHECKING:
     from connectnow.services.chat_access import ChatAccess
     from connectnow.services.messages import MessageService
-
-
-class TypingEmitter(Protocol):
-    """What typing needs from the hub."""
-
-    async def emit(self, event: str, data: object, *, room: str, skip_user: str | None = None) -> None: ...
 
 
 # (principal, channel id) -> the channel room; raises AppError when the caller may not post there.
@@ -65,7 +60,7 @@ class _Target:
 class TypingService:
     def __init__(
         self,
-        hub: TypingEmitter,
+        hub: Emitter,
         limiter: RateLimiter,
         channel_gate: ChannelGate,
         direct_gate: DirectGate,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from connectnow.config import Settings
+from connectnow.realtime.emitter import Emitter
 from connectnow.repositories.broadcasts import DeliveryRepository, ScheduledRepository
 from connectnow.repositories.contacts import ContactRepository
 from connectnow.repositories.studybooks import SelectionRepository
@@ -14,7 +15,7 @@ from connectnow.services.broadcasts.consent import ConsentService
 from connectnow.services.broadcasts.delivery import DeliveryEngine
 from connectnow.services.broadcasts.groups import GroupService
 from connectnow.services.broadcasts.scheduling import ScheduleService, TargetResolver
-from connectnow.services.broadcasts.sources import Emitter, ScheduledSource, SelectionSource, Source
+from connectnow.services.broadcasts.sources import ScheduledSource, SelectionSource, Source
 from connectnow.services.broadcasts.templates import TemplateService
 from connectnow.services.broadcasts.transports import (
     ChatPoster,

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from connectnow.realtime.emitter import Emitter
 from connectnow.security import Secrets
 from connectnow.services.calendar.archive import ArchiveService
 from connectnow.services.calendar.calendars import CalendarService
 from connectnow.services.calendar.catalog import CatalogService
-from connectnow.services.calendar.events import Emitter, EventService
+from connectnow.services.calendar.events import EventService
 from connectnow.services.calendar.exports import ExportService
 from connectnow.services.calendar.ics import IcsService
 from connectnow.services.calendar.providers import SyncProvider, providers

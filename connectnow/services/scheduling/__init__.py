@@ -15,10 +15,11 @@ from connectnow import errors
 from connectnow.config import Settings
 from connectnow.crypto import KeyRing, keyring_from_settings
 from connectnow.errors import AppError
+from connectnow.realtime.emitter import Emitter
 from connectnow.services.leases import LeaseWorker
 from connectnow.services.scheduling.admin import SchedulingAdminService
 from connectnow.services.scheduling.audit import AuditService
-from connectnow.services.scheduling.bookings import BookingService, EventSink
+from connectnow.services.scheduling.bookings import BookingService
 from connectnow.services.scheduling.forms import FormService
 from connectnow.services.scheduling.jit import JitValidator
 from connectnow.services.scheduling.jobs import JobService
@@ -81,7 +82,7 @@ def build_scheduling(
     settings: Settings,
     *,
     channels: list[ReminderChannel] | None = None,
-    hub: EventSink | None = None,
+    hub: Emitter | None = None,
     direct: DirectMessenger | None = None,
     public: PublicBooking | None = None,
 ) -> SchedulingServices:
