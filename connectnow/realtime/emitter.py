@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-Room = str | list[str]
+from connectnow.realtime.ops import Room
 
 
 class Emitter(Protocol):
