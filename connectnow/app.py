@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
         version=__version__,
         description="Real-time chat server. REST for bots and integrations; Socket.IO for clients.",
         lifespan=lifespan,
-        docs_url=None,  # served by install_docs from local assets (issue 14)
+        docs_url=None,  # served by install_docs from local assets
         redoc_url=None,  # ReDoc would load its script from a CDN
     )
     api.state.node = node
@@ -81,7 +81,7 @@ class EdgeApp(socketio.ASGIApp):
 def freeze_startup_heap() -> None:
     """Move everything built at start-up (routes, schemas, services: most of the heap) out of the garbage
     collector's reach. Full collections then scan only what serving allocated, and stop pausing the event
-    loop for a hundred milliseconds and more, which was the p99 of a loaded server (issue 5's fan-out bench).
+    loop for a hundred milliseconds and more, which was the p99 of a loaded server (the fan-out bench).
     Only for a serving process: an app created inside a test process would freeze the tests' objects too."""
     gc.collect()
     gc.freeze()

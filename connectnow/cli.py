@@ -17,9 +17,9 @@ from connectnow.cli_scheduling import scheduling_cli
 from connectnow.config import Settings
 
 cli = typer.Typer(help="ConnectNow: a self-hostable real-time chat server.", no_args_is_help=True)
-cli.add_typer(scheduling_cli, name="scheduling")  # issue 7: key rotation
-cli.add_typer(contacts_cli, name="contacts")  # issue 6: CSV import and export of address books
-cli.add_typer(calendar_cli, name="calendar")  # issue 8: admin exports with a progress bar, maintenance
+cli.add_typer(scheduling_cli, name="scheduling")  # key rotation
+cli.add_typer(contacts_cli, name="contacts")  # CSV import and export of address books
+cli.add_typer(calendar_cli, name="calendar")  # admin exports with a progress bar, maintenance
 
 
 def _settings(**overrides: object) -> Settings:

@@ -25,8 +25,8 @@ async def _with_store(work: Any) -> Any:
 
 
 async def _admin_principal(store: Any, username: str) -> Any:
+    from connectnow.identity import Principal
     from connectnow.repositories.accounts import UserRepository
-    from connectnow.services.auth import Principal
 
     user = await UserRepository(store).by_username(username)
     if user is None or not user.is_admin:

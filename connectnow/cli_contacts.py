@@ -17,7 +17,7 @@ from models.contacts import DuplicatePolicy, ImportReport
 
 if TYPE_CHECKING:
     from connectnow.config import Settings
-    from connectnow.services.auth import Principal
+    from connectnow.identity import Principal
     from connectnow.services.contacts import ContactService
     from connectnow.store.port import DocumentStore
 
@@ -27,8 +27,8 @@ contacts_cli = typer.Typer(help="Broadcasts sidecar: import and export contacts.
 async def _principal_and_service(
     store: DocumentStore, settings: Settings, username: str
 ) -> tuple[Principal, ContactService]:
+    from connectnow.identity import Principal
     from connectnow.repositories.accounts import UserRepository
-    from connectnow.services.auth import Principal
     from connectnow.services.contacts import ContactService
 
     user = await UserRepository(store).by_username(username)

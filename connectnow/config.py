@@ -76,10 +76,10 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(OWASP_ARGON2_TIME_COST, ge=OWASP_ARGON2_TIME_COST)
     argon2_parallelism: int = Field(1, ge=1, le=16)
 
-    # --- issue 3A: chat core (documented in docs/PROTOCOL.md) ---
+    # --- chat core (documented in docs/PROTOCOL.md) ---
     message_max_chars: int = Field(4000, ge=1, le=20_000)  # characters of one message's content
 
-    # --- issue 3B: rate limits, attachments, typing (documented in docs/PROTOCOL.md) ---
+    # --- rate limits, attachments, typing (documented in docs/PROTOCOL.md) ---
     rate_send_burst: int = Field(20, ge=1)  # messages a user may send at once
     rate_send_per_second: float = Field(2.0, gt=0)  # messages per second after the burst
     rate_react_burst: int = Field(30, ge=1)
@@ -159,7 +159,7 @@ class Settings(BaseSettings):
     def _attachment_types_from_csv(cls, value: Any) -> Any:
         return _split_csv(value)
 
-    # --- issue 7: scheduling sidecar (documented in docs/SIDECAR-SCHEDULING.md) ---
+    # --- scheduling sidecar (documented in docs/SIDECAR-SCHEDULING.md) ---
     encryption_keys: SecretStr | None = None  # "id:base64key,..." (32-byte AES-256 keys); required in production
     encryption_active_key: str | None = None  # the id that encrypts new values (default: the first key)
     summary_retention_days: int = Field(90, ge=1, le=3650)  # default when a user has no AI configuration
@@ -172,7 +172,7 @@ class Settings(BaseSettings):
     scheduling_job_lease_seconds: float = Field(120.0, ge=5)
     scheduling_purge_interval_seconds: float = Field(3600.0, ge=10)
 
-    # --- issue 6: broadcasts sidecar (documented in docs/SIDECAR-BROADCASTS.md) ---
+    # --- broadcasts sidecar (documented in docs/SIDECAR-BROADCASTS.md) ---
     phone_default_region: str | None = Field(None, pattern=r"^[A-Z]{2}$")  # reads numbers without +country
     broadcast_horizon_days: int = Field(120, ge=1, le=3650)  # like Slack's chat.scheduleMessage limit
     broadcast_target_quota: int = Field(100, ge=1, le=100_000)  # pending scheduled messages per target
@@ -194,11 +194,11 @@ class Settings(BaseSettings):
     broadcast_series_max_per_year: int = Field(366, ge=1, le=10_000)
     broadcast_series_lead_seconds: float = Field(300.0, ge=0, le=86400)
 
-    # --- issue 8: calendar sidecar (documented in docs/SIDECAR-CALENDAR.md) ---
+    # --- calendar sidecar (documented in docs/SIDECAR-CALENDAR.md) ---
     calendar_ics_max_bytes: int = Field(2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)  # one ICS import
     calendar_poll_seconds: float = Field(1.0, gt=0, le=60)  # reminder and export workers look this often
 
-    # --- presence (issue 4) ---------------------------------------------------------------------------
+    # --- presence ---------------------------------------------------------------------------
     presence_away_after_seconds: float = Field(300.0, ge=0.2)  # no activity on any socket this long: AWAY
     presence_offline_grace_seconds: float = Field(5.0, ge=0, le=300)  # a reload within this stays ONLINE
     presence_heartbeat_seconds: float = Field(10.0, ge=0.05)  # how often a worker renews its connections
@@ -211,7 +211,7 @@ class Settings(BaseSettings):
     sync_max_messages: int = Field(500, ge=1, le=10_000)  # past this many changes, sync answers recovered=false
     dashboard_interval_seconds: float = Field(2.0, ge=0.2, le=60)  # how often the dashboard numbers refresh
 
-    # --- issue 14: hardening (documented in README.md) -----------------------------------------------
+    # --- hardening (documented in README.md) -----------------------------------------------
     rate_auth_address_burst: int = Field(30, ge=1)  # sign-in, registration, refresh requests from one address
     rate_auth_address_per_second: float = Field(0.5, gt=0)
     rate_auth_account_burst: int = Field(20, ge=1)  # sign-in attempts naming one account, from any address

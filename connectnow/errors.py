@@ -8,6 +8,7 @@ Later issues add codes here; never rename or reuse one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,7 +111,17 @@ class AppError(Exception):
         return {"ok": False, "error": err}
 
 
-# --- chat core: workspaces, channels, messages (issue 3A) --------------------------------------------
+def validation_failed(errs: Sequence[Any]) -> AppError:
+    """VALIDATION_FAILED with pydantic's errors as details, the same over REST and in socket acks.
+    The offending input is never echoed back: it may be a password."""
+    details = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in list(errs)[:20]
+    ]
+    return AppError(VALIDATION_FAILED, details={"errors": details})
+
+
+# --- chat core: workspaces, channels, messages --------------------------------------------
 VERSION_CONFLICT = _define(
     "VERSION_CONFLICT", 409, False, "The resource changed since you read it; details.currentVersion has the new one"
 )
@@ -126,7 +137,7 @@ OWNER_CANNOT_LEAVE = _define("OWNER_CANNOT_LEAVE", 409, False, "Transfer ownersh
 ROLE_TOO_LOW = _define("ROLE_TOO_LOW", 403, False, "Your role in this workspace does not allow this")
 MESSAGE_DELETED = _define("MESSAGE_DELETED", 409, False, "This message was deleted")
 
-# --- scheduling sidecar: bookings, policies, forms, encryption (issue 7) -----------------------------
+# --- scheduling sidecar: bookings, policies, forms, encryption -----------------------------
 SCHEDULING_POLICY_VIOLATION = _define(
     "SCHEDULING_POLICY_VIOLATION", 409, False, "The meeting breaks a scheduling rule; details.rule names it"
 )
@@ -153,7 +164,7 @@ BOOKING_LINK_INVALID = _define(
     "BOOKING_LINK_INVALID", 404, False, "This booking link is not valid, or it was used already"
 )
 
-# --- broadcasts sidecar: contacts, groups, templates, scheduled messages, study books (issue 6) --------
+# --- broadcasts sidecar: contacts, groups, templates, scheduled messages, study books --------
 PHONE_INVALID = _define("PHONE_INVALID", 422, False, "This is not a valid phone number")
 PHONE_AMBIGUOUS = _define(
     "PHONE_AMBIGUOUS", 422, False, "The number has no country code: write it as +<country><number> or give a region"
@@ -232,7 +243,7 @@ IN_APP_UNAVAILABLE = _define(
     "IN_APP_UNAVAILABLE", 501, False, "In-app delivery into channels and conversations is not available"
 )
 
-# --- attachments, direct messages, typing (issue 3B) -------------------------------------------------
+# --- attachments, direct messages, typing -------------------------------------------------
 ATTACHMENT_TYPE_NOT_ALLOWED = _define(
     "ATTACHMENT_TYPE_NOT_ALLOWED", 415, False, "This kind of file is not allowed; details.detected names its type"
 )
@@ -261,7 +272,7 @@ ATTACHMENT_PENDING_LIMIT = _define(
     "Too many uploads not attached to a message yet: send or discard some first",
 )
 
-# --- calendars sidecar: events, recurrence, locations, ICS, exports (issue 8) ------------------------
+# --- calendars sidecar: events, recurrence, locations, ICS, exports ------------------------
 CALENDAR_READ_ONLY = _define("CALENDAR_READ_ONLY", 403, False, "This calendar is read-only (canEdit is false)")
 EVENT_TIME_INVALID = _define(
     "EVENT_TIME_INVALID", 422, False, "The event's times are inconsistent (end before start, setup or teardown)"
@@ -294,7 +305,7 @@ ICS_IMPORT_REFUSED = _define(
 )
 EXPORT_NOT_READY = _define("EXPORT_NOT_READY", 409, False, "This export has not completed")
 
-# --- issue 14: server and socket hardening -------------------------------------------------------------
+# --- server and socket hardening -------------------------------------------------------------
 EVENT_RESERVED = _define(
     "EVENT_RESERVED", 400, False, "This event name is reserved by Socket.IO (connect, disconnect, ...) and refused"
 )
@@ -303,7 +314,7 @@ TOO_MANY_SOCKETS = _define(
 )
 
 
-# --- issue 18: VOICE channels ------------------------------------------------------------------------------
+# --- VOICE channels ------------------------------------------------------------------------------
 CHANNEL_NOT_VOICE = _define("CHANNEL_NOT_VOICE", 409, False, "This is not a VOICE channel: there is no call in it")
 VOICE_NOT_IN_CALL = _define("VOICE_NOT_IN_CALL", 409, False, "This socket is not in the channel's call: join it first")
 VOICE_PEER_NOT_IN_CALL = _define("VOICE_PEER_NOT_IN_CALL", 404, False, "That user is not in the channel's call")

@@ -1,4 +1,4 @@
-"""Issue 14: what wraps every HTTP and WebSocket request, Socket.IO's included.
+"""What wraps every HTTP and WebSocket request, Socket.IO's included.
 
 - Proxy headers: `X-Forwarded-For` and `X-Forwarded-Proto` are believed only from the peers listed in
   CONNECTNOW_TRUSTED_PROXIES (addresses or networks). uvicorn's ProxyHeadersMiddleware then takes the

@@ -18,11 +18,16 @@ from connectnow.mail import Mailer, make_mailer
 from connectnow.realtime.broker import Broker, BrokerHealth
 from connectnow.realtime.broker_memory import MemoryBroker
 from connectnow.realtime.hub import Hub
+from connectnow.realtime.presence import PresenceBackend
 from connectnow.realtime.ratelimit import AuthRules, RateLimiter, make_rate_limiter
+from connectnow.repositories.direct import DirectConversationRepository, direct_log
+from connectnow.repositories.message_log import RepairHook
+from connectnow.repositories.messages import channel_log
+from connectnow.repositories.workspaces import WorkspaceMemberRepository
 from connectnow.security import Secrets
 from connectnow.services.accounts import AccountService
 from connectnow.services.api_keys import ApiKeyService
-from connectnow.services.attachments import AttachmentJanitor, AttachmentService, live_channel_reader
+from connectnow.services.attachments import AttachmentJanitor, AttachmentService
 from connectnow.services.auth import AuthService
 from connectnow.services.auth_limits import AuthThrottle
 from connectnow.services.broadcasts.in_app import ChatCorePoster
@@ -31,22 +36,22 @@ from connectnow.services.calendar import CalendarSuite, build_calendar, chat_pos
 from connectnow.services.channel_deletion import ChannelDeletionService
 from connectnow.services.channels import ChannelService
 from connectnow.services.chat_access import ChatAccess
-from connectnow.services.chat_wiring import presence_statuses, wire_chat
 from connectnow.services.dashboard import DashboardService
-from connectnow.services.direct import DirectService
-from connectnow.services.direct_extras import DirectExtrasService
+from connectnow.services.direct import DirectService, direct_reader
+from connectnow.services.direct_extras import DirectExtrasService, DirectReactionRepository
 from connectnow.services.direct_gate import DirectGate
 from connectnow.services.mail_outbox import MailOutbox
-from connectnow.services.messages import MessageService
-from connectnow.services.moderation import ModerationService, with_kept_files
+from connectnow.services.messages import MessageService, live_channel_reader
+from connectnow.services.moderation import KeptMessages, ModerationService, with_kept_files
+from connectnow.services.notify import StatusReader
 from connectnow.services.operators import OperatorService
 from connectnow.services.presence import PresenceService
 from connectnow.services.reactions import ReactionService, SearchService
 from connectnow.services.read_state import ReadStateService
-from connectnow.services.scheduling import SchedulingServices, SchedulingWorker, build_scheduling
+from connectnow.services.scheduling import PublicBooking, SchedulingServices, SchedulingWorker, build_scheduling
 from connectnow.services.scheduling.public import host_busy
 from connectnow.services.sync import SyncService
-from connectnow.services.typing import TypingService, channel_gate, direct_gate
+from connectnow.services.typing_indicators import TypingService, channel_gate, direct_gate
 from connectnow.services.users import UserService
 from connectnow.services.voice import VoiceService
 from connectnow.services.workspaces import WorkspaceService
@@ -64,37 +69,183 @@ class BackgroundWorker(Protocol):
     async def stop(self) -> None: ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
-    """The rules. Each service validates beyond shape, authorizes, writes, then emits."""
+    """The rules. Each service validates beyond shape, authorizes, writes, then emits. Built whole by
+    `build_services`: every field is complete when the object exists."""
 
-    auth: AuthService
-    users: UserService
-    api_keys: ApiKeyService
-    attachments: AttachmentService
-    # issue 3A, chat core: built by wire_chat() right after the constructor (init=False keeps them out of it)
-    chat: ChatAccess = field(init=False)
-    workspaces: WorkspaceService = field(init=False)
-    channels: ChannelService = field(init=False)
-    messages: MessageService = field(init=False)
-    reactions: ReactionService = field(init=False)
-    search: SearchService = field(init=False)
-    read_state: ReadStateService = field(init=False)
-    direct: DirectService = field(init=False)  # issue 3B: direct conversations and messages
-    direct_extras: DirectExtrasService = field(init=False)  # issue 18: reactions and pins in DMs
-    moderation: ModerationService = field(init=False)  # issue 18: deleted messages kept for review
-    channel_deletion: ChannelDeletionService = field(init=False)  # issue 18: resumable leased job
-    accounts: AccountService = field(init=False)  # issue 18: e-mail verification, password reset
-    mail_outbox: MailOutbox = field(init=False)  # issue 19: invitation mails, leased and retried
-    typing: TypingService = field(init=False)  # issue 3B: typing indicators
-    voice: VoiceService = field(init=False)  # issue 18: VOICE channel calls (in memory, shared over the broker)
-    broadcasts: Broadcasts  # issue 6: contacts, groups, templates, scheduled messages, study books
-    scheduling: SchedulingServices  # issue 7: bookings, policies, forms, summaries, audit, worker jobs
-    calendar: CalendarSuite = field(init=False)  # issue 8: built after the chat core (reminders post messages)
-    presence: PresenceService = field(init=False)  # issue 4: aggregate status over every socket on every worker
-    sync: SyncService = field(init=False)  # issue 4: gap-free recovery from the database after a reconnect
-    dashboard: DashboardService = field(init=False)  # issue 4: live numbers for operators
-    operators: OperatorService = field(init=False)  # issue 17: operator actions and their audit trail
+    auth: AuthService  # accounts, sessions, tokens
+    users: UserService  # profiles and the user directory
+    api_keys: ApiKeyService  # bots' credentials
+    accounts: AccountService  # e-mail verification, password reset
+    mail_outbox: MailOutbox  # invitation mails, sent after the write by a leased, retrying worker
+    attachments: AttachmentService  # uploads, claims by messages, guarded downloads
+    chat: ChatAccess  # who may see and do what in workspaces and channels (cached, flushed over the broker)
+    workspaces: WorkspaceService
+    channels: ChannelService
+    messages: MessageService  # channel messages: send, edit, delete, history, threads, mentions
+    reactions: ReactionService
+    search: SearchService
+    read_state: ReadStateService  # unread counts and read markers
+    moderation: ModerationService  # deleted messages kept for review, reports, the purge
+    channel_deletion: ChannelDeletionService  # empties deleted channels (resumable leased job)
+    typing: TypingService  # typing indicators in channels and direct conversations
+    direct: DirectService  # direct conversations and messages
+    direct_extras: DirectExtrasService  # reactions and pins in direct conversations
+    voice: VoiceService  # VOICE channel calls (in memory, shared over the broker)
+    broadcasts: Broadcasts  # contacts, groups, templates, scheduled messages, study books
+    calendar: CalendarSuite  # calendars, events, reminders (posted as messages), ICS, exports
+    scheduling: SchedulingServices  # bookings, policies, forms, summaries, audit, worker jobs, public page
+    presence: PresenceService  # aggregate status over every socket on every worker
+    sync: SyncService  # gap-free recovery from the database after a reconnect
+    dashboard: DashboardService  # live numbers for operators
+    operators: OperatorService  # operator actions and their audit trail
+    # Loops the services run beside the server, in start order (the node starts them, stops them reversed).
+    workers: tuple[BackgroundWorker, ...]
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The long-lived parts the services are built on. The node opens them at start; tests make their own."""
+
+    settings: Settings
+    store: DocumentStore
+    hub: Hub
+    limiter: RateLimiter
+    secrets: Secrets
+    presence: PresenceBackend
+
+
+def build_services(parts: Parts) -> Services:
+    """The one composition pass: each object is built after everything it needs, and complete.
+
+    Two splits keep the graph acyclic: the message logs and `KeptMessages` are built before the message
+    services, so the attachments' reader checks (built from them) exist before the services that claim
+    files; and the typing service checks direct conversations through their repository, so it exists
+    before DirectService, which ends the sender's indicator on send.
+    """
+    settings, store, hub, limiter = parts.settings, parts.store, parts.hub, parts.limiter
+    throttle = AuthThrottle(limiter, AuthRules.from_settings(settings))
+    auth = AuthService(store, parts.secrets, settings, hub, throttle)
+    users = UserService(auth)
+    presence = _presence_service(parts)
+    access = ChatAccess(store)
+    hub.op_listeners.append(access.on_hub_op)  # membership events flush cached access on every worker
+    channel_messages, direct_messages = channel_log(store), direct_log(store)
+    for message_log in (channel_messages, direct_messages):
+        message_log.on_repair = _count_repairs(hub)
+    kept = KeptMessages(store, access, retention_seconds=settings.moderation_retention_seconds)
+    readers = {
+        # A deleted channel message's files are kept for review until the purge: its author and ADMIN+ still
+        # may read them; nobody else, whoever asks.
+        ConversationKind.CHANNEL: with_kept_files(live_channel_reader(access, channel_messages), kept),
+        ConversationKind.DIRECT: direct_reader(DirectConversationRepository(store), direct_messages),
+    }
+    files = LocalFileStorage(settings.data_dir / "files")
+    attachments = AttachmentService(store, files, settings, limiter, readers)
+    messages = MessageService(
+        store, access, hub, max_chars=settings.message_max_chars, limiter=limiter, log=channel_messages,
+        attachments=attachments, moderation=kept, statuses=presence_statuses(presence),
+    )  # fmt: skip
+    poll = settings.moderation_poll_seconds
+    moderation = ModerationService(store, messages, attachments, poll_seconds=poll)
+    channels = ChannelService(access, hub, messages)
+    channel_deletion = ChannelDeletionService(store, channels, attachments, poll_seconds=poll)
+    typing = TypingService(
+        hub, limiter, channel_gate(access, messages), direct_gate(DirectConversationRepository(store)),
+        expiry_secs=settings.typing_expiry_seconds,
+    )  # fmt: skip
+    direct = DirectService(
+        store, hub, limiter, attachments, max_chars=settings.message_max_chars, log=direct_messages,
+        gate=DirectGate(store, require_shared_workspace=settings.dm_require_shared_workspace),
+        after_send=typing.direct_message_sent, reaction_summaries=DirectReactionRepository(store).summaries,
+    )  # fmt: skip
+    broadcasts = build_broadcasts(store, settings, hub, poster=ChatCorePoster(store, messages, direct))
+    mailer = make_mailer(settings)
+    outbox = _mail_outbox(parts, mailer)
+    calendar = build_calendar(
+        store, parts.secrets, hub, chat_poster(store, messages),
+        export_dir=settings.data_dir / "exports", public_url=settings.public_url,
+        max_ics_bytes=settings.calendar_ics_max_bytes, poll_seconds=settings.calendar_poll_seconds,
+        subscription_policy=subscription_policy(settings), outbox=outbox,
+    )  # fmt: skip
+    public = PublicBooking(
+        parts.secrets.digest, throttle.request, settings.public_url, host_busy(calendar.events), outbox
+    )  # the guest's page counts the host's calendar events as busy and mails their invitation
+    scheduling = build_scheduling(store, settings, hub=hub, direct=direct, public=public)
+    voice = VoiceService(access, hub, limiter, heartbeat_seconds=settings.voice_heartbeat_seconds)
+    dashboard = DashboardService(store, hub, presence, settings.dashboard_interval_seconds)
+    return Services(
+        auth=auth, users=users, api_keys=ApiKeyService(auth),
+        accounts=AccountService(auth, mailer), mail_outbox=outbox, attachments=attachments,
+        chat=access, workspaces=WorkspaceService(access, hub, channels), channels=channels, messages=messages,
+        reactions=ReactionService(messages), search=SearchService(messages), read_state=ReadStateService(messages),
+        moderation=moderation, channel_deletion=channel_deletion, typing=typing, direct=direct,
+        direct_extras=DirectExtrasService(store, direct), voice=voice, broadcasts=broadcasts, calendar=calendar,
+        scheduling=scheduling, presence=presence,
+        sync=SyncService(access, messages, direct, hub.metrics, settings.sync_max_messages),
+        dashboard=dashboard, operators=OperatorService(store, users),
+        workers=(
+            broadcasts,  # the delivery scheduler (a LeaseWorker) and its HTTP client
+            AttachmentJanitor(attachments),  # deletes uploads no message claimed
+            outbox,  # invitation mails
+            moderation,  # the purge LeaseWorker
+            channel_deletion,
+            typing,  # expires indicators
+            voice,  # catches up with calls already going on
+            SchedulingWorker(scheduling),  # worker jobs on the shared lease queue
+            *calendar.workers,  # reminders and admin exports (lease queues)
+            presence,  # heartbeats and the sweeper
+            dashboard,
+        ),
+    )  # fmt: skip
+
+
+def _mail_outbox(parts: Parts, mailer: Mailer) -> MailOutbox:
+    s = parts.settings
+    return MailOutbox(
+        parts.store, mailer, parts.hub.metrics,
+        max_attempts=s.mail_max_attempts, retry_base_seconds=s.mail_retry_base_seconds,
+        poll_seconds=s.mail_poll_seconds, send_timeout_seconds=s.smtp_timeout_seconds,
+        sender_quota_per_day=s.invitation_mails_per_day,
+    )  # fmt: skip
+
+
+def presence_statuses(presence: PresenceService) -> StatusReader:
+    """Who is ONLINE, AWAY, BUSY or OFFLINE now, for @here / @channel (one read of the presence backend)."""
+
+    async def read(user_ids: list[str]) -> dict[str, str]:
+        states = await presence.backend.get_states(user_ids)
+        return {uid: presence.decode(uid, states.get(uid)).status for uid in user_ids}
+
+    return read
+
+
+def _count_repairs(hub: Hub) -> RepairHook:
+    repairs = hub.metrics.repairs
+    return lambda scope, n: repairs.labels(scope).inc(n)
+
+
+def _presence_service(parts: Parts) -> PresenceService:
+    members = WorkspaceMemberRepository(parts.store)
+
+    async def workspaces_of(user_id: str) -> list[str]:
+        return [m.workspace_id for m in await members.for_user(user_id)]
+
+    async def workspace_size(workspace_id: str) -> int:
+        return await members.count({"workspaceId": workspace_id})
+
+    return PresenceService(parts.presence, parts.hub, parts.settings, workspaces_of, workspace_size)
+
+
+def make_presence_backend(settings: Settings) -> PresenceBackend:
+    if settings.redis_url:
+        from connectnow.realtime.presence_redis import RedisPresence
+
+        return RedisPresence(settings.redis_url, settings.redis_prefix)
+    from connectnow.realtime.presence_memory import MemoryPresence
+
+    return MemoryPresence()
 
 
 @dataclass
@@ -106,7 +257,6 @@ class Node:
     broker: Broker | None = None  # cross-worker fan-out (in-process or Redis pub/sub)
     secrets: Secrets | None = None  # password hashing and token digests
     services: Services | None = field(default=None)  # the rules, built once the store is open
-    background: list[BackgroundWorker] = field(default_factory=list)  # loops started after the services
     limiter: RateLimiter | None = None  # per-user token buckets (Redis when configured, else in-process)
 
     async def start(self) -> None:
@@ -115,70 +265,11 @@ class Node:
         self.broker = self._make_broker()
         await self.hub.attach(self.broker)
         self.limiter = make_rate_limiter(self.settings)
-        throttle = AuthThrottle(self.limiter, AuthRules.from_settings(self.settings))  # issue 14
-        auth = AuthService(self.store, self.secrets, self.settings, self.hub, throttle)
-        files = LocalFileStorage(self.settings.data_dir / "files")
-        attachments = AttachmentService(self.store, files, self.settings, self.limiter)
-        broadcasts = build_broadcasts(self.store, self.settings, self.hub)
-        scheduling = build_scheduling(self.store, self.settings, hub=self.hub)
-        self.services = Services(
-            auth=auth,
-            users=UserService(auth),
-            api_keys=ApiKeyService(auth),
-            attachments=attachments,
-            broadcasts=broadcasts,
-            scheduling=scheduling,
-        )
-        self.background.append(broadcasts)  # the delivery scheduler (a LeaseWorker) and its HTTP client
-        self.background.append(AttachmentJanitor(attachments))
-        wire_chat(self.services, self.store, self.settings, self.hub, self.limiter, attachments)
-        mailer = make_mailer(self.settings)
-        self.services.accounts = AccountService(auth, mailer)
-        self.services.mail_outbox = self._make_outbox(mailer)
-        self.background.append(self.services.mail_outbox)  # invitation mails, sent after the write (issue 19)
-        self.services.moderation = ModerationService(
-            self.store, self.services.messages, attachments,
-            retention_seconds=self.settings.moderation_retention_seconds,
-            poll_seconds=self.settings.moderation_poll_seconds,
-        )  # fmt: skip
-        self.services.messages.moderation = self.services.moderation
-        self.background.append(self.services.moderation)  # the purge LeaseWorker
-        self.services.channel_deletion = ChannelDeletionService(
-            self.store, self.services.channels, attachments, poll_seconds=self.settings.moderation_poll_seconds
-        )
-        self.background.append(self.services.channel_deletion)  # empties deleted channels (LeaseWorker)
-        self._wire_direct_and_typing(self.services, attachments)
-        self.services.voice = VoiceService(
-            self.services.chat, self.hub, self.limiter, heartbeat_seconds=self.settings.voice_heartbeat_seconds
-        )
-        self.background.append(self.services.voice)  # catches up with calls already going on
+        presence = make_presence_backend(self.settings)
+        self.services = build_services(Parts(self.settings, self.store, self.hub, self.limiter, self.secrets, presence))
         await self._repair_message_logs()
-        # issue 6: scheduled messages reach channels and direct conversations through the chat core
-        broadcasts.attach_chat(ChatCorePoster(self.store, self.services.messages, self.services.direct))
-        scheduling.attach_chat(self.store, self.services.direct)  # issue 7: reminders as direct messages
-        self.background.append(SchedulingWorker(scheduling))  # worker jobs on the shared lease queue
-        self.services.calendar = build_calendar(
-            self.store, self.secrets, self.hub, chat_poster(self.store, self.services.messages),
-            export_dir=self.settings.data_dir / "exports", public_url=self.settings.public_url,
-            max_ics_bytes=self.settings.calendar_ics_max_bytes, poll_seconds=self.settings.calendar_poll_seconds,
-            subscription_policy=subscription_policy(self.settings),
-        )  # fmt: skip
-        self.background.extend(self.services.calendar.workers)  # reminders and admin exports (lease queues)
-        scheduling.attach_public(
-            self.secrets.digest, throttle.request, self.settings.public_url, host_busy(self.services.calendar.events)
-        )  # issue 19: public booking pages count the host's calendar events as busy
-        scheduling.public_booking().outbox = self.services.mail_outbox  # the guest's invitation mails
-        self.services.calendar.attach_mail(self.services.mail_outbox)  # calendar sendUpdates=all
-        self.services.presence = self._make_presence()
-        self.background.append(self.services.presence)  # heartbeats and the sweeper
-        self.services.messages.notifier.statuses = presence_statuses(self.services.presence)  # @here, BUSY
-        svc = self.services
-        svc.sync = SyncService(svc.chat, svc.messages, svc.direct, self.hub.metrics, self.settings.sync_max_messages)
-        svc.dashboard = DashboardService(self.store, self.hub, svc.presence, self.settings.dashboard_interval_seconds)
-        self.background.append(svc.dashboard)
-        svc.operators = OperatorService(self.store, svc.users)
         self._watch_metrics()
-        for worker in self.background:
+        for worker in self.services.workers:
             await worker.start()
         log.info(
             "ConnectNow started: storage=%s broker=%s env=%s",
@@ -187,72 +278,13 @@ class Node:
             self.settings.env.value,
         )
 
-    def _make_outbox(self, mailer: Mailer) -> MailOutbox:
-        s = self.settings
-        return MailOutbox(
-            self.store_, mailer, self.hub.metrics,
-            max_attempts=s.mail_max_attempts, retry_base_seconds=s.mail_retry_base_seconds,
-            poll_seconds=s.mail_poll_seconds, send_timeout_seconds=s.smtp_timeout_seconds,
-            sender_quota_per_day=s.invitation_mails_per_day,
-        )  # fmt: skip
-
-    def _wire_direct_and_typing(self, services: Services, attachments: AttachmentService) -> None:
-        """Issue 3B: direct messages (after the chat core, whose limits they share) and typing indicators."""
-        assert self.store is not None and self.limiter is not None
-        services.direct = DirectService(
-            self.store, self.hub, self.limiter, attachments, max_chars=self.settings.message_max_chars
-        )
-        services.typing = TypingService(
-            self.hub,
-            self.limiter,
-            channel_gate(services.chat, services.messages),
-            direct_gate(services.direct),
-            expiry_secs=self.settings.typing_expiry_seconds,
-        )
-        services.direct.after_send = services.typing.direct_message_sent
-        services.direct.gate = DirectGate(
-            self.store, require_shared_workspace=self.settings.dm_require_shared_workspace
-        )  # blocks, shared workspaces, bans (issue 18)
-        services.direct_extras = DirectExtrasService(self.store, services.direct)
-        services.direct.reaction_summaries = services.direct_extras.reactions.summaries
-        # A deleted channel message's files are no longer served, whoever asks.
-        # (Kept for review until the purge: the author and ADMIN+ still may; issue 18.)
-        reader = with_kept_files(live_channel_reader(services.messages), services.moderation)
-        attachments.register_reader(ConversationKind.CHANNEL, reader)
-        self.background.append(services.typing)
-
     async def _repair_message_logs(self) -> None:
-        """Count repairs in /metrics, and repair what a crashed worker left half-written before serving."""
+        """Repair what a crashed worker left half-written before serving (counted in /metrics)."""
         assert self.services is not None
-        repairs = self.hub.metrics.repairs
         for message_log in (self.services.messages.log, self.services.direct.log):
-            message_log.on_repair = lambda scope, n: repairs.labels(scope).inc(n)
             visited = await message_log.repair_all()
             if visited:
                 log.warning("start-up repair visited %d %s conversation(s)", visited, message_log.scope)
-
-    def _make_presence(self) -> PresenceService:
-        from connectnow.realtime.presence import PresenceBackend
-        from connectnow.repositories.workspaces import WorkspaceMemberRepository
-
-        backend: PresenceBackend
-        if self.settings.redis_url:
-            from connectnow.realtime.presence_redis import RedisPresence
-
-            backend = RedisPresence(self.settings.redis_url, self.settings.redis_prefix)
-        else:
-            from connectnow.realtime.presence_memory import MemoryPresence
-
-            backend = MemoryPresence()
-        members = WorkspaceMemberRepository(self.store_)
-
-        async def workspaces_of(user_id: str) -> list[str]:
-            return [m.workspace_id for m in await members.for_user(user_id)]
-
-        async def workspace_size(workspace_id: str) -> int:
-            return await members.count({"workspaceId": workspace_id})
-
-        return PresenceService(backend, self.hub, self.settings, workspaces_of, workspace_size)
 
     def _watch_metrics(self) -> None:
         metrics = self.hub.metrics
@@ -279,7 +311,7 @@ class Node:
         return MemoryBroker()
 
     async def stop(self) -> None:
-        for worker in reversed(self.background):
+        for worker in reversed(self.services.workers if self.services else ()):
             await worker.stop()
         if self.broker is not None:
             await self.broker.stop()

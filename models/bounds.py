@@ -16,8 +16,6 @@ from typing import Annotated, Any
 import orjson
 from pydantic import BaseModel, Field
 
-from models.dates import ClientDateTime
-
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 # The deepest nesting a client may send (JSON Schemas of forms are the deepest legitimate documents).
@@ -108,7 +106,3 @@ def _check_depth(value: Any) -> None:
             stack.extend((child, depth + 1) for child in item.values())
         elif isinstance(item, list):
             stack.extend((child, depth + 1) for child in item)
-
-
-# Query and path date-times: one type with models/dates.py (ISO text, the accepted range, UTC).
-IsoDateTime = ClientDateTime

@@ -12,7 +12,8 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from models.base import IdStr, InputModel, StoredModel, Text, UtcDateTime, WireModel
-from models.bounds import INT64_MAX, IsoDateTime
+from models.bounds import INT64_MAX
+from models.dates import ClientDateTime
 from models.messages import CONTENT_HARD_MAX_CHARS, ClientMsgId, HistoryWindow, MessageType, ReactionSummary
 from models.users import UserPublic
 
@@ -169,7 +170,7 @@ class DirectHistory(HistoryWindow):
 class DirectList(InputModel):
     limit: int = Field(50, ge=1, le=100, strict=True)
     # The last conversation of the previous page: its lastMessageAt, and its id to break ties.
-    before: IsoDateTime | None = None  # a filter bound, like the REST query's
+    before: ClientDateTime | None = None  # a filter bound, like the REST query's
     before_id: IdStr | None = None
 
 

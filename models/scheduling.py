@@ -218,7 +218,7 @@ class PolicyRecord(StoredModel):
     quiet_hours: dict[str, Any] | None = None
     working_hours: dict[str, Any] | None = None
     is_active: bool = True
-    # the host's public profile (seed 003 users, issue 19): kept here, the sidecar's one record per host
+    # the host's public profile (seed 003 users): kept here, the sidecar's one record per host
     scheduling_username: str | None = None
     church_name: str | None = None
     role: str | None = None

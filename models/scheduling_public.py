@@ -1,4 +1,4 @@
-"""Public booking (issue 19, seed 003 `schedulingUsername`/`schedulingLink`): the host's profile and what a
+"""Public booking (seed 003 `schedulingUsername`/`schedulingLink`): the host's profile and what a
 guest without an account sends and receives at the scheduling link."""
 
 from __future__ import annotations

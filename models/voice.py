@@ -1,4 +1,4 @@
-"""VOICE channels: the live participant list and WebRTC signalling relayed between participants (issue 18)."""
+"""VOICE channels: the live participant list and WebRTC signalling relayed between participants."""
 
 from __future__ import annotations
 

@@ -18,25 +18,23 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import socketio
 from pydantic import BaseModel
 
 from connectnow.clock import utcnow
+from connectnow.identity import Principal
 from connectnow.metrics import MESSAGE_EVENTS, Metrics
 from connectnow.realtime import transport
 from connectnow.realtime.broker import Broker
+from connectnow.realtime.ops import DisconnectBy, DisconnectOp, EmitOp, HubOp, JoinOp, LeaveOp, Room
 from connectnow.realtime.ordering import StreamOrder
-from connectnow.services.auth import Principal
+from connectnow.realtime.rooms import user_room
 from models.bounds import JsonValueError, Undecodable, decode_client_json
 
 log = logging.getLogger("connectnow.hub")
-
-
-def user_room(user_id: str) -> str:
-    return f"user:{user_id}"
 
 
 @dataclass(slots=True)
@@ -60,8 +58,8 @@ def to_wire(data: Any) -> Any:
     return data
 
 
-Room = str | list[str]
 OpHandler = Callable[[dict[str, Any]], Awaitable[None]]
+HUB_OPS = frozenset({"emit", "join", "leave", "disconnect"})  # the hub's own operations (ops.py)
 NAMESPACE = transport.NAMESPACE
 # docs/PROTOCOL.md "Slow consumers": the disconnect reason, and the default limit of packets waiting for a socket.
 SLOW_CONSUMER_REASON = "slow consumer"
@@ -198,26 +196,32 @@ class Hub:
         `skip_user` leaves out every socket of that user on every worker (typing indicators reach the others
         in a conversation, never the typist's own devices)."""
         self.metrics.events.labels(event).inc()
-        message: dict[str, Any] = {"op": "emit", "event": event, "data": to_wire(data), "room": room, "skip": skip_sid}
+        message: EmitOp = {"op": "emit", "event": event, "data": to_wire(data), "room": room, "skip": skip_sid}
         if skip_user is not None:
             message["skipUser"] = skip_user
         await self._publish(message)
 
     async def join_user(self, user_id: str, room: str) -> None:
         """Put every socket of a user, on every worker, into a room."""
-        await self._publish({"op": "join", "userId": user_id, "room": room})
+        join: JoinOp = {"op": "join", "userId": user_id, "room": room}
+        await self._publish(join)
 
     async def leave_user(self, user_id: str, room: str) -> None:
-        await self._publish({"op": "leave", "userId": user_id, "room": room})
+        leave: LeaveOp = {"op": "leave", "userId": user_id, "room": room}
+        await self._publish(leave)
 
     async def disconnect_user(self, user_id: str, reason: str) -> None:
-        await self._publish({"op": "disconnect", "by": "user", "id": user_id, "reason": reason})
+        await self._disconnect("user", user_id, reason)
 
     async def disconnect_session(self, session_id: str, reason: str) -> None:
-        await self._publish({"op": "disconnect", "by": "session", "id": session_id, "reason": reason})
+        await self._disconnect("session", session_id, reason)
 
     async def disconnect_api_key(self, api_key_id: str, reason: str) -> None:
-        await self._publish({"op": "disconnect", "by": "apiKey", "id": api_key_id, "reason": reason})
+        await self._disconnect("apiKey", api_key_id, reason)
+
+    async def _disconnect(self, by: DisconnectBy, target: str, reason: str) -> None:
+        message: DisconnectOp = {"op": "disconnect", "by": by, "id": target, "reason": reason}
+        await self._publish(message)
 
     async def publish_op(self, op: str, message: dict[str, Any]) -> None:
         """Send a message of a service's own operation (see `on_op`) to every worker, this one included."""
@@ -225,13 +229,14 @@ class Hub:
 
     def on_op(self, op: str, handler: OpHandler) -> None:
         """Let a service receive its own broker operation (the dashboard merges workers' metrics this way)."""
-        if op in self._HANDLERS or op in self._service_ops:
+        if op in HUB_OPS or op in self._service_ops:
             raise RuntimeError(f"broker operation {op} registered twice")
         self._service_ops[op] = handler
 
-    async def _publish(self, message: dict[str, Any]) -> None:
+    async def _publish(self, typed: HubOp | dict[str, Any]) -> None:
         if self.broker is None:
             raise RuntimeError("hub has no broker yet")
+        message = cast(dict[str, Any], typed)  # the broker carries the JSON object the TypedDict describes
         message["ts"] = time.time()
         started = time.perf_counter()
         self._notify(message)
@@ -249,9 +254,15 @@ class Hub:
         if op == "emit":
             await self.ordering.accept(message)
             return
-        handler = self._HANDLERS.get(op) if isinstance(op, str) else None
-        if handler is not None:
-            await handler(self, message)
+        # A message from the broker has the shape its `op` names (connectnow/realtime/ops.py).
+        if op == "join":
+            await self._deliver_join(cast(JoinOp, message))
+            return
+        if op == "leave":
+            await self._deliver_leave(cast(LeaveOp, message))
+            return
+        if op == "disconnect":
+            await self._deliver_disconnect(cast(DisconnectOp, message))
             return
         service_op = self._service_ops.get(op) if isinstance(op, str) else None
         if service_op is None:
@@ -308,15 +319,15 @@ class Hub:
             self.metrics.slow_consumers.inc()
             await transport.drop_slow(sock, SLOW_CONSUMER_REASON)
 
-    async def _deliver_join(self, message: dict[str, Any]) -> None:
+    async def _deliver_join(self, message: JoinOp) -> None:
         for sid in self.local_sids(message["userId"]):
             await self.sio.enter_room(sid, message["room"])
 
-    async def _deliver_leave(self, message: dict[str, Any]) -> None:
+    async def _deliver_leave(self, message: LeaveOp) -> None:
         for sid in self.local_sids(message["userId"]):
             await self.sio.leave_room(sid, message["room"])
 
-    async def _deliver_disconnect(self, message: dict[str, Any]) -> None:
+    async def _deliver_disconnect(self, message: DisconnectOp) -> None:
         by, target = message["by"], message["id"]
         doomed = [
             conn.sid
@@ -328,10 +339,3 @@ class Hub:
         for sid in doomed:
             await self.sio.emit("session:ended", {"reason": message.get("reason")}, to=sid)
             await self.sio.disconnect(sid)
-
-    _HANDLERS = {
-        "emit": _deliver_emit,
-        "join": _deliver_join,
-        "leave": _deliver_leave,
-        "disconnect": _deliver_disconnect,
-    }

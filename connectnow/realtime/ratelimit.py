@@ -60,7 +60,7 @@ class RateRules:
 
 @dataclass(frozen=True, slots=True)
 class AuthRules:
-    """Issue 14: sign-in, registration and refresh (connectnow/services/auth_limits.py). `address`: every such
+    """Sign-in, registration and refresh (connectnow/services/auth_limits.py). `address`: every such
     request from one client address; `account`: sign-in attempts naming one account from anywhere; `lockout`:
     failed sign-ins of one account from one address (a lockout an attacker elsewhere cannot extend to the owner)."""
 

@@ -61,7 +61,7 @@ class RedisRateLimiter:
         self.prefix = prefix
         self._redis = aioredis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_SECS)
         self._script = self._redis.register_script(BUCKET_SCRIPT_LUA)
-        # While Redis is unreachable each worker meters with its own buckets: chat goes on (issue 4: local
+        # While Redis is unreachable each worker meters with its own buckets: chat goes on (local
         # delivery continues through an outage) and floods are still refused, per worker.
         self._fallback = MemoryRateLimiter(rules)
         self.fallback_decisions = 0

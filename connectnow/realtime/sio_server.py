@@ -1,4 +1,4 @@
-"""Issue 14: python-socketio's AsyncServer with the socket hygiene a public server needs.
+"""python-socketio's AsyncServer with the socket hygiene a public server needs.
 
 - An Engine.IO session that has not connected to the namespace (authenticated) within
   `socket_connect_timeout_seconds` is closed: a handshake alone no longer holds a session open forever.

@@ -1,9 +1,9 @@
 """Attachments: upload (type from the bytes, size limit, image facts), claim by a message, guarded download.
 
 Who may download: while unattached, only the uploader; once claimed, whoever can read the message's
-conversation. The conversation's owner service answers that question through a registered reader check
-(`register_reader(ConversationKind.CHANNEL, messages.can_read_message)`), so this service never needs to
-know channel or direct-message rules.
+conversation. The conversation's owner answers that question through a reader check per conversation kind,
+given at construction (connectnow/node.py builds them from the channel and direct-message rules), so this
+service never needs to know channel or direct-message rules.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
@@ -29,9 +28,6 @@ from connectnow.repositories.attachments import AttachmentRepository
 from connectnow.services.auth import Principal
 from connectnow.store.port import DocumentStore
 from models.attachments import AttachmentPublic, AttachmentRecord, ConversationKind
-
-if TYPE_CHECKING:
-    from connectnow.services.messages import MessageService
 
 log = logging.getLogger("connectnow.attachments")
 
@@ -60,17 +56,22 @@ IMAGE_DECODE_SLOTS = 2  # concurrent image decodes per process (each bounded by 
 
 
 class AttachmentService:
-    def __init__(self, store: DocumentStore, files: FileStorage, settings: Settings, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        store: DocumentStore,
+        files: FileStorage,
+        settings: Settings,
+        limiter: RateLimiter,
+        readers: Mapping[ConversationKind, ReaderCheck] | None = None,
+    ) -> None:
         self.repo = AttachmentRepository(store)
         self.files = files
         self.settings = settings
         self.limiter = limiter
-        self._readers: dict[ConversationKind, ReaderCheck] = {}
+        # Who may read a claimed file: a kind without a reader serves its files to nobody.
+        self._readers: Mapping[ConversationKind, ReaderCheck] = dict(readers or {})
         # Image decodes at once: each may take up to MAX_DECODE_BYTES, so memory stays bounded under a burst.
         self._decode_slots = asyncio.Semaphore(IMAGE_DECODE_SLOTS)
-
-    def register_reader(self, kind: ConversationKind, check: ReaderCheck) -> None:
-        self._readers[kind] = check
 
     # --- upload ----------------------------------------------------------------------------------------
     async def upload(self, principal: Principal, file_name: str | None, data: bytes) -> AttachmentPublic:
@@ -317,15 +318,3 @@ class AttachmentJanitor:
     async def stop(self) -> None:
         await stop_task(self._task)
         self._task = None
-
-
-def live_channel_reader(messages: MessageService) -> ReaderCheck:
-    """Channel attachments: readable by who can read the message, and only while it is not deleted."""
-
-    async def check(user_id: str, message_id: str) -> bool:
-        record = await messages.log.get(message_id)
-        if record is None or record.is_deleted:
-            return False
-        return await messages.can_read_message(user_id, message_id)
-
-    return check

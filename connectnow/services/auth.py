@@ -7,7 +7,6 @@ section 4.14 recommends.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -15,6 +14,7 @@ from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.config import Settings
 from connectnow.errors import AppError
+from connectnow.identity import ClientInfo, Principal
 from connectnow.repositories.accounts import (
     ApiKeyRepository,
     RefreshTokenRepository,
@@ -40,29 +40,6 @@ class SocketControl(Protocol):
     async def disconnect_session(self, session_id: str, reason: str) -> None: ...
 
     async def disconnect_api_key(self, api_key_id: str, reason: str) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: a user, through a login session or through one of their API keys."""
-
-    user: UserRecord
-    session_id: str | None = None
-    api_key_id: str | None = None
-
-    @property
-    def user_id(self) -> str:
-        return self.user.id
-
-    @property
-    def is_bot(self) -> bool:
-        return self.api_key_id is not None or self.user.is_bot
-
-
-@dataclass(frozen=True, slots=True)
-class ClientInfo:
-    user_agent: str | None
-    ip_address: str | None
 
 
 def ensure_user_allowed(user: UserRecord) -> None:

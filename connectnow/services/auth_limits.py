@@ -1,4 +1,4 @@
-"""Issue 14: rate limits and the failed-attempt lockout of sign-in, registration and refresh.
+"""Rate limits and the failed-attempt lockout of sign-in, registration and refresh.
 
 Three token buckets (connectnow/realtime/ratelimit*.py, so in Redis and shared by every worker when Redis is
 configured), each refusal a `RATE_LIMITED` with `Retry-After`:

@@ -11,9 +11,11 @@ from typing import Any
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
+from connectnow.realtime.emitter import Emitter
+from connectnow.realtime.rooms import user_room
 from connectnow.services import policy
 from connectnow.services.auth import Principal
-from connectnow.services.chat_access import ChannelAccess, ChatAccess, Emitter, can_read, channel_room, workspace_room
+from connectnow.services.chat_access import ChannelAccess, ChatAccess, can_read, channel_room, workspace_room
 from connectnow.services.messages import MessageService
 from connectnow.services.policy import Action
 from connectnow.store.port import DuplicateKeyError
@@ -200,7 +202,7 @@ class ChannelService:
         """Privacy changed: move every workspace member in or out of the room, tell those who lost it."""
         for member in await self.access.members.in_workspace(channel.workspace_id, limit=100_000):
             if not await self.sync_room(channel, member.user_id):
-                await self.hub.emit("channel:removed", {"channelId": channel.id}, room=f"user:{member.user_id}")
+                await self.hub.emit("channel:removed", {"channelId": channel.id}, room=user_room(member.user_id))
 
     async def set_archived(self, principal: Principal, channel_id: str, archived: bool) -> ChannelPublic:
         access = await self.access.channel(channel_id, principal.user_id)
@@ -250,7 +252,7 @@ class ChannelService:
         body = {"channelId": channel.id, "userId": user_id}
         await self.hub.emit("channelMember:left", body, room=channel_room(channel.id))
         if not await self.sync_room(channel, user_id):
-            await self.hub.emit("channel:removed", {"channelId": channel.id}, room=f"user:{user_id}")
+            await self.hub.emit("channel:removed", {"channelId": channel.id}, room=user_room(user_id))
         await self._system(channel, actor_id, event, f"{name} {verb} #{channel.name}")
 
     async def add_member(self, principal: Principal, data: ChannelMemberChange) -> ChannelMemberPublic:
@@ -266,7 +268,7 @@ class ChannelService:
         if record is None:
             raise AppError(errors.ALREADY_MEMBER)
         await self.hub.emit(
-            "channel:added", {"channel": self.public(access.channel, True)}, room=f"user:{data.user_id}"
+            "channel:added", {"channel": self.public(access.channel, True)}, room=user_room(data.user_id)
         )
         await self._joined(access.channel, data.user_id, principal.user_id)
         return ChannelMemberPublic.model_validate(record, from_attributes=True)
@@ -328,7 +330,9 @@ class ChannelService:
             record = updated
         public = ChannelMemberPublic.model_validate(record, from_attributes=True)
         await self.hub.emit(
-            "channelMember:preferences", public.model_dump(mode="json", by_alias=True), room=f"user:{principal.user_id}"
+            "channelMember:preferences",
+            public.model_dump(mode="json", by_alias=True),
+            room=user_room(principal.user_id),
         )
         return public
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from connectnow import errors
 from connectnow.errors import AppError
+from connectnow.realtime.rooms import channel_room, workspace_room
 from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.channels import ChannelMemberRepository, ChannelRepository
 from connectnow.repositories.deletions import WorkspaceDeletionRepository
@@ -27,24 +28,6 @@ from connectnow.repositories.workspaces import (
 from connectnow.store.port import DocumentStore
 from models.channels import ChannelMemberRecord, ChannelRecord, ChannelRole
 from models.workspaces import MemberRole, WorkspaceMemberRecord, WorkspaceRecord
-
-
-def workspace_room(workspace_id: str) -> str:
-    return f"workspace:{workspace_id}"
-
-
-def channel_room(channel_id: str) -> str:
-    return f"channel:{channel_id}"
-
-
-class Emitter(Protocol):
-    """What chat services need from the hub: emit after the write, move users between rooms."""
-
-    async def emit(self, event: str, data: object, *, room: str, skip_sid: str | None = None) -> None: ...
-
-    async def join_user(self, user_id: str, room: str) -> None: ...
-
-    async def leave_user(self, user_id: str, room: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from connectnow import errors
 from connectnow.clock import utcnow
 from connectnow.errors import AppError
 from connectnow.realtime.hub import Hub
+from connectnow.realtime.rooms import DASHBOARD_ROOM
 from connectnow.realtime.tasks import raise_if_cancelling, stop_task
 from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.workspaces import WorkspaceMemberRepository, WorkspaceRepository
@@ -38,7 +39,6 @@ from models.dashboard import MemberRow, MembersPage, MembersQuery
 
 log = logging.getLogger("connectnow.dashboard")
 
-DASHBOARD_ROOM = "dashboard"
 MAX_WORKSPACES = 50
 MAX_MEMBERS_PER_WORKSPACE = 2000
 RECENT_CONNECTIONS = 50

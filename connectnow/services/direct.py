@@ -21,8 +21,9 @@ from pydantic_core import to_jsonable_python
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
-from connectnow.realtime.hub import user_room
+from connectnow.realtime.emitter import Emitter
 from connectnow.realtime.ratelimit import RateLimiter
+from connectnow.realtime.rooms import dm_room, user_room
 from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.direct import (
     DirectConversationRepository,
@@ -30,10 +31,9 @@ from connectnow.repositories.direct import (
     direct_log,
     ordered_pair,
 )
-from connectnow.repositories.message_log import Step, dedupe_key
+from connectnow.repositories.message_log import MessageLog, Step, dedupe_key
 from connectnow.services.attachments import AttachmentService
 from connectnow.services.auth import Principal
-from connectnow.services.chat_access import Emitter
 from connectnow.services.content import check_content
 from connectnow.services.direct_gate import DirectGate
 from connectnow.services.messages import check_thread_root
@@ -59,10 +59,6 @@ from models.users import UserPublic, UserRecord
 DEFAULT_MAX_CHARS = 4000
 
 
-def dm_room(conversation_id: str) -> str:
-    return f"dm:{conversation_id}"
-
-
 def dm_envelope(record: DirectMessageRecord, **extra: Any) -> dict[str, Any]:
     """Every direct-message event: where, which message, and the stamps for gap detection."""
     return {
@@ -76,6 +72,35 @@ def dm_envelope(record: DirectMessageRecord, **extra: Any) -> dict[str, Any]:
     }
 
 
+ReactionSummaries = Callable[[list[str]], Awaitable[dict[str, list[ReactionSummary]]]]
+
+
+async def readable_message(
+    conversations: DirectConversationRepository, log: MessageLog[DirectMessageRecord], user_id: str, message_id: str
+) -> tuple[DirectMessageRecord, DirectConversationRecord]:
+    """The message and its conversation if `user_id` is a member; NOT_FOUND otherwise (ids cannot be probed)."""
+    record = await log.get(message_id)
+    conversation = await conversations.get(record.conversation_id) if record else None
+    if record is None or conversation is None or not conversation.has(user_id):
+        raise AppError(errors.NOT_FOUND, "No such message")
+    return record, conversation
+
+
+def direct_reader(
+    conversations: DirectConversationRepository, log: MessageLog[DirectMessageRecord]
+) -> Callable[[str, str], Awaitable[bool]]:
+    """Direct-message attachments: readable by the conversation's two members while the message is live."""
+
+    async def check(user_id: str, message_id: str) -> bool:
+        try:
+            record, _ = await readable_message(conversations, log, user_id, message_id)
+        except AppError:
+            return False
+        return not record.is_deleted
+
+    return check
+
+
 class DirectService:
     def __init__(
         self,
@@ -85,21 +110,25 @@ class DirectService:
         attachments: AttachmentService,
         *,
         max_chars: int = DEFAULT_MAX_CHARS,
+        log: MessageLog[DirectMessageRecord] | None = None,
+        gate: DirectGate | None = None,
+        after_send: Callable[[str, str], Awaitable[None]] | None = None,
+        reaction_summaries: ReactionSummaries | None = None,
     ) -> None:
         self.conversations = DirectConversationRepository(store)
         self.messages = DirectMessageRepository(store)
-        self.log = direct_log(store)
+        # The node passes the one log of the process (shared with the attachments' reader check).
+        self.log = log if log is not None else direct_log(store)
         self.users = UserRepository(store)
         self.hub = hub
         self.limiter = limiter
         self.attachments = attachments
         self.max_chars = max_chars
         # Called with (sender id, conversation id) after a new message is out (typing ends for the sender).
-        self.after_send: Callable[[str, str], Awaitable[None]] | None = None
-        attachments.register_reader(ConversationKind.DIRECT, self.can_read_message)
-        self.gate: DirectGate | None = None  # blocks, shared workspaces, bans (set by the node)
-        # message ids -> reaction summaries (set by the node from DirectExtrasService) for history pages
-        self.reaction_summaries: Callable[[list[str]], Awaitable[dict[str, list[ReactionSummary]]]] | None = None
+        self.after_send = after_send
+        self.gate = gate  # blocks, shared workspaces, bans; None: any two users may talk
+        # message ids -> reaction summaries (DirectExtrasService's repository) for history pages
+        self.reaction_summaries = reaction_summaries
 
     # --- conversations -----------------------------------------------------------------------------------
     async def open(
@@ -323,19 +352,11 @@ class DirectService:
     async def _readable_message(
         self, user_id: str, message_id: str
     ) -> tuple[DirectMessageRecord, DirectConversationRecord]:
-        record = await self.log.get(message_id)
-        conversation = await self.conversations.get(record.conversation_id) if record else None
-        if record is None or conversation is None or not conversation.has(user_id):
-            raise AppError(errors.NOT_FOUND, "No such message")
-        return record, conversation
+        return await readable_message(self.conversations, self.log, user_id, message_id)
 
     async def can_read_message(self, user_id: str, message_id: str) -> bool:
         """For attachments: may this user read this direct message? (A deleted message shows no files.)"""
-        try:
-            record, _ = await self._readable_message(user_id, message_id)
-        except AppError:
-            return False
-        return not record.is_deleted
+        return await direct_reader(self.conversations, self.log)(user_id, message_id)
 
     async def history(self, principal: Principal, query: DirectHistory) -> list[DirectMessagePublic]:
         conversation = await self.conversation(principal, query.conversation_id)

@@ -1,4 +1,4 @@
-"""Reactions and pins in direct conversations, as in channels (issue 18).
+"""Reactions and pins in direct conversations, as in channels.
 
 Either member may react and pin; a block between them stops new reactions (like new messages) but not
 unpinning or removing one's own reaction. Each change is one step of the conversation's message log, so it

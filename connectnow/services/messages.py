@@ -9,6 +9,7 @@ Reactions, search and read state live in their own modules (reactions.py, read_s
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from pydantic_core import to_jsonable_python
@@ -16,14 +17,16 @@ from pydantic_core import to_jsonable_python
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
+from connectnow.realtime.emitter import Emitter
 from connectnow.realtime.ratelimit import RateLimiter
-from connectnow.repositories.message_log import Step, dedupe_key
+from connectnow.realtime.rooms import user_room
+from connectnow.repositories.message_log import MessageLog, Step, dedupe_key
 from connectnow.repositories.messages import ReactionRepository, channel_log
 from connectnow.services import policy
 from connectnow.services.auth import Principal
-from connectnow.services.chat_access import ChannelAccess, ChatAccess, Emitter, channel_room
+from connectnow.services.chat_access import ChannelAccess, ChatAccess, channel_room
 from connectnow.services.content import check_content
-from connectnow.services.notify import BROAD_NAMES, Notifier, broad_scope
+from connectnow.services.notify import BROAD_NAMES, Notifier, StatusReader, broad_scope
 from connectnow.services.policy import Action
 from connectnow.store.port import DocumentStore
 from models.attachments import ConversationKind
@@ -108,6 +111,18 @@ def check_thread_root(parent: R | None, where: str) -> R:
     return parent
 
 
+def live_channel_reader(access: ChatAccess, log: MessageLog[MessageRecord]) -> Callable[[str, str], Awaitable[bool]]:
+    """Channel attachments: readable by who can read the message, and only while it is not deleted."""
+
+    async def check(user_id: str, message_id: str) -> bool:
+        record = await log.get(message_id)
+        if record is None or record.is_deleted:
+            return False
+        return await access.can_read_channel(record.channel_id, user_id)
+
+    return check
+
+
 class MessageService:
     def __init__(
         self,
@@ -117,17 +132,23 @@ class MessageService:
         *,
         max_chars: int,
         limiter: RateLimiter | None = None,
+        log: MessageLog[MessageRecord] | None = None,
+        attachments: AttachmentClaimer | None = None,
+        moderation: ModerationKeeper | None = None,
+        statuses: StatusReader | None = None,
     ) -> None:
-        self.log = channel_log(store)
+        # The node passes the one log of the process (its steps are serialized per process, so it is shared
+        # with the attachments' reader check); a service built alone makes its own.
+        self.log = log if log is not None else channel_log(store)
         self.reactions = ReactionRepository(store)
         self.access = access
         self.hub = hub
         self.max_chars = max_chars
         self.limiter = limiter
-        self.attachments: AttachmentClaimer | None = None  # set by the node when the attachments area exists
-        self.notifier = Notifier(access)  # mutes, notify levels, @here / @channel, BUSY
-        # Keeps deleted messages (and their files, until the retention ends) for review; set by the node.
-        self.moderation: ModerationKeeper | None = None
+        self.attachments = attachments  # None: messages carry no files
+        self.notifier = Notifier(access, statuses)  # mutes, notify levels, @here / @channel, BUSY
+        # Keeps deleted messages (and their files, until the retention ends) for review; None: deletion erases.
+        self.moderation = moderation
 
     # --- views -------------------------------------------------------------------------------------------
     async def public(self, records: list[MessageRecord]) -> list[MessagePublic]:
@@ -164,7 +185,7 @@ class MessageService:
         return record, access
 
     async def can_read_message(self, user_id: str, message_id: str) -> bool:
-        """For other areas (attachments): may this user read this channel message?"""
+        """For other areas: may this user read this channel message?"""
         record = await self.log.get(message_id)
         return record is not None and await self.access.can_read_channel(record.channel_id, user_id)
 
@@ -270,7 +291,7 @@ class MessageService:
 
     async def _notify(self, record: MessageRecord, public: MessagePublic, mentioned: list[str], *, broad: bool) -> None:
         for user_id in await self.notifier.recipients(record, mentioned, broad=broad):
-            await self.hub.emit("message:mention", envelope(record, public), room=f"user:{user_id}")
+            await self.hub.emit("message:mention", envelope(record, public), room=user_room(user_id))
 
     async def _check_attachments(self, principal: Principal, ids: list[str]) -> None:
         """Refuse unusable attachments before anything is stored (the claim after the insert can then

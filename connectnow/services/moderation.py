@@ -15,10 +15,12 @@ from typing import Protocol
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
+from connectnow.realtime.rooms import user_room
 from connectnow.repositories.moderation import ModerationRepository, ReportRepository
 from connectnow.services import policy
 from connectnow.services.attachments import ReaderCheck
 from connectnow.services.auth import Principal
+from connectnow.services.chat_access import ChatAccess
 from connectnow.services.leases import LeaseSpec, LeaseWorker
 from connectnow.services.messages import MessageService
 from connectnow.services.policy import Action
@@ -44,24 +46,14 @@ class FileDiscarder(Protocol):
     async def discard_for_message(self, kind: ConversationKind, message_id: str) -> int: ...
 
 
-class ModerationService:
-    def __init__(
-        self,
-        store: DocumentStore,
-        messages: MessageService,
-        files: FileDiscarder | None,
-        *,
-        retention_seconds: float,
-        poll_seconds: float,
-    ) -> None:
+class KeptMessages:
+    """Keeps a deleted channel message for review: what deleting a message (MessageService) and serving its
+    files (the attachments' reader check) need, built before both so neither waits for the other."""
+
+    def __init__(self, store: DocumentStore, access: ChatAccess, *, retention_seconds: float) -> None:
         self.repo = ModerationRepository(store)
-        self.reports = ReportRepository(store)
-        self.messages = messages
-        self.access = messages.access
-        self.files = files
+        self.access = access
         self.retention = timedelta(seconds=retention_seconds)
-        self.queue = self.repo.lease_queue(PURGE_SPEC, lease_seconds=PURGE_LEASE_SECONDS)
-        self.worker = LeaseWorker("moderation-purge", self.queue, self._purge, poll_seconds=poll_seconds)
 
     # --- keeping -----------------------------------------------------------------------------------------
     async def keep(self, message: MessageRecord, deleted_by: str) -> ModerationRecord:
@@ -80,6 +72,34 @@ class ModerationService:
         """The tombstone was not written after all (someone else deleted it first)."""
         await self.repo.delete({"messageId": message_id, "status": "kept"})
 
+    async def may_read_files(self, user_id: str, message_id: str) -> bool:
+        """A deleted message's files, until the purge: for the author and the workspace's ADMIN+."""
+        record = await self.repo.live_for_message(message_id)
+        if record is None:
+            return False
+        if record.author_id == user_id:
+            return True
+        member = await self.access.members.of(record.workspace_id, user_id)
+        return member is not None and policy.allows(member.role, Action.MODERATION_READ)
+
+
+class ModerationService:
+    def __init__(
+        self,
+        store: DocumentStore,
+        messages: MessageService,
+        files: FileDiscarder | None,
+        *,
+        poll_seconds: float,
+    ) -> None:
+        self.repo = ModerationRepository(store)
+        self.reports = ReportRepository(store)
+        self.messages = messages
+        self.access = messages.access
+        self.files = files
+        self.queue = self.repo.lease_queue(PURGE_SPEC, lease_seconds=PURGE_LEASE_SECONDS)
+        self.worker = LeaseWorker("moderation-purge", self.queue, self._purge, poll_seconds=poll_seconds)
+
     # --- reading -----------------------------------------------------------------------------------------
     async def get(self, principal: Principal, message_id: str) -> ModerationPublic:
         record = await self.repo.live_for_message(message_id)
@@ -97,16 +117,6 @@ class ModerationService:
         policy.require(member.role, Action.MODERATION_READ)
         rows = await self.repo.live_in_workspace(query.workspace_id, limit=query.limit)
         return [ModerationPublic.model_validate(r, from_attributes=True) for r in rows]
-
-    async def may_read_files(self, user_id: str, message_id: str) -> bool:
-        """A deleted message's files, until the purge: for the author and the workspace's ADMIN+."""
-        record = await self.repo.live_for_message(message_id)
-        if record is None:
-            return False
-        if record.author_id == user_id:
-            return True
-        member = await self.access.members.of(record.workspace_id, user_id)
-        return member is not None and policy.allows(member.role, Action.MODERATION_READ)
 
     # --- reports -----------------------------------------------------------------------------------------
     async def report(self, principal: Principal, data: ReportIn) -> ReportPublic:
@@ -152,7 +162,7 @@ class ModerationService:
         reviewers = sorted(r.value for r in policy.ALLOWED[Action.REPORT_REVIEW])
         staff = await self.access.members.with_roles(workspace_id, reviewers)
         for member in staff:
-            await self.messages.hub.emit(event, body, room=f"user:{member.user_id}")
+            await self.messages.hub.emit(event, body, room=user_room(member.user_id))
 
     # --- purging -----------------------------------------------------------------------------------------
     async def _purge(self, item: Document, worker_id: str) -> None:
@@ -169,10 +179,10 @@ class ModerationService:
         await self.worker.stop()
 
 
-def with_kept_files(live: ReaderCheck, moderation: ModerationService) -> ReaderCheck:
+def with_kept_files(live: ReaderCheck, kept: KeptMessages) -> ReaderCheck:
     """Channel attachments: the live message's readers, or, once it is deleted, who may review it."""
 
     async def check(user_id: str, message_id: str) -> bool:
-        return await live(user_id, message_id) or await moderation.may_read_files(user_id, message_id)
+        return await live(user_id, message_id) or await kept.may_read_files(user_id, message_id)
 
     return check

@@ -49,9 +49,9 @@ def badge(cm: ChannelMemberRecord, unread: int, mentions: int) -> int:
 
 
 class Notifier:
-    def __init__(self, access: ChatAccess) -> None:
+    def __init__(self, access: ChatAccess, statuses: StatusReader | None = None) -> None:
         self.access = access
-        self.statuses: StatusReader | None = None  # without presence everyone counts as ONLINE
+        self.statuses = statuses  # without presence everyone counts as ONLINE
 
     async def recipients(self, record: MessageRecord, mentioned: list[str], *, broad: bool) -> list[str]:
         """The users to send `message:mention` to: `mentioned` (new direct mentions) filtered by their level,

@@ -52,6 +52,7 @@ from connectnow.realtime.presence import (
     Swap,
     UserView,
 )
+from connectnow.realtime.rooms import subscribers_room, workspace_room
 from connectnow.realtime.tasks import bounded, raise_if_cancelling, stop_task
 from models.presence import PresencePublic, PresenceQuery, PresenceSet, PresenceSubscribe
 
@@ -66,10 +67,6 @@ SIZE_CACHE_SECONDS = 60.0  # how long a workspace's member count is trusted (it 
 # Which workspaces a user belongs to, and how many members a workspace has.
 WorkspacesOf = Callable[[str], Awaitable[list[str]]]
 WorkspaceSize = Callable[[str], Awaitable[int]]
-
-
-def subscribers_room(user_id: str) -> str:
-    return f"presence:{user_id}"
 
 
 def now_ms() -> int:
@@ -155,7 +152,7 @@ class PresenceService:
                 self._degrade(exc)
 
     async def socket_count(self, user_id: str) -> int:
-        """The user's sockets on every worker (issue 14: the cap per user), this worker's counted at once."""
+        """The user's sockets on every worker (the cap per user), this worker's counted at once."""
         local = len(self._local.get(user_id, ()))
         if self.degraded is not None:
             return local  # while Redis is down the cap counts this worker's sockets only
@@ -322,7 +319,7 @@ class PresenceService:
         rooms = [user_room(user_id), subscribers_room(user_id)]
         for workspace_id in await self.workspaces_of(user_id):
             if await self._size(workspace_id) <= self.broadcast_max:
-                rooms.append(f"workspace:{workspace_id}")
+                rooms.append(workspace_room(workspace_id))
         await self.hub.emit(PRESENCE_EVENT, state, room=rooms)
         self.changes_published += 1
         self.hub.metrics.presence_changes.inc()

@@ -1,4 +1,4 @@
-"""VOICE channels: who is in each channel's call, and WebRTC signalling relayed between them (issue 18).
+"""VOICE channels: who is in each channel's call, and WebRTC signalling relayed between them.
 
 Nothing here is stored. Every worker keeps the cluster's participant lists in memory, built from `voice`
 broker operations: the worker that owns a socket decides each change (join, leave, mute), applies it at once
@@ -34,6 +34,7 @@ from connectnow.clock import utcnow
 from connectnow.errors import AppError
 from connectnow.realtime.hub import Hub
 from connectnow.realtime.ratelimit import RateLimiter
+from connectnow.realtime.rooms import peer_room
 from connectnow.services.auth import Principal
 from connectnow.services.chat_access import ChatAccess, channel_room
 from models.channels import ChannelRecord, ChannelType
@@ -44,10 +45,6 @@ OP = "voice"
 MAX_PARTICIPANTS = 50  # a mesh of browsers calling each other peer to peer does not go much further
 MISSED_BEATS = 4  # a worker silent this many heartbeats is gone: its sockets leave their calls
 _CHANNEL_ROOM_PREFIX = channel_room("")
-
-
-def peer_room(channel_id: str, user_id: str) -> str:
-    return f"voice:{channel_id}:{user_id}"
 
 
 @dataclass

@@ -15,11 +15,13 @@ from datetime import timedelta
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
+from connectnow.realtime.emitter import Emitter
+from connectnow.realtime.rooms import user_room
 from connectnow.repositories.deletions import WorkspaceDeletionRecord
 from connectnow.services import policy
 from connectnow.services.auth import Principal
 from connectnow.services.channels import ChannelService
-from connectnow.services.chat_access import ChatAccess, Emitter, workspace_room
+from connectnow.services.chat_access import ChatAccess, workspace_room
 from connectnow.services.policy import Action
 from connectnow.store.port import DuplicateKeyError
 from models.channels import ChannelRecord
@@ -255,7 +257,7 @@ class WorkspaceService:
         await self.channels.forget_member(ws.id, user_id)
         body = {"workspaceId": ws.id, "userId": user_id}
         await self.hub.emit(event, body, room=workspace_room(ws.id))
-        await self.hub.emit("workspace:removed", {"workspaceId": ws.id, "reason": event}, room=f"user:{user_id}")
+        await self.hub.emit("workspace:removed", {"workspaceId": ws.id, "reason": event}, room=user_room(user_id))
         default = await self._default_channel(ws.id)
         if default is not None:
             name = await self.channels._name(user_id)

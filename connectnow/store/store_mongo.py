@@ -303,7 +303,7 @@ class MongoStore:
         return list(await coll.find({**flt, field: near}).limit(limit).to_list(None))
 
     async def migrate(self) -> list[str]:
-        """Apply pending migrations; safe with any number of processes starting at once (issue 14).
+        """Apply pending migrations; safe with any number of processes starting at once.
 
         A unique lock document (`_id` "migrate" in `_migrations_lock`) admits one migrator at a time; the others
         wait, then re-read what is applied. A lock older than MIGRATION_LOCK_STALE_SECONDS belonged to a process

@@ -50,12 +50,12 @@ API_PREFIX = "/api/v1"
 
 api_router = APIRouter(prefix=API_PREFIX)
 ROUTERS = (
-    (auth, users, api_keys, admin, attachments),  # foundation (issue 2) and attachments
-    (workspaces, channels, messages, direct, sync),  # chat core and recovery (issues 3 and 4)
-    (moderation, account),  # deleted messages kept for review, reports, mail flows (issue 18)
-    (contacts, groups, templates, scheduled, broadcast_series, studybooks),  # broadcasts sidecar (issues 6, 19)
-    (bookings, forms, audit, scheduling_admin, public_scheduling),  # scheduling sidecar (issues 7, 19)
-    (calendars, calendar_subscriptions, events, rsvp, categories, locations, ics, exports),  # calendar (8, 19)
+    (auth, users, api_keys, admin, attachments),  # foundation and attachments
+    (workspaces, channels, messages, direct, sync),  # chat core and recovery
+    (moderation, account),  # deleted messages kept for review, reports, mail flows
+    (contacts, groups, templates, scheduled, broadcast_series, studybooks),  # broadcasts sidecar
+    (bookings, forms, audit, scheduling_admin, public_scheduling),  # scheduling sidecar and its public booking page
+    (calendars, calendar_subscriptions, events, rsvp, categories, locations, ics, exports),  # calendar sidecar
 )
 for group in ROUTERS:
     for module in group:

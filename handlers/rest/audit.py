@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from handlers.rest.bookings import ERROR_RESPONSES, ActorDep, SchedulingDep
-from models.bounds import INT64_MAX, IsoDateTime
+from models.bounds import INT64_MAX
+from models.dates import ClientDateTime
 from models.scheduling_ops import AuditPublic, AuditQuery
 
 router = APIRouter(prefix="/admin/audit-logs", tags=["admin", "scheduling"], responses=ERROR_RESPONSES)
@@ -22,8 +23,8 @@ async def list_audit_logs(
     action: Annotated[str | None, Query(max_length=100)] = None,
     resource: Annotated[str | None, Query(max_length=100)] = None,
     resource_id: Annotated[str | None, Query(alias="resourceId", max_length=255)] = None,
-    since: Annotated[IsoDateTime | None, Query(alias="from")] = None,
-    until: Annotated[IsoDateTime | None, Query(alias="to")] = None,
+    since: Annotated[ClientDateTime | None, Query(alias="from")] = None,
+    until: Annotated[ClientDateTime | None, Query(alias="to")] = None,
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[AuditPublic]:

@@ -10,8 +10,9 @@ from connectnow.services.scheduling import SchedulingServices
 from connectnow.services.scheduling.access import Actor
 from connectnow.services.scheduling.bookings import Scope
 from handlers.rest.deps import ClientDep, CurrentPrincipal, ServicesDep
-from models.bounds import INT64_MAX, IsoDateTime
+from models.bounds import INT64_MAX
 from models.common import ErrorResponse
+from models.dates import ClientDateTime
 from models.mail import MailPublic
 from models.scheduling import (
     Availability,
@@ -67,8 +68,8 @@ async def list_bookings(
     sch: SchedulingDep,
     scope: Scope = "all",
     status_: Annotated[BookingStatus | None, Query(alias="status")] = None,
-    since: Annotated[IsoDateTime | None, Query(alias="from")] = None,
-    until: Annotated[IsoDateTime | None, Query(alias="to")] = None,
+    since: Annotated[ClientDateTime | None, Query(alias="from")] = None,
+    until: Annotated[ClientDateTime | None, Query(alias="to")] = None,
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     user_id: Annotated[str | None, Query(alias="userId", max_length=64)] = None,
@@ -146,8 +147,8 @@ async def availability(
     user_id: str,
     _: ActorDep,
     sch: SchedulingDep,
-    since: Annotated[IsoDateTime, Query(alias="from")],
-    until: Annotated[IsoDateTime, Query(alias="to")],
+    since: Annotated[ClientDateTime, Query(alias="from")],
+    until: Annotated[ClientDateTime, Query(alias="to")],
     duration_minutes: Annotated[int, Query(alias="durationMinutes", ge=5, le=24 * 60)] = 30,
     step_minutes: Annotated[int, Query(alias="stepMinutes", ge=5, le=24 * 60)] = 30,
 ) -> Availability:

@@ -1,4 +1,4 @@
-"""Calendars (issue 8): CRUD, the secret ICS feed URL, sync logs. Owner-only: others' calendars are 404."""
+"""Calendars: CRUD, the secret ICS feed URL, sync logs. Owner-only: others' calendars are 404."""
 
 from __future__ import annotations
 

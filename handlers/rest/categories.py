@@ -1,4 +1,4 @@
-"""Calendar categories (issue 8): personal, or global (administrators); unique name per owner."""
+"""Calendar categories: personal, or global (administrators); unique name per owner."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from connectnow import errors
 from connectnow.errors import AppError
+from connectnow.identity import ClientInfo, Principal
 from connectnow.node import Node, Services
-from connectnow.services.auth import ClientInfo, Principal
 
 _bearer = HTTPBearer(auto_error=False, description="An access token (cna_...) or an API key (cnk_...)")
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Path, Query, Response, status
 from handlers.rest.deps import CurrentPrincipal, ServicesDep
 from handlers.rest.workspaces import JsonBody, with_path
 from models.base import IdStr
-from models.bounds import INT64_MAX, IsoDateTime
+from models.bounds import INT64_MAX
+from models.dates import ClientDateTime
 from models.direct import (
     DirectConversationPublic,
     DirectEdit,
@@ -42,7 +43,7 @@ async def list_conversations(
     principal: CurrentPrincipal,
     svc: ServicesDep,
     limit: Limit = 50,
-    before: IsoDateTime | None = None,
+    before: ClientDateTime | None = None,
     before_id: Annotated[IdStr | None, Query(alias="beforeId")] = None,
 ) -> list[DirectConversationPublic]:
     query = DirectList(limit=limit, before=before, beforeId=before_id)

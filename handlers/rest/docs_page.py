@@ -1,4 +1,4 @@
-"""Issue 14: /docs with Swagger UI served from this server (connectnow/static/vendor), under a strict CSP.
+"""/docs with Swagger UI served from this server (connectnow/static/vendor), under a strict CSP.
 
 FastAPI's default page loads Swagger UI from a CDN without integrity checks; here its script and style come
 from /docs/assets, and the page's one inline script is allowed by its hash, not by 'unsafe-inline'.

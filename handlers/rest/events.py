@@ -1,4 +1,4 @@
-"""Calendar events (issue 8): CRUD, range queries expanding series, instance edits, splits, responses."""
+"""Calendar events: CRUD, range queries expanding series, instance edits, splits, responses."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from connectnow.services.calendar.rules import as_utc
 from handlers.rest.deps import CurrentPrincipal, ServicesDep
-from models.bounds import IsoDateTime
 from models.calendar_events import (
     Attendee,
     AttendeeResponse,
@@ -51,8 +50,8 @@ async def create_event(
 async def list_range(
     principal: CurrentPrincipal,
     svc: ServicesDep,
-    time_min: Annotated[IsoDateTime, Query(alias="timeMin")],
-    time_max: Annotated[IsoDateTime, Query(alias="timeMax")],
+    time_min: Annotated[ClientDateTime, Query(alias="timeMin")],
+    time_max: Annotated[ClientDateTime, Query(alias="timeMax")],
     calendar_id: Annotated[list[str] | None, Query(alias="calendarId", max_length=50)] = None,
 ) -> list[EventInstance]:
     return await svc.calendar.events.range(principal, calendar_id, as_utc(time_min, "UTC"), as_utc(time_max, "UTC"))
@@ -122,7 +121,7 @@ async def invitations(event_id: EventId, principal: CurrentPrincipal, svc: Servi
 
 @router.patch("/{event_id}/instances/{original_start}", response_model=EventSaved, summary="Edit one instance")
 async def edit_instance(
-    event_id: EventId, original_start: IsoDateTime, body: EventFields, principal: CurrentPrincipal, svc: ServicesDep
+    event_id: EventId, original_start: ClientDateTime, body: EventFields, principal: CurrentPrincipal, svc: ServicesDep
 ) -> EventSaved:
     return await svc.calendar.series.edit_instance(principal, event_id, original_start, body)
 
@@ -131,7 +130,7 @@ async def edit_instance(
     "/{event_id}/instances/{original_start}", status_code=status.HTTP_204_NO_CONTENT, summary="Cancel one instance"
 )
 async def cancel_instance(
-    event_id: EventId, original_start: IsoDateTime, principal: CurrentPrincipal, svc: ServicesDep
+    event_id: EventId, original_start: ClientDateTime, principal: CurrentPrincipal, svc: ServicesDep
 ) -> Response:
     await svc.calendar.series.cancel_instance(principal, event_id, original_start)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,4 @@
-"""Admin calendar exports (issue 8): events or users as JSON, CSV or ICS, written to a file by a worker."""
+"""Admin calendar exports: events or users as JSON, CSV or ICS, written to a file by a worker."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""iCalendar (issue 8): the secret-token feed (no login; ETag, Last-Modified, 304), export and import."""
+"""iCalendar: the secret-token feed (no login; ETag, Last-Modified, 304), export and import."""
 
 from __future__ import annotations
 

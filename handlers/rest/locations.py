@@ -1,4 +1,4 @@
-"""Calendar locations (issue 8): address, coordinates, capacity, equipment; nearby search."""
+"""Calendar locations: address, coordinates, capacity, equipment; nearby search."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Public booking at a host's scheduling link (issue 19): no login. Documented in docs/SIDECAR-SCHEDULING.md."""
+"""Public booking at a host's scheduling link: no login. Documented in docs/SIDECAR-SCHEDULING.md."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from connectnow.node import Services
 from connectnow.services.scheduling.public import PublicBookingService
 from handlers.rest.deps import ClientDep, ServicesDep
-from models.bounds import IsoDateTime
 from models.common import ErrorResponse
+from models.dates import ClientDateTime
 from models.scheduling_public import (
     GuestBookingCreate,
     GuestBookingReceipt,
@@ -61,8 +61,8 @@ async def page(username: Username, svc: ServicesDep) -> PublicHost:
 async def slots(
     username: Username,
     svc: ServicesDep,
-    since: Annotated[IsoDateTime, Query(alias="from")],
-    until: Annotated[IsoDateTime, Query(alias="to")],
+    since: Annotated[ClientDateTime, Query(alias="from")],
+    until: Annotated[ClientDateTime, Query(alias="to")],
     duration_minutes: Annotated[int, Query(alias="durationMinutes", ge=5, le=24 * 60)] = 30,
 ) -> PublicSlots:
     """Slots every scheduling policy allows that miss the host's bookings and calendar events (≤ 31 days)."""

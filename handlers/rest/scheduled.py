@@ -9,7 +9,6 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from handlers.rest.deps import CurrentPrincipal, ServicesDep
 from models.base import IdStr
-from models.bounds import IsoDateTime
 from models.broadcasts import (
     DeliveryPublic,
     ScheduledCreate,
@@ -22,6 +21,7 @@ from models.broadcasts import (
     WebhookSet,
 )
 from models.contacts import InboundReply, InboundResult
+from models.dates import ClientDateTime
 
 router = APIRouter(tags=["scheduled messages"])
 
@@ -36,8 +36,8 @@ async def list_scheduled(
     principal: CurrentPrincipal,
     svc: ServicesDep,
     status_: Annotated[ScheduleStatus | None, Query(alias="status")] = None,
-    start: Annotated[IsoDateTime | None, Query(alias="from")] = None,
-    end: Annotated[IsoDateTime | None, Query(alias="to")] = None,
+    start: Annotated[ClientDateTime | None, Query(alias="from")] = None,
+    end: Annotated[ClientDateTime | None, Query(alias="to")] = None,
     target_kind: Annotated[TargetKind | None, Query(alias="targetKind")] = None,
     target_id: Annotated[IdStr | None, Query(alias="targetId")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -45,7 +45,7 @@ async def asset(name: str) -> Response:
     return Response(path.read_bytes(), media_type=media_type, headers={"Cache-Control": "no-cache", **_SAFE})
 
 
-# The public booking page (issue 19), under the same policy: the page holds no data until its script asks
+# The public booking page, under the same policy: the page holds no data until its script asks
 # the public scheduling API (docs/SIDECAR-SCHEDULING.md).
 _BOOK = resources.files("connectnow") / "static" / "book"
 

@@ -8,9 +8,7 @@ from fastapi import APIRouter, Body, Response, status
 from pydantic import BaseModel, ValidationError
 
 from connectnow import errors
-from connectnow.errors import AppError
 from handlers.rest.deps import CurrentPrincipal, ServicesDep
-from handlers.rest.errors import validation_details
 from models.base import IdStr
 from models.workspaces import (
     BanCreate,
@@ -42,7 +40,7 @@ def with_path(model: type[M], body: dict[str, Any] | None, **path: str) -> M:
     try:
         return model.model_validate({**(body or {}), **path})
     except ValidationError as exc:
-        raise AppError(errors.VALIDATION_FAILED, details=validation_details(list(exc.errors()))) from exc
+        raise errors.validation_failed(exc.errors()) from exc
 
 
 def typed_body(model: type[BaseModel], *path_fields: str, required: bool = True) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from handlers.socket import (
     moderation,
     presence,
     sync,
-    typing,
+    typing_indicators,
     voice,
     workspaces,
 )
@@ -23,14 +23,14 @@ from handlers.socket.router import SocketRouter
 socket_router = SocketRouter()
 for module in (
     connection,  # foundation: whoami
-    workspaces,  # chat core (issue 3)
+    workspaces,  # chat core
     channels,
     messages,
-    moderation,  # issue 18
+    moderation,  # deleted messages kept for review, reports
     direct,
-    voice,  # issue 18: VOICE channel calls
-    typing,
-    presence,  # presence, recovery and operators (issue 4)
+    voice,  # VOICE channel calls
+    typing_indicators,
+    presence,  # presence, recovery and operators
     sync,
     dashboard,
 ):

@@ -29,7 +29,7 @@ def install_connection_handlers(sio: socketio.AsyncServer, node: Node) -> None:
         # Chat core: the workspace and channel rooms this user may see (a banned user is in none).
         for room in await node.svc.chat.rooms_for(principal.user_id):
             await sio.enter_room(sid, room)
-        # Direct messages (issue 3B): the `dm:{id}` room of each of the user's conversations.
+        # Direct messages: the `dm:{id}` room of each of the user's conversations.
         for room in await node.svc.direct.rooms_for(principal.user_id):
             await sio.enter_room(sid, room)
         node.hub.metrics.connects.inc()
@@ -43,11 +43,11 @@ def install_connection_handlers(sio: socketio.AsyncServer, node: Node) -> None:
         if conn is not None:
             node.hub.metrics.disconnects.inc()
             node.svc.dashboard.forget(sid)
-            await node.svc.voice.disconnected(sid)  # a socket that is gone leaves its call (issue 18)
+            await node.svc.voice.disconnected(sid)  # a socket that is gone leaves its call
             await node.svc.presence.disconnected(conn.user_id, sid)
             await node.svc.dashboard.connection_event("disconnect", conn.principal, sid)
 
-    if isinstance(sio, ConnectNowServer):  # sessions that never authenticate are closed (issue 14)
+    if isinstance(sio, ConnectNowServer):  # sessions that never authenticate are closed
         sio.is_authenticated = lambda sid: node.hub.connection(sid) is not None
     sio.on("connect", handler=connect)
     sio.on("disconnect", handler=disconnect)

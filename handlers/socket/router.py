@@ -18,10 +18,9 @@ from pydantic import BaseModel, ValidationError
 
 from connectnow import errors
 from connectnow.errors import AppError
+from connectnow.identity import Principal
 from connectnow.node import Node, Services
 from connectnow.realtime.hub import Connection, to_wire
-from connectnow.services.auth import Principal
-from handlers.rest.errors import validation_details
 from models.bounds import Undecodable
 
 log = logging.getLogger("connectnow.socket")
@@ -114,4 +113,4 @@ def _validate(model: type[BaseModel] | None, data: Any) -> Any:
     try:
         return model.model_validate({} if data is None else data)
     except ValidationError as exc:
-        raise AppError(errors.VALIDATION_FAILED, details=validation_details(list(exc.errors()))) from exc
+        raise errors.validation_failed(exc.errors()) from exc

@@ -8,8 +8,8 @@ import io
 from PIL import Image
 
 from connectnow.clock import new_id, utcnow
+from connectnow.identity import Principal
 from connectnow.repositories.accounts import UserRepository
-from connectnow.services.auth import Principal
 from connectnow.store.port import DocumentStore
 from models.users import UserRecord
 

@@ -11,10 +11,10 @@ import pytest
 from connectnow import errors
 from connectnow.errors import AppError
 from connectnow.files.storage import LocalFileStorage
+from connectnow.identity import Principal
 from connectnow.realtime.ratelimit import RateRules
 from connectnow.realtime.ratelimit_memory import MemoryRateLimiter
 from connectnow.services.attachments import MAX_ATTACHMENTS_PER_MESSAGE, AttachmentService
-from connectnow.services.auth import Principal
 from connectnow.store.port import DocumentStore
 from models.attachments import ConversationKind
 from tests.attachments.helpers import HTML_PAGE, PDF_BYTES, bomb_png, jpeg_bytes, make_user, png_bytes
@@ -23,11 +23,25 @@ from tests.conftest import make_settings
 MAX_BYTES = 200_000
 
 
+# message id -> who may read it: the conversation rules, as the tests below set them
+Readers = dict[str, set[str]]
+
+
 @pytest.fixture
-async def service(store: DocumentStore, tmp_path: Path) -> AsyncIterator[AttachmentService]:
+def readers() -> Readers:
+    return {}
+
+
+@pytest.fixture
+async def service(store: DocumentStore, tmp_path: Path, readers: Readers) -> AsyncIterator[AttachmentService]:
     settings = make_settings(tmp_path, attachment_max_bytes=MAX_BYTES, rate_upload_burst=50)
     limiter = MemoryRateLimiter(RateRules.from_settings(settings))
-    yield AttachmentService(store, LocalFileStorage(tmp_path / "files"), settings, limiter)
+
+    async def check(user_id: str, message_id: str) -> bool:
+        return user_id in readers.get(message_id, set())
+
+    checks = {ConversationKind.CHANNEL: check, ConversationKind.DIRECT: check}
+    yield AttachmentService(store, LocalFileStorage(tmp_path / "files"), settings, limiter, checks)
 
 
 async def read_all(chunks: AsyncIterator[bytes]) -> bytes:
@@ -126,19 +140,13 @@ async def test_unattached_upload_is_visible_to_its_uploader_only(
         assert info.value.error is errors.NOT_FOUND
 
 
-async def allow_readers(service: AttachmentService, readers: dict[str, set[str]]) -> None:
-    async def check(user_id: str, message_id: str) -> bool:
-        return user_id in readers.get(message_id, set())
-
-    service.register_reader(ConversationKind.CHANNEL, check)
-    service.register_reader(ConversationKind.DIRECT, check)
-
-
-async def test_claim_then_only_conversation_readers_download(service: AttachmentService, store: DocumentStore) -> None:
+async def test_claim_then_only_conversation_readers_download(
+    service: AttachmentService, store: DocumentStore, readers: Readers
+) -> None:
     alice, bob, carol = await make_user(store), await make_user(store), await make_user(store)
     a1 = await service.upload(alice, "a.txt", b"one")
     a2 = await service.upload(alice, "b.txt", b"two")
-    await allow_readers(service, {"m1": {alice.user_id, bob.user_id}})
+    readers["m1"] = {alice.user_id, bob.user_id}
     claimed = await service.claim(alice, [a1.id, a2.id, a1.id], message_id="m1", conversation_id="c1")
     assert [c.id for c in claimed] == [a1.id, a2.id]
     assert all(c.message_id == "m1" and c.conversation_kind is ConversationKind.CHANNEL for c in claimed)

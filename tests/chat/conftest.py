@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import types
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,12 +11,13 @@ import socketio
 
 from connectnow.clock import new_id, utcnow
 from connectnow.config import Settings
+from connectnow.identity import Principal
+from connectnow.node import Services
 from connectnow.realtime.broker_memory import MemoryBroker
 from connectnow.realtime.hub import Hub, to_wire
-from connectnow.services.auth import Principal
-from connectnow.services.chat_wiring import wire_chat
 from connectnow.store.port import DocumentStore
 from models.users import UserRecord
+from tests.support.services import built_services, unlimited
 
 
 class RecordingHub(Hub):
@@ -51,7 +51,7 @@ class RecordingHub(Hub):
 class Chat:
     store: DocumentStore
     hub: RecordingHub
-    svc: Any
+    svc: Services
     users: dict[str, Principal] = field(default_factory=dict)
 
     async def user(self, name: str | None = None, *, bot: bool = False) -> Principal:
@@ -82,9 +82,8 @@ async def chat(store: DocumentStore, settings: Settings) -> AsyncIterator[Chat]:
     hub = RecordingHub()
     broker = MemoryBroker()
     await hub.attach(broker)
-    services = types.SimpleNamespace()
-    wire_chat(services, store, settings, hub, None)  # type: ignore[arg-type]
     try:
-        yield Chat(store=store, hub=hub, svc=services)
+        async with built_services(store, settings, hub, limiter=unlimited()) as services:
+            yield Chat(store=store, hub=hub, svc=services)
     finally:
         await broker.stop()

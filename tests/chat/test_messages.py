@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from connectnow import errors
 from connectnow.errors import AppError
-from connectnow.services.auth import Principal
+from connectnow.identity import Principal
 from models.channels import ChannelCreate, ChannelMemberChange, ChannelUpdate
 from models.messages import (
     HistoryQuery,

@@ -12,12 +12,12 @@ from models.base import InputModel
 from models.bounds import (
     INT64_MAX,
     INT64_MIN,
-    IsoDateTime,
     JsonValueError,
     Undecodable,
     check_json_value,
     decode_client_json,
 )
+from models.dates import ClientDateTime
 
 
 class Free(InputModel):
@@ -75,7 +75,7 @@ def test_the_socket_codec_turns_an_undecodable_payload_into_an_answerable_event(
 
 
 class Window(BaseModel):
-    before: IsoDateTime
+    before: ClientDateTime
 
 
 @pytest.mark.parametrize("text", ["0.5", "1700000000", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])

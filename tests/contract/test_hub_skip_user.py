@@ -11,9 +11,9 @@ from typing import Any
 import socketio
 
 from connectnow.clock import new_id, utcnow
+from connectnow.identity import Principal
 from connectnow.realtime.broker_memory import MemoryBroker
 from connectnow.realtime.hub import Hub
-from connectnow.services.auth import Principal
 from models.users import UserRecord
 
 

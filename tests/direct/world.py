@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import socketio
 
-from connectnow.files.storage import LocalFileStorage
+from connectnow.node import Services
 from connectnow.realtime.broker_memory import MemoryBroker
 from connectnow.realtime.hub import Hub, to_wire
 from connectnow.realtime.ratelimit import RateRules
@@ -22,6 +22,7 @@ from connectnow.services.attachments import AttachmentService
 from connectnow.services.direct import DirectService
 from connectnow.store.port import DocumentStore
 from tests.conftest import make_settings
+from tests.support.services import built_services
 
 
 class RecordingHub(Hub):
@@ -53,18 +54,21 @@ class DirectWorld:
     direct: DirectService
     attachments: AttachmentService
     limiter: MemoryRateLimiter
+    svc: Services
 
 
 @pytest.fixture
 async def world(store: DocumentStore, tmp_path: Path) -> AsyncIterator[DirectWorld]:
-    settings = make_settings(tmp_path, rate_send_burst=1000, rate_upload_burst=100)
+    # Direct-message rules alone: any two users may talk (shared workspaces are tested end to end).
+    settings = make_settings(
+        tmp_path, rate_send_burst=1000, rate_upload_burst=100, message_max_chars=100, dm_require_shared_workspace=False
+    )
     limiter = MemoryRateLimiter(RateRules.from_settings(settings))
     hub = RecordingHub()
     broker = MemoryBroker()
     await hub.attach(broker)
-    attachments = AttachmentService(store, LocalFileStorage(tmp_path / "files"), settings, limiter)
-    direct = DirectService(store, hub, limiter, attachments, max_chars=100)
     try:
-        yield DirectWorld(store, hub, direct, attachments, limiter)
+        async with built_services(store, settings, hub, limiter=limiter) as svc:
+            yield DirectWorld(store, hub, svc.direct, svc.attachments, limiter, svc)
     finally:
         await broker.stop()

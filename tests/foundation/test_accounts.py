@@ -13,9 +13,10 @@ from connectnow import errors
 from connectnow.clock import utcnow
 from connectnow.config import Settings
 from connectnow.errors import AppError
+from connectnow.identity import ClientInfo, Principal
 from connectnow.security import Secrets
 from connectnow.services.api_keys import ApiKeyService
-from connectnow.services.auth import AuthService, ClientInfo, Principal
+from connectnow.services.auth import AuthService
 from connectnow.services.users import UserService
 from connectnow.store.port import DocumentStore
 from models.auth import ApiKeyCreate

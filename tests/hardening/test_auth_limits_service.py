@@ -10,10 +10,11 @@ import pytest
 from connectnow import errors
 from connectnow.cli import _NoSockets
 from connectnow.errors import AppError
+from connectnow.identity import ClientInfo
 from connectnow.realtime.ratelimit import AuthRules, RateRules
 from connectnow.realtime.ratelimit_memory import MemoryRateLimiter
 from connectnow.security import Secrets
-from connectnow.services.auth import AuthService, ClientInfo
+from connectnow.services.auth import AuthService
 from connectnow.services.auth_limits import AuthThrottle
 from connectnow.store.port import DocumentStore
 from models.users import RegisterIn

@@ -10,9 +10,9 @@ import pytest
 
 from connectnow import errors
 from connectnow.errors import AppError
+from connectnow.identity import Principal
 from connectnow.realtime.ratelimit import RateRule, RateRules
-from connectnow.services.auth import Principal
-from connectnow.services.typing import TypingService, direct_gate
+from connectnow.services.typing_indicators import TypingService, direct_gate
 from models.direct import TypingIn
 from tests.attachments.helpers import make_user
 from tests.direct.world import DirectWorld, world
@@ -38,7 +38,9 @@ async def typing(world: DirectWorld) -> AsyncIterator[Typing]:
             raise AppError(errors.NOT_FOUND, "No such channel")
         return f"channel:{channel_id}"
 
-    service = TypingService(world.hub, world.limiter, channel_gate, direct_gate(world.direct), expiry_secs=EXPIRY_SECS)
+    service = TypingService(
+        world.hub, world.limiter, channel_gate, direct_gate(world.direct.conversations), expiry_secs=EXPIRY_SECS
+    )
     try:
         yield Typing(world, service, allowed)
     finally:
@@ -149,15 +151,18 @@ async def test_sending_a_direct_message_ends_the_senders_indicator(typing: Typin
     from models.direct import DirectSend
 
     world = typing.world
-    world.direct.after_send = typing.service.direct_message_sent
-    alice, bob = await make_user(world.store), await make_user(world.store)
-    convo = await world.direct.open(alice, bob.user_id)
-    await typing.service.start_typing(bob, dm(convo.id))  # bob's indicator is not touched by alice's send
-    await typing.service.start_typing(alice, dm(convo.id))
-    send = DirectSend.model_validate({"conversationId": convo.id, "content": "done", "clientMsgId": "s1"})
-    await world.direct.send(alice, send)
-    [stopped] = world.hub.events("typing:stopped")
-    assert stopped["userId"] == alice.user_id and stopped["reason"] == "sent"
-    assert typing.service.live_count() == 1
-    await world.direct.send(alice, send)  # a replay sends nothing again
-    assert len(world.hub.events("typing:stopped")) == 1
+    indicators = world.svc.typing  # the service the builder gave DirectService: a send ends the indicator
+    try:
+        alice, bob = await make_user(world.store), await make_user(world.store)
+        convo = await world.direct.open(alice, bob.user_id)
+        await indicators.start_typing(bob, dm(convo.id))  # bob's indicator is not touched by alice's send
+        await indicators.start_typing(alice, dm(convo.id))
+        send = DirectSend.model_validate({"conversationId": convo.id, "content": "done", "clientMsgId": "s1"})
+        await world.direct.send(alice, send)
+        [stopped] = world.hub.events("typing:stopped")
+        assert stopped["userId"] == alice.user_id and stopped["reason"] == "sent"
+        assert indicators.live_count() == 1
+        await world.direct.send(alice, send)  # a replay sends nothing again
+        assert len(world.hub.events("typing:stopped")) == 1
+    finally:
+        await indicators.stop()  # its expiry tasks

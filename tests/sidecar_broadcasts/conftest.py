@@ -11,10 +11,10 @@ import socketio
 
 from connectnow.clock import new_id, utcnow
 from connectnow.config import Settings
+from connectnow.identity import Principal
 from connectnow.realtime.broker_memory import MemoryBroker
 from connectnow.realtime.hub import Hub
 from connectnow.repositories.accounts import UserRepository
-from connectnow.services.auth import Principal
 from connectnow.services.broadcasts.wiring import Broadcasts, build_broadcasts
 from connectnow.store.port import DocumentStore
 from models.users import UserRecord

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectnow.clock import utcnow
-from connectnow.services.auth import Principal
+from connectnow.identity import Principal
 from connectnow.services.broadcasts.wiring import Broadcasts
 from models.broadcasts import ScheduledCreate, ScheduledPublic, WebhookSet
 from models.contacts import ContactCreate, GroupCreate, MembersChange

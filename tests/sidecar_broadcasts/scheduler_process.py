@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import types
 from pathlib import Path
 
 import socketio
@@ -17,10 +16,8 @@ import socketio
 from connectnow.config import Settings
 from connectnow.realtime.broker_memory import MemoryBroker
 from connectnow.realtime.hub import Hub
-from connectnow.services.broadcasts.in_app import ChatCorePoster
-from connectnow.services.broadcasts.wiring import build_broadcasts
-from connectnow.services.chat_wiring import wire_chat
 from connectnow.store.store_sqlite import SqliteStore
+from tests.support.services import built_services, unlimited
 
 LEASE_SECONDS = 1.5
 
@@ -45,17 +42,15 @@ async def main(db: Path, data_dir: Path, webhook_timeout: float) -> None:
     hub = Hub(socketio.AsyncServer(async_mode="asgi"))
     await hub.attach(MemoryBroker())
     config = settings(data_dir, webhook_timeout)
-    chat = types.SimpleNamespace()
-    wire_chat(chat, store, config, hub, None)  # type: ignore[arg-type]
-    broadcasts = build_broadcasts(store, config, hub)
-    broadcasts.attach_chat(ChatCorePoster(store, chat.messages, None))
-    await broadcasts.start()
-    print("ready", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await broadcasts.stop()
-        await store.close()
+    async with built_services(store, config, hub, limiter=unlimited()) as services:
+        broadcasts = services.broadcasts  # in-app deliveries post through the chat core, as on the node
+        await broadcasts.start()
+        print("ready", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await broadcasts.stop()
+            await store.close()
 
 
 if __name__ == "__main__":

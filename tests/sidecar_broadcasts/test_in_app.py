@@ -4,21 +4,19 @@ fanned-out message per delivery, even when a worker dies after posting and anoth
 from __future__ import annotations
 
 import asyncio
-import types
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from connectnow.clock import utcnow
 from connectnow.config import Settings
 from connectnow.errors import AppError
+from connectnow.identity import Principal
+from connectnow.node import Services
 from connectnow.realtime.hub import to_wire
-from connectnow.services.auth import Principal
 from connectnow.services.broadcasts.in_app import ChatCorePoster
 from connectnow.services.broadcasts.wiring import Broadcasts, build_broadcasts
-from connectnow.services.chat_wiring import wire_chat
 from connectnow.services.leases import worker_identity
 from connectnow.store.port import DocumentStore
 from models.broadcasts import ScheduleStatus, TargetKind
@@ -26,23 +24,18 @@ from models.channels import ChannelCreate
 from models.workspaces import WorkspaceCreate
 from tests.sidecar_broadcasts.conftest import MakeUser, RecordingHub
 from tests.sidecar_broadcasts.helpers import drain, make_due, schedule_input
+from tests.support.services import built_services, unlimited
 
 
 @pytest.fixture
 async def chat_bx(
     store: DocumentStore, bx_settings: Settings, hub: RecordingHub
-) -> AsyncIterator[tuple[Any, Broadcasts]]:
-    services = types.SimpleNamespace()
-    wire_chat(services, store, bx_settings, hub, None)  # type: ignore[arg-type]
-    built = build_broadcasts(store, bx_settings, hub)
-    built.attach_chat(ChatCorePoster(store, services.messages, None))
-    try:
-        yield services, built
-    finally:
-        await built.client.aclose()
+) -> AsyncIterator[tuple[Services, Broadcasts]]:
+    async with built_services(store, bx_settings, hub, limiter=unlimited()) as services:
+        yield services, services.broadcasts
 
 
-async def _channel(services: Any, owner: Principal) -> str:
+async def _channel(services: Services, owner: Principal) -> str:
     workspace = await services.workspaces.create(owner, WorkspaceCreate.model_validate({"name": "Team"}))
     channels = await services.channels.visible(owner, workspace.id)
     return str(channels[0].id)
@@ -53,7 +46,7 @@ async def _messages(store: DocumentStore, channel_id: str, text: str) -> int:
 
 
 async def test_channel_delivery_posts_one_real_message(
-    chat_bx: tuple[Any, Broadcasts], make_user: MakeUser, store: DocumentStore, hub: RecordingHub
+    chat_bx: tuple[Services, Broadcasts], make_user: MakeUser, store: DocumentStore, hub: RecordingHub
 ) -> None:
     services, bx = chat_bx
     alice, mallory = await make_user(), await make_user()
@@ -72,7 +65,11 @@ async def test_channel_delivery_posts_one_real_message(
 
 
 async def test_worker_dying_after_posting_does_not_post_twice(
-    chat_bx: tuple[Any, Broadcasts], make_user: MakeUser, store: DocumentStore, bx_settings: Settings, hub: RecordingHub
+    chat_bx: tuple[Services, Broadcasts],
+    make_user: MakeUser,
+    store: DocumentStore,
+    bx_settings: Settings,
+    hub: RecordingHub,
 ) -> None:
     services, bx = chat_bx
     alice = await make_user()
@@ -86,8 +83,7 @@ async def test_worker_dying_after_posting_does_not_post_twice(
     poster = ChatCorePoster(store, services.messages, None)
     await poster.post_scheduled(alice.user_id, TargetKind.CHANNEL, channel, "once", claimed["id"])
     await asyncio.sleep(bx_settings.broadcast_lease_seconds + 0.1)
-    second = build_broadcasts(store, bx_settings, hub)
-    second.attach_chat(poster)
+    second = build_broadcasts(store, bx_settings, hub, poster=poster)
     try:
         # Two schedulers race for the expired lease.
         await asyncio.gather(bx.engine.worker.run_once(), second.engine.worker.run_once())
@@ -100,7 +96,7 @@ async def test_worker_dying_after_posting_does_not_post_twice(
 
 
 async def test_losing_the_channel_fails_the_delivery(
-    chat_bx: tuple[Any, Broadcasts], make_user: MakeUser, store: DocumentStore
+    chat_bx: tuple[Services, Broadcasts], make_user: MakeUser, store: DocumentStore
 ) -> None:
     services, bx = chat_bx
     alice = await make_user()
@@ -119,7 +115,7 @@ async def test_losing_the_channel_fails_the_delivery(
 
 
 async def test_study_book_selection_is_posted_in_the_channel(
-    chat_bx: tuple[Any, Broadcasts], make_user: MakeUser, store: DocumentStore
+    chat_bx: tuple[Services, Broadcasts], make_user: MakeUser, store: DocumentStore
 ) -> None:
     from models.studybooks import LessonCreate, PredefinedCreate, SelectionCreate, StudyBookCreate
 

@@ -9,16 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import types
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
 
 from connectnow.clock import new_id, utcnow
+from connectnow.identity import Principal
 from connectnow.repositories.accounts import UserRepository
-from connectnow.services.auth import Principal
-from connectnow.services.broadcasts.in_app import ChatCorePoster
-from connectnow.services.broadcasts.wiring import build_broadcasts
-from connectnow.services.chat_wiring import wire_chat
 from connectnow.store.store_sqlite import SqliteStore
 from models.users import UserRecord
 from models.workspaces import WorkspaceCreate
@@ -26,6 +23,7 @@ from tests.conftest import make_settings
 from tests.sidecar_broadcasts.conftest import RecordingHub
 from tests.sidecar_broadcasts.helpers import add_contact, add_group, make_due, schedule_input, set_webhook
 from tests.sidecar_broadcasts.receiver import Receiver
+from tests.support.services import built_services, unlimited
 
 RECIPIENTS = 10
 IN_APP = 30
@@ -72,7 +70,10 @@ async def test_two_processes_and_a_killed_one_deliver_each_message_once(tmp_path
     from connectnow.realtime.broker_memory import MemoryBroker
 
     await hub.attach(MemoryBroker())
-    bx = build_broadcasts(store, make_settings(tmp_path, broadcast_webhook_allow_private=True), hub)
+    stack = AsyncExitStack()
+    settings = make_settings(tmp_path, broadcast_webhook_allow_private=True)
+    chat = await stack.enter_async_context(built_services(store, settings, hub, limiter=unlimited()))
+    bx = chat.broadcasts  # in-app deliveries post through the chat core, as on the node
     procs: list[subprocess.Popen[bytes]] = []
     try:
         now = utcnow()
@@ -85,9 +86,6 @@ async def test_two_processes_and_a_killed_one_deliver_each_message_once(tmp_path
         ids = [await add_contact(bx, alice, f"P{i}", f"+1202555{i:04d}") for i in range(RECIPIENTS)]
         gid = await add_group(bx, alice, ids)
         await set_webhook(bx, alice, receiver.url("/hang-first"))
-        chat = types.SimpleNamespace()
-        wire_chat(chat, store, bx.schedule.settings, hub, None)  # type: ignore[arg-type]
-        bx.attach_chat(ChatCorePoster(store, chat.messages, None))
         workspace = await chat.workspaces.create(alice, WorkspaceCreate.model_validate({"name": "W"}))
         channel = (await chat.channels.visible(alice, workspace.id))[0].id
         in_app = [
@@ -154,6 +152,6 @@ async def test_two_processes_and_a_killed_one_deliver_each_message_once(tmp_path
                     proc.wait()
             if proc.stdout is not None:
                 proc.stdout.close()
-        await bx.client.aclose()
+        await stack.aclose()
         await receiver.stop()
         await store.close()

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from connectnow.clock import utcnow
 from connectnow.errors import AppError
-from connectnow.services.auth import Principal
+from connectnow.identity import Principal
 from connectnow.services.broadcasts.wiring import Broadcasts
 from models.studybooks import (
     CustomCreate,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import types
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,17 +11,17 @@ import pytest
 import socketio
 
 from connectnow.clock import new_id, utcnow
-from connectnow.config import Settings
+from connectnow.identity import Principal
+from connectnow.node import Services
 from connectnow.realtime.broker_memory import MemoryBroker
 from connectnow.realtime.hub import Hub, to_wire
 from connectnow.repositories.accounts import UserRepository
-from connectnow.security import Secrets
-from connectnow.services.auth import Principal
-from connectnow.services.calendar import CalendarSuite, build_calendar, chat_poster
-from connectnow.services.chat_wiring import wire_chat
+from connectnow.services.calendar import CalendarSuite
 from connectnow.store.port import DocumentStore
 from models.calendar import CalendarCreate
 from models.users import UserRecord
+from tests.conftest import make_settings
+from tests.support.services import built_services, unlimited
 
 
 class RecordingHub(Hub):
@@ -43,7 +42,7 @@ class Cal:
     store: DocumentStore
     hub: RecordingHub
     suite: CalendarSuite
-    chat: Any
+    chat: Services
     export_dir: Path
 
     async def user(self, name: str | None = None, *, admin: bool = False) -> Principal:
@@ -72,23 +71,16 @@ class Cal:
 
 
 @pytest.fixture
-async def cal(store: DocumentStore, settings: Settings, tmp_path: Path) -> AsyncIterator[Cal]:
+async def cal(store: DocumentStore, tmp_path: Path) -> AsyncIterator[Cal]:
+    settings = make_settings(
+        tmp_path, public_url="https://cn.example", calendar_ics_max_bytes=64 * 1024, calendar_poll_seconds=0.05
+    )
     hub = RecordingHub()
     broker = MemoryBroker()
     await hub.attach(broker)
-    chat = types.SimpleNamespace()
-    wire_chat(chat, store, settings, hub, None)  # type: ignore[arg-type]
-    suite = build_calendar(
-        store,
-        Secrets(settings),
-        hub,
-        chat_poster(store, chat.messages),
-        export_dir=tmp_path / "exports",
-        public_url="https://cn.example",
-        max_ics_bytes=64 * 1024,
-        poll_seconds=0.05,
-    )
     try:
-        yield Cal(store=store, hub=hub, suite=suite, chat=chat, export_dir=tmp_path / "exports")
+        async with built_services(store, settings, hub, limiter=unlimited()) as chat:
+            export_dir = settings.data_dir / "exports"
+            yield Cal(store=store, hub=hub, suite=chat.calendar, chat=chat, export_dir=export_dir)
     finally:
         await broker.stop()

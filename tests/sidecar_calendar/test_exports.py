@@ -236,8 +236,8 @@ async def test_export_of_100k_events_runs_in_bounded_memory(tmp_path: Path) -> N
 
 
 async def _admin(store: SqliteStore) -> Any:
+    from connectnow.identity import Principal
     from connectnow.repositories.accounts import UserRepository
-    from connectnow.services.auth import Principal
     from models.users import UserRecord
 
     now = datetime.now(UTC)

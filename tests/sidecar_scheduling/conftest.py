@@ -11,7 +11,7 @@ import pytest
 
 from connectnow.clock import new_id, utcnow
 from connectnow.config import Settings
-from connectnow.services.auth import ClientInfo, Principal
+from connectnow.identity import ClientInfo, Principal
 from connectnow.services.scheduling import SchedulingServices, build_scheduling
 from connectnow.services.scheduling.access import Actor
 from connectnow.store.port import DocumentStore

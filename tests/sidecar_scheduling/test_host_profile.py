@@ -7,13 +7,19 @@ import pytest
 
 from connectnow import errors
 from connectnow.errors import AppError
-from connectnow.services.scheduling import SchedulingServices
+from connectnow.services.scheduling import PublicBooking, SchedulingServices
+from connectnow.services.scheduling.public import PublicBookingService
 from models.scheduling_public import HostProfileUpdate
 from tests.sidecar_scheduling.conftest import MakeActor
 
 
 async def no_throttle(address: str | None) -> None:
     return None
+
+
+def public_page(sch: SchedulingServices) -> PublicBookingService:
+    """The public booking service as build_scheduling makes it, with no limiter, URL or calendar."""
+    return PublicBooking(lambda text: "0" * 64, no_throttle, None, None).service(sch.policies, sch.bookings, sch.audit)
 
 
 def profile(**fields: object) -> HostProfileUpdate:
@@ -23,7 +29,7 @@ def profile(**fields: object) -> HostProfileUpdate:
 async def test_profile_fields_are_unique_and_clearing_frees_them(
     sch: SchedulingServices, make_actor: MakeActor
 ) -> None:
-    public = sch.attach_public(lambda text: "0" * 64, no_throttle, None, None)
+    public = public_page(sch)
     first, second, third = await make_actor(), await make_actor(), await make_actor()
     saved = await public.set_profile(
         first, profile(schedulingUsername="grace", churchName="Grace", role="admin", calUserId="c1")
@@ -46,7 +52,7 @@ async def test_profile_fields_are_unique_and_clearing_frees_them(
 
 
 async def test_event_types_need_unique_ids_and_slugs(sch: SchedulingServices, make_actor: MakeActor) -> None:
-    public = sch.attach_public(lambda text: "0" * 64, no_throttle, None, None)
+    public = public_page(sch)
     host = await make_actor()
     kind = {"id": 1, "slug": "visit", "title": "Visit", "durationMinutes": 30}
     with pytest.raises(AppError) as caught:

@@ -1,1 +1,1 @@
-"""The broadcasts sidecar (issue 6): groups, templates, CSV import/export, scheduling and delivery."""
+"""The broadcasts sidecar: groups, templates, CSV import/export, scheduling and delivery."""

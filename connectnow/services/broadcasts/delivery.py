@@ -25,10 +25,11 @@ from typing import Any
 
 from connectnow.clock import utcnow
 from connectnow.config import Settings
+from connectnow.realtime.emitter import Emitter
 from connectnow.realtime.hub import user_room
 from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.broadcasts import DeliveryRepository
-from connectnow.services.broadcasts.sources import Emitter, Go, Skip, Source
+from connectnow.services.broadcasts.sources import Go, Skip, Source
 from connectnow.services.broadcasts.transports import DeliveryFailed, Outgoing, Transport
 from connectnow.services.leases import LeaseQueue, LeaseSpec, LeaseWorker, backoff_delay
 from models.broadcasts import DeliveryPublic, DeliveryRecord, DeliveryStatus, SourceKind, TargetKind

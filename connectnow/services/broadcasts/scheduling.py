@@ -16,11 +16,12 @@ from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.config import Settings
 from connectnow.errors import AppError
+from connectnow.realtime.emitter import Emitter
 from connectnow.realtime.hub import user_room
 from connectnow.repositories.broadcasts import DeliveryRepository, ScheduledRepository
 from connectnow.services.auth import Principal
 from connectnow.services.broadcasts.groups import GroupService
-from connectnow.services.broadcasts.sources import EVENT_SCHEDULED, Emitter
+from connectnow.services.broadcasts.sources import EVENT_SCHEDULED
 from connectnow.services.broadcasts.templates import TemplateService, placeholders_in
 from connectnow.services.broadcasts.timing import check_window, resolve_instant
 from connectnow.services.broadcasts.transports import ChatPoster

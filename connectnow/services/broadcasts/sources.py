@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from connectnow.clock import utcnow
+from connectnow.realtime.emitter import Emitter
 from connectnow.realtime.hub import user_room
 from connectnow.repositories.broadcasts import DeliveryRepository, ScheduledRepository
 from connectnow.repositories.contacts import ContactRepository
@@ -30,10 +31,6 @@ EVENT_SCHEDULED = "broadcast:status"
 EVENT_SELECTION = "studybook:delivery"
 # A message that missed its window fails without ever starting, so it may finish straight from pending.
 ACTIVE = [ScheduleStatus.PENDING.value, ScheduleStatus.SENDING.value]
-
-
-class Emitter(Protocol):
-    async def emit(self, event: str, data: Any, *, room: str, skip_sid: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from connectnow.config import Settings
+from connectnow.realtime.emitter import Emitter
 from connectnow.repositories.broadcasts import DeliveryRepository, ScheduledRepository
 from connectnow.repositories.contacts import ContactRepository
 from connectnow.repositories.studybooks import SelectionRepository
@@ -15,7 +16,7 @@ from connectnow.services.broadcasts.delivery import DeliveryEngine
 from connectnow.services.broadcasts.groups import GroupService
 from connectnow.services.broadcasts.scheduling import ScheduleService, TargetResolver
 from connectnow.services.broadcasts.series import SeriesService
-from connectnow.services.broadcasts.sources import Emitter, ScheduledSource, SelectionSource, Source
+from connectnow.services.broadcasts.sources import ScheduledSource, SelectionSource, Source
 from connectnow.services.broadcasts.templates import TemplateService
 from connectnow.services.broadcasts.transports import (
     ChatPoster,
@@ -45,13 +46,6 @@ class Broadcasts:
     waker: WakeSignal
     consent: ConsentService
     series: SeriesService  # recurring broadcasts (issue 19): occurrences become scheduled messages
-
-    def attach_chat(self, poster: ChatPoster) -> None:
-        """In-app delivery, once the chat core is built (it is wired after this sidecar in Node.start)."""
-        self.schedule.resolver.poster = poster
-        in_app = InAppTransport(poster)
-        self.engine.transports[TargetKind.CHANNEL] = in_app
-        self.engine.transports[TargetKind.DIRECT] = in_app
 
     async def start(self) -> None:
         await self.waker.start()

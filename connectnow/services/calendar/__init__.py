@@ -1,4 +1,4 @@
-"""The calendar sidecar (issue 8, seed 004): calendars, events, recurrence, categories, locations, ICS,
+"""The calendar sidecar (seed 004): calendars, events, recurrence, categories, locations, ICS,
 admin exports and reminders. `build_calendar` wires the services; `CalendarSuite.workers` are the lease
 workers the node runs in the background."""
 
@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from connectnow.config import Settings
+from connectnow.realtime.emitter import Emitter
 from connectnow.security import Secrets
 from connectnow.services.calendar.archive import ArchiveService
 from connectnow.services.calendar.calendars import CalendarService
 from connectnow.services.calendar.catalog import CatalogService
-from connectnow.services.calendar.events import Emitter, EventService
+from connectnow.services.calendar.events import EventService
 from connectnow.services.calendar.exports import ExportService
 from connectnow.services.calendar.ics import IcsService
 from connectnow.services.calendar.invitations import InvitationService
@@ -43,15 +44,11 @@ class CalendarSuite:
     subscriptions: SubscriptionService
     providers: dict[str, SyncProvider] = field(default_factory=dict)  # "ics"; Outlook/Google would join here
     workers: list[LeaseWorker] = field(default_factory=list)
-    invitations: InvitationService | None = None  # wired by the node with the mail outbox (issue 19)
-
-    def attach_mail(self, outbox: MailOutbox) -> InvitationService:
-        self.invitations = InvitationService(self.events, self.rsvp, outbox)
-        return self.invitations
+    invitations: InvitationService | None = None  # invitation mails (None: built without a mail outbox)
 
     def mail(self) -> InvitationService:
-        if self.invitations is None:  # the node wires it at start, before any request can arrive
-            raise RuntimeError("calendar invitations are not wired")
+        if self.invitations is None:  # only suites built without an outbox (unit tests of other parts)
+            raise RuntimeError("calendar invitations need a mail outbox")
         return self.invitations
 
 
@@ -66,6 +63,7 @@ def build_calendar(
     max_ics_bytes: int = DEFAULT_MAX_ICS_BYTES,
     poll_seconds: float = 1.0,
     subscription_policy: FetchPolicy | None = None,
+    outbox: MailOutbox | None = None,
 ) -> CalendarSuite:
     calendars = CalendarService(store, secrets, public_url)
     reminders = ReminderService(store, poster)
@@ -87,6 +85,8 @@ def build_calendar(
         subscriptions=SubscriptionService(store, calendars, ics, policy, poll=max(poll_seconds, 1.0)),
     )
     suite.providers = providers(suite.ics)
+    if outbox is not None:  # attendees' invitations (sendUpdates=all), sent by the outbox after the write
+        suite.invitations = InvitationService(events, suite.rsvp, outbox)
     suite.workers = [
         LeaseWorker("calendar-reminders", reminders.queue, reminders.handle, poll_seconds=poll_seconds),
         LeaseWorker("calendar-exports", exports.queue, exports.handle, poll_seconds=poll_seconds),

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
+from connectnow.realtime.emitter import Emitter
 from connectnow.realtime.hub import user_room
 from connectnow.repositories.calendar import EventRepository, user_scope
 from connectnow.services.auth import Principal
@@ -40,10 +41,6 @@ CLEARABLE = frozenset({
     "teardownStartTime", "teardownEndTime", "internalNotes", "budgetAllocated", "clientContact",
     "internalCategory", "priorityLevel", "reminder",
 })  # fmt: skip
-
-
-class Emitter(Protocol):
-    async def emit(self, event: str, data: object, *, room: str | list[str], skip_sid: str | None = None) -> None: ...
 
 
 class ReminderScheduler(Protocol):

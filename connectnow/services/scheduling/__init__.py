@@ -1,4 +1,4 @@
-"""The scheduling sidecar (issue 7, seed 003): bookings under scheduling policies, intake forms with
+"""The scheduling sidecar (seed 003): bookings under scheduling policies, intake forms with
 encrypted responses, context summaries, audit logs, worker jobs, calendar connections, system settings.
 
 `build_scheduling` wires the services once per node; `SchedulingServices.worker` is the node's background
@@ -15,10 +15,12 @@ from connectnow import errors
 from connectnow.config import Settings
 from connectnow.crypto import KeyRing, keyring_from_settings
 from connectnow.errors import AppError
+from connectnow.realtime.emitter import Emitter
 from connectnow.services.leases import LeaseWorker
+from connectnow.services.mail_outbox import MailOutbox
 from connectnow.services.scheduling.admin import SchedulingAdminService
 from connectnow.services.scheduling.audit import AuditService
-from connectnow.services.scheduling.bookings import BookingService, EventSink
+from connectnow.services.scheduling.bookings import BookingService
 from connectnow.services.scheduling.forms import FormService
 from connectnow.services.scheduling.jit import JitValidator
 from connectnow.services.scheduling.jobs import JobService
@@ -38,6 +40,24 @@ from connectnow.store.port import DocumentStore
 from models.scheduling_ops import JobType
 
 
+@dataclass(frozen=True)
+class PublicBooking:
+    """What the public booking page needs from outside the sidecar: the server's digest for signed guest
+    links, the per-address limiter, the public URL for links in mail, the host's busy time (calendar) and the
+    mail outbox for the guest's invitations."""
+
+    digest: Callable[[str], str]
+    throttle: Throttle
+    public_url: str | None
+    busy: BusyLookup | None
+    outbox: MailOutbox | None = None
+
+    def service(self, policies: PolicyService, bookings: BookingService, audit: AuditService) -> PublicBookingService:
+        return PublicBookingService(
+            policies, bookings, audit, self.digest, self.throttle, self.public_url, self.busy, self.outbox
+        )
+
+
 @dataclass
 class SchedulingServices:
     ring: KeyRing
@@ -50,26 +70,15 @@ class SchedulingServices:
     reminders: ReminderService
     purge: PurgeService
     admin: SchedulingAdminService
-    public: PublicBookingService | None = None  # wired by the node: it needs the server key and the limiter
+    public: PublicBookingService | None = None  # the public booking page (needs the server key and the limiter)
 
     @property
     def worker(self) -> LeaseWorker:
         return self.jobs.worker
 
-    def attach_chat(self, store: DocumentStore, direct: DirectMessenger) -> None:
-        """Reminders also go out as direct messages, once the chat core is wired."""
-        self.reminders.channels.append(ChatReminderChannel(store, direct))
-
     def public_booking(self) -> PublicBookingService:
-        if self.public is None:  # the node wires it at start, before any request can arrive
+        if self.public is None:  # built without a PublicBooking (unit tests of other parts)
             raise AppError(errors.INTERNAL)
-        return self.public
-
-    def attach_public(
-        self, digest: Callable[[str], str], throttle: Throttle, public_url: str | None, busy: BusyLookup | None
-    ) -> PublicBookingService:
-        """The public booking page (issue 19): signed guest links, per-address limits, the host's busy time."""
-        self.public = PublicBookingService(self.policies, self.bookings, self.audit, digest, throttle, public_url, busy)
         return self.public
 
 
@@ -78,8 +87,11 @@ def build_scheduling(
     settings: Settings,
     *,
     channels: list[ReminderChannel] | None = None,
-    hub: EventSink | None = None,
+    hub: Emitter | None = None,
+    direct: DirectMessenger | None = None,
+    public: PublicBooking | None = None,
 ) -> SchedulingServices:
+    """`direct`: reminders also go out as direct messages; `public`: the public booking page."""
     ring = keyring_from_settings(settings)
     retention = Retention(
         store, settings.summary_retention_days, settings.form_retention_days, settings.audit_retention_days
@@ -101,6 +113,8 @@ def build_scheduling(
             settings.reminder_webhook_secret.get_secret_value().encode() if settings.reminder_webhook_secret else None
         )
         channels = [WebhookChannel(settings.reminder_webhook_url, secret)] if settings.reminder_webhook_url else []
+    if direct is not None:
+        channels = [*channels, ChatReminderChannel(store, direct)]
     reminders = ReminderService(store, audit, channels)
     purge = PurgeService(store, audit, retention)
     jobs.register(JobType.GENERATE_SUMMARY, summaries.job)
@@ -118,6 +132,7 @@ def build_scheduling(
         reminders=reminders,
         purge=purge,
         admin=SchedulingAdminService(store, ring, audit),
+        public=None if public is None else public.service(policies, bookings, audit),
     )
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.crypto import KeyRing
 from connectnow.errors import AppError
+from connectnow.realtime.emitter import Emitter
+from connectnow.realtime.rooms import user_room
 from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.scheduling import BookingRepository
 from connectnow.services.scheduling import rules
@@ -65,12 +67,6 @@ def redact(description: str | None, sensitivity: Sensitivity, anonymous: bool) -
     return masked[:REDACTED_LENGTH]
 
 
-class EventSink(Protocol):
-    """The hub's one emit (connectnow/realtime/hub.py)."""
-
-    async def emit(self, event: str, data: Any, *, room: str | list[str]) -> None: ...
-
-
 BOOKING_EVENT = "scheduling:booking"
 GUEST = "guest"  # `createdBy` and `statusHistory.by` of public bookings: a guest has no account
 
@@ -84,7 +80,7 @@ class BookingService:
         audit: AuditService,
         jobs: JobService,
         forms: FormService,
-        events: EventSink | None = None,
+        events: Emitter | None = None,
     ) -> None:
         self.repo = BookingRepository(store)
         self.users = UserRepository(store)
@@ -109,7 +105,7 @@ class BookingService:
     async def notify(self, booking: BookingRecord, action: str) -> None:
         """Tell the host's and the booker's sockets, after the write; intake data never rides along."""
         if self.events is not None:
-            rooms = sorted({f"user:{booking.user_id}", f"user:{booking.created_by}"})
+            rooms = sorted({user_room(booking.user_id), user_room(booking.created_by)})
             view = self.public(booking, with_intake=False)
             await self.events.emit(BOOKING_EVENT, {"action": action, "booking": view}, room=rooms)
         if self.guest_mail is not None and booking.created_by == GUEST:

@@ -1,4 +1,4 @@
-"""Public booking at a host's scheduling link (issue 19; seed 003 `schedulingUsername`, `schedulingLink`).
+"""Public booking at a host's scheduling link (seed 003 `schedulingUsername`, `schedulingLink`).
 
 A guest without an account reads the host's page, lists open slots and books with a name and an e-mail.
 The booking goes through `BookingService.place`, so every policy and the per-host write guard apply as for
@@ -74,6 +74,7 @@ class PublicBookingService:
         throttle: Throttle,
         public_url: str | None,
         busy: BusyLookup | None = None,
+        outbox: MailOutbox | None = None,
     ) -> None:
         self.policies = policies
         self.bookings = bookings
@@ -83,7 +84,7 @@ class PublicBookingService:
         self.throttle = throttle  # per client address (the sign-in address bucket)
         self.public_url = public_url.rstrip("/") if public_url else None
         self.busy = busy
-        self.outbox: MailOutbox | None = None  # wired by the node: the guest's invitation mails
+        self.outbox = outbox  # the guest's invitation mails (None: built without mail)
         bookings.guest_mail = self._guest_changed  # every change of a guest booking, by guest or host
 
     # --- the host's profile ----------------------------------------------------------------------------

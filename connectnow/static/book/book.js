@@ -1,4 +1,4 @@
-// The public booking page (issue 19): talks only to /api/v1/public/scheduling/{username}; every text from
+// The public booking page: talks only to /api/v1/public/scheduling/{username}; every text from
 // the server is shown with textContent, never as HTML.
 "use strict";
 

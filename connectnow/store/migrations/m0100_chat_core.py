@@ -1,4 +1,4 @@
-"""Chat core (issue 3A): workspaces, invites, bans, channels, channel members, messages, reactions, counters."""
+"""Chat core: workspaces, invites, bans, channels, channel members, messages, reactions, counters."""
 
 from connectnow.store.schema import Index, Migration, TextIndex
 

@@ -1,4 +1,4 @@
-"""Attachments and direct messages (issue 3B; seed 002 ATTACHMENTS, DIRECT_CONVERSATIONS, DIRECT_MESSAGES)."""
+"""Attachments and direct messages (seed 002 ATTACHMENTS, DIRECT_CONVERSATIONS, DIRECT_MESSAGES)."""
 
 from connectnow.store.schema import Index, Migration
 

@@ -1,4 +1,4 @@
-"""Direct messages: unread counts look up the recipient's unread messages (issue 3B)."""
+"""Direct messages: unread counts look up the recipient's unread messages."""
 
 from connectnow.store.schema import Index, Migration
 

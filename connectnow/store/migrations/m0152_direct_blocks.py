@@ -1,4 +1,4 @@
-"""Direct messages: users block each other; reactions and pins (issue 18)."""
+"""Direct messages: users block each other; reactions and pins."""
 
 from connectnow.store.schema import Index, Migration
 

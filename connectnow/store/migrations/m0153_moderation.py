@@ -1,4 +1,4 @@
-"""Moderation records of deleted channel messages, reports, channel deletion jobs (issue 18)."""
+"""Moderation records of deleted channel messages, reports, channel deletion jobs."""
 
 from connectnow.store.schema import Index, Migration
 

@@ -1,4 +1,4 @@
-"""E-mail verification and password-reset tokens, stored as digests (issue 18)."""
+"""E-mail verification and password-reset tokens, stored as digests."""
 
 from connectnow.store.schema import Index, Migration
 

@@ -1,4 +1,4 @@
-"""Public booking (issue 19): a host's scheduling username and Cal.com user id are unique (seed 003)."""
+"""Public booking: a host's scheduling username and Cal.com user id are unique (seed 003)."""
 
 from connectnow.store.schema import Index, Migration
 

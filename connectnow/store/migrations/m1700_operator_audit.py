@@ -1,4 +1,4 @@
-"""Operators' dashboard (issue 17): the audit trail of operator actions, newest first."""
+"""Operators' dashboard: the audit trail of operator actions, newest first."""
 
 from connectnow.store.schema import Index, Migration
 

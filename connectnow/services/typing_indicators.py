@@ -17,23 +17,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
+from connectnow import errors
+from connectnow.errors import AppError
+from connectnow.realtime.emitter import Emitter
 from connectnow.realtime.ratelimit import RateLimiter
 from connectnow.realtime.tasks import stop_task
+from connectnow.repositories.direct import DirectConversationRepository
 from connectnow.services.auth import Principal
 from models.direct import TypingEvent, TypingIn
 
 if TYPE_CHECKING:
     from connectnow.services.chat_access import ChatAccess
-    from connectnow.services.direct import DirectService
     from connectnow.services.messages import MessageService
-
-
-class TypingEmitter(Protocol):
-    """What typing needs from the hub."""
-
-    async def emit(self, event: str, data: object, *, room: str, skip_user: str | None = None) -> None: ...
 
 
 # (principal, channel id) -> the channel room; raises AppError when the caller may not post there.
@@ -63,7 +60,7 @@ class _Target:
 class TypingService:
     def __init__(
         self,
-        hub: TypingEmitter,
+        hub: Emitter,
         limiter: RateLimiter,
         channel_gate: ChannelGate,
         direct_gate: DirectGate,
@@ -172,12 +169,16 @@ def channel_gate(chat: ChatAccess, messages: MessageService) -> ChannelGate:
     return gate
 
 
-def direct_gate(direct: DirectService) -> DirectGate:
-    """Typing in a direct conversation needs membership of it; the indicator goes to the other member."""
+def direct_gate(conversations: DirectConversationRepository) -> DirectGate:
+    """Typing in a direct conversation needs membership of it; the indicator goes to the other member.
+    Built on the repository, not DirectService, because DirectService is built after this service (it ends
+    the sender's indicator when a message is sent)."""
     from connectnow.services.direct import dm_room
 
     async def gate(principal: Principal, conversation_id: str) -> str:
-        conversation = await direct.conversation(principal, conversation_id)
-        return dm_room(conversation.id)
+        record = await conversations.get(conversation_id)
+        if record is None or not record.has(principal.user_id):
+            raise AppError(errors.NOT_FOUND, "No such conversation")
+        return dm_room(record.id)
 
     return gate

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from handlers.socket.router import SocketContext, SocketRouter
 from models.direct import TypingIn
 
@@ -11,10 +9,10 @@ router = SocketRouter()
 
 
 @router.event("typing:start", TypingIn)
-async def start(ctx: SocketContext, data: TypingIn) -> Any:
+async def start(ctx: SocketContext, data: TypingIn) -> dict[str, float]:
     return await ctx.svc.typing.start_typing(ctx.principal, data)
 
 
 @router.event("typing:stop", TypingIn)
-async def stop(ctx: SocketContext, data: TypingIn) -> Any:
+async def stop(ctx: SocketContext, data: TypingIn) -> dict[str, bool]:
     return await ctx.svc.typing.stop_typing(ctx.principal, data)
