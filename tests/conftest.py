@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,6 +16,12 @@ from connectnow.store.port import DocumentStore
 from connectnow.store.store_sqlite import SqliteStore
 from tests.support.live_server import LiveServer
 from tests.support.redis_server import RedisServer
+
+# The suite starts a few hundred Python processes (servers, CLI commands, workers): let them cache compiled
+# bytecode rather than compile connectnow's 230 modules anew each time, as they would where the environment
+# sets PYTHONDONTWRITEBYTECODE (then this process too would rewrite and compile every test module afresh).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 MONGODB_URL = os.environ.get("CONNECTNOW_TEST_MONGODB_URL")
 # The test id says which MongoDB ran: a real server, or mongomock-motor standing in for one.
