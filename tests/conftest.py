@@ -112,3 +112,10 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
 async def http(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=live_server.base_url, timeout=10.0) as client:
         yield client
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with a test marked `slow` run first. Parallel workers (scripts/test) take whole modules in this
+    order: a long module taken last would run alone at the end while the other workers sit idle."""
+    slow_files = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow_files)  # stable: modules stay whole
