@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,6 +16,12 @@ from connectnow.store.port import DocumentStore
 from connectnow.store.store_sqlite import SqliteStore
 from tests.support.live_server import LiveServer
 from tests.support.redis_server import RedisServer
+
+# The suite starts a few hundred Python processes (servers, CLI commands, workers): let them cache compiled
+# bytecode rather than compile connectnow's 230 modules anew each time, as they would where the environment
+# sets PYTHONDONTWRITEBYTECODE (then this process too would rewrite and compile every test module afresh).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 MONGODB_URL = os.environ.get("CONNECTNOW_TEST_MONGODB_URL")
 # The test id says which MongoDB ran: a real server, or mongomock-motor standing in for one.
@@ -105,3 +112,10 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
 async def http(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=live_server.base_url, timeout=10.0) as client:
         yield client
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with a test marked `slow` run first. Parallel workers (scripts/test) take whole modules in this
+    order: a long module taken last would run alone at the end while the other workers sit idle."""
+    slow_files = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow_files)  # stable: modules stay whole

@@ -24,6 +24,7 @@ def _latency_shape(lat: dict[str, object], empty: bool = False) -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_tiny_run_writes_every_figure_with_its_baseline(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bench", "run", "--profile", "tiny", "--only", "fanout,latency,persist", "--out",
@@ -64,6 +65,7 @@ def test_tiny_run_writes_every_figure_with_its_baseline(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_tiny_cpu_run_reports_a_slope_per_server_and_size(tmp_path: Path) -> None:
     """Issue 13's fixed-load CPU benchmark: every server, both loads, no delivery lost at these small loads."""
     done = subprocess.run(

@@ -31,7 +31,7 @@ from tests.contract.hostile import (
     encode,
     path_value,
 )
-from tests.support.clients import admin_token, bearer
+from tests.support.clients import admin_token, bearer, openapi_document
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -154,9 +154,10 @@ def judge(tally: Tally, probe: Probe, status: int, text: str) -> None:
         tally.failures.append(f"{where} {code} (status not declared in the OpenAPI document)")
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # thousands of requests: about a minute idle, minutes on a loaded runner
 async def test_every_endpoint_refuses_every_class_of_bad_input(server: LiveServer, token: str) -> None:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as plain:
-        document = (await plain.get("/openapi.json")).json()
+    document = await openapi_document(server.base_url)
     probes = [
         probe
         for path, item in document["paths"].items()

@@ -88,6 +88,7 @@ def run_operation(operation: Any, mode: GenerationMode, headers: dict[str, str],
 
 
 @pytest.mark.timeout(600)  # about a minute on an idle machine; generous for a loaded CI runner
+@pytest.mark.slow
 def test_the_openapi_document_is_a_contract_the_server_keeps(server: LiveServer) -> None:
     schema = schemathesis.openapi.from_url(f"{server.base_url}/openapi.json")
     # The token is added to every call: generated requests must not plan to leave it out.

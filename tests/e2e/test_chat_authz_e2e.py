@@ -8,7 +8,7 @@ of the policy that is not also a deliberate change of docs/ROLES.md fails this t
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import MONGO_ID
 from tests.direct.inprocess import mongo_server
 from tests.support.clients import SocketClient, register, unique_name
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, shared_server
 
 pytestmark = pytest.mark.e2e
 ROLES = ("OWNER", "ADMIN", "MODERATOR", "MEMBER", "GUEST", "NONMEMBER", "BANNED")
@@ -63,13 +63,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer.start(tmp_path_factory.mktemp("chat-authz"), rate_send_burst="500")
-    try:
-        yield live
-    finally:
-        live.stop()
+sqlite_server = shared_server("chat-authz", rate_send_burst="500")
 
 
 @pytest.fixture(params=["sqlite", MONGO_ID])

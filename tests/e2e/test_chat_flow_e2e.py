@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +14,15 @@ import pytest
 from tests.conftest import MONGO_ID
 from tests.direct.inprocess import mongo_server
 from tests.support.clients import Person, SocketClient, bearer, register, unique_name
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, shared_server
 
 pytestmark = pytest.mark.e2e
 QUIET_SECS = 0.6  # how long a socket that must receive nothing is watched
 _cmid = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    # Generous send limits: these scenarios measure ordering and fan-out, not the rate limiter.
-    live = LiveServer.start(tmp_path_factory.mktemp("chat"), rate_send_burst="500", rate_react_burst="500")
-    try:
-        yield live
-    finally:
-        live.stop()
+# Generous send limits: these scenarios measure ordering and fan-out, not the rate limiter.
+sqlite_server = shared_server("chat", rate_send_burst="500", rate_react_burst="500")
 
 
 @pytest.fixture(params=["sqlite", MONGO_ID])

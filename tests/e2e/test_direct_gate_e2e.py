@@ -6,7 +6,7 @@ turns off for scenarios that are not about it).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -14,18 +14,12 @@ import pytest
 
 from tests.direct.e2e_support import close_all, dm, people
 from tests.support.clients import unique_name
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, shared_server
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def gated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer.start(tmp_path_factory.mktemp("dmgate"), dm_require_shared_workspace="true")
-    try:
-        yield live
-    finally:
-        live.stop()
+gated = shared_server("dmgate", dm_require_shared_workspace="true")
 
 
 @pytest.fixture

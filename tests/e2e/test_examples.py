@@ -17,10 +17,11 @@ import httpx
 import pytest
 
 from tests.support.clients import PASSWORD, SocketClient, bearer, register, unique_name
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, shared_server
 from tests.support.node import ensure_node_packages, run
 
 pytestmark = pytest.mark.e2e
+live_server = shared_server("examples")  # one server for the module (overrides the per-test fixture)
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 CLIENT_TIMEOUT_SECS = 60
@@ -70,7 +71,7 @@ async def check_run(
 
 
 async def test_python_and_javascript_examples(http: httpx.AsyncClient, live_server: LiveServer) -> None:
-    node = await ensure_node_packages(EXAMPLES / "js", probe="@connectnow/client")
+    node = ensure_node_packages(EXAMPLES / "js", probe="@connectnow/client")
     owner = await register(http, unique_name("owner"))
     workspace_id, channel_id = await public_channel(http, owner["accessToken"])
     watcher = SocketClient()
@@ -93,7 +94,7 @@ async def test_python_and_javascript_examples(http: httpx.AsyncClient, live_serv
 
 
 async def test_examples_report_a_wrong_password_clearly(http: httpx.AsyncClient, live_server: LiveServer) -> None:
-    node = await ensure_node_packages(EXAMPLES / "js", probe="@connectnow/client")
+    node = ensure_node_packages(EXAMPLES / "js", probe="@connectnow/client")
     user = await register(http, unique_name("wp"))
     env = client_env(live_server, user["user"]["username"], "0" * 24, "0" * 24, "x")
     env["CN_PASSWORD"] = "wrong password here"

@@ -21,8 +21,9 @@ NODE_TESTS_TIMEOUT_SECS = 240
 
 
 @pytest.mark.timeout(NODE_TESTS_TIMEOUT_SECS + 330)
+@pytest.mark.slow
 async def test_javascript_client_library() -> None:
-    node = await ensure_node_packages(CLIENT)
+    node = ensure_node_packages(CLIENT)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTNOW_")}
     env["CONNECTNOW_PYTHON"] = sys.executable
     code, out, err = await run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,24 +13,16 @@ import httpx
 import pytest
 
 from tests.support.clients import Person, register, unique_name
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, shared_server
 
 pytestmark = pytest.mark.e2e
 RETENTION_SECS = 6  # long enough to read the record on a busy machine, short enough to see the purge
 _ids = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def mod_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer.start(
-        tmp_path_factory.mktemp("moderation"),
-        moderation_retention_seconds=str(RETENTION_SECS),
-        moderation_poll_seconds="0.2",
-    )
-    try:
-        yield live
-    finally:
-        live.stop()
+mod_server = shared_server(
+    "moderation", moderation_retention_seconds=str(RETENTION_SECS), moderation_poll_seconds="0.2"
+)
 
 
 @pytest.fixture

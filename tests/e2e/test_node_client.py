@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
-import subprocess
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,47 +17,23 @@ import httpx
 import pytest
 
 from tests.support.clients import Person, register, unique_name
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, server_http, shared_server
+from tests.support.node import ensure_node_packages
 from tests.support.rooms import public_general, wait_count
 
 pytestmark = pytest.mark.e2e
 NODE_DIR = Path(__file__).resolve().parent / "node"
-NPM_INSTALL_TIMEOUT_SECS = 300
 NODE_SENDS = 10
 PYTHON_BURST = 40  # more than python-engineio's client takes in one poll answer: the Node client has no such cap
 
 
 @pytest.fixture(scope="module")
 def node() -> str:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.fail("node and npm are needed for the official-client test (install Node.js 18 or newer)")
-    if not (NODE_DIR / "node_modules" / "socket.io-client").is_dir():
-        done = subprocess.run(
-            [npm, "ci" if (NODE_DIR / "package-lock.json").exists() else "install", "--no-audit", "--no-fund"],
-            cwd=NODE_DIR,
-            env=dict(os.environ),
-            capture_output=True,
-            text=True,
-            timeout=NPM_INSTALL_TIMEOUT_SECS,
-        )
-        assert done.returncode == 0, f"npm install failed:\n{done.stdout}\n{done.stderr}"
-    return node
+    return ensure_node_packages(NODE_DIR)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer.start(tmp_path_factory.mktemp("nodeclient"), rate_send_burst="1000", rate_send_per_second="1000")
-    try:
-        yield live
-    finally:
-        live.stop()
-
-
-@pytest.fixture
-async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=15.0) as client:
-        yield client
+server = shared_server("nodeclient", rate_send_burst="1000", rate_send_per_second="1000")
+http = server_http()
 
 
 async def run_node(node: str, *args: str) -> tuple[asyncio.subprocess.Process, asyncio.StreamReader]:

@@ -40,6 +40,7 @@ def samples_by_worker(sock: SocketClient) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+@pytest.mark.slow
 async def test_every_workers_samples_reach_a_dashboard_on_any_worker(
     cluster: tuple[RedisServer, dict[str, str], list[LiveServer]], tmp_path: Path
 ) -> None:

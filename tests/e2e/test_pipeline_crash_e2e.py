@@ -183,6 +183,7 @@ def check_conversation(rows: list[dict[str, Any]], counters: dict[str, Any], rea
 
 
 @pytest.mark.timeout(400)  # three server starts: each takes seconds on an idle machine, far more on a loaded one
+@pytest.mark.slow
 async def test_kill_9_rounds_leave_every_change_once_and_numbers_contiguous(cluster: Cluster) -> None:
     base = cluster.survivor.base_url
     async with httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT_SECS) as http:

@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from tests.support.clients import Person, bearer, register, unique_name
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, shared_server
 
 pytestmark = pytest.mark.e2e
+live_server = shared_server("replay")  # one server for the module (overrides the per-test fixture)
 BURST = 20  # the default CONNECTNOW_RATE_SEND_BURST
 
 

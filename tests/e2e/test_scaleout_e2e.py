@@ -6,6 +6,7 @@ import asyncio
 import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from tests.support.clients import SocketClient, bearer, register
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, running
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
@@ -35,19 +36,31 @@ class Pair:
     redis: RedisServer
 
 
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[Pair]:
+@contextmanager
+def started_pair(root: Path) -> Iterator[Pair]:
     redis = RedisServer.start()
-    shared = {"redis_url": redis.url, "database_url": f"sqlite:///{tmp_path / 'shared.db'}", **PRESENCE}
-    servers: list[LiveServer] = []
+    shared = {"redis_url": redis.url, "database_url": f"sqlite:///{root / 'shared.db'}", **PRESENCE}
     try:
-        servers.append(LiveServer.start(tmp_path / "a", **shared))
-        servers.append(LiveServer.start(tmp_path / "b", **shared))
-        yield Pair(servers[0], servers[1], redis)
+        with running(root / "a", **shared) as a, running(root / "b", **shared) as b:
+            yield Pair(a, b, redis)
     finally:
-        for server in servers:
-            server.stop()
         redis.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    with started_pair(tmp_path_factory.mktemp("pair")) as made:
+        yield made
+
+
+@pytest.fixture
+def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Pair]:
+    """The module's pair; a test marked `own_servers` (it kills a worker or stops Redis) gets one of its own."""
+    if request.node.get_closest_marker("own_servers") is None:
+        yield request.getfixturevalue("shared_pair")
+        return
+    with started_pair(tmp_path) as made:
+        yield made
 
 
 @dataclass
@@ -136,6 +149,7 @@ async def wait_presence(sock: SocketClient, user_id: str, status: str, timeout: 
     raise AssertionError(f"{user_id} never became {status}")
 
 
+@pytest.mark.own_servers
 async def test_presence_is_the_same_from_both_workers_and_a_killed_worker_lapses(pair: Pair, chat: Chat) -> None:
     alice_a = await chat.socket(pair.a, chat.alice)
     bob_b = await chat.socket(pair.b, chat.bob)
@@ -166,6 +180,7 @@ async def test_two_devices_one_idle_stays_online(pair: Pair, chat: Chat) -> None
     assert away == []
 
 
+@pytest.mark.own_servers
 async def test_redis_outage_loses_no_acknowledged_message_and_sync_fills_the_gap(pair: Pair, chat: Chat) -> None:
     alice_a = await chat.socket(pair.a, chat.alice)
     bob_b = await chat.socket(pair.b, chat.bob)

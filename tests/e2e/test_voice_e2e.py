@@ -13,10 +13,11 @@ import httpx
 import pytest
 
 from tests.support.clients import Person, SocketClient, register, unique_name
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, shared_server
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
+live_server = shared_server("voice")  # one server for the module (overrides the per-test fixture)
 SDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
 CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 192.0.2.1 54400 typ host", "sdpMid": "0", "sdpMLineIndex": 0}
 

@@ -145,6 +145,7 @@ async def sign_up(browser: Any, url: str, prefix: str, **context: Any) -> Person
     return person
 
 
+@pytest.mark.slow
 async def test_two_people_chat_in_the_browser(server: LiveServer, browser: Any) -> None:
     from playwright.async_api import expect
 

@@ -5,7 +5,6 @@ cannot lock the owner out. Real servers; the client address comes through a trus
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from tests.support.clients import PASSWORD, bearer, unique_name
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, shared_server
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
@@ -30,13 +29,7 @@ LIMITS = {
 }
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer.start(tmp_path_factory.mktemp("auth-limits"), **LIMITS)
-    try:
-        yield live
-    finally:
-        live.stop()
+server = shared_server("auth-limits", **LIMITS)
 
 
 _octet = iter(range(1, 250))

@@ -3,38 +3,25 @@ channels they were added to), and `channel:join` answers them what PROTOCOL.md s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.clients import Person, register, unique_name
-from tests.support.live_server import LiveServer
+from tests.support.clients import Person, new_people, online, unique_name
+from tests.support.live_server import LiveServer, shared_server
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer.start(tmp_path_factory.mktemp("guests"))
-    try:
-        yield live
-    finally:
-        live.stop()
+server = shared_server("guests")
 
 
 @pytest.fixture
 async def people(server: LiveServer) -> AsyncIterator[list[Person]]:
     async with httpx.AsyncClient(base_url=server.base_url) as http:
-        crowd = [Person(await register(http)) for _ in range(3)]
-    for person in crowd:
-        await person.connect(server)
-    try:
+        crowd = await new_people(http, 3)
+    async with online(server, *crowd):
         yield crowd
-    finally:
-        for person in crowd:
-            await person.sock.close()
 
 
 def mentions(events: list[tuple[str, Any]], channel_id: str) -> list[str]:

@@ -12,25 +12,16 @@ import httpx
 import pytest
 
 from tests.support.clients import PASSWORD, bearer, unique_name
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, shared_server
 
 pytestmark = pytest.mark.e2e
 
 TOKEN = "metrics-secret-for-tests"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer.start(
-        tmp_path_factory.mktemp("edge"),
-        trusted_proxies="127.0.0.1,10.9.0.0/16",
-        metrics_token=TOKEN,
-        metrics_allowed_networks="192.0.2.0/24",
-    )
-    try:
-        yield live
-    finally:
-        live.stop()
+server = shared_server(
+    "edge", trusted_proxies="127.0.0.1,10.9.0.0/16", metrics_token=TOKEN, metrics_allowed_networks="192.0.2.0/24"
+)
 
 
 @pytest.fixture

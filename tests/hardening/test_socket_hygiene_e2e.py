@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.clients import SocketClient, bearer, register, unique_name
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, shared_server
 
 pytestmark = pytest.mark.e2e
 
@@ -22,13 +22,7 @@ SETTINGS = {"socket_connect_timeout_seconds": "1", "max_sockets_per_user": "3", 
 POLL = "/socket.io/?EIO=4&transport=polling"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer.start(tmp_path_factory.mktemp("sockets"), **SETTINGS)
-    try:
-        yield live
-    finally:
-        live.stop()
+server = shared_server("sockets", **SETTINGS)
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from connectnow.store.schema import all_migrations
 from tests.support.redis_server import RedisServer, env_without_connectnow
 
@@ -43,6 +45,7 @@ def test_concurrent_migrate_processes_on_a_fresh_folder_all_succeed(tmp_path: Pa
             assert listed == expected, (listed, err)
 
 
+@pytest.mark.slow
 def test_serve_with_two_workers_exits_non_zero_when_workers_cannot_start(tmp_path: Path) -> None:
     # The database path is a directory: every worker fails in its start-up (opening the store).
     broken = tmp_path / "db-is-a-directory"

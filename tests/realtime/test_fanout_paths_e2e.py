@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -15,32 +14,21 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.support.clients import Person, bearer, register, unique_name
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, server_http, shared_server
 from tests.support.rooms import metric, public_general, wait_count
 
 pytestmark = pytest.mark.e2e
 MAX_PENDING = 200  # CONNECTNOW_MAX_PENDING_PACKETS for this server (a long-polling socket takes 60 at once)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer.start(
-        tmp_path_factory.mktemp("fanout"),
-        rate_send_burst="100000",
-        rate_send_per_second="100000",
-        max_pending_packets=str(MAX_PENDING),
-        metrics_allowed_networks="127.0.0.1",  # the test reads /metrics as the local Prometheus would
-    )
-    try:
-        yield live
-    finally:
-        live.stop()
-
-
-@pytest.fixture
-async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=15.0) as client:
-        yield client
+server = shared_server(
+    "fanout",
+    rate_send_burst="100000",
+    rate_send_per_second="100000",
+    max_pending_packets=str(MAX_PENDING),
+    metrics_allowed_networks="127.0.0.1",  # the test reads /metrics as the local Prometheus would
+)
+http = server_http()
 
 
 async def test_every_socket_gets_every_message_once_in_one_order(server: LiveServer, http: httpx.AsyncClient) -> None:
@@ -82,18 +70,26 @@ async def stalled_socket(server: LiveServer, token: str) -> Any:
     """A WebSocket client that completes the Socket.IO handshake and then never reads again (a tiny
     receive buffer, so the server's output backs up quickly)."""
     raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    raw.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(raw, ("127.0.0.1", server.port))
-    ws = await ws_connect(
-        f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket", sock=raw, max_queue=1, max_size=None
-    )
-    opened = await ws.recv()
-    assert isinstance(opened, str) and opened.startswith("0")
-    await ws.send("40" + json.dumps({"token": token}))
-    async with asyncio.timeout(10):
-        while not str(await ws.recv()).startswith("40"):  # events of the rooms it joined may come first
-            pass
+    try:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(raw, ("127.0.0.1", server.port))
+        ws = await ws_connect(
+            f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket", sock=raw, max_queue=1, max_size=None
+        )
+    except BaseException:
+        raw.close()  # not yet owned by a WebSocket: an unclosed socket would warn (an error) in a later test
+        raise
+    try:
+        opened = await ws.recv()
+        assert isinstance(opened, str) and opened.startswith("0")
+        await ws.send("40" + json.dumps({"token": token}))
+        async with asyncio.timeout(10):
+            while not str(await ws.recv()).startswith("40"):  # events of the rooms it joined may come first
+                pass
+    except BaseException:
+        await ws.close()
+        raise
     return ws
 
 

@@ -121,9 +121,12 @@ async def test_redis_down_meters_per_worker_instead_of_stopping_chat(redis_prefi
     # Issue 4: chat goes on through a Redis outage. The limiter falls back to this worker's own buckets,
     # so floods are still refused and the fallback is counted, never silent.
     # The dead port stays bound (never listening) so no other process can start a server on it mid-test.
-    held = socket.socket()
-    held.bind(("127.0.0.1", 0))
-    limiter = RedisRateLimiter(f"redis://127.0.0.1:{held.getsockname()[1]}/0", redis_prefix, RULES)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        await fallback_meters(RedisRateLimiter(f"redis://127.0.0.1:{held.getsockname()[1]}/0", redis_prefix, RULES))
+
+
+async def fallback_meters(limiter: RedisRateLimiter) -> None:
     try:
         for _ in range(SLOW.capacity):
             await limiter.hit("u1", SLOW)
@@ -133,7 +136,6 @@ async def test_redis_down_meters_per_worker_instead_of_stopping_chat(redis_prefi
         assert limiter.fallback_decisions == SLOW.capacity + 1
     finally:
         await limiter.close()
-        held.close()
 
 
 async def test_memory_refill_arithmetic_with_a_controlled_clock() -> None:

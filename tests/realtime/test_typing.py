@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from connectnow.services.typing_indicators import TypingService, direct_gate
 from models.direct import TypingIn
 from tests.attachments.helpers import make_user
 from tests.direct.world import DirectWorld, world
+from tests.support.clock import stopped_loop_clock
 
 EXPIRY_SECS = 0.3
 __all__ = ["world"]  # the fixture, imported for this module
@@ -78,18 +78,20 @@ async def test_repeated_starts_are_throttled_and_expiry_is_automatic(typing: Typ
     world = typing.world
     alice, bob = await make_user(world.store), await make_user(world.store)
     convo = await world.direct.open(alice, bob.user_id)
-    for _ in range(5):
+    # The loop's clock moves only when told: a loaded machine cannot stretch a sleep past the expiry.
+    with stopped_loop_clock() as clock:
+        for _ in range(5):
+            await typing.service.start_typing(alice, dm(convo.id))
+        assert len(world.hub.events("typing:started")) == 1
+        await clock.advance(EXPIRY_SECS * 0.6)  # past half the expiry: the next start re-announces
         await typing.service.start_typing(alice, dm(convo.id))
-    assert len(world.hub.events("typing:started")) == 1
-    await asyncio.sleep(EXPIRY_SECS * 0.6)  # past half the expiry: the next start re-announces
-    await typing.service.start_typing(alice, dm(convo.id))
-    assert len(world.hub.events("typing:started")) == 2
-    await asyncio.sleep(EXPIRY_SECS * 0.6)  # extended: not expired yet
-    assert world.hub.events("typing:stopped") == []
-    await asyncio.sleep(EXPIRY_SECS * 0.8)
-    [stopped] = world.hub.events("typing:stopped", f"dm:{convo.id}")
-    assert stopped["reason"] == "expired" and stopped["userId"] == alice.user_id
-    assert typing.service.live_count() == 0
+        assert len(world.hub.events("typing:started")) == 2
+        await clock.advance(EXPIRY_SECS * 0.9)  # extended: not expired yet
+        assert world.hub.events("typing:stopped") == []
+        await clock.advance(EXPIRY_SECS * 0.2)
+        [stopped] = world.hub.events("typing:stopped", f"dm:{convo.id}")
+        assert stopped["reason"] == "expired" and stopped["userId"] == alice.user_id
+        assert typing.service.live_count() == 0
 
 
 async def test_senders_sockets_are_skipped_in_channels(typing: Typing) -> None:

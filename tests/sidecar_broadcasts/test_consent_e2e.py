@@ -11,7 +11,7 @@ import hmac
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -20,49 +20,24 @@ import orjson
 import pytest
 
 from connectnow.clock import utcnow
+from tests.sidecar_broadcasts.live import api_http, broadcasts_server, code, signup
 from tests.sidecar_broadcasts.receiver import Receiver
 from tests.sidecar_broadcasts.workers import running_receiver
-from tests.support.clients import PASSWORD, bearer, register, unique_name
+from tests.support.clients import PASSWORD, bearer, openapi_document, unique_name
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
-API = "/api/v1"
 PHONES = {"Ann": "+12025550140", "Ben": "+12025550141", "Cy": "+12025550142"}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer.start(
-        tmp_path_factory.mktemp("consent"),
-        broadcast_poll_seconds="0.2",
-        broadcast_webhook_allow_private="true",
-        broadcast_webhook_timeout_seconds="2",
-    )
-    try:
-        yield live
-    finally:
-        live.stop()
-
-
-@pytest.fixture
-async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url + API, timeout=15.0) as client:
-        yield client
+server = broadcasts_server("consent")
+http = api_http()
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     async with running_receiver() as hook:
         yield hook
-
-
-async def signup(http: httpx.AsyncClient, prefix: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=str(http.base_url).rstrip("/").removesuffix(API)) as root:
-        return await register(root, unique_name(prefix))
-
-
-def code(response: httpx.Response) -> str:
-    return str(response.json()["error"]["code"])
 
 
 def signed(secret: bytes, body: bytes, at: float | None = None) -> dict[str, str]:
@@ -220,8 +195,7 @@ async def test_selections_filtered_by_delivery_status_and_created_by_shown(
 
 
 async def test_openapi_lists_consent_endpoints(server: LiveServer) -> None:
-    async with httpx.AsyncClient(base_url=server.base_url) as root:
-        paths = (await root.get("/openapi.json")).json()["paths"]
+    paths = (await openapi_document(server.base_url))["paths"]
     inbound = paths["/api/v1/broadcasts/inbound/{user_id}"]["post"]
     assert "application/json" in inbound["requestBody"]["content"]
     assert "/api/v1/contacts/{contact_id}/opt-out" in paths

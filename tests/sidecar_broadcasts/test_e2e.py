@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -12,47 +11,25 @@ import httpx
 import pytest
 
 from connectnow.clock import utcnow
+from tests.sidecar_broadcasts.live import api_http, broadcasts_server, code, signup
 from tests.sidecar_broadcasts.receiver import Receiver
-from tests.support.clients import PASSWORD, SocketClient, bearer, register, unique_name
+from tests.support.clients import PASSWORD, SocketClient, bearer, openapi_document, unique_name
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
-API = "/api/v1"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer.start(
-        tmp_path_factory.mktemp("broadcasts"),
-        broadcast_poll_seconds="0.1",
-        broadcast_webhook_allow_private="true",
-        broadcast_webhook_timeout_seconds="2",
-    )
-    try:
-        yield live
-    finally:
-        live.stop()
-
-
-@pytest.fixture
-async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url + API, timeout=15.0) as client:
-        yield client
+server = broadcasts_server("broadcasts")
+http = api_http()
 
 
 async def user(http: httpx.AsyncClient) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=str(http.base_url).rstrip("/").removesuffix(API)) as root:
-        data = await register(root, unique_name("b"))
+    data = await signup(http, "b")
     return {"id": data["user"]["id"], "token": data["accessToken"], "auth": bearer(data["accessToken"])}
 
 
 def in_seconds(seconds: float) -> str:
     return (utcnow() + timedelta(seconds=seconds)).isoformat()
-
-
-def code(response: httpx.Response) -> str:
-    body: dict[str, Any] = response.json()
-    return str(body["error"]["code"])
 
 
 async def test_rest_contacts_groups_templates_and_refusals(http: httpx.AsyncClient) -> None:
@@ -108,8 +85,7 @@ async def test_rest_contacts_groups_templates_and_refusals(http: httpx.AsyncClie
 
 
 async def test_openapi_documents_the_sidecar(server: LiveServer) -> None:
-    async with httpx.AsyncClient(base_url=server.base_url) as root:
-        spec = (await root.get("/openapi.json")).json()
+    spec = await openapi_document(server.base_url)
     paths = spec["paths"]
     for path in (
         "/api/v1/contacts",

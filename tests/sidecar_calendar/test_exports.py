@@ -178,6 +178,7 @@ EXPORT_EVENTS = 100_000
 PEAK_BOUND_BYTES = 8 * 1024 * 1024  # the JSON file is ~60 MB; streaming keeps the peak far below it
 
 
+@pytest.mark.slow
 async def test_export_of_100k_events_runs_in_bounded_memory(tmp_path: Path) -> None:
     """On SQLite: mongomock keeps every document in Python memory itself and sorts in memory, so it cannot
     show the adapter's streaming; real MongoDB streams the same `iterate` cursor in batches."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support.clients import PASSWORD, bearer, register, unique_name
+from tests.support.clients import PASSWORD, bearer, openapi_document, register, unique_name
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -90,8 +90,7 @@ async def test_rsvp_links_close_the_invitee_email_hole(live_server: LiveServer, 
     }
     assert "rsvp" not in stored and "inviteeUserIds" not in stored
 
-    async with httpx.AsyncClient(base_url=live_server.base_url) as root:
-        paths = (await root.get("/openapi.json")).json()["paths"]
+    paths = (await openapi_document(live_server.base_url))["paths"]
     for documented in (
         "/api/v1/calendar-events/freebusy",
         "/api/v1/calendar-events/search",

@@ -134,6 +134,7 @@ async def test_booking_flow_refusals_and_authorization(server: LiveServer, clien
     assert cancel.json()["error"]["code"] == "VALIDATION_FAILED"
 
 
+@pytest.mark.slow
 async def test_forms_admin_audit_and_key_rotation(server: LiveServer, client: httpx.AsyncClient) -> None:
     host, guest = await register(client), await register(client)
     h, g = bearer(host["accessToken"]), bearer(guest["accessToken"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -31,6 +33,18 @@ async def register(http: httpx.AsyncClient, username: str | None = None, passwor
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()
     return data
+
+
+# The first /openapi.json builds the schema of every model: seconds on a loaded machine, past httpx's 5 s default.
+OPENAPI_TIMEOUT_SECS = 60.0
+
+
+async def openapi_document(base_url: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=OPENAPI_TIMEOUT_SECS) as http:
+        answer = await http.get("/openapi.json")
+    assert answer.status_code == 200, answer.text
+    document: dict[str, Any] = answer.json()
+    return document
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -123,6 +137,24 @@ class Person:
     def got(self, prefix: str) -> list[str]:
         """Names of the events received so far that start with `prefix`."""
         return [e for e, _ in self.sock.events if e.startswith(prefix)]
+
+
+async def new_people(http: httpx.AsyncClient, count: int, prefix: str = "user") -> list[Person]:
+    """`count` freshly registered users (unique names, so tests can share one server)."""
+    return [Person(await register(http, unique_name(prefix))) for _ in range(count)]
+
+
+@asynccontextmanager
+async def online(server: Any, *persons: Person) -> AsyncIterator[None]:
+    """Connect each person's socket for the block. Every socket is closed however the block ends, a failed
+    connect included: a socket left open is a ResourceWarning (an error) in whichever later test collects it."""
+    try:
+        for person in persons:
+            await person.connect(server)
+        yield
+    finally:
+        for person in persons:
+            await person.sock.close()
 
 
 def admin_token(server: Any, username: str) -> str:

@@ -1,4 +1,9 @@
-"""A real ConnectNow server: `connectnow serve` in a subprocess on a free port, stopped after the test."""
+"""A real ConnectNow server: `connectnow serve` in a subprocess on a free port, stopped after the test.
+
+Most modules share one server: `server = shared_server("name", **settings)` at module level makes a
+module-scoped `server` fixture, and `http = server_http()` an httpx client on it for each test. Start a server
+of a test's own (`with running(tmp_path / "s") as live:`) only when the test restarts, kills or reconfigures it.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,21 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.redis_server import env_without_connectnow, free_port
 
 START_TIMEOUT_SECS = 30.0
+# free_port() releases the port before the server binds it: another process (an xdist worker's server, an
+# outgoing connection) may take it meanwhile. Such a start is retried on a fresh port, not failed.
+START_ATTEMPTS = 3
 TEST_AUTH_LIMITS = {"CONNECTNOW_RATE_AUTH_ADDRESS_BURST": "100000", "CONNECTNOW_RATE_AUTH_ADDRESS_PER_SECOND": "1000"}
 
 
@@ -29,6 +41,16 @@ class LiveServer:
 
     @classmethod
     def start(cls, data_dir: Path, **settings: str) -> LiveServer:
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                return cls._start_once(data_dir, **settings)
+            except PortTaken:
+                if attempt == START_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _start_once(cls, data_dir: Path, **settings: str) -> LiveServer:
         port = free_port()
         env = env_without_connectnow()
         env.update(
@@ -73,7 +95,10 @@ class LiveServer:
         deadline = time.monotonic() + START_TIMEOUT_SECS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited at start:\n{self.log()}")
+                log = self.log()
+                if "address already in use" in log.lower():
+                    raise PortTaken(f"port {self.port} was taken before the server bound it:\n{log}")
+                raise RuntimeError(f"server exited at start:\n{log}")
             try:
                 if httpx.get(f"{self.base_url}/readyz", timeout=1.0).status_code == 200:
                     return
@@ -111,6 +136,47 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+class PortTaken(RuntimeError):
+    """The free port found for a server was bound by someone else first."""
+
+
+@contextmanager
+def running(data_dir: Path, **settings: str) -> Iterator[LiveServer]:
+    """A server of the caller's own for the `with` block, stopped however the block ends."""
+    live = LiveServer.start(data_dir, **settings)
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def shared_server(name: str, **settings: str) -> Callable[..., Any]:
+    """A module-scoped fixture: one server (`CONNECTNOW_<SETTING>` from `settings`) for the module's tests.
+
+    Assign it to the fixture's name at module level: `server = shared_server("fanout", max_pending_packets="200")`.
+    Tests sharing it must not depend on an empty server: unique names (tests/support/clients.py) keep them apart.
+    """
+
+    @pytest.fixture(scope="module")
+    def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+        with running(tmp_path_factory.mktemp(name), **settings) as live:
+            yield live
+
+    return shared
+
+
+def server_http(path: str = "", *, server: str = "server", timeout: float = 15.0) -> Callable[..., Any]:
+    """A per-test fixture: an httpx client whose base URL is the fixture `server`'s URL plus `path`."""
+
+    @pytest.fixture
+    async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+        live: LiveServer = request.getfixturevalue(server)
+        async with httpx.AsyncClient(base_url=live.base_url + path, timeout=timeout) as http:
+            yield http
+
+    return client
 
 
 def _spawn(port: int, env: dict[str, str], log_path: Path, mode: str = "wb") -> subprocess.Popen[bytes]:

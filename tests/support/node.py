@@ -1,10 +1,15 @@
-"""Running Node.js from the Python suite: the JavaScript examples and the client library's own tests."""
+"""Running Node.js from the Python suite: the JavaScript examples, the official client and the client library's
+own tests."""
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import hashlib
 import os
 import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,20 +30,28 @@ async def run(cmd: list[str], *, cwd: Path, env: dict[str, str], timeout: float)
     return process.returncode or 0, out.decode(), err.decode()
 
 
-async def ensure_node_packages(folder: Path, probe: str = "socket.io-client") -> str:
+def ensure_node_packages(folder: Path, probe: str = "socket.io-client") -> str:
     """Install `folder`'s locked npm dependencies once (`npm ci`) and answer the node executable.
 
     Without node this fails with a clear message rather than skipping: the JavaScript parts are the product.
+    A lock file makes parallel test workers (pytest-xdist) wait for one install instead of racing two `npm ci`
+    in one folder (each deletes node_modules first).
     """
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.fail("node and npm are needed for the JavaScript client and examples (install Node.js 18 or newer)")
-    if not (folder / "node_modules" / probe).is_dir():
-        code, out, err = await run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=folder,
-            env=dict(os.environ),
-            timeout=NPM_INSTALL_TIMEOUT_SECS,
-        )
-        assert code == 0, f"npm ci in {folder} failed:\n{out}\n{err}"
+    key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+    with (Path(tempfile.gettempdir()) / f"connectnow-npm-{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "node_modules" / probe).is_dir():
+            done = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=folder,
+                env=dict(os.environ),
+                capture_output=True,
+                text=True,
+                timeout=NPM_INSTALL_TIMEOUT_SECS,
+                check=False,
+            )
+            assert done.returncode == 0, f"npm ci in {folder} failed:\n{done.stdout}\n{done.stderr}"
     return node
