@@ -29,6 +29,7 @@ from connectnow.realtime import transport
 from connectnow.realtime.broker import Broker
 from connectnow.realtime.ordering import StreamOrder
 from connectnow.services.auth import Principal
+from models.base import Wire
 from models.bounds import JsonValueError, Undecodable, decode_client_json
 
 log = logging.getLogger("connectnow.hub")
@@ -50,6 +51,8 @@ class Connection:
 
 
 def to_wire(data: Any) -> Any:
+    if isinstance(data, Wire):  # already in wire form (models/base.py)
+        return data
     if isinstance(data, BaseModel):
         return data.model_dump(mode="json", by_alias=True, exclude_none=True)
     if isinstance(data, list | tuple):

@@ -23,7 +23,7 @@ router = SocketRouter()
 
 @router.event("message:send", MessageSend)
 async def send(ctx: SocketContext, data: MessageSend) -> Any:
-    message, created = await ctx.svc.messages.send(ctx.principal, data)
+    message, created = await ctx.svc.messages.send_wire(ctx.principal, data)
     return {"message": message, "duplicate": not created}
 
 
