@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from pydantic import BaseModel
@@ -14,25 +14,23 @@ from models.base import StoredModel, Wire, dump_as
 from models.direct import DirectMessagePublic, DirectMessageRecord
 from models.messages import MessagePublic, MessageRecord, MessageType
 
+R = TypeVar("R", bound=StoredModel)
+
+
+def stored(model: type[R], fields: dict[str, Any], extra: dict[str, Any]) -> R:
+    now = utcnow()
+    base = {"id": new_id(), "dedupe_key": "k", "seq": 7, "last_event_seq": 9, "created_at": now, "updated_at": now}
+    return model(**{**base, **fields, **extra})
+
 
 def channel_message(**extra: Any) -> MessageRecord:
-    now = utcnow()
-    base: dict[str, Any] = {
-        "id": new_id(), "channel_id": new_id(), "workspace_id": new_id(), "user_id": new_id(),
-        "content": "hello ✓ <b>", "client_msg_id": "c1", "dedupe_key": "k1", "seq": 7, "last_event_seq": 9,
-        "created_at": now, "updated_at": now,
-    }  # fmt: skip
-    return MessageRecord(**{**base, **extra})
+    fields = {"channel_id": new_id(), "workspace_id": new_id(), "user_id": new_id(), "content": "hello ✓ <b>"}
+    return stored(MessageRecord, {**fields, "client_msg_id": "c1"}, extra)
 
 
 def direct_message(**extra: Any) -> DirectMessageRecord:
-    now = utcnow()
-    base: dict[str, Any] = {
-        "id": new_id(), "conversation_id": new_id(), "sender_id": new_id(), "recipient_id": new_id(),
-        "content": "hi", "client_msg_id": "c2", "dedupe_key": "k2", "seq": 1, "last_event_seq": 1,
-        "created_at": now, "updated_at": now,
-    }  # fmt: skip
-    return DirectMessageRecord(**{**base, **extra})
+    fields = {"conversation_id": new_id(), "sender_id": new_id(), "recipient_id": new_id(), "content": "hi"}
+    return stored(DirectMessageRecord, {**fields, "client_msg_id": "c2"}, extra)
 
 
 def the_long_way(record: BaseModel, view: type[BaseModel]) -> Any:
