@@ -107,6 +107,7 @@ class Fleet:
             "deliveriesPerS": round(received / duration, 1),
             "serverCpuUsPerDelivery": round(cpu / received * 1e6, 2) if received else None,
             "serverCpuShare": round(cpu / elapsed, 3),
+            "serverCpuSeconds": round(cpu, 4),
             "senderBehindMaxMs": round(max(a["behind"] for a in sent) * 1000, 1),
             "latency": latency_summary(latencies),
             "ack": latency_summary(acks) if acks else None,

@@ -130,20 +130,27 @@ class Run:
     def persist(self) -> dict[str, Any]:
         assert self.solo is not None
         raw = ingest.raw_sqlite(self.workdir, self.profile.persist_seconds)
-        server = self.start_cn()
+        networks, sample = ingest.METRICS_NETWORKS, ingest.LAG_SAMPLE_SECONDS
+        server = self.start_cn(metrics_allowed_networks=networks, dashboard_interval_seconds=sample)
         try:
             cn = ingest.connectnow_ingest(server, self.solo, self.profile)
         finally:
             server.stop()
         out = {"rawSqlite": raw, "connectnow": cn, "summary": ingest.summarize(cn, raw)}
         if self.before_tree is not None:
-            server = servers.start_connectnow(self.workdir, self.data_dir, "before", tree=self.before_tree)
+            server = servers.start_connectnow(
+                self.workdir, self.data_dir, "before", tree=self.before_tree,
+                metrics_allowed_networks=networks, dashboard_interval_seconds=sample,
+            )  # fmt: skip
             try:
-                out["before"] = ingest.connectnow_ingest(server, self.solo, self.profile)
+                before = out["before"] = ingest.connectnow_ingest(server, self.solo, self.profile)
             finally:
                 server.stop()
-            out["summary"]["beforeMessagesPerS"] = out["before"]["messagesPerS"]
-            out["summary"]["afterOverBefore"] = ratio(cn["messagesPerS"], out["before"]["messagesPerS"])
+            summary = out["summary"]
+            summary["beforeMessagesPerS"] = before["messagesPerS"]
+            summary["afterOverBefore"] = ratio(cn["messagesPerS"], before["messagesPerS"])
+            summary["beforeCpuUsPerStoredMessageAtMax"] = before["cpuUsPerStoredMessage"]
+            summary["beforeHalfRateAckP99Ms"] = ((before.get("halfRate") or {}).get("ack") or {}).get("p99Ms")
         return out
 
     def senders(self) -> dict[str, Any]:
@@ -181,6 +188,7 @@ class Run:
             prefix = "" if key == "connectnow" else f"{key}."
             summary[f"{prefix}messagesPerS"] = res["messagesPerS"]
             summary[f"{prefix}ackP99Ms"] = res["ack"]["p99Ms"]
+            summary[f"{prefix}cpuUsPerStoredMessage"] = res["cpuUsPerStoredMessage"]
             summary[f"{prefix}outOfOrderDeliveries"] = res["outOfOrder"]
             summary[f"{prefix}missedLive"] = res["missed"]
         if "before" in out:

@@ -2,10 +2,10 @@
 
 Each sender sends closed loop (the next message when the last is acknowledged) for the step's duration; a
 few watchers in the same channel record every `message:new` as it arrives. Reported: acknowledged messages/s,
-acknowledgement p50/p99, and per watcher the deliveries that arrived after a later `eventSeq`
-(out-of-order) and the `eventSeq`s never delivered live (missed; a client following the rule in
-docs/PROTOCOL.md fills those with `sync`). python-socketio clients: this measures order and throughput of
-the message path, not the client's CPU.
+acknowledgement p50/p99, the server's CPU per stored message (both workers), and per watcher the deliveries
+that arrived after a later `eventSeq` (out-of-order) and the `eventSeq`s never delivered live (missed; a
+client following the rule in docs/PROTOCOL.md fills those with `sync`). python-socketio clients: this
+measures order and throughput of the message path, not the client's CPU.
 """
 
 from __future__ import annotations
@@ -65,9 +65,9 @@ async def _run(server: Server, room: RoomSpec, seconds: float) -> dict[str, Any]
             else:
                 errors += 1
 
-    began = time.monotonic()
+    began, cpu0 = time.monotonic(), server.cpu_seconds()
     await asyncio.gather(*(send_loop(c) for c in senders))
-    elapsed = time.monotonic() - began
+    elapsed, cpu = time.monotonic() - began, server.cpu_seconds() - cpu0
     await asyncio.sleep(SETTLE_SECS)
     for client in [*senders, *watchers]:
         await client.disconnect()
@@ -80,6 +80,8 @@ async def _run(server: Server, room: RoomSpec, seconds: float) -> dict[str, Any]
         "messagesPerS": round(len(acks) / elapsed, 1),
         "ack": latency_summary(acks),
         "ackErrors": errors,
+        # both workers' CPU over the sends, per stored message (fan-out to the watchers included)
+        "cpuUsPerStoredMessage": round(cpu / len(acks) * 1e6, 1) if acks else None,
         "senders": SENDERS,
         "watchers": per_watcher,
         "outOfOrder": sum(w["outOfOrder"] for w in per_watcher),

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+LOOP_LAG_BUCKETS_SECONDS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 LATENCY_BUCKETS_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 # Events that carry a new chat message (channel or direct): they make up "messages per second".
 MESSAGE_EVENTS = frozenset({"message:new", "dm:message"})
@@ -68,6 +69,13 @@ class Metrics:
         self.loop_lag = Gauge(
             "connectnow_event_loop_lag_seconds",
             "How late this worker's event loop woke a timer, last sample",
+            registry=r,
+        )
+        self.loop_lag_samples = Histogram(
+            "connectnow_event_loop_lag_samples_seconds",
+            "How late this worker's event loop woke a timer, every sample (one per dashboard interval): the "
+            "distribution under load, where the gauge shows only the last",
+            buckets=LOOP_LAG_BUCKETS_SECONDS,
             registry=r,
         )
         self.listener_restarts = Gauge(

@@ -8,14 +8,18 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any
 
 from annotated_types import GroupedMetadata
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
+from pydantic_core import to_jsonable_python
 
 from models import binary, dates
 from models.bounds import check_json_value
@@ -102,3 +106,46 @@ class StoredModel(WireModel):
     def to_doc(self) -> dict[str, Any]:
         # None means "absent" in the store: optional unique fields can then use sparse indexes.
         return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class Wire(dict[str, Any]):
+    """A payload already in wire form (JSON types, camelCase keys). The hub's `to_wire` hands it on as it is:
+    a message built once for its event is not walked again for the acknowledgement."""
+
+
+@cache
+def _view_plan(record: type[BaseModel], view: type[BaseModel]) -> tuple[set[str], tuple[tuple[str, Any], ...]]:
+    """The view's fields the record has (dumped from it), and for the others how to make the view's default
+    (worked out once: `FieldInfo.get_default` inspects the factory's signature on every call)."""
+    include = set(view.model_fields) & set(record.model_fields)
+    missing: list[tuple[str, Any]] = []
+    for name, field in view.model_fields.items():
+        if name in record.model_fields:
+            continue
+        if field.is_required():
+            raise TypeError(f"{view.__name__}.{name} has no default and {record.__name__} has no such field")
+        missing.append((field.alias or name, _default_maker(field)))
+    return include, tuple(missing)
+
+
+def _default_maker(field: FieldInfo) -> Any:
+    if field.default_factory is not None:
+        if field.default_factory_takes_validated_data:
+            raise TypeError("a view default that depends on other fields cannot be made without the view")
+        return field.default_factory
+    value = to_jsonable_python(field.default, by_alias=True)
+    return lambda: copy.deepcopy(value)
+
+
+def dump_as(record: BaseModel, view: type[BaseModel]) -> Wire:
+    """`record` in wire form as the `view` model would write it, that is
+    `view.model_validate(record.model_dump()).model_dump(mode="json", by_alias=True, exclude_none=True)`, in
+    one pass without building the view (every new message takes this path; tests/chat/test_wire_views.py
+    keeps the two equal)."""
+    include, missing = _view_plan(type(record), view)
+    out = Wire(record.model_dump(mode="json", by_alias=True, exclude_none=True, include=include))
+    for alias, make in missing:
+        value = make()
+        if value is not None:
+            out[alias] = to_jsonable_python(value, by_alias=True)
+    return out

@@ -32,6 +32,11 @@ class JsonValueError(ValueError):
     """A client value outside what can be stored; the message names where it is."""
 
 
+def _unstorable_text(text: str) -> bool:
+    # ASCII text (CPython knows without a scan) holds no surrogates: only NUL needs a (memchr) look.
+    return ("\x00" in text) if text.isascii() else _UNSTORABLE.search(text) is not None
+
+
 def _check_scalar(value: Any, where: str) -> None:
     if isinstance(value, bool) or value is None:
         return
@@ -54,11 +59,21 @@ def check_json_value(value: Any, where: str = "value", *, max_depth: int = MAX_J
         item, path, depth = stack.pop()
         if depth > max_depth:
             raise JsonValueError(f"{path}: nested deeper than {max_depth} levels")
+        kind = type(item)
+        # Plain text, booleans and null first: most of every input, and `isinstance(item, BaseModel)` (an ABC
+        # check) costs more than the check itself. Subclasses (enums) take the general path below.
+        if kind is str:
+            if _unstorable_text(item):
+                _check_scalar(item, path)
+            continue
+        if kind is bool or item is None:
+            continue
         if isinstance(item, BaseModel):
             item = item.__dict__
         if isinstance(item, dict):
             for key, child in item.items():
-                _check_scalar(key, f"{path} (a key)")
+                if type(key) is not str or _unstorable_text(key):
+                    _check_scalar(key, f"{path} (a key)")
                 stack.append((child, f"{path}.{key}", depth + 1))
         elif isinstance(item, list | tuple | set | frozenset):
             stack.extend((child, f"{path}[{index}]", depth + 1) for index, child in enumerate(item))

@@ -36,9 +36,14 @@ def check_date(value: date) -> date:
     return value
 
 
+_NO_DATES = frozenset({str, int, bool, float, type(None)})
+
+
 def check_any(value: Any) -> Any:
     """Every datetime or date inside a validated field value (containers included) lies in the range.
     Walked iteratively: a free-form field may nest deeply."""
+    if type(value) in _NO_DATES:  # most fields: nothing to walk
+        return value
     stack = [value]
     while stack:
         item = stack.pop()

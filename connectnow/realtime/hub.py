@@ -32,6 +32,7 @@ from connectnow.realtime.broker import Broker
 from connectnow.realtime.ops import DisconnectBy, DisconnectOp, EmitOp, HubOp, JoinOp, LeaveOp, Room
 from connectnow.realtime.ordering import StreamOrder
 from connectnow.realtime.rooms import user_room
+from models.base import Wire
 from models.bounds import JsonValueError, Undecodable, decode_client_json
 
 log = logging.getLogger("connectnow.hub")
@@ -49,6 +50,8 @@ class Connection:
 
 
 def to_wire(data: Any) -> Any:
+    if isinstance(data, Wire):  # already in wire form (models/base.py)
+        return data
     if isinstance(data, BaseModel):
         return data.model_dump(mode="json", by_alias=True, exclude_none=True)
     if isinstance(data, list | tuple):

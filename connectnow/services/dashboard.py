@@ -218,6 +218,7 @@ class DashboardService:
             self._health = await self.health()
             self._health_at = time.monotonic()
         self.hub.metrics.loop_lag.set(loop_lag)
+        self.hub.metrics.loop_lag_samples.observe(max(0.0, loop_lag))
         sample = self._sampler.sample(len(self.hub.connections), loop_lag)
         health = {**self._health, "uptimeSeconds": round((utcnow() - self.started_at).total_seconds())}
         await self.hub.publish_op(

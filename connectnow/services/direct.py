@@ -39,6 +39,7 @@ from connectnow.services.direct_gate import DirectGate
 from connectnow.services.messages import check_thread_root
 from connectnow.store.port import DocumentStore, DuplicateKeyError
 from models.attachments import ConversationKind
+from models.base import Wire, dump_as
 from models.direct import (
     DirectConversationPublic,
     DirectConversationRecord,
@@ -59,17 +60,18 @@ from models.users import UserPublic, UserRecord
 DEFAULT_MAX_CHARS = 4000
 
 
-def dm_envelope(record: DirectMessageRecord, **extra: Any) -> dict[str, Any]:
-    """Every direct-message event: where, which message, and the stamps for gap detection."""
-    return {
-        "conversationId": record.conversation_id,
-        "messageId": record.id,
-        "seq": record.seq,
-        "eventSeq": record.last_event_seq,
-        "message": _public(record),
+def dm_envelope(record: DirectMessageRecord, **extra: Any) -> Wire:
+    """Every direct-message event: where, which message, and the stamps for gap detection (in wire form,
+    the message dumped in one pass: the hub does not walk it again)."""
+    return Wire(
+        conversationId=record.conversation_id,
+        messageId=record.id,
+        seq=record.seq,
+        eventSeq=record.last_event_seq,
+        message=dump_as(record, DirectMessagePublic),
         # Extras may hold datetimes or models: JSON the way pydantic writes the message itself.
         **{k: to_jsonable_python(v, by_alias=True) for k, v in extra.items()},
-    }
+    )
 
 
 ReactionSummaries = Callable[[list[str]], Awaitable[dict[str, list[ReactionSummary]]]]

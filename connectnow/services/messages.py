@@ -18,6 +18,7 @@ from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
 from connectnow.realtime.emitter import Emitter
+from connectnow.realtime.hub import to_wire
 from connectnow.realtime.ratelimit import RateLimiter
 from connectnow.realtime.rooms import user_room
 from connectnow.repositories.message_log import MessageLog, Step, dedupe_key
@@ -30,6 +31,7 @@ from connectnow.services.notify import BROAD_NAMES, Notifier, StatusReader, broa
 from connectnow.services.policy import Action
 from connectnow.store.port import DocumentStore
 from models.attachments import ConversationKind
+from models.base import Wire, dump_as
 from models.channels import ChannelRecord, ChannelType
 from models.messages import (
     HistoryQuery,
@@ -58,16 +60,12 @@ class AttachmentClaimer(Protocol):
     async def discard_for_message(self, kind: Any, message_id: str) -> int: ...
 
 
-def envelope(record: MessageRecord, public: MessagePublic | None = None, **extra: Any) -> dict[str, Any]:
-    """The shape of every message event: where, which message, and the stamps for gap detection."""
-    body: dict[str, Any] = {
-        "channelId": record.channel_id,
-        "messageId": record.id,
-        "seq": record.seq,
-        "eventSeq": record.last_event_seq,
-    }
+def envelope(record: MessageRecord, public: MessagePublic | Wire | None = None, **extra: Any) -> Wire:
+    """The shape of every message event: where, which message, and the stamps for gap detection; in wire
+    form, so the hub does not walk it again."""
+    body = Wire(channelId=record.channel_id, messageId=record.id, seq=record.seq, eventSeq=record.last_event_seq)
     if public is not None:
-        body["message"] = public
+        body["message"] = public if isinstance(public, Wire) else to_wire(public)
     # Extras may hold datetimes or models: make them JSON the way pydantic writes the message itself.
     body.update({k: to_jsonable_python(v, by_alias=True) for k, v in extra.items()})
     return body
@@ -166,6 +164,11 @@ class MessageService:
         # attribute path probes every public field on the record).
         return MessagePublic.model_validate(record.model_dump())
 
+    @staticmethod
+    def fresh_wire(record: MessageRecord) -> Wire:
+        """`fresh(record)` in wire form, built in one pass (the event and the acknowledgement share it)."""
+        return dump_as(record, MessagePublic)
+
     # --- access helpers ------------------------------------------------------------------------------------
     def writable(self, access: ChannelAccess, action: Action) -> None:
         if access.channel.is_archived:
@@ -216,12 +219,23 @@ class MessageService:
 
     async def send(self, principal: Principal, data: MessageSend) -> tuple[MessagePublic, bool]:
         """Store a message once per clientMsgId and fan it out; a replay returns the original (False)."""
+        record, sent = await self._send(principal, data)
+        return (self.fresh(record), True) if sent is not None else (await self.public_one(record), False)
+
+    async def send_wire(self, principal: Principal, data: MessageSend) -> tuple[Wire, bool]:
+        """`send`, answering the message in wire form: the Socket.IO acknowledgement reuses what the event
+        carried instead of building and dumping the message again."""
+        record, sent = await self._send(principal, data)
+        return (sent, True) if sent is not None else (Wire(to_wire(await self.public_one(record))), False)
+
+    async def _send(self, principal: Principal, data: MessageSend) -> tuple[MessageRecord, Wire | None]:
+        """The stored message, and its wire form as its event carried it (None for a replay)."""
         access = await self.access.channel(data.channel_id, principal.user_id)
         self.writable(access, Action.MESSAGE_SEND)
         # A replay (a resend after a lost ack) is answered before anything else and costs no token.
         replay = await self.log.find_replay(dedupe_key(access.channel.id, principal.user_id, data.client_msg_id))
         if replay is not None:
-            return await self.public_one(replay), False
+            return replay, None
         self._check_content(data)
         check_forum_shape(access.channel, data)
         await self.hit_limit(principal, "send")
@@ -265,9 +279,9 @@ class MessageService:
             access.channel.id, principal.user_id, data.client_msg_id, build, also=also, checked=True
         )
         if not created:
-            return await self.public_one(record), False
+            return record, None
         record = await self._attach(principal, record, data.attachment_ids)
-        public = self.fresh(record)
+        public = self.fresh_wire(record)
         await self.hub.emit("message:new", envelope(record, public), room=channel_room(record.channel_id))
         for root in bumped:
             await self.hub.emit(
@@ -276,7 +290,7 @@ class MessageService:
                 room=channel_room(root.channel_id),
             )
         await self._notify(record, public, [u.id for u in mentions], broad=True)
-        return public, True
+        return record, public
 
     async def _broad_allowed(self, access: ChannelAccess, content: str) -> str | None:
         """The message's @here / @channel scope, if the sender may use it (ROLE_TOO_LOW otherwise)."""
@@ -289,7 +303,9 @@ class MessageService:
             errors.ROLE_TOO_LOW, "@here and @channel need a MODERATOR, unless the workspace allows them to everyone"
         )
 
-    async def _notify(self, record: MessageRecord, public: MessagePublic, mentioned: list[str], *, broad: bool) -> None:
+    async def _notify(
+        self, record: MessageRecord, public: MessagePublic | Wire, mentioned: list[str], *, broad: bool
+    ) -> None:
         for user_id in await self.notifier.recipients(record, mentioned, broad=broad):
             await self.hub.emit("message:mention", envelope(record, public), room=user_room(user_id))
 

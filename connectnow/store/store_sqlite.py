@@ -406,8 +406,9 @@ class SqliteStore:
         await self.writer.execute("RELEASE unit")
 
     async def read(self, query: str, params: Sequence[Any]) -> list[Any]:
-        async with self._conn_for_reads().execute(query, params) as cursor:
-            return list(await cursor.fetchall())
+        # One trip to the connection's thread (execute, fetch and close together): each trip costs a thread
+        # hand-off and an event-loop wake-up, more than a point query itself.
+        return list(await self._conn_for_reads().execute_fetchall(query, params))
 
     async def stream(self, query: str, params: Sequence[Any], batch_size: int) -> AsyncIterator[Any]:
         async with self._conn_for_reads().execute(query, params) as cursor:
@@ -417,10 +418,9 @@ class SqliteStore:
 
     async def write(self, query: str, params: Sequence[Any]) -> list[Any]:
         if self._in_transaction():
-            async with self.writer.execute(query, params) as cursor:
-                return list(await cursor.fetchall())
-        async with self._write_lock, self.writer.execute(query, params) as cursor:
-            return list(await cursor.fetchall())
+            return list(await self.writer.execute_fetchall(query, params))
+        async with self._write_lock:
+            return list(await self.writer.execute_fetchall(query, params))
 
     async def write_many(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run `query` for each row, in order (the port's ordered insert_many): on an integrity error, the rows
@@ -459,10 +459,8 @@ class SqliteStore:
         async with self._unit():
             before = None
             if before_query is not None:
-                async with self.writer.execute(before_query, before_params) as cursor:
-                    before = await cursor.fetchone()
-            async with self.writer.execute(update_query, update_params) as cursor:
-                after: Any = await cursor.fetchone()
+                before = next(iter(await self.writer.execute_fetchall(before_query, before_params)), None)
+            after: Any = next(iter(await self.writer.execute_fetchall(update_query, update_params)), None)
             if after is None and upsert_doc is not None:
                 body = dict(upsert_doc)
                 doc_id = body.pop("id", None) or new_id()

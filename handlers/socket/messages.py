@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 from handlers.socket.router import SocketContext, SocketRouter
+from models.base import Wire
 from models.messages import (
     ChannelRef,
     HistoryQuery,
@@ -26,13 +27,13 @@ router = SocketRouter()
 
 
 class MessageSent(TypedDict):
-    message: MessagePublic
+    message: Wire  # MessagePublic in wire form, built once and shared with the broadcast event
     duplicate: bool  # a replayed clientMsgId: the message stored the first time
 
 
 @router.event("message:send", MessageSend)
 async def send(ctx: SocketContext, data: MessageSend) -> MessageSent:
-    message, created = await ctx.svc.messages.send(ctx.principal, data)
+    message, created = await ctx.svc.messages.send_wire(ctx.principal, data)
     return {"message": message, "duplicate": not created}
 
 

@@ -61,7 +61,14 @@ def test_tiny_run_writes_every_figure_with_its_baseline(tmp_path: Path) -> None:
     # is stored as 0.031, so the check is "equal up to that rounding", not a relative tolerance.
     exact = persist["connectnowMessagesPerS"] / persist["rawSqliteInsertsPerS"]
     assert persist["ratioToRawInserts"] == pytest.approx(exact, abs=0.0005 + 1e-9)
-
+    # Issue 11's figures: CPU per stored message, the half-rate step's acknowledgements, the loop lag read from
+    # the server's own /metrics (present whenever /metrics answered, whatever the number of samples).
+    cn = result["benchmarks"]["persist"]["connectnow"]
+    assert cn["cpuUsPerStoredMessage"] > 0 and cn["loopLag"] is not None and cn["loopLag"]["samples"] >= 0
+    half = cn["halfRate"]
+    assert half["rateMsgsPerS"] == pytest.approx(cn["messagesPerS"] / 2, abs=0.1)
+    assert half["ackErrors"] == 0 and half["loopLag"] is not None
+    assert {"halfRateAckP99Ms", "halfRateCpuUsPerStoredMessage", "loopLagP99AtMaxAtMostMs"} <= set(persist)
 
 
 @pytest.mark.e2e
