@@ -32,12 +32,15 @@ async def test_a_task_that_swallows_one_cancel_is_cancelled_again() -> None:
 
 async def test_a_loop_whose_cancel_surfaces_as_another_error_still_stops() -> None:
     rounds = 0
+    second_round = asyncio.Event()
 
     async def loop() -> None:
         nonlocal rounds
         while True:
             try:
                 rounds += 1
+                if rounds == 2:
+                    second_round.set()
                 await asyncio.sleep(0.01)
                 raise RuntimeError("a library error")
             except Exception:
@@ -45,7 +48,9 @@ async def test_a_loop_whose_cancel_surfaces_as_another_error_still_stops() -> No
             await asyncio.sleep(0)
 
     task = asyncio.create_task(loop())
-    await asyncio.sleep(0.05)
+    # The loop must have survived its own error at least once before the stop: wait for that, not for a
+    # fixed time (on a loaded machine 0.05 s may hold a single round).
+    await asyncio.wait_for(second_round.wait(), timeout=10)
     assert await stop_task(task, limit_secs=3.0) is True
     assert rounds > 1
 
