@@ -26,7 +26,7 @@
 
   const state = {
     socket: null, interval: 2, history: new Map(), health: new Map(), workers: new Map(),
-    workspace: null, offset: 0, total: 0, pending: null,
+    workspace: null, workspaces: new Map(), offset: 0, total: 0, pending: null,
   };
 
   function el(tag, text, attrs) {
@@ -176,14 +176,30 @@
   function updateWorker(w) { state.workers.set(w.worker, { ...w, seen: Date.now() }); renderWorkers(); }
 
   // --- workspaces and their members ------------------------------------------------------------------
+  // Rows are kept and updated in place, keyed by workspace: presence updates arrive every few seconds, and a
+  // rebuilt table would swap the row under an operator's pointer between aiming and clicking.
   function renderWorkspaces(list) {
-    const body = $("workspaces"); body.replaceChildren();
-    for (const w of list) {
-      const tr = row([w.name, w.members, w.online, w.away, w.busy]);
-      tr.dataset.workspace = w.workspaceId; tr.className = "clickable";
-      tr.addEventListener("click", () => { state.workspace = w; state.offset = 0; $("member-query").value = ""; loadMembers(); });
-      body.appendChild(tr);
-    }
+    const body = $("workspaces");
+    const rows = new Map([...body.children].map((tr) => [tr.dataset.workspace, tr]));
+    state.workspaces = new Map(list.map((w) => [w.workspaceId, w]));
+    list.forEach((w, i) => {
+      let tr = rows.get(w.workspaceId);
+      const cells = [w.name, w.members, w.online, w.away, w.busy];
+      if (!tr) {
+        tr = row(cells); tr.dataset.workspace = w.workspaceId; tr.className = "clickable";
+        tr.addEventListener("click", () => openWorkspace(tr.dataset.workspace));
+      } else {
+        cells.forEach((v, c) => { if (tr.children[c].textContent !== String(v)) tr.children[c].textContent = String(v); });
+      }
+      rows.delete(w.workspaceId);
+      if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
+    });
+    for (const gone of rows.values()) gone.remove();
+  }
+
+  function openWorkspace(workspaceId) {
+    const w = state.workspaces.get(workspaceId); if (!w) return;
+    state.workspace = w; state.offset = 0; $("member-query").value = ""; loadMembers();
   }
 
   async function loadMembers() {
