@@ -6,14 +6,19 @@ from connectnow.repositories.base import Repository
 from models.base import StoredModel, UtcDateTime
 
 
-class ChannelDeletionRecord(StoredModel):
-    channel_id: str
-    workspace_id: str
+class DeletionJob(StoredModel):
+    """What every deletion job holds: who asked, and its place in the lease queue."""
+
     requested_by: str
     status: str = "pending"
     scheduled_for: UtcDateTime
     attempts: int = 0
     created_at: UtcDateTime
+
+
+class ChannelDeletionRecord(DeletionJob):
+    channel_id: str
+    workspace_id: str
 
 
 class ChannelDeletionRepository(Repository[ChannelDeletionRecord]):
@@ -24,13 +29,8 @@ class ChannelDeletionRepository(Repository[ChannelDeletionRecord]):
         return await self.find_one({"channelId": channel_id})
 
 
-class WorkspaceDeletionRecord(StoredModel):
+class WorkspaceDeletionRecord(DeletionJob):
     workspace_id: str
-    requested_by: str
-    status: str = "pending"
-    scheduled_for: UtcDateTime
-    attempts: int = 0
-    created_at: UtcDateTime
 
 
 class WorkspaceDeletionRepository(Repository[WorkspaceDeletionRecord]):

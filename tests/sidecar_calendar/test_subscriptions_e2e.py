@@ -19,7 +19,7 @@ from aiohttp import web
 from connectnow.errors import AppError
 from connectnow.services.calendar.subscriptions import FetchPolicy, fetch_ics
 from tests.support.clients import bearer, register
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, running, server_http
 
 pytestmark = pytest.mark.e2e
 API = "/api/v1"
@@ -69,22 +69,16 @@ class FeedServer:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer.start(
+    with running(
         tmp_path_factory.mktemp("subs"),
         calendar_subscription_allow_private="true",  # this test's feed is on loopback
         calendar_subscription_min_interval_seconds="60",
         calendar_ics_max_bytes=str(MAX_BYTES),
-    )
-    try:
+    ) as live:
         yield live
-    finally:
-        live.stop()
 
 
-@pytest.fixture
-async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=15.0) as client:
-        yield client
+http = server_http(timeout=15.0)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import asyncio
 import re
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,7 +21,7 @@ from icalendar import Calendar
 
 from tests.sidecar_scheduling.test_public_booking_e2e import DAY, PUBLIC, open_page
 from tests.support.clients import bearer, register, unique_name
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, running, server_http
 from tests.support.smtp_inbox import Delivered, Inbox, smtp_inbox
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +39,7 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, smtp: tuple[Inbox, int]) -> Iterator[LiveServer]:
-    live = LiveServer.start(
+    with running(
         tmp_path_factory.mktemp("invites"),
         public_url=SITE,
         mail_transport="smtp",
@@ -50,17 +50,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, smtp: tuple[Inbox, int]) ->
         mail_poll_seconds="0.5",
         invitation_mails_per_day=str(QUOTA),
         metrics_allowed_networks="127.0.0.1",
-    )
-    try:
+    ) as live:
         yield live
-    finally:
-        live.stop()
 
 
-@pytest.fixture
-async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=10.0) as client:
-        yield client
+http = server_http(timeout=10.0)
 
 
 def links(mail: Delivered) -> list[str]:

@@ -5,7 +5,7 @@ single-use cancel and reschedule links, and the per-address limit on the public 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from icalendar import Calendar
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.clients import bearer, register, unique_name
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, running, server_http
 
 pytestmark = pytest.mark.e2e
 API = "/api/v1"
@@ -26,17 +26,11 @@ VISIT = {"id": 7, "slug": "visit", "title": "Pastoral visit", "durationMinutes":
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    live = LiveServer.start(tmp_path / "srv", public_url="https://church.example")
-    try:
+    with running(tmp_path / "srv", public_url="https://church.example") as live:
         yield live
-    finally:
-        live.stop()
 
 
-@pytest.fixture
-async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=10.0) as client:
-        yield client
+http = server_http(timeout=10.0)
 
 
 async def open_page(http: httpx.AsyncClient, username: str, **profile: Any) -> tuple[dict[str, str], str]:
