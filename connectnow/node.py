@@ -130,10 +130,9 @@ def build_services(parts: Parts) -> Services:
     users = UserService(auth)
     presence = _presence_service(parts)
     access = ChatAccess(store)
-    hub.op_listeners.append(access.on_hub_op)  # membership events flush cached access on every worker
-    channel_messages, direct_messages = channel_log(store), direct_log(store)
-    for message_log in (channel_messages, direct_messages):
-        message_log.on_repair = _count_repairs(hub)
+    hub.watch_ops(access.on_hub_op)  # membership events flush cached access on every worker
+    repairs = _count_repairs(hub)
+    channel_messages, direct_messages = channel_log(store, repairs), direct_log(store, repairs)
     kept = KeptMessages(store, access, retention_seconds=settings.moderation_retention_seconds)
     readers = {
         # A deleted channel message's files are kept for review until the purge: its author and ADMIN+ still
@@ -292,10 +291,6 @@ class Node:
         broker = self.broker
         metrics.watch(metrics.listener_restarts, lambda: getattr(broker, "listener_restarts", 0))
         metrics.watch(metrics.publish_failures, lambda: getattr(broker, "publish_failures", 0))
-        from connectnow.realtime.broker_redis import RedisBroker
-
-        if isinstance(broker, RedisBroker):
-            broker.on_lag = metrics.pubsub_lag.observe
 
     @property
     def store_(self) -> DocumentStore:
@@ -307,7 +302,9 @@ class Node:
         if self.settings.redis_url:
             from connectnow.realtime.broker_redis import RedisBroker
 
-            return RedisBroker(self.settings.redis_url, self.settings.redis_prefix)
+            return RedisBroker(
+                self.settings.redis_url, self.settings.redis_prefix, on_lag=self.hub.metrics.pubsub_lag.observe
+            )
         return MemoryBroker()
 
     async def stop(self) -> None:

@@ -41,7 +41,14 @@ PING_OP = "_ping"
 class RedisBroker:
     name = "redis"
 
-    def __init__(self, url: str, prefix: str, *, watchdog_interval: float = WATCHDOG_INTERVAL_SECS) -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        *,
+        watchdog_interval: float = WATCHDOG_INTERVAL_SECS,
+        on_lag: Callable[[float], None] | None = None,
+    ) -> None:
         self.url = url
         self.channel = f"{prefix}:events"
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
@@ -57,7 +64,7 @@ class RedisBroker:
         self.watchdog_interval = watchdog_interval
         self._last_echo = time.monotonic()
         self._watchdog: asyncio.Task[None] | None = None
-        self.on_lag: Callable[[float], None] | None = None  # pub/sub lag of each echo, for metrics
+        self.on_lag = on_lag  # pub/sub lag of each echo, for metrics
 
     async def start(self, handler: MessageHandler) -> None:
         self._handler = handler

@@ -149,9 +149,8 @@ class Hub:
             transport.install(sio)
         # A conversation's numbered events leave this worker in eventSeq order (connectnow/realtime/ordering.py).
         self.ordering = StreamOrder(self._deliver_emit)
-        # Called with every operation this worker publishes and every one it receives (caches that depend
-        # on membership listen here: services/chat_access.py).
-        self.op_listeners: list[Callable[[dict[str, Any]], None]] = []
+        # See `watch_ops`.
+        self._watchers: list[Callable[[dict[str, Any]], None]] = []
 
     async def attach(self, broker: Broker) -> None:
         self.broker = broker
@@ -236,6 +235,12 @@ class Hub:
             raise RuntimeError(f"broker operation {op} registered twice")
         self._service_ops[op] = handler
 
+    def watch_ops(self, watcher: Callable[[dict[str, Any]], None]) -> None:
+        """Let a service see every operation, of any kind, this worker publishes or receives, before it is
+        delivered. `on_op` hands a service its own operations; a watcher observes all of them (caches that
+        depend on membership are flushed this way: services/chat_access.py)."""
+        self._watchers.append(watcher)
+
     async def _publish(self, typed: HubOp | dict[str, Any]) -> None:
         if self.broker is None:
             raise RuntimeError("hub has no broker yet")
@@ -247,8 +252,8 @@ class Hub:
         self.metrics.broker_publish.observe(time.perf_counter() - started)
 
     def _notify(self, message: dict[str, Any]) -> None:
-        for listener in self.op_listeners:
-            listener(message)
+        for watcher in self._watchers:
+            watcher(message)
 
     # --- delivery on this worker -------------------------------------------------------------------------
     async def _on_broker_message(self, message: dict[str, Any]) -> None:

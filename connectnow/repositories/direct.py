@@ -7,15 +7,16 @@ from datetime import datetime
 from typing import Any
 
 from connectnow.repositories.base import Repository
-from connectnow.repositories.message_log import MessageLog
+from connectnow.repositories.message_log import MessageLog, RepairHook
 from connectnow.store.port import DocumentStore
 from models.direct import DirectConversationRecord, DirectMessageRecord, UserBlockRecord
 
 
-def direct_log(store: DocumentStore) -> MessageLog[DirectMessageRecord]:
+def direct_log(store: DocumentStore, on_repair: RepairHook | None = None) -> MessageLog[DirectMessageRecord]:
     return MessageLog(
-        store, DirectMessageRecord, collection="direct_messages", conversation_field="conversationId", scope="dm"
-    )
+        store, DirectMessageRecord, collection="direct_messages", conversation_field="conversationId", scope="dm",
+        on_repair=on_repair,
+    )  # fmt: skip
 
 
 def ordered_pair(user_1: str, user_2: str) -> tuple[str, str]:

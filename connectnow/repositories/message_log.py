@@ -194,6 +194,7 @@ class MessageLog(Generic[M]):
         collection: str,
         conversation_field: str,
         scope: str,
+        on_repair: RepairHook | None = None,
     ) -> None:
         repo_cls = type(f"{model.__name__}Repo", (Repository,), {"collection_name": collection, "model": model})
         self.store = store
@@ -201,7 +202,7 @@ class MessageLog(Generic[M]):
         self.field = conversation_field
         self.scope = scope
         self.counters = Counters(store, scope)
-        self.on_repair: RepairHook | None = None  # the node counts repairs in /metrics
+        self.on_repair = on_repair  # the node counts repairs in /metrics
         # One step per conversation at a time in this process (the lease does it across processes).
         self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._appends: dict[str, list[_Pending[M]]] = {}  # per conversation: appends waiting for a step

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 
 from connectnow.repositories.base import Repository
-from connectnow.repositories.message_log import MessageLog
+from connectnow.repositories.message_log import MessageLog, RepairHook
 from connectnow.store.port import DocumentStore
 from models.messages import MessageRecord, ReactionRecord, ReactionSummary
 
 
-def channel_log(store: DocumentStore) -> MessageLog[MessageRecord]:
-    return MessageLog(store, MessageRecord, collection="messages", conversation_field="channelId", scope="channel")
+def channel_log(store: DocumentStore, on_repair: RepairHook | None = None) -> MessageLog[MessageRecord]:
+    return MessageLog(
+        store, MessageRecord, collection="messages", conversation_field="channelId", scope="channel",
+        on_repair=on_repair,
+    )  # fmt: skip
 
 
 class ReactionRepository(Repository[ReactionRecord]):

@@ -72,7 +72,7 @@ class VoiceService:
         self._seen: dict[str, float] = {}  # other workers: last heartbeat (monotonic)
         self._beat: asyncio.Task[None] | None = None
         hub.on_op(OP, self._on_op)
-        hub.op_listeners.append(self._on_hub_op)
+        hub.watch_ops(self._on_hub_op)
 
     # --- checks -------------------------------------------------------------------------------------------
     async def _voice_channel(self, user_id: str, channel_id: str) -> ChannelRecord:

@@ -19,7 +19,6 @@ from tests.support.live_server import LiveServer
 pytestmark = pytest.mark.e2e
 
 
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
     live = LiveServer.start(

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from connectnow.realtime.broker_redis import WATCHDOG_INTERVAL_SECS
 from tests.support.clients import Person, SocketClient, bearer, register
 from tests.support.live_server import LiveServer
 from tests.support.redis_server import RedisServer
@@ -205,6 +206,13 @@ async def test_redis_kill9_and_restart_keeps_connected_users_online(pair_site: S
 
             await wait_until(presence_ok, HEARTBEAT + SWEEP + SLACK)
             assert "connectnow_presence_degraded 0.0" in (await http.get("/metrics")).text
+
+            async def lag_measured() -> bool:  # the broker's own pings come back and time the pub/sub hop
+                text = (await http.get("/metrics")).text
+                counts = [ln for ln in text.splitlines() if ln.startswith("connectnow_pubsub_lag_seconds_count")]
+                return bool(counts) and float(counts[0].split()[-1]) > 0
+
+            await wait_until(lag_measured, WATCHDOG_INTERVAL_SECS + SLACK)
         await asyncio.sleep(TTL / 5)  # more heartbeats and sweeps: nothing flips
         assert await states(alice, *everyone) == truth and await states(carol, *everyone) == truth
         for person in everyone:

@@ -108,9 +108,8 @@ async def test_a_stalled_listener_is_detected_and_restarted(redis_server: RedisS
             await release.wait()  # a handler that never returns: the listener is alive but deaf
         received.append(message)
 
-    broker = RedisBroker(redis_server.url, redis_prefix, watchdog_interval=0.2)
     lags: list[float] = []
-    broker.on_lag = lags.append
+    broker = RedisBroker(redis_server.url, redis_prefix, watchdog_interval=0.2, on_lag=lags.append)
     await broker.start(handler)
     try:
         await asyncio.sleep(0.5)
