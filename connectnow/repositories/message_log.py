@@ -215,7 +215,8 @@ class MessageLog(Generic[M]):
         lock = self._local.get(conversation_id)
         if lock is None:
             lock = self._local[conversation_id] = asyncio.Lock()
-        async with lock, self.store.transaction():
+        # A step is point statements bounded by its group (`short`), except a repair, which may number many.
+        async with lock, self.store.transaction(short=not repair):
             owner = new_id()
             seq, event_seq, lease, stale = await self._acquire(conversation_id, owner)
             step = Step(conversation_id, seq, event_seq, lease)

@@ -256,13 +256,17 @@ class DocumentStore(Protocol):
 
     def collection(self, name: str) -> DocumentCollection: ...
 
-    def transaction(self) -> AbstractAsyncContextManager[None]:
+    def transaction(self, *, short: bool = False) -> AbstractAsyncContextManager[None]:
         """Run the block's writes (and reads, which see them) as one unit where the engine can.
 
         SQLite: one `BEGIN IMMEDIATE` transaction, serialized against every other writer in every process;
         committed when the block ends, rolled back when it raises. Nested blocks join the outer one. Keep the
         block to database work: it holds the database's write lock. MongoDB: runs as written (no
-        multi-document transactions); see `atomic_transactions`."""
+        multi-document transactions); see `atomic_transactions`.
+
+        `short`: the block is a few point statements, each bounded by its input (a message step). SQLite runs
+        them on the event loop's thread once it holds the lock, saving a thread hand-off per statement;
+        MongoDB ignores it."""
         ...
 
     async def migrate(self) -> list[str]:

@@ -274,7 +274,7 @@ class MongoStore:
         return MongoCollection(self, name)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
+    async def transaction(self, *, short: bool = False) -> AsyncIterator[None]:
         yield  # write by write: see DocumentStore.transaction and `atomic_transactions`
 
     def mongo_filter(self, flt: Filter) -> dict[str, Any]:
