@@ -34,6 +34,7 @@ from collections import deque
 from importlib.metadata import version
 from typing import Any
 
+import orjson
 import socketio
 from engineio import async_socket as eio_socket
 from engineio import exceptions as eio_exceptions
@@ -592,9 +593,15 @@ class Encoded:
 
     def __init__(self, sio: socketio.AsyncServer, event: str, data: Any) -> None:
         args = [] if data is None else [data]
-        text = sio.packet_class(sio_packet.EVENT, namespace=NAMESPACE, data=[event, *args]).encode()
-        if not isinstance(text, str):  # binary attachments: python-socketio's own path handles them
-            raise TypeError("events carry JSON only")
+        try:
+            # A Socket.IO EVENT on the default namespace is "2" and the JSON array (python-socketio's
+            # `Packet.encode`, which also walks the data looking for bytes first; orjson refuses bytes).
+            text = "2" + orjson.dumps([event, *args]).decode()
+        except TypeError:  # bytes, or what only the library's codec writes (a lone surrogate, NaN)
+            encoded = sio.packet_class(sio_packet.EVENT, namespace=NAMESPACE, data=[event, *args]).encode()
+            if not isinstance(encoded, str):  # binary attachments: python-socketio's own path handles them
+                raise TypeError("events carry JSON only") from None
+            text = encoded
         self.packet = eio_packet.Packet(eio_packet.MESSAGE, text)
         wire = self.packet.encode()  # cached on the packet: every queued recipient reuses the same string
         self.frame = Frame(Opcode.TEXT, wire.encode()).serialize(mask=False)

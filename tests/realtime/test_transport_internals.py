@@ -17,10 +17,12 @@ import engineio.async_drivers.asgi as eio_asgi
 import engineio.async_server as eio_server
 import engineio.async_socket as eio_socket
 import engineio.base_socket as eio_base_socket
+import pytest
 import socketio
 import socketio.async_server as sio_server
 import socketio.base_manager as sio_manager
 import socketio.base_server as sio_base_server
+import socketio.packet as sio_packet
 import uvicorn.protocols.websockets.websockets_sansio_impl as uvicorn_ws
 import websockets.datastructures as ws_datastructures
 import websockets.frames as ws_frames
@@ -30,7 +32,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from connectnow.realtime import transport
-from connectnow.realtime.hub import Hub
+from connectnow.realtime.hub import Hub, OrjsonCodec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -158,6 +160,25 @@ def test_the_shared_frame_is_what_uvicorn_would_write() -> None:
         protocol = ServerProtocol(state=State.OPEN)
         protocol.send_text(encoded.packet.encode().encode())
         assert b"".join(protocol.data_to_send()) == encoded.frame
+
+
+def test_the_event_text_is_what_python_socketio_encodes() -> None:
+    """The hub encodes events itself (one orjson call); the text is python-socketio's, byte for byte, and
+    what orjson refuses still goes through the library's codec (the hub's OrjsonCodec)."""
+    sio = socketio.AsyncServer(async_mode="asgi", json=OrjsonCodec)
+    samples: list[Any] = [
+        {"text": "héllo ✓ \u2028", "n": 1, "f": 1.5, "none": None, "list": [True, False, {"a": "b"}]},
+        None,
+        "plain",
+        {"lone": "\ud800"},  # orjson refuses a lone surrogate; the standard library writes it escaped
+    ]
+    for data in samples:
+        encoded = transport.Encoded(sio, "message:new", data)
+        args = [] if data is None else [data]
+        expected = sio.packet_class(sio_packet.EVENT, namespace="/", data=["message:new", *args]).encode()
+        assert encoded.packet.data == expected
+    with pytest.raises(TypeError):
+        transport.Encoded(sio, "message:new", {"blob": b"\x00"})
 
 
 def test_install_swaps_the_websocket_wrapper_for_one_server_only() -> None:
