@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from connectnow.errors import AppError
-from connectnow.services.calendar.subscriptions import FetchPolicy, fetch_ics
+from connectnow.services.calendar.subscriptions import FetchPolicy, fetch_ics, next_refresh_delay
 from tests.support.clients import bearer, register
 from tests.support.live_server import LiveServer, running, server_http
 
@@ -169,6 +170,9 @@ async def test_subscription_fetches_refreshes_and_records_errors(
     served.status = 302
     state = await refresh(http, path, owner, state)
     assert state["lastErrorCode"] == "SUBSCRIPTION_FETCH_FAILED" and state["consecutiveFailures"] == 4
+    # Failures in a row back off: the fourth waits 8 intervals (60 minutes each), not one.
+    waited = datetime.fromisoformat(state["nextFetchAt"]) - datetime.fromisoformat(state["lastFetchedAt"])
+    assert timedelta(hours=8) - timedelta(seconds=5) <= waited <= timedelta(hours=8) + timedelta(seconds=5)
 
     # Only the owner sees it; unsubscribing removes its calendar.
     stranger = bearer((await register(http))["accessToken"])
@@ -201,3 +205,10 @@ def test_the_default_settings_do_not_allow_private_hosts(tmp_path: Path) -> None
     from tests.conftest import make_settings
 
     assert make_settings(tmp_path).calendar_subscription_allow_private is False
+
+
+def test_failed_refreshes_back_off_to_at_most_a_day() -> None:
+    hour = 3600
+    assert [next_refresh_delay(hour, n) for n in range(6)] == [hour, hour, 2 * hour, 4 * hour, 8 * hour, 16 * hour]
+    assert next_refresh_delay(hour, 6) == next_refresh_delay(hour, 10_000) == 24 * hour
+    assert next_refresh_delay(2 * 24 * hour, 5) == 2 * 24 * hour  # an interval above the cap is kept

@@ -48,7 +48,17 @@ SUBSCRIPTION_SPEC = LeaseSpec(
 )
 MAX_SUBSCRIPTIONS_PER_USER = 20
 MAX_ERROR_CHARS = 300
+MAX_FAILURE_BACKOFF_SECONDS = 24 * 3600  # a feed that keeps failing is still tried once a day
 USER_AGENT = "ConnectNow-Calendar/1 (+ICS subscription)"
+
+
+def next_refresh_delay(interval_seconds: int, consecutive_failures: int) -> int:
+    """Seconds to the next refresh: the interval, doubled for each failure in a row after the first (a broken
+    feed is not hammered), at most a day unless the interval itself is longer."""
+    if consecutive_failures <= 1:
+        return interval_seconds
+    doubled = interval_seconds * 2 ** min(consecutive_failures - 1, 16)
+    return min(doubled, max(interval_seconds, MAX_FAILURE_BACKOFF_SECONDS))
 
 
 @dataclass(frozen=True)
@@ -202,6 +212,7 @@ class SubscriptionService:
             return
         now = utcnow()
         fields: dict[str, object] = {"lastFetchedAt": now}
+        failures = 0
         try:
             fetched = await fetch_ics(record.url, self.policy, record.etag, record.last_modified)
             if fetched.body is not None:
@@ -213,7 +224,8 @@ class SubscriptionService:
                           lastModified=fetched.last_modified)  # fmt: skip
         except AppError as exc:
             log.warning("subscription %s refresh failed: %s %s", record.id, exc.code, exc.message)
+            failures = record.consecutive_failures + 1
             fields.update(lastStatus="error", lastError=exc.message[:MAX_ERROR_CHARS], lastErrorCode=exc.code,
-                          consecutiveFailures=record.consecutive_failures + 1)  # fmt: skip
-        when = now + timedelta(seconds=record.interval_seconds)
+                          consecutiveFailures=failures)  # fmt: skip
+        when = now + timedelta(seconds=next_refresh_delay(record.interval_seconds, failures))
         await self.queue.retry_at(record.id, worker_id, when, {**fields, "attempts": 0})
