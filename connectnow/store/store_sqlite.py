@@ -9,6 +9,7 @@ full-text search. WAL mode; one writer connection (writes are serialized, compou
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import math
 import re
@@ -58,6 +59,11 @@ _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _UNIQUE_INDEX = re.compile(r"UNIQUE constraint failed: index '([^']+)'")
 
 
+@functools.cache
+def _has_text_index(table: str) -> bool:
+    return text_index_for(table) is not None
+
+
 def sqlite_connection(conn: aiosqlite.Connection) -> sqlite3.Connection:
     """aiosqlite's sqlite3 connection. The one touch point of aiosqlite's internals (its `_conn` property,
     which aiosqlite itself reads on the event loop's thread); tests/contract/test_sqlite_inline.py fails
@@ -103,7 +109,7 @@ class SqliteCollection:
             doc_id = body.pop("id", None) or new_id()
             rows.append((doc_id, sql.dumps(body)))
         try:
-            await self._store.write_many(f"INSERT INTO {self.name} (id, doc) VALUES (?, ?)", rows)
+            await self._store.write_many(f"INSERT INTO {self.name} (id, doc) VALUES (?, ?)", rows, self.name)
         except _PartialWrite as partial:
             dup = self._duplicate(partial.cause)
             raise DuplicateKeyError(self.name, dup.index, inserted=partial.done) from partial.cause
@@ -164,7 +170,7 @@ class SqliteCollection:
     async def update_many(self, flt: Filter, update: Update) -> int:
         query, params = self._update_sql(flt, update, None, limit_one=False)
         try:
-            return len(await self._store.write(query, params))
+            return len(await self._store.write(query, params, self.name))
         except sqlite3.IntegrityError as exc:
             raise self._duplicate(exc) from exc
 
@@ -200,7 +206,7 @@ class SqliteCollection:
             f"(SELECT id FROM {self.name} WHERE {sql.where(flt, params)} LIMIT 1) RETURNING id"
         )
         try:
-            return bool(await self._store.write(query, params))
+            return bool(await self._store.write(query, params, self.name))
         except sqlite3.IntegrityError as exc:
             raise self._duplicate(exc) from exc
 
@@ -211,13 +217,15 @@ class SqliteCollection:
             f"DELETE FROM {self.name} WHERE id IN "
             f"(SELECT id FROM {self.name} WHERE {sql.where(flt, params)} LIMIT 1) RETURNING id"
         )
-        return bool(await self._store.write(query, params))
+        return bool(await self._store.write(query, params, self.name))
 
     async def delete_many(self, flt: Filter) -> int:
         check_filter(flt)
         params: list[Any] = []
         return len(
-            await self._store.write(f"DELETE FROM {self.name} WHERE {sql.where(flt, params)} RETURNING id", params)
+            await self._store.write(
+                f"DELETE FROM {self.name} WHERE {sql.where(flt, params)} RETURNING id", params, self.name
+            )
         )
 
     async def text_search(self, text: str, flt: Filter, *, limit: int = 50) -> list[Document]:
@@ -409,21 +417,24 @@ class SqliteStore:
             _IN_TRANSACTION.reset(token)
             await self.writer.execute("COMMIT")
 
-    def _inline(self) -> sqlite3.Connection | None:
-        """The writer's sqlite3 connection while a short transaction of this store runs, else None."""
-        if _INLINE.get() is not self:
+    def _inline(self, table: str | None) -> sqlite3.Connection | None:
+        """The writer's sqlite3 connection while a short transaction of this store runs, else None. A write
+        to a table with a text index stays on aiosqlite's thread: its triggers index the text (FTS5), work
+        that grows with the text and would hold the loop longer than a point statement."""
+        if _INLINE.get() is not self or (table is not None and _has_text_index(table)):
             return None
         return sqlite_connection(self.writer)
 
-    async def _exec(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
-        """One statement on the writer connection (inline in a short transaction): its rows."""
-        conn = self._inline()
+    async def _exec(self, query: str, params: Sequence[Any] = (), table: str | None = None) -> list[Any]:
+        """One statement on the writer connection (inline in a short transaction): its rows. `table`: the
+        table a write changes."""
+        conn = self._inline(table)
         if conn is not None:
             return conn.execute(query, params).fetchall()
         return list(await self.writer.execute_fetchall(query, params))
 
-    async def _exec_many(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
-        conn = self._inline()
+    async def _exec_many(self, query: str, rows: Sequence[Sequence[Any]], table: str | None = None) -> None:
+        conn = self._inline(table)
         if conn is not None:
             conn.executemany(query, rows)
             return
@@ -463,29 +474,29 @@ class SqliteStore:
                 for row in rows:
                     yield row
 
-    async def write(self, query: str, params: Sequence[Any]) -> list[Any]:
+    async def write(self, query: str, params: Sequence[Any], table: str | None = None) -> list[Any]:
         if self._in_transaction():
-            return await self._exec(query, params)
+            return await self._exec(query, params, table)
         async with self._write_lock:
             return list(await self.writer.execute_fetchall(query, params))
 
-    async def write_many(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+    async def write_many(self, query: str, rows: Sequence[Sequence[Any]], table: str | None = None) -> None:
         """Run `query` for each row, in order (the port's ordered insert_many): on an integrity error, the rows
         before the failing one stay written and `_PartialWrite` says how many."""
         try:
             async with self._unit(savepoint=len(rows) > 1):
-                await self._exec_many(query, rows)
+                await self._exec_many(query, rows, table)
         except sqlite3.IntegrityError:
             # Rare path: the unit undid itself; redo row by row to find the failing one and keep those before it.
-            await self._write_until_error(query, rows)
+            await self._write_until_error(query, rows, table)
 
-    async def _write_until_error(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+    async def _write_until_error(self, query: str, rows: Sequence[Sequence[Any]], table: str | None) -> None:
         failure: _PartialWrite | None = None
         done = 0
         async with self._unit():
             for row in rows:
                 try:
-                    await self._exec(query, row)
+                    await self._exec(query, row, table)
                 except sqlite3.IntegrityError as exc:  # the failed statement undid itself; the unit goes on
                     failure = _PartialWrite(done, exc)
                     break
@@ -507,12 +518,12 @@ class SqliteStore:
             before = None
             if before_query is not None:
                 before = next(iter(await self._exec(before_query, before_params)), None)
-            after: Any = next(iter(await self._exec(update_query, update_params)), None)
+            after: Any = next(iter(await self._exec(update_query, update_params, table)), None)
             if after is None and upsert_doc is not None:
                 body = dict(upsert_doc)
                 doc_id = body.pop("id", None) or new_id()
                 text = sql.dumps(body)
-                await self._exec(f"INSERT INTO {table} (id, doc) VALUES (?, ?)", (doc_id, text))
+                await self._exec(f"INSERT INTO {table} (id, doc) VALUES (?, ?)", (doc_id, text), table)
                 after = (doc_id, text)
         return before, after
 

@@ -79,3 +79,23 @@ async def test_a_short_transaction_is_atomic(sqlite_store: SqliteStore) -> None:
             await users.insert_one(user_doc(1))
         await users.insert_one(user_doc(2))
     assert await users.count({}) == 2
+
+
+async def test_writes_that_index_text_stay_off_the_loop(sqlite_store: SqliteStore) -> None:
+    """A table with a text index (messages) has FTS5 triggers whose work grows with the text: its writes go
+    to aiosqlite's thread even in a short transaction; a read of it and other tables' writes stay inline."""
+    messages, counters = sqlite_store.collection("messages"), sqlite_store.collection("conversation_counters")
+    seen = trace_threads(sqlite_store)
+    loop_thread = threading.get_ident()
+    async with sqlite_store.transaction(short=True):
+        await counters.update_one({"id": "channel:c1"}, {"$inc": {"seq": 1}}, upsert=True)
+        assert await messages.find_one({"dedupeKey": "k1"}) is None
+        await messages.insert_many([{"channelId": "c1", "content": "hello " * 500, "dedupeKey": "k1", "seq": 1}])
+    on_loop = [text for text, thread in seen if thread == loop_thread]
+    off_loop = [text for text, thread in seen if thread != loop_thread]
+    assert any(text.startswith("INSERT INTO messages") for text in off_loop), off_loop
+    assert any(text.startswith("UPDATE conversation_counters") for text in on_loop), on_loop
+    assert any(text.startswith("INSERT INTO conversation_counters") for text in on_loop), on_loop  # the upsert
+    assert any(text.startswith("SELECT") and "FROM messages" in text for text in on_loop), on_loop
+    assert not any("messages" in text.split("WHERE")[0] for text in on_loop if not text.startswith("SELECT"))
+    assert (await messages.find_one({"dedupeKey": "k1"}) or {}).get("seq") == 1
