@@ -5,56 +5,34 @@ The server sends with its SMTP transport (aiosmtplib); the test reads the token 
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
-from email import message_from_bytes
-from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
 from tests.support.clients import bearer, register, unique_name
 from tests.support.live_server import LiveServer
-from tests.support.redis_server import free_port
+from tests.support.smtp_inbox import Inbox, smtp_inbox
 
 pytestmark = pytest.mark.e2e
 TOKEN = re.compile(r"token: (\S+)")
 
 
-class Inbox:
-    """aiosmtpd handler: keeps every delivered message."""
-
-    def __init__(self) -> None:
-        self.mails: list[tuple[list[str], str, str]] = []  # (recipients, subject, body)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = message_from_bytes(envelope.content)
-        body = msg.get_payload(decode=True)
-        self.mails.append(
-            (list(envelope.rcpt_tos), str(msg["Subject"]), body.decode() if isinstance(body, bytes) else "")
-        )
-        return "250 OK"
-
-    async def token_for(self, to: str, subject: str) -> str:
-        for _ in range(200):
-            for rcpts, subj, body in self.mails:
-                if to in rcpts and subj == subject and (found := TOKEN.search(body)):
-                    return found.group(1)
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"no {subject!r} mail to {to}; got {self.mails}")
+async def token_for(inbox: Inbox, to: str, subject: str) -> str:
+    """The token in the first mail to `to` with that subject (waits up to 10 s for it)."""
+    mail = await inbox.wait_for(
+        lambda m: to in m.to and m.subject == subject and TOKEN.search(m.text()) is not None, timeout=10.0
+    )
+    found = TOKEN.search(mail.text())
+    assert found is not None
+    return found.group(1)
 
 
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with smtp_inbox() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +59,7 @@ async def test_email_verification_is_single_use(client: httpx.AsyncClient, smtp:
     assert me["user"]["emailVerified"] is False
     asked = await client.post("/api/v1/account/verify-email/request", headers=auth)
     assert asked.status_code == 202
-    token = await inbox.token_for(email, "Confirm your e-mail address")
+    token = await token_for(inbox, email, "Confirm your e-mail address")
 
     wrong = await client.post("/api/v1/account/verify-email", json={"token": "x" * 43})
     assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "ACCOUNT_TOKEN_INVALID"
@@ -104,8 +82,8 @@ async def test_password_reset_signs_out_and_spends_the_token(
     assert nobody.status_code == 202  # the same answer: no account enumeration
     asked = await client.post("/api/v1/account/password/forgot", json={"email": email.upper()})
     assert asked.status_code == 202
-    token = await inbox.token_for(email, "Reset your password")
-    assert all(f"nobody-{name}" not in r[0][0] for r in inbox.mails[before:])
+    token = await token_for(inbox, email, "Reset your password")
+    assert all(f"nobody-{name}" not in m.to[0] for m in inbox.mails[before:])
 
     weak = await client.post("/api/v1/account/password/reset", json={"token": token, "password": "short"})
     assert weak.json()["error"]["code"] == "PASSWORD_TOO_WEAK"  # refused before the token is spent

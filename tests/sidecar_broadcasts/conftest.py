@@ -19,6 +19,8 @@ from connectnow.services.broadcasts.wiring import Broadcasts, build_broadcasts
 from connectnow.store.port import DocumentStore
 from models.users import UserRecord
 from tests.conftest import make_settings
+from tests.sidecar_broadcasts.receiver import Receiver
+from tests.sidecar_broadcasts.workers import running_receiver
 
 MakeUser = Callable[..., Coroutine[Any, Any, Principal]]
 
@@ -90,12 +92,7 @@ def make_user(store: DocumentStore) -> MakeUser:
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[Any]:
-    from tests.sidecar_broadcasts.receiver import Receiver
-
-    server = Receiver()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
+async def receiver() -> AsyncIterator[Receiver]:
+    """A local webhook receiver (`tests/sidecar_broadcasts/receiver.py`) for the module's deliveries."""
+    async with running_receiver() as hook:
+        yield hook

@@ -11,7 +11,6 @@ import hmac
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +21,6 @@ import pytest
 from connectnow.clock import utcnow
 from tests.sidecar_broadcasts.live import api_http, broadcasts_server, code, signup
 from tests.sidecar_broadcasts.receiver import Receiver
-from tests.sidecar_broadcasts.workers import running_receiver
 from tests.support.clients import PASSWORD, bearer, openapi_document, unique_name
 from tests.support.live_server import LiveServer
 
@@ -32,12 +30,6 @@ PHONES = {"Ann": "+12025550140", "Ben": "+12025550141", "Cy": "+12025550142"}
 
 server = broadcasts_server("consent")
 http = api_http()
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with running_receiver() as hook:
-        yield hook
 
 
 def signed(secret: bytes, body: bytes, at: float | None = None) -> dict[str, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ import pytest
 
 from connectnow.clock import utcnow
 from tests.sidecar_broadcasts.receiver import Receiver
-from tests.sidecar_broadcasts.workers import running_receiver, two_workers_on
+from tests.sidecar_broadcasts.workers import two_workers_on
 from tests.support.clients import bearer, register, unique_name
 from tests.support.live_server import LiveServer
 
@@ -33,12 +33,6 @@ def settings(**extra: str) -> dict[str, str]:
         "broadcast_webhook_timeout_seconds": "2",
         **extra,
     }
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with running_receiver() as hook:
-        yield hook
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ refuses anything under an hour) and every scheduler polls every 0.2 s, so both w
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import pytest
 from connectnow.clock import utcnow
 from tests.sidecar_broadcasts.receiver import Receiver
 from tests.sidecar_broadcasts.test_on_time import contact_with_webhook
-from tests.sidecar_broadcasts.workers import running_receiver, two_workers_on
+from tests.sidecar_broadcasts.workers import two_workers_on
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -31,12 +31,6 @@ FAST = {
     "broadcast_webhook_allow_private": "true",
     "broadcast_webhook_timeout_seconds": "2",
 }
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with running_receiver() as hook:
-        yield hook
 
 
 @pytest.fixture
