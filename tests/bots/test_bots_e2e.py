@@ -133,8 +133,9 @@ async def test_echo_bot_answers_commands_in_threads_and_catches_up_after_a_recon
                 ["echo: while you were away 2"],
                 ["back again"],
             ]
-            handled = [line for line in bot.lines if line.get("handled") in {m["id"] for m in missed}]
-            assert handled and all(line["reconnects"] == 1 for line in handled), bot.lines
+            # The bot reports a message after posting its reply: the reply can be visible before the line is.
+            handled = [await bot.wait_line(lambda line, m=m: line.get("handled") == m["id"]) for m in missed]
+            assert all(line["reconnects"] == 1 for line in handled), bot.lines
             # Still exactly one answer each a moment later, and the bot never answered itself.
             await asyncio.sleep(1.0)
             for message in [hello, deploy, *missed]:
