@@ -18,6 +18,7 @@ from clients; `check_filter` and `check_update` refuse anything else (unknown `$
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -58,8 +59,14 @@ class InvalidQueryError(StoreError):
     """A filter or update outside the supported language: a programming error, never client input."""
 
 
+@functools.lru_cache(maxsize=1024)
+def _valid_field(name: str) -> bool:
+    return FIELD_PATH.match(name) is not None
+
+
 def check_field(name: str) -> str:
-    if not FIELD_PATH.match(name):
+    # Memoized (bounded): filters and updates check the same few field names over and over.
+    if not _valid_field(name):
         raise InvalidQueryError(f"invalid field name {name!r}")
     return name
 

@@ -18,6 +18,7 @@ from connectnow.clock import iso_millis
 from connectnow.store.port import Filter, InvalidQueryError, Sort, check_field
 
 _OPS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+_PLAIN = frozenset({str, int, float})
 
 
 def format_datetime(value: datetime) -> str:
@@ -47,6 +48,8 @@ def loads(text: str | bytes) -> Any:
 
 def param(value: Any) -> Any:
     """A scalar as SQLite compares it with json_extract()'s result."""
+    if type(value) in _PLAIN:  # the common case, without the checks below (exact types: not bool, not an enum)
+        return value
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, enum.Enum):

@@ -23,6 +23,7 @@ from typing import Any
 import aiosqlite
 
 from connectnow.clock import new_id, utcnow
+from connectnow.store import sqlite_shapes as shapes
 from connectnow.store import sqlite_sql as sql
 from connectnow.store.port import (
     EARTH_RADIUS_METERS,
@@ -35,7 +36,6 @@ from connectnow.store.port import (
     check_field,
     check_filter,
     check_near,
-    check_update,
     haversine_meters,
     normalize_update,
     strip_none,
@@ -115,9 +115,8 @@ class SqliteCollection:
             raise DuplicateKeyError(self.name, dup.index, inserted=partial.done) from partial.cause
 
     def _select(self, flt: Filter, sort: Sort | None, limit: int | None, skip: int) -> tuple[str, list[Any]]:
-        check_filter(flt)
         params: list[Any] = []
-        query = f"SELECT id, doc FROM {self.name} WHERE {sql.where(flt, params)}{sql.order_by(sort)}"
+        query = f"SELECT id, doc FROM {self.name} WHERE {shapes.where(flt, params)}{shapes.order_by(sort)}"
         if limit is not None or skip:
             query += " LIMIT ? OFFSET ?"
             params += [-1 if limit is None else int(limit), int(skip)]
@@ -139,27 +138,24 @@ class SqliteCollection:
             yield _decode(row)
 
     async def count(self, flt: Filter) -> int:
-        check_filter(flt)
         params: list[Any] = []
-        rows = await self._store.read(f"SELECT COUNT(*) FROM {self.name} WHERE {sql.where(flt, params)}", params)
+        rows = await self._store.read(f"SELECT COUNT(*) FROM {self.name} WHERE {shapes.where(flt, params)}", params)
         return int(rows[0][0])
 
     async def count_by(self, flt: Filter, field: str) -> dict[Any, int]:
-        check_filter(flt)
-        expr = sql.field_expr(field)
         params: list[Any] = []
-        query = (
-            f"SELECT {expr}, COUNT(*) FROM {self.name} WHERE {sql.where(flt, params)} "
-            f"AND {expr} IS NOT NULL GROUP BY {expr}"
-        )
+        where = shapes.where(flt, params)
+        expr = sql.field_expr(field)
+        query = f"SELECT {expr}, COUNT(*) FROM {self.name} WHERE {where} AND {expr} IS NOT NULL GROUP BY {expr}"
         return {key: int(n) for key, n in await self._store.read(query, params)}
 
     def _update_sql(self, flt: Filter, update: Update, sort: Sort | None, limit_one: bool) -> tuple[str, list[Any]]:
-        check_filter(flt)
-        check_update(update)
         params: list[Any] = []
-        set_expr = sql.update_expr(normalize_update(update), params)
-        target = f"SELECT id FROM {self.name} WHERE {sql.where(flt, params)}{sql.order_by(sort)}"
+        where = shapes.where(flt, params)  # the filter is checked before the update, as it always was
+        set_params: list[Any] = []
+        set_expr = shapes.update_expr(update, set_params)
+        params[:0] = set_params
+        target = f"SELECT id FROM {self.name} WHERE {where}{shapes.order_by(sort)}"
         if limit_one:
             target += " LIMIT 1"
         return f"UPDATE {self.name} SET doc = {set_expr} WHERE id IN ({target}) RETURNING id, doc", params
@@ -184,11 +180,11 @@ class SqliteCollection:
         return_new: bool = True,
     ) -> Document | None:
         query, params = self._update_sql(flt, update, sort, limit_one=True)
-        before_query, before_params = self._select(flt, sort, 1, 0)
+        before_query, before_params = self._select(flt, sort, 1, 0) if not return_new else (None, [])
         insert = _upsert_document(flt, update) if upsert else None
         try:
             before, after = await self._store.update_returning(
-                before_query if not return_new else None, before_params, query, params, self.name, insert
+                before_query, before_params, query, params, self.name, insert
             )
         except sqlite3.IntegrityError as exc:
             raise self._duplicate(exc) from exc
@@ -197,13 +193,14 @@ class SqliteCollection:
         return _decode(before) if before else None
 
     async def replace_one(self, flt: Filter, doc: Document) -> bool:
-        check_filter(flt)
+        params: list[Any] = []
+        where = shapes.where(flt, params)
         body = strip_none(doc)
         body.pop("id", None)
-        params: list[Any] = [sql.dumps(body)]
+        params.insert(0, sql.dumps(body))
         query = (
             f"UPDATE {self.name} SET doc = ? WHERE id IN "
-            f"(SELECT id FROM {self.name} WHERE {sql.where(flt, params)} LIMIT 1) RETURNING id"
+            f"(SELECT id FROM {self.name} WHERE {where} LIMIT 1) RETURNING id"
         )
         try:
             return bool(await self._store.write(query, params, self.name))
@@ -211,20 +208,18 @@ class SqliteCollection:
             raise self._duplicate(exc) from exc
 
     async def delete_one(self, flt: Filter) -> bool:
-        check_filter(flt)
         params: list[Any] = []
         query = (
             f"DELETE FROM {self.name} WHERE id IN "
-            f"(SELECT id FROM {self.name} WHERE {sql.where(flt, params)} LIMIT 1) RETURNING id"
+            f"(SELECT id FROM {self.name} WHERE {shapes.where(flt, params)} LIMIT 1) RETURNING id"
         )
         return bool(await self._store.write(query, params, self.name))
 
     async def delete_many(self, flt: Filter) -> int:
-        check_filter(flt)
         params: list[Any] = []
         return len(
             await self._store.write(
-                f"DELETE FROM {self.name} WHERE {sql.where(flt, params)} RETURNING id", params, self.name
+                f"DELETE FROM {self.name} WHERE {shapes.where(flt, params)} RETURNING id", params, self.name
             )
         )
 
@@ -239,7 +234,7 @@ class SqliteCollection:
         params: list[Any] = [query_text]
         query = (
             f"SELECT t.id, t.doc FROM {self.name}__fts f JOIN {self.name} t ON t.rowid = f.rowid "
-            f"WHERE {self.name}__fts MATCH ? AND {sql.where(flt, params, doc='t.doc')} "
+            f"WHERE {self.name}__fts MATCH ? AND {shapes.where(flt, params, doc='t.doc')} "
             f"ORDER BY f.rank LIMIT ?"
         )
         params.append(int(limit))
@@ -256,7 +251,7 @@ class SqliteCollection:
         lat_expr, lng_expr = _geo_exprs(field)
         params: list[Any] = []
         box = _bounding_box(lng, lat, max_meters, lat_expr, lng_expr, params)
-        query = f"SELECT id, doc FROM {self.name} WHERE {box} AND {sql.where(flt, params)}"
+        query = f"SELECT id, doc FROM {self.name} WHERE {box} AND {shapes.where(flt, params)}"
         nearest: list[tuple[float, int, Document]] = []
         seen = 0
         async for row in self._store.stream(query, params, 500):
