@@ -563,6 +563,9 @@ class SqliteStore:
                     await self.writer.execute(statement)
             for geo_index in migration.geo_indexes:
                 await self.writer.execute(_geo_ddl(geo_index))
+            for text_index in migration.text_update_triggers:
+                for statement in _fts_update_trigger_ddl(text_index):
+                    await self.writer.execute(statement)
             await self.writer.execute(
                 "INSERT INTO schema_migrations (id, description, applied_at) VALUES (?, ?, ?)",
                 (migration.id, migration.description, sql.format_datetime(utcnow())),
@@ -612,13 +615,20 @@ def _geo_ddl(index: GeoIndex) -> str:
     return f"CREATE INDEX IF NOT EXISTS {_table(index.name)} ON {_table(index.collection)} ({lat_expr}, {lng_expr})"
 
 
-def _fts_ddl(index: TextIndex) -> list[str]:
-    table = _table(index.collection)
+def _fts_body(index: TextIndex, row: str) -> str:
+    """SQL for the text a row gives its FTS5 table: the indexed fields, joined by spaces."""
     for name in index.fields:
         check_field(name)
+    return " || ' ' || ".join(f"coalesce(json_extract({row}.doc, '$.{f}'), '')" for f in index.fields)
+
+
+def _fts_ddl(index: TextIndex) -> list[str]:
+    """The FTS5 table of a text index, its triggers and its first fill (the update trigger as it first
+    landed: `_fts_update_trigger_ddl` replaces it)."""
+    table = _table(index.collection)
 
     def body(row: str) -> str:
-        return " || ' ' || ".join(f"coalesce(json_extract({row}.doc, '$.{f}'), '')" for f in index.fields)
+        return _fts_body(index, row)
 
     fts = f"{table}__fts"
     return [
@@ -631,4 +641,20 @@ def _fts_ddl(index: TextIndex) -> list[str]:
         f"DELETE FROM {fts} WHERE rowid = old.rowid; "
         f"INSERT INTO {fts}(rowid, body) VALUES (new.rowid, {body('new')}); END",
         f"INSERT INTO {fts}(rowid, body) SELECT rowid, {body(table)} FROM {table}",
+    ]
+
+
+def _fts_update_trigger_ddl(index: TextIndex) -> list[str]:
+    """The update trigger of a text index that re-indexes a row only when the text it gives the FTS5 table
+    changes: a reaction, pin or read stamp rewrites the document but not its text, and re-indexing it (delete
+    and insert of the FTS5 row) cost more than the update itself."""
+    table = _table(index.collection)
+    fts = f"{table}__fts"
+    old, new = _fts_body(index, "old"), _fts_body(index, "new")
+    return [
+        f"DROP TRIGGER IF EXISTS {fts}_au",
+        f"CREATE TRIGGER {fts}_au AFTER UPDATE OF doc ON {table} "
+        f"WHEN old.rowid IS NOT new.rowid OR ({old}) IS NOT ({new}) BEGIN "
+        f"DELETE FROM {fts} WHERE rowid = old.rowid; "
+        f"INSERT INTO {fts}(rowid, body) VALUES (new.rowid, {new}); END",
     ]

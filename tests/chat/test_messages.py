@@ -245,6 +245,24 @@ async def test_search_only_readable_channels(chat: Chat) -> None:
     assert [m.content for m in await chat.svc.search.search(bob, query)] == ["the quarterly report is ready"]
 
 
+async def test_search_follows_edits_through_reactions_and_pins(chat: Chat) -> None:
+    """Reactions and pins leave a message's search row alone (SQLite: migration 0155); an edit re-indexes it."""
+    alice, bob, _, ws_id, general = await setup(chat)
+    msg, _ = await chat.svc.messages.send(alice, send_in(general, "the orange ledger"))
+
+    async def found(word: str) -> list[str]:
+        query = SearchQuery.model_validate({"workspaceId": ws_id, "query": word})
+        return [m.content for m in await chat.svc.search.search(bob, query)]
+
+    await chat.svc.reactions.add(bob, ReactionIn.model_validate({"messageId": msg.id, "emoji": "🎉"}))
+    pinned = await chat.svc.messages.set_pinned(bob, msg.id, True)
+    assert await found("orange") == ["the orange ledger"]
+    edit = MessageEdit.model_validate({"messageId": msg.id, "content": "the purple ledger", "version": pinned.version})
+    await chat.svc.messages.edit(alice, edit)
+    await chat.svc.messages.set_pinned(bob, msg.id, False)
+    assert await found("orange") == [] and await found("purple") == ["the purple ledger"]
+
+
 async def test_read_state_unread_mentions_receipts(chat: Chat) -> None:
     alice, bob, _, ws_id, general = await setup(chat)
     await chat.svc.messages.send(alice, send_in(general, "one"))
