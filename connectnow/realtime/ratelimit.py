@@ -88,7 +88,9 @@ class RateLimiter(Protocol):
     rules: RateRules
 
     async def take(self, key: str, rule: RateRule, cost: int = 1) -> Decision:
-        """Take `cost` tokens (1, or 0 to only look) from the bucket of (rule, key) if it holds one."""
+        """Take `cost` tokens (1, or 0 to only look) from the bucket of (rule, key) if it holds one. A negative
+        cost gives tokens back (a refund of a take that turned out not to be an action), never above the
+        bucket's capacity, and is always allowed."""
         ...
 
     async def hit(self, key: str, rule: RateRule) -> None:

@@ -42,6 +42,9 @@ class MemoryRateLimiter:
         elapsed = max(0.0, now - bucket.updated)
         bucket.tokens = min(float(rule.capacity), bucket.tokens + elapsed * rule.refill_per_sec)
         bucket.updated = now
+        if cost < 0:  # a refund
+            bucket.tokens = min(float(rule.capacity), bucket.tokens - cost)
+            return Decision(True, 0.0)
         if bucket.tokens >= 1.0:
             bucket.tokens -= cost
             return Decision(True, 0.0)

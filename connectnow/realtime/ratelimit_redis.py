@@ -20,7 +20,7 @@ log = logging.getLogger("connectnow.ratelimit.redis")
 CONNECT_TIMEOUT_SECS = 2.0
 MIN_TTL_MS = 1000
 
-# KEYS[1] bucket; ARGV: capacity, refill per second, ttl in ms, cost (1; 0 only looks).
+# KEYS[1] bucket; ARGV: capacity, refill per second, ttl in ms, cost (1; 0 only looks; negative refunds).
 # Returns {allowed, retry_after_ms}.
 BUCKET_SCRIPT_LUA = """
 local capacity = tonumber(ARGV[1])
@@ -41,7 +41,10 @@ if elapsed < 0 then elapsed = 0 end
 tokens = math.min(capacity, tokens + elapsed * rate / 1000)
 local allowed = 0
 local retry_ms = 0
-if tokens >= 1 then
+if cost < 0 then
+  tokens = math.min(capacity, tokens - cost)
+  allowed = 1
+elseif tokens >= 1 then
   tokens = tokens - cost
   allowed = 1
 else

@@ -296,7 +296,8 @@ class MessageLog(Generic[M]):
 
         `also(message, step)` runs inside the same step after the insert (a conversation's last-message
         fields, a thread root's reply count through `apply`), so it is stored with the message or not at all.
-        `checked`: the caller has just looked for a replay with `find_replay` (skip the second look).
+        `checked`: no look for a replay before the step (the caller has looked with `find_replay`, or leaves
+        it to the step: its group's one look-up answers a replay with the original, `created` False).
 
         Group commit: appends to one conversation that arrive while a step is running wait for it and then
         go together in the next step (one transaction on SQLite, one insert of all the messages), and each

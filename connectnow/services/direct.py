@@ -22,7 +22,7 @@ from connectnow import errors
 from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
 from connectnow.realtime.emitter import Emitter
-from connectnow.realtime.ratelimit import RateLimiter
+from connectnow.realtime.ratelimit import RateLimiter, refuse
 from connectnow.realtime.rooms import dm_room, user_room
 from connectnow.repositories.accounts import UserRepository
 from connectnow.repositories.direct import (
@@ -239,17 +239,37 @@ class DirectService:
         recipient = await self._recipient(conversation.other(principal.user_id))
         # REST callers may leave clientMsgId out: then every call is a new message.
         key = client_msg_id or data.client_msg_id or f"auto-{new_id()}"
-        # A replay (a resend after a lost ack) is answered before anything else and costs no token.
-        replay = await self.log.find_replay(dedupe_key(conversation.id, principal.user_id, key))
-        if replay is not None:
+        dedupe = dedupe_key(conversation.id, principal.user_id, key)
+        # A replay (a resend after a lost ack) is answered before anything else and costs no token. A send
+        # that the gate and the rate limit let through leaves the look-up to its step (one query for the
+        # step's group: a read saved per send) and gives its token back if it turns out to be a replay; any
+        # refusal looks first, so a replay is never refused.
+        rule = self.limiter.rules.send
+        refusal: AppError | None = None
+        try:
+            if self.gate is not None:
+                await self.gate.may_send(principal.user_id, recipient.id)
+        except AppError as exc:
+            refusal = exc
+        if refusal is None and not (decision := await self.limiter.take(principal.user_id, rule)).allowed:
+            refusal = refuse(rule, decision)
+        if refusal is not None:
+            replay = await self.log.find_replay(dedupe)
+            if replay is not None:
+                return _public(replay), False
+            raise refusal
+        try:
+            parent = await self._thread_parent(conversation.id, data.parent_id)
+        except AppError:
+            # A replay's check may fail where the original's passed (its thread's root deleted since).
+            replay = await self.log.find_replay(dedupe)
+            if replay is None:
+                raise
+            await self.limiter.take(principal.user_id, rule, -1)
             return _public(replay), False
-        if self.gate is not None:
-            await self.gate.may_send(principal.user_id, recipient.id)
-        await self.limiter.hit(principal.user_id, self.limiter.rules.send)
-        parent = await self._thread_parent(conversation.id, data.parent_id)
         now = utcnow()
 
-        def build(seq: int, event_seq: int, dedupe: str) -> DirectMessageRecord:
+        def build(seq: int, event_seq: int, stamp_key: str) -> DirectMessageRecord:
             return DirectMessageRecord(
                 id=new_id(),
                 conversation_id=conversation.id,
@@ -259,7 +279,7 @@ class DirectService:
                 type=data.type,
                 parent_id=data.parent_id,
                 client_msg_id=key,
-                dedupe_key=dedupe,
+                dedupe_key=stamp_key,
                 is_bot=principal.is_bot,
                 via="api" if principal.api_key_id else None,
                 created_at=now,
@@ -279,7 +299,8 @@ class DirectService:
         record, created = await self.log.append(
             conversation.id, principal.user_id, key, build, also=touch, checked=True
         )
-        if not created:
+        if not created:  # a replay, found by the step
+            await self.limiter.take(principal.user_id, rule, -1)
             return _public(record), False
         record = await self._attach(principal, record, data.attachment_ids)
         await self._emit("dm:message", conversation, dm_envelope(record))

@@ -19,7 +19,7 @@ from connectnow.clock import new_id, utcnow
 from connectnow.errors import AppError
 from connectnow.realtime.emitter import Emitter
 from connectnow.realtime.hub import to_wire
-from connectnow.realtime.ratelimit import RateLimiter
+from connectnow.realtime.ratelimit import RateLimiter, refuse
 from connectnow.realtime.rooms import user_room
 from connectnow.repositories.message_log import MessageLog, Step, dedupe_key
 from connectnow.repositories.messages import ReactionRepository, channel_log
@@ -228,21 +228,49 @@ class MessageService:
         record, sent = await self._send(principal, data)
         return (sent, True) if sent is not None else (Wire(to_wire(await self.public_one(record))), False)
 
+    async def _take_send(self, principal: Principal) -> AppError | None:
+        """Take a send token: None when taken (or nothing limits), else the refusal to raise."""
+        if self.limiter is None:
+            return None
+        decision = await self.limiter.take(principal.user_id, self.limiter.rules.send)
+        return None if decision.allowed else refuse(self.limiter.rules.send, decision)
+
+    async def _refund_send(self, principal: Principal) -> None:
+        if self.limiter is not None:
+            await self.limiter.take(principal.user_id, self.limiter.rules.send, -1)
+
     async def _send(self, principal: Principal, data: MessageSend) -> tuple[MessageRecord, Wire | None]:
         """The stored message, and its wire form as its event carried it (None for a replay)."""
         access = await self.access.channel(data.channel_id, principal.user_id)
         self.writable(access, Action.MESSAGE_SEND)
-        # A replay (a resend after a lost ack) is answered before anything else and costs no token.
-        replay = await self.log.find_replay(dedupe_key(access.channel.id, principal.user_id, data.client_msg_id))
-        if replay is not None:
+        key = dedupe_key(access.channel.id, principal.user_id, data.client_msg_id)
+        # A replay (a resend after a lost ack) is answered before anything else and costs no token. A send
+        # that the checks and the rate limit let through does not look for its replay here: its step looks
+        # (one query for the step's whole group), which saves a read per send, and a send that turns out to
+        # be a replay gives its token back. Any refusal looks first, so a replay is never refused.
+        try:
+            self._check_content(data)
+            check_forum_shape(access.channel, data)
+            refusal = await self._take_send(principal)
+        except AppError as exc:
+            refusal = exc
+        if refusal is not None:
+            replay = await self.log.find_replay(key)
+            if replay is not None:
+                return replay, None
+            raise refusal
+        try:
+            parent = await self._thread_parent(data)
+            await self._check_attachments(principal, data.attachment_ids)
+            mentions = await self.mentioned_users(data.content, access.channel, principal.user_id)
+            broad = await self._broad_allowed(access, data.content)
+        except AppError:
+            # A replay's checks may fail where the original's passed (its attachments are claimed by now).
+            replay = await self.log.find_replay(key)
+            if replay is None:
+                raise
+            await self._refund_send(principal)
             return replay, None
-        self._check_content(data)
-        check_forum_shape(access.channel, data)
-        await self.hit_limit(principal, "send")
-        parent = await self._thread_parent(data)
-        await self._check_attachments(principal, data.attachment_ids)
-        mentions = await self.mentioned_users(data.content, access.channel, principal.user_id)
-        broad = await self._broad_allowed(access, data.content)
 
         def build(seq: int, event_seq: int, key: str) -> MessageRecord:
             now = utcnow()
@@ -278,7 +306,8 @@ class MessageService:
         record, created = await self.log.append(
             access.channel.id, principal.user_id, data.client_msg_id, build, also=also, checked=True
         )
-        if not created:
+        if not created:  # a replay, found by the step
+            await self._refund_send(principal)
             return record, None
         record = await self._attach(principal, record, data.attachment_ids)
         public = self.fresh_wire(record)

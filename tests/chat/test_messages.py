@@ -344,3 +344,37 @@ async def test_sends_and_reactions_are_rate_limited(chat: Chat) -> None:
         chat.svc.reactions.add(alice, ReactionIn.model_validate({"messageId": msg.id, "emoji": ":c:"})),
     )
     assert await chat.store.collection("messages").count({"content": "3"}) == 0
+
+
+async def test_replays_cost_no_token_and_a_new_send_reads_no_replay_first(chat: Chat) -> None:
+    """A send the checks and the limit let through leaves the replay look-up to its step (one read saved);
+    a replay found there, or by a check it fails, gives its token back; a refused one is still answered."""
+    from connectnow.realtime.ratelimit import RateRule, RateRules
+    from connectnow.realtime.ratelimit_memory import MemoryRateLimiter
+
+    rules = RateRules(*(RateRule(name, 4, 0.0001) for name in ("send", "react", "typing", "upload")))
+    chat.svc.messages.limiter = MemoryRateLimiter(rules)
+    alice, _, _, _, general = await setup(chat)
+    reads: list[str] = []
+    if chat.store.kind == "sqlite":
+        from connectnow.store.store_sqlite import SqliteStore, sqlite_connection
+
+        assert isinstance(chat.store, SqliteStore)
+        sqlite_connection(chat.store.reader).set_trace_callback(reads.append)
+    root, _ = await chat.svc.messages.send(alice, send_in(general, "root"))  # token 1
+    assert not [r for r in reads if "dedupeKey" in r]
+    reply_in = send_in(general, "reply", parentId=root.id)
+    reply, _ = await chat.svc.messages.send(alice, reply_in)  # token 2
+    for _ in range(5):  # found by the step: the token goes back
+        again, created = await chat.svc.messages.send(alice, reply_in)
+        assert not created and again.id == reply.id
+    await chat.svc.messages.delete(alice, root.id)
+    again, created = await chat.svc.messages.send(alice, reply_in)  # its root is gone: found by the refusal
+    assert not created and again.id == reply.id
+    await chat.svc.messages.send(alice, send_in(general, "3"))
+    await chat.svc.messages.send(alice, send_in(general, "4"))
+    await refused(errors.RATE_LIMITED, chat.svc.messages.send(alice, send_in(general, "5")))
+    for data in (reply_in, send_in(general, "root", clientMsgId=root.client_msg_id)):  # drained: still answered
+        again, created = await chat.svc.messages.send(alice, data)
+        assert not created
+    await refused(errors.VALIDATION_FAILED, chat.svc.messages.send(alice, send_in(general, "")))  # before limits

@@ -290,6 +290,25 @@ async def test_sends_are_rate_limited(world: DirectWorld) -> None:
     assert not created and replay.content == "2"
 
 
+async def test_replays_with_tokens_left_give_their_token_back(world: DirectWorld) -> None:
+    """A replay found by the append's step (the send path skips its own look-up) costs no token."""
+    from connectnow.realtime.ratelimit import RateRule, RateRules
+
+    alice, bob = await make_user(world.store), await make_user(world.store)
+    tight = RateRule("send", 3, 0.0001)
+    world.limiter.rules = RateRules(send=tight, react=tight, typing=tight, upload=tight)
+    first, _ = await world.direct.send(alice, send(bob.user_id, "1", "a"))
+    for _ in range(5):
+        replay, created = await world.direct.send(alice, send(bob.user_id, "1", "a"))
+        assert not created and replay.id == first.id
+    await world.direct.send(alice, send(bob.user_id, "2", "b"))
+    await world.direct.send(alice, send(bob.user_id, "3", "c"))
+    with pytest.raises(AppError) as info:
+        await world.direct.send(alice, send(bob.user_id, "4", "d"))
+    assert info.value.error is errors.RATE_LIMITED
+    assert await world.store.collection("direct_messages").count({}) == 3
+
+
 async def test_list_pages_never_skip_conversations_with_equal_times(world: DirectWorld) -> None:
     me = await make_user(world.store)
     friends = [await make_user(world.store) for _ in range(4)]

@@ -198,3 +198,18 @@ async def test_a_zero_cost_take_looks_without_taking(limiter: RateLimiter) -> No
         assert (await limiter.take("peek", SLOW)).allowed
     looked = await limiter.take("peek", SLOW, cost=0)
     assert not looked.allowed and looked.retry_after_secs > 1
+
+
+async def test_a_negative_cost_gives_tokens_back_up_to_capacity(limiter: RateLimiter) -> None:
+    """Issue 11: a send that turns out to be a replay gives its token back."""
+    for _ in range(SLOW.capacity):
+        assert (await limiter.take("refund", SLOW)).allowed
+    assert not (await limiter.take("refund", SLOW)).allowed
+    assert (await limiter.take("refund", SLOW, cost=-1)).allowed  # allowed even from an empty bucket
+    assert (await limiter.take("refund", SLOW)).allowed
+    assert not (await limiter.take("refund", SLOW)).allowed
+    for _ in range(SLOW.capacity + 3):  # never above capacity
+        await limiter.take("refund", SLOW, cost=-1)
+    for _ in range(SLOW.capacity):
+        assert (await limiter.take("refund", SLOW)).allowed
+    assert not (await limiter.take("refund", SLOW)).allowed
