@@ -626,10 +626,7 @@ def _fts_ddl(index: TextIndex) -> list[str]:
     """The FTS5 table of a text index, its triggers and its first fill (the update trigger as it first
     landed: `_fts_update_trigger_ddl` replaces it)."""
     table = _table(index.collection)
-
-    def body(row: str) -> str:
-        return _fts_body(index, row)
-
+    body = functools.partial(_fts_body, index)
     fts = f"{table}__fts"
     return [
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(body, tokenize='unicode61 remove_diacritics 2')",
