@@ -369,6 +369,14 @@ class MessageLog(Generic[M]):
             pass
         return await self.repo.find_one({"dedupeKey": key})
 
+    async def replay_or_raise(self, key: str, refusal: Exception) -> M:
+        """The stored original of `key` when a refused send is a replay (a replay is answered, never
+        refused), else `refusal` is raised."""
+        replay = await self.find_replay(key)
+        if replay is None:
+            raise refusal
+        return replay
+
     # --- mutate ----------------------------------------------------------------------------------------
     async def apply(
         self, step: Step, message_id: str, update: dict[str, Any], *, when: Filter | None = None

@@ -254,17 +254,12 @@ class DirectService:
         if refusal is None and not (decision := await self.limiter.take(principal.user_id, rule)).allowed:
             refusal = refuse(rule, decision)
         if refusal is not None:
-            replay = await self.log.find_replay(dedupe)
-            if replay is not None:
-                return _public(replay), False
-            raise refusal
+            return _public(await self.log.replay_or_raise(dedupe, refusal)), False
         try:
             parent = await self._thread_parent(conversation.id, data.parent_id)
-        except AppError:
+        except AppError as exc:
             # A replay's check may fail where the original's passed (its thread's root deleted since).
-            replay = await self.log.find_replay(dedupe)
-            if replay is None:
-                raise
+            replay = await self.log.replay_or_raise(dedupe, exc)
             await self.limiter.take(principal.user_id, rule, -1)
             return _public(replay), False
         now = utcnow()

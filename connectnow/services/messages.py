@@ -255,20 +255,15 @@ class MessageService:
         except AppError as exc:
             refusal = exc
         if refusal is not None:
-            replay = await self.log.find_replay(key)
-            if replay is not None:
-                return replay, None
-            raise refusal
+            return await self.log.replay_or_raise(key, refusal), None
         try:
             parent = await self._thread_parent(data)
             await self._check_attachments(principal, data.attachment_ids)
             mentions = await self.mentioned_users(data.content, access.channel, principal.user_id)
             broad = await self._broad_allowed(access, data.content)
-        except AppError:
+        except AppError as exc:
             # A replay's checks may fail where the original's passed (its attachments are claimed by now).
-            replay = await self.log.find_replay(key)
-            if replay is None:
-                raise
+            replay = await self.log.replay_or_raise(key, exc)
             await self._refund_send(principal)
             return replay, None
 
