@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.forkserver import Process, run_connectnow, spawn_connectnow
 from tests.support.redis_server import env_without_connectnow, free_port
 
 START_TIMEOUT_SECS = 30.0
@@ -35,7 +35,7 @@ class LiveServer:
     base_url: str
     port: int
     env: dict[str, str]
-    process: subprocess.Popen[bytes]
+    process: Process
     log_path: Path
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -78,7 +78,7 @@ class LiveServer:
     def restart(self) -> None:
         """Stop the server and start it again on the same port and data folder (clients see a restart)."""
         self.stop()
-        self.process = _spawn(self.port, self.env, self.log_path, mode="ab")
+        self.process = _spawn(self.port, self.env, self.log_path, append=True)
         self.wait_ready()
 
     def wait_ready(self) -> None:
@@ -112,15 +112,7 @@ class LiveServer:
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run a `connectnow` command against this server's configuration."""
-        return subprocess.run(
-            [sys.executable, "-m", "connectnow", *args],
-            env=self.env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return run_connectnow(list(args), self.env, stdin=stdin)
 
     def create_admin(self, username: str, password: str) -> None:
         """A server administrator, made with the CLI as an operator would."""
@@ -179,12 +171,5 @@ def server_http(path: str = "", *, server: str = "server", timeout: float = 15.0
     return client
 
 
-def _spawn(port: int, env: dict[str, str], log_path: Path, mode: str = "wb") -> subprocess.Popen[bytes]:
-    with log_path.open(mode) as log:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "connectnow", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+def _spawn(port: int, env: dict[str, str], log_path: Path, *, append: bool = False) -> Process:
+    return spawn_connectnow(["serve", "--host", "127.0.0.1", "--port", str(port)], env, log_path, append=append)

@@ -100,5 +100,6 @@ class RedisServer:
         self.process, self.workdir = fresh.process, fresh.workdir
 
 
-def env_without_connectnow() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("CONNECTNOW_")}
+def env_without_connectnow(env: dict[str, str] | None = None) -> dict[str, str]:
+    """`env` (this process's environment by default) without its `CONNECTNOW_*` settings."""
+    return {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith("CONNECTNOW_")}
