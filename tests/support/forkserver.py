@@ -22,6 +22,7 @@ Protocol, one JSON object per line on the fork server's stdin and stdout:
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import os
 import runpy
@@ -57,6 +58,8 @@ def serve() -> None:
 
     for name in PRELOAD:
         importlib.import_module(name)
+    # The children's collector leaves what was imported here alone, so they do not copy its pages.
+    gc.freeze()
     home = os.getpid()
     exits: dict[int, int] = {}
     _send({"ready": True, "pid": home})
@@ -159,7 +162,7 @@ class ForkServer:
 
     def can_run(self, env: dict[str, str], cwd: Path) -> bool:
         """True when a forked child would see what a fresh `python -m connectnow` would."""
-        return cwd.resolve() == ROOT and env_without_connectnow(env) == self.env
+        return cwd.resolve() == ROOT and _comparable(env) == _comparable(self.env)
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -191,6 +194,12 @@ class ForkServer:
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None and not stream.closed:
                 stream.close()
+
+
+def _comparable(env: dict[str, str]) -> dict[str, str]:
+    """What the environment could change in imported modules: not the settings (read when a command starts), nor
+    the test pytest is in (it changes with every test)."""
+    return {k: v for k, v in env_without_connectnow(env).items() if k != "PYTEST_CURRENT_TEST"}
 
 
 class ForkedProcess:
