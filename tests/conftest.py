@@ -115,7 +115,12 @@ async def http(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules with a test marked `slow` run first. Parallel workers (scripts/test) take whole modules in this
-    order: a long module taken last would run alone at the end while the other workers sit idle."""
-    slow_files = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow_files)  # stable: modules stay whole
+    """Modules with a test marked `slow` run first, then those with end-to-end tests (live servers), then the
+    rest, which are short. Parallel workers (scripts/test) take whole modules in this order: a long module
+    taken last would run alone at the end while the other workers sit idle; short ones fill the end instead."""
+    rank: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        here = 0 if item.get_closest_marker("slow") else 1 if item.get_closest_marker("e2e") else 2
+        rank[module] = min(rank.get(module, 2), here)
+    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])  # stable: modules stay whole
