@@ -66,8 +66,12 @@ async def test_a_task_that_never_stops_is_reported_not_waited_for(caplog: pytest
                 continue
 
     task = asyncio.create_task(immortal(), name="immortal")
-    await asyncio.sleep(0.05)  # running, inside its loop
-    assert await stop_task(task, limit_secs=0.3) is False
-    assert any("immortal did not stop" in r.getMessage() for r in caplog.records)
-    stop_for_real.set()  # the test cleans up what the product code reported
-    await asyncio.wait_for(task, 1.0)
+    try:
+        await asyncio.sleep(0.05)  # running, inside its loop
+        assert await stop_task(task, limit_secs=0.3) is False
+        assert any("immortal did not stop" in r.getMessage() for r in caplog.records)
+    finally:
+        # The test cleans up what the product code reported, also when an assertion failed: a task that
+        # ignores cancels would otherwise hang the event loop's teardown, and with it the whole run.
+        stop_for_real.set()
+        await asyncio.wait_for(task, 10.0)
