@@ -25,7 +25,7 @@ from connectnow.store.port import DocumentStore
 from models.users import RegisterIn
 from tests.conftest import MONGO_ID, open_test_store
 from tests.support.clients import PASSWORD, unique_name
-from tests.support.redis_server import free_port
+from tests.support.redis_server import bound_socket
 
 START_TIMEOUT_SECS = 15.0
 
@@ -63,11 +63,12 @@ async def mongo_server(tmp_path: Path, **settings: Any) -> AsyncIterator[InProce
         **settings,
     }
     app = create_app(Settings(_env_file=None, **values))  # type: ignore[call-arg]
-    port = free_port()
+    sock = bound_socket()
+    port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning"))
-    with pytest.MonkeyPatch.context() as patch:
+    with sock, pytest.MonkeyPatch.context() as patch:
         patch.setattr("connectnow.node.open_store", open_store)
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[sock]))
         try:
             await _wait_started(server, task)
             node: Node = app.other_asgi_app.state.node

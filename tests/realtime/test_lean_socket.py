@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +25,7 @@ from connectnow.realtime.sio_server import ConnectNowServer
 from connectnow.services.auth import Principal
 from models.users import UserRecord
 from tests.support.live_server import LiveServer
+from tests.support.redis_server import bound_socket
 
 WAIT_SECS = 30.0  # generous: the suite runs on 2 loaded cores
 
@@ -117,13 +117,6 @@ async def test_the_ping_wheel_pings_each_socket_once_after_the_interval() -> Non
 
 
 # --- a real uvicorn server in this process, as `connectnow serve` configures it --------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class Stack:
     def __init__(self, sio: socketio.AsyncServer, hub: Hub, port: int) -> None:
         self.sio, self.hub, self.port = sio, hub, port
@@ -160,7 +153,8 @@ async def stack() -> AsyncIterator[Stack]:
             await hub.register(sid, Principal(user=record, session_id=sid))
 
     sio.on("connect", on_connect)
-    port = _free_port()
+    sock = bound_socket()
+    port = sock.getsockname()[1]
     config = uvicorn.Config(
         socketio.ASGIApp(sio),
         host="127.0.0.1",
@@ -172,17 +166,18 @@ async def stack() -> AsyncIterator[Stack]:
         log_level="warning",
     )
     server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not serving.done(), "uvicorn did not start"
-        await asyncio.sleep(0.02)
-    try:
-        yield Stack(sio, hub, port)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, WAIT_SECS)
-        await sio.shutdown()
-        sio.eio.cn_ping_wheel.close()
+    with sock:
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            assert not serving.done(), "uvicorn did not start"
+            await asyncio.sleep(0.02)
+        try:
+            yield Stack(sio, hub, port)
+        finally:
+            server.should_exit = True
+            await asyncio.wait_for(serving, WAIT_SECS)
+            await sio.shutdown()
+            sio.eio.cn_ping_wheel.close()
 
 
 def _server_task_names() -> list[str]:

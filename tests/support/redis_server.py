@@ -18,6 +18,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def bound_socket() -> socket.socket:
+    """A TCP socket bound to a free port on 127.0.0.1, for a server inside the test process
+    (`uvicorn.Server.serve(sockets=[sock])`; the port is `sock.getsockname()[1]`). Unlike `free_port()`, no
+    other process can take the port between choosing and binding it: with six workers starting servers, one
+    did, and the in-process server's start-up failure (SystemExit) broke its worker's later tests."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def redis_binary() -> str:
     found = shutil.which("redis-server")
     if found:
