@@ -15,7 +15,10 @@ from tests.support.clients import Person, bearer, register, unique_name
 from tests.support.live_server import LiveServer, shared_server
 
 pytestmark = pytest.mark.e2e
-live_server = shared_server("replay")  # one server for the module (overrides the per-test fixture)
+# One server for the module (overrides the per-test fixture). The send budget refills one token per 100 s: at
+# the default 2 per second, a round trip slower than 0.5 s on a loaded machine refilled a token between the
+# refusal and the check that the budget is spent, and "one more" was stored.
+live_server = shared_server("replay", rate_send_per_second="0.01")
 BURST = 20  # the default CONNECTNOW_RATE_SEND_BURST
 
 
