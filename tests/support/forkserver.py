@@ -168,6 +168,7 @@ class ForkServer:
             stdout=subprocess.PIPE,
         )
         self.lock = threading.Lock()
+        self._comparable_env = _comparable(self.env)
         ready = self._receive()
         if not ready.get("ready"):
             raise RuntimeError(f"the fork server did not start: {ready}")
@@ -182,7 +183,7 @@ class ForkServer:
 
     def can_run(self, env: dict[str, str], cwd: Path) -> bool:
         """True when a forked child would see what a fresh `python -m connectnow` would."""
-        return cwd.resolve() == ROOT and _comparable(env) == _comparable(self.env)
+        return cwd.resolve() == ROOT and _comparable(env) == self._comparable_env
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
