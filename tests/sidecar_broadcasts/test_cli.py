@@ -1,28 +1,20 @@
-"""`connectnow contacts import/export`: the real command in a subprocess, on a real SQLite database."""
+"""`connectnow contacts import/export`: the real command (forked by the test fork server), on a real SQLite database."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.support.clients import PASSWORD
+from tests.support.forkserver import run_connectnow
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "connectnow", *args],
-        cwd=ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_connectnow(list(args), env, stdin=stdin, cwd=ROOT, timeout=120)
 
 
 def test_import_with_progress_and_report_then_export(tmp_path: Path) -> None:

@@ -8,8 +8,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from typing import Any
@@ -144,19 +142,11 @@ def in_minutes(minutes: float) -> str:
     return (utcnow() + timedelta(minutes=minutes)).isoformat()
 
 
-def make_admin(server: LiveServer, name: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "connectnow", "create-admin", "--email", f"{name}@example.com", "--username", name,
-         "--password-stdin"],
-        input=PASSWORD.encode(), env=server.env, check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-
-
 async def test_selections_filtered_by_delivery_status_and_created_by_shown(
     http: httpx.AsyncClient, server: LiveServer, receiver: Receiver
 ) -> None:
     name = unique_name("adm")
-    make_admin(server, name)
+    server.create_admin(name, PASSWORD)
     login = (await http.post("/auth/login", json={"login": name, "password": PASSWORD})).json()
     admin, admin_id = bearer(login["accessToken"]), login["user"]["id"]
     book = (await http.post("/studybooks", json={"title": "Ruth"}, headers=admin)).json()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import timedelta
 from typing import Any
 
@@ -257,17 +255,9 @@ async def test_in_app_delivery_into_a_channel_and_a_direct_conversation(
         await bob_sock.close()
 
 
-def make_admin(server: LiveServer, name: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "connectnow", "create-admin", "--email", f"{name}@example.com", "--username", name,
-         "--password-stdin"],
-        input=PASSWORD.encode(), env=server.env, check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-
-
 async def test_study_books_admin_and_user_selection(http: httpx.AsyncClient, server: LiveServer) -> None:
     name = unique_name("admin")
-    make_admin(server, name)
+    server.create_admin(name, PASSWORD)
     login = await http.post("/auth/login", json={"login": name, "password": PASSWORD})
     admin = bearer(login.json()["accessToken"])
     reader = await user(http)

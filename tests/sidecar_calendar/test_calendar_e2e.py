@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -21,18 +19,6 @@ async def login(http: httpx.AsyncClient, login_name: str) -> str:
     response = await http.post(f"{API}/auth/login", json={"login": login_name, "password": PASSWORD})
     assert response.status_code == 200, response.text
     return str(response.json()["accessToken"])
-
-
-def cli(server: LiveServer, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "connectnow", *args],
-        env=server.env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 async def test_calendar_rest_end_to_end(live_server: LiveServer, http: httpx.AsyncClient) -> None:
@@ -176,17 +162,7 @@ async def test_calendar_rest_end_to_end(live_server: LiveServer, http: httpx.Asy
 
 
 async def test_admin_export_rest_and_cli(live_server: LiveServer, http: httpx.AsyncClient) -> None:
-    made = cli(
-        live_server,
-        "create-admin",
-        "--email",
-        "root@example.com",
-        "--username",
-        "rootadmin",
-        "--password-stdin",
-        stdin=PASSWORD + "\n",
-    )
-    assert made.returncode == 0, made.stderr
+    live_server.create_admin("rootadmin", PASSWORD + "\n")
     admin = bearer(await login(http, "rootadmin"))
     user = bearer((await register(http))["accessToken"])
     cid = (await http.post(f"{API}/calendars", json={"name": "Ops"}, headers=user)).json()["id"]
@@ -221,13 +197,11 @@ async def test_admin_export_rest_and_cli(live_server: LiveServer, http: httpx.As
     me = (await http.get(f"{API}/users/me", headers=user)).json()["id"]
     assert (await http.delete(f"{API}/admin/calendar-users/{me}/data", headers=user)).status_code == 403
 
-    ran = cli(
-        live_server, "calendar", "export", "--admin", "rootadmin", "--format", "ics", "--start-date", "2026-05-02"
-    )
+    ran = live_server.cli("calendar", "export", "--admin", "rootadmin", "--format", "ics", "--start-date", "2026-05-02")
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip().splitlines()[-1].startswith("2 records")
-    assert cli(live_server, "calendar", "export", "--admin", "nobody").returncode == 2
-    assert cli(live_server, "calendar", "export", "--admin", "rootadmin", "--format", "xml").returncode == 2
+    assert live_server.cli("calendar", "export", "--admin", "nobody").returncode == 2
+    assert live_server.cli("calendar", "export", "--admin", "rootadmin", "--format", "xml").returncode == 2
     deleted = await http.delete(f"{API}/admin/calendar-users/{me}/data", headers=admin)
     assert deleted.status_code == 200 and deleted.json()["calendars"] == 1 and deleted.json()["events"] == 3
     assert (await http.get(f"{API}/calendars", headers=user)).json() == []
