@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import heapq
+import logging
 import math
 import re
 import sqlite3
@@ -50,7 +51,13 @@ from connectnow.store.schema import (
     text_index_for,
 )
 
+log = logging.getLogger("connectnow.store.sqlite")
+
 BUSY_TIMEOUT_MS = 10_000
+# The writer does not checkpoint on COMMIT (a short transaction commits on the event loop's thread, and a
+# checkpoint copies pages and syncs): every this many commits, a PASSIVE checkpoint runs on aiosqlite's thread.
+# SQLite's own default is 1,000 pages; a message step writes ~5-10.
+CHECKPOINT_EVERY_COMMITS = 128
 # The store whose transaction the current task is inside (its reads and writes then use the writer, unlocked).
 _IN_TRANSACTION: ContextVar[SqliteStore | None] = ContextVar("connectnow_sqlite_transaction", default=None)
 # The store whose current transaction is `short` (see `SqliteStore.transaction`): its statements run inline.
@@ -347,11 +354,16 @@ class SqliteStore:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        self._commits = 0  # since the last checkpoint
+        self.checkpoint_every = CHECKPOINT_EVERY_COMMITS
+        self._checkpoint: asyncio.Task[None] | None = None
+        self.checkpoints = 0
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = await self._connect()
         await _pragma(self._writer, "journal_mode=WAL")
+        await _pragma(self._writer, "wal_autocheckpoint=0")  # see CHECKPOINT_EVERY_COMMITS
         self._reader = await self._connect()
 
     async def _connect(self) -> aiosqlite.Connection:
@@ -388,17 +400,23 @@ class SqliteStore:
     async def transaction(self, *, short: bool = False) -> AsyncIterator[None]:
         """`BEGIN IMMEDIATE` ... `COMMIT` on the writer connection (see the port).
 
-        `short`: once the write lock is held, the block's statements run inline on the event loop's thread
-        instead of a trip each to aiosqlite's thread (a trip costs ~70 us of CPU in hand-offs, more than a
-        point statement itself). Inside a write transaction in WAL mode a statement never waits for a lock, so
-        only its own work can hold the loop: the caller promises point statements bounded by their input.
-        BEGIN (which may wait for another process's lock) and COMMIT (which may checkpoint) still run on
-        aiosqlite's thread."""
+        `short`: once the in-process write lock is held, the transaction runs inline on the event loop's
+        thread instead of a trip per statement to aiosqlite's thread (a trip costs ~70 us of CPU in
+        hand-offs, more than a point statement itself). Nothing in it waits:
+        - BEGIN is tried without a busy timeout; when another process holds SQLite's write lock, it is waited
+          for on aiosqlite's thread instead (`_begin_short`);
+        - inside a write transaction in WAL mode a statement never waits for a lock, so only its own work can
+          hold the loop: the caller promises point statements bounded by their input;
+        - COMMIT in WAL mode with `synchronous=NORMAL` appends to the log without a sync, and the writer
+          never checkpoints on COMMIT (`CHECKPOINT_EVERY_COMMITS`)."""
         if self._in_transaction():
             yield  # nested: part of the outer transaction
             return
         async with self._write_lock:
-            await self.writer.execute("BEGIN IMMEDIATE")
+            if short:
+                await self._begin_short()
+            else:
+                await self.writer.execute("BEGIN IMMEDIATE")
             token = _IN_TRANSACTION.set(self)
             inline = _INLINE.set(self if short else None)
             try:
@@ -406,11 +424,52 @@ class SqliteStore:
             except BaseException:
                 _INLINE.reset(inline)
                 _IN_TRANSACTION.reset(token)
-                await self.writer.execute("ROLLBACK")
+                await self._end("ROLLBACK", inline=short)
                 raise
             _INLINE.reset(inline)
             _IN_TRANSACTION.reset(token)
-            await self.writer.execute("COMMIT")
+            await self._end("COMMIT", inline=short)
+            self._committed()
+
+    async def _begin_short(self) -> None:
+        """`BEGIN IMMEDIATE` on the loop's thread when the lock is free now, else on aiosqlite's thread."""
+        conn = sqlite_connection(self.writer)
+        conn.execute("PRAGMA busy_timeout=0").fetchall()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}").fetchall()
+        await self.writer.execute("BEGIN IMMEDIATE")  # another process writes: wait for it off the loop
+
+    async def _end(self, statement: str, *, inline: bool) -> None:
+        if inline:
+            sqlite_connection(self.writer).execute(statement)
+        else:
+            await self.writer.execute(statement)
+
+    def _committed(self) -> None:
+        """Count a commit of the writer; start a checkpoint every `checkpoint_every` of them."""
+        self._commits += 1
+        if self._commits >= self.checkpoint_every and self._checkpoint is None:
+            self._commits = 0
+            self._checkpoint = asyncio.get_running_loop().create_task(self._run_checkpoint())
+
+    async def _run_checkpoint(self) -> None:
+        """A PASSIVE checkpoint on aiosqlite's thread, between this process's writes: one that ran beside
+        them would rarely catch up with the log's end, and only a complete checkpoint lets the next write
+        start the log over (else it grows without end under steady writes)."""
+        try:
+            async with self._write_lock:
+                await _pragma(self.writer, "wal_checkpoint(PASSIVE)")
+            self.checkpoints += 1
+        except (sqlite3.Error, ValueError, StoreError) as exc:  # closed meanwhile, or I/O: the next one retries
+            log.warning("SQLite checkpoint of %s failed: %s", self.path, exc)
+        finally:
+            self._checkpoint = None
 
     def _inline(self, table: str | None) -> sqlite3.Connection | None:
         """The writer's sqlite3 connection while a short transaction of this store runs, else None. A write
@@ -473,7 +532,9 @@ class SqliteStore:
         if self._in_transaction():
             return await self._exec(query, params, table)
         async with self._write_lock:
-            return list(await self.writer.execute_fetchall(query, params))
+            rows = list(await self.writer.execute_fetchall(query, params))
+            self._committed()
+            return rows
 
     async def write_many(self, query: str, rows: Sequence[Sequence[Any]], table: str | None = None) -> None:
         """Run `query` for each row, in order (the port's ordered insert_many): on an integrity error, the rows
@@ -587,6 +648,8 @@ class SqliteStore:
             raise StoreError(f"SQLite at {self.path} is not usable: {exc}") from exc
 
     async def close(self) -> None:
+        if self._checkpoint is not None:
+            await self._checkpoint
         for conn in (self._reader, self._writer):
             if conn is not None:
                 await conn.close()

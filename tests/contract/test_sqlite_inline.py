@@ -4,6 +4,7 @@ semantics as any transaction: atomic, reads see the block's writes, a failed sta
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ import aiosqlite
 import pytest
 
 from connectnow.store.port import DuplicateKeyError
-from connectnow.store.store_sqlite import SqliteStore, sqlite_connection
+from connectnow.store.store_sqlite import BUSY_TIMEOUT_MS, CHECKPOINT_EVERY_COMMITS, SqliteStore, sqlite_connection
 from tests.contract.test_documents import user_doc
 
 
@@ -53,7 +54,8 @@ async def test_a_short_transaction_runs_its_statements_on_the_loop_thread(sqlite
     inline = [text for text, thread in seen if thread == loop_thread]
     elsewhere = [text for text, thread in seen if thread != loop_thread]
     assert any(text.startswith("INSERT") for text in inline) and any(text.startswith("UPDATE") for text in inline)
-    assert "BEGIN IMMEDIATE" in elsewhere and "COMMIT" in elsewhere  # may wait for a lock or checkpoint
+    assert "BEGIN IMMEDIATE" in inline and "COMMIT" in inline, elsewhere  # nobody else held the lock
+    assert not any(text.startswith(("BEGIN", "COMMIT", "INSERT", "UPDATE")) for text in elsewhere), elsewhere
 
     seen.clear()
     async with sqlite_store.transaction():  # not short: every statement on aiosqlite's thread
@@ -99,3 +101,62 @@ async def test_writes_that_index_text_stay_off_the_loop(sqlite_store: SqliteStor
     assert any(text.startswith("SELECT") and "FROM messages" in text for text in on_loop), on_loop
     assert not any("messages" in text.split("WHERE")[0] for text in on_loop if not text.startswith("SELECT"))
     assert (await messages.find_one({"dedupeKey": "k1"}) or {}).get("seq") == 1
+
+
+async def test_a_short_transaction_waits_for_another_process_off_the_loop(sqlite_store: SqliteStore) -> None:
+    """When another process holds SQLite's write lock, BEGIN waits for it on aiosqlite's thread: the event loop
+    goes on meanwhile, and the write lands once the other process commits."""
+    users = sqlite_store.collection("users")
+    other = sqlite3.connect(sqlite_store.path, isolation_level=None)  # another process's connection
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("CREATE TABLE other_process (x)")
+        seen = trace_threads(sqlite_store)
+        loop_thread = threading.get_ident()
+
+        async def step() -> None:
+            async with sqlite_store.transaction(short=True):
+                await users.insert_one(user_doc(1))
+
+        task = asyncio.create_task(step())
+        ticks = 0
+        for _ in range(20):  # the loop keeps running while the step waits for the lock
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20 and not task.done()
+        other.execute("COMMIT")
+        await asyncio.wait_for(task, 10)
+    finally:
+        other.close()
+    assert await users.count({}) == 1
+    assert [thread != loop_thread for text, thread in seen if text == "BEGIN IMMEDIATE"][-1:] == [True]
+    assert ("COMMIT", loop_thread) in seen  # once it holds the lock, the rest runs inline
+    timeout = sqlite_connection(sqlite_store.writer).execute("PRAGMA busy_timeout").fetchone()[0]
+    assert timeout == BUSY_TIMEOUT_MS  # the inline attempt's zero timeout was put back
+
+
+async def test_the_writer_checkpoints_off_the_loop(sqlite_store: SqliteStore) -> None:
+    """A COMMIT on the loop's thread must not checkpoint (it copies pages and syncs): the writer never does;
+    every CHECKPOINT_EVERY_COMMITS commits a PASSIVE checkpoint runs on aiosqlite's thread between writes, so
+    the log does not grow without end under steady writes."""
+    users = sqlite_store.collection("users")
+    writer = sqlite_connection(sqlite_store.writer)
+    assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    assert sqlite_store.checkpoint_every == CHECKPOINT_EVERY_COMMITS
+    sqlite_store.checkpoint_every = 16  # the same rule at a test's size
+    await users.insert_one(user_doc(0))
+    rounds = 512
+    for n in range(rounds):
+        async with sqlite_store.transaction(short=True):
+            await users.update_one({"usernameLower": "user0"}, {"$set": {"n": n, "pad": "x" * 2000}})
+        await asyncio.sleep(0)
+    for _ in range(100):
+        if sqlite_store.checkpoints >= 10:
+            break
+        await asyncio.sleep(0.01)
+    assert sqlite_store.checkpoints >= 10
+    # Each commit appends at least one page to the log (~3 here); checkpointed, the next write starts it over.
+    with sqlite3.connect(sqlite_store.path) as probe:
+        busy, frames, _ = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert not busy and frames < rounds / 2, frames
+    assert (await users.find_one({"usernameLower": "user0"}) or {}).get("n") == rounds - 1
