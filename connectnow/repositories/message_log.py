@@ -317,6 +317,9 @@ class MessageLog(Generic[M]):
     async def _append_group(self, conversation_id: str, leader: _Pending[M]) -> None:
         group: list[_Pending[M]] = []
         try:
+            # Let the sends that are ready to run join this group first: a step of small messages runs on
+            # the loop's thread from start to end (SQLite), so nothing else would ever queue behind it.
+            await asyncio.sleep(0)
             async with self.step(conversation_id) as step:
                 group = self._appends.pop(conversation_id)
                 answers = await self._store_group(step, group)
