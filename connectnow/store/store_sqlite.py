@@ -488,26 +488,29 @@ class SqliteStore:
         finally:
             self._checkpoint = None
 
-    def _inline(self, table: str | None, rows: Sequence[Sequence[Any]] = ()) -> sqlite3.Connection | None:
+    def _inline(self, table: str | None, query: str, rows: Sequence[Sequence[Any]]) -> sqlite3.Connection | None:
         """The writer's sqlite3 connection while a short transaction of this store runs, else None. A write
-        to a table with a text index stays on aiosqlite's thread unless its text is small (`rows`' strings
-        at most INLINE_TEXT_BYTES in all): its triggers index the text (FTS5), work that grows with it."""
+        to a table with a text index stays on aiosqlite's thread: its triggers index the text (FTS5), work
+        that grows with it. Except a plain INSERT of little text (`rows`' strings at most INLINE_TEXT_BYTES
+        in all): all the text it indexes is in its parameters. An UPDATE or DELETE also un-indexes the old
+        text, which its parameters do not show."""
         if _INLINE.get() is not self:
             return None
-        if table is not None and _has_text_index(table) and not _small_text(rows):
+        indexes_text = table is not None and _has_text_index(table)
+        if indexes_text and not (query.startswith("INSERT INTO ") and _small_text(rows)):
             return None
         return sqlite_connection(self.writer)
 
     async def _exec(self, query: str, params: Sequence[Any] = (), table: str | None = None) -> list[Any]:
         """One statement on the writer connection (inline in a short transaction): its rows. `table`: the
         table a write changes."""
-        conn = self._inline(table, (params,))
+        conn = self._inline(table, query, (params,))
         if conn is not None:
             return conn.execute(query, params).fetchall()
         return list(await self.writer.execute_fetchall(query, params))
 
     async def _exec_many(self, query: str, rows: Sequence[Sequence[Any]], table: str | None = None) -> None:
-        conn = self._inline(table, rows)
+        conn = self._inline(table, query, rows)
         if conn is not None:
             conn.executemany(query, rows)
             return
