@@ -560,7 +560,14 @@ class SqliteStore:
 
     async def write_many(self, query: str, rows: Sequence[Sequence[Any]], table: str | None = None) -> None:
         """Run `query` for each row, in order (the port's ordered insert_many): on an integrity error, the rows
-        before the failing one stay written and `_PartialWrite` says how many."""
+        before the failing one stay written and `_PartialWrite` says how many. One row outside a transaction
+        is one statement, atomic by itself (one trip, no BEGIN/COMMIT)."""
+        if len(rows) == 1 and not self._in_transaction():
+            try:
+                await self.write(query, rows[0], table)
+            except sqlite3.IntegrityError as exc:
+                raise _PartialWrite(0, exc) from exc
+            return
         try:
             async with self._unit(savepoint=len(rows) > 1):
                 await self._exec_many(query, rows, table)
@@ -591,7 +598,11 @@ class SqliteStore:
         table: str,
         upsert_doc: Document | None,
     ) -> tuple[Any, Any]:
-        """Read-before (optional), update one, insert when nothing matched (upsert): one transaction."""
+        """Read-before (optional), update one, insert when nothing matched (upsert): one transaction. A lone
+        UPDATE outside a transaction is atomic by itself: one statement, one trip to aiosqlite's thread
+        (not three: BEGIN, UPDATE, COMMIT), as `write` runs its other single statements."""
+        if before_query is None and upsert_doc is None and not self._in_transaction():
+            return None, next(iter(await self.write(update_query, update_params, table)), None)
         async with self._unit():
             before = None
             if before_query is not None:

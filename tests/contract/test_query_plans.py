@@ -36,9 +36,9 @@ class RecordingStore(SqliteStore):
         self.statements.append((query, list(params)))
         return await super().read(query, params)
 
-    async def write(self, query: str, params: Any) -> list[Any]:
+    async def write(self, query: str, params: Any, table: str | None = None) -> list[Any]:
         self.statements.append((query, list(params)))
-        return await super().write(query, params)
+        return await super().write(query, params, table)
 
     async def update_returning(self, before_query: Any, before_params: Any, update_query: str, *rest: Any) -> Any:
         self.statements.append((update_query, list(rest[0])))

@@ -183,3 +183,24 @@ async def test_the_writer_checkpoints_off_the_loop(sqlite_store: SqliteStore) ->
         busy, frames, _ = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     assert not busy and frames < rounds / 2, frames
     assert (await users.find_one({"usernameLower": "user0"}) or {}).get("n") == rounds - 1
+
+
+async def test_a_lone_write_is_one_statement(sqlite_store: SqliteStore) -> None:
+    """Outside a transaction, an update of one document or an insert of one is a single statement, atomic by
+    itself: one trip to aiosqlite's thread, no BEGIN or COMMIT. A failing one stores nothing."""
+    users = sqlite_store.collection("users")
+    seen = trace_threads(sqlite_store)
+    await users.insert_one(user_doc(1))
+    assert await users.update_one({"usernameLower": "user1"}, {"$set": {"v": 2}})
+    assert not await users.update_one({"usernameLower": "nobody"}, {"$set": {"v": 3}})
+    with pytest.raises(DuplicateKeyError) as duplicate:
+        await users.insert_one(user_doc(1))
+    assert duplicate.value.inserted == 0
+    statements = [text.split(" ")[0] for text, _ in seen if not text.startswith("--")]
+    assert statements == ["INSERT", "UPDATE", "UPDATE", "INSERT"], seen
+    assert await users.count({}) == 1 and (await users.find_one({"usernameLower": "user1"}) or {}).get("v") == 2
+    # An upsert (update, then insert when nothing matched) is still one transaction.
+    seen.clear()
+    await users.update_one({"id": "u9", "usernameLower": "user9"}, {"$set": {"v": 9}}, upsert=True)
+    upsert = [text.split(" ")[0] for text, _ in seen if not text.startswith("--")]
+    assert upsert[:1] == ["BEGIN"] and upsert[-1] == "COMMIT", seen
