@@ -56,11 +56,11 @@ log = logging.getLogger("connectnow.store.sqlite")
 BUSY_TIMEOUT_MS = 10_000
 # The writer does not checkpoint on COMMIT (a short transaction commits on the event loop's thread, and a
 # checkpoint copies pages and syncs): every this many commits, a PASSIVE checkpoint runs on aiosqlite's thread.
-# SQLite's own default is 1,000 pages; a message step writes ~5-10.
+# SQLite's own default is every 1,000 pages; a step of one message writes ~15 (measured).
 CHECKPOINT_EVERY_COMMITS = 128
-# A short transaction's write to a table with a text index runs inline when its text is at most this size:
-# the FTS5 trigger then takes at most ~0.4 ms (4 KiB of one- to three-letter words, measured; a chat message
-# of 200 bytes: ~60 us, less than the hand-off it saves). Larger writes go to aiosqlite's thread.
+# A short transaction's plain INSERT into a table with a text index runs inline when its text is at most this
+# size: the FTS5 trigger then takes at most ~0.4 ms (4 KiB of one- to three-letter words, measured; a chat
+# message of 200 bytes: ~60 us, less than the hand-off it saves). Larger inserts go to aiosqlite's thread.
 INLINE_TEXT_BYTES = 4 * 1024
 # The store whose transaction the current task is inside (its reads and writes then use the writer, unlocked).
 _IN_TRANSACTION: ContextVar[SqliteStore | None] = ContextVar("connectnow_sqlite_transaction", default=None)
